@@ -1,0 +1,31 @@
+import type { Command } from "commander";
+import { prettyJson } from "../../io/canonical.js";
+import { writeFileAtomic } from "../../io/files.js";
+import { loadPolicyFile } from "../load.js";
+import type { GlobalOptions } from "../output.js";
+
+/** `proof compile POLICY.yaml [-o IR.json]`: validate and compile a policy to its IR. */
+export function registerCompile(
+  program: Command,
+  run: (action: () => Promise<number>) => Promise<void>,
+): void {
+  program
+    .command("compile")
+    .description("validate a policy and compile it to the JSON IR (proof.ir/v1)")
+    .argument("<policy>", "policy YAML file")
+    .option("-o, --output <file>", "write the IR here instead of stdout")
+    .action((policy: string, opts: { output?: string }, cmd: Command) =>
+      run(async () => {
+        const global = cmd.optsWithGlobals<GlobalOptions>();
+        const ir = await loadPolicyFile(policy);
+        const text = prettyJson(ir);
+        if (opts.output) {
+          await writeFileAtomic(opts.output, text);
+          if (!global.quiet && !global.json)
+            process.stderr.write(`${ir.policy_id} ${ir.policy_digest} -> ${opts.output}\n`);
+          if (global.json) process.stdout.write(text);
+        } else process.stdout.write(text);
+        return 0;
+      }),
+    );
+}

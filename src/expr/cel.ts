@@ -1,0 +1,204 @@
+import { celEnv, isCelError, parse, plan, unparse } from "@bufbuild/cel";
+import type { Expr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
+
+/** Variables a rule's `when` may reference. */
+export const WHEN_VARIABLES = ["context"] as const;
+/** Variables a rule's `condition` may reference. */
+export const CONDITION_VARIABLES = ["tool", "args", "context"] as const;
+
+/** Largest expression accepted, in AST nodes: bounds both compile and evaluation work. */
+export const MAX_CEL_NODES = 2_000;
+
+/** Deepest nesting of comprehension macros (`exists`, `all`, `map`, `filter`, ...). */
+export const MAX_CEL_NESTING = 3;
+
+/**
+ * Evaluation budget in estimated steps: AST nodes times the input size to the power of the
+ * comprehension nesting. An estimate over it is an evaluation error, so an expression can never
+ * run away on a large trace; the estimate is deterministic, unlike a time limit.
+ */
+export const CEL_STEP_BUDGET = 10_000_000;
+
+/** A CEL expression checked and planned once, evaluated many times. */
+export interface CompiledCel {
+  /** Canonical unparsed form: whitespace and redundant parentheses normalised. */
+  readonly canonical: string;
+  /** Number of AST nodes. */
+  readonly nodes: number;
+  /** Deepest comprehension nesting. */
+  readonly nesting: number;
+  /**
+   * Evaluates to a boolean.
+   * @returns `{value}` or `{error}` with a message; never throws.
+   */
+  evaluate(bindings: Record<string, unknown>): { value: boolean } | { error: string };
+}
+
+/** A compile-time CEL problem; `line`/`column` are 1-based inside the expression text. */
+export class CelCompileError extends Error {
+  constructor(
+    message: string,
+    readonly line?: number,
+    readonly column?: number,
+  ) {
+    super(message);
+    this.name = "CelCompileError";
+  }
+}
+
+const env = celEnv({});
+
+/** Operators the planner implements itself rather than through the function registry. */
+/** Type names, usable as identifiers in `type(x) == int`. */
+const TYPE_NAMES = new Set([
+  "int",
+  "uint",
+  "double",
+  "bool",
+  "string",
+  "bytes",
+  "list",
+  "map",
+  "null_type",
+  "type",
+  "dyn",
+]);
+
+const PLANNER_OPERATORS = new Set(["_&&_", "_||_", "_?_:_", "_[_]", "_[?_]", "_?._", "@not_strictly_false"]);
+
+interface Shape {
+  nodes: number;
+  nesting: number;
+}
+
+/** Walks the AST: counts nodes, measures comprehension nesting, checks variables and functions. */
+function inspect(
+  expr: Expr,
+  variables: ReadonlySet<string>,
+  bound: ReadonlySet<string>,
+  depth: number,
+): Shape {
+  const kind = expr.exprKind;
+  const shape: Shape = { nodes: 1, nesting: depth };
+  const add = (child: Expr | undefined, b = bound, d = depth) => {
+    if (!child) return;
+    const s = inspect(child, variables, b, d);
+    shape.nodes += s.nodes;
+    shape.nesting = Math.max(shape.nesting, s.nesting);
+  };
+  switch (kind.case) {
+    case "identExpr": {
+      const name = kind.value.name;
+      if (!variables.has(name) && !bound.has(name) && !TYPE_NAMES.has(name)) {
+        throw new CelCompileError(
+          `undeclared reference to '${name}' (variables: ${[...variables].join(", ")})`,
+        );
+      }
+      break;
+    }
+    case "selectExpr":
+      add(kind.value.operand);
+      break;
+    case "callExpr": {
+      const fn = kind.value.function;
+      if (!PLANNER_OPERATORS.has(fn) && !env.funcs.find(fn))
+        throw new CelCompileError(`unknown function '${fn}'`);
+      add(kind.value.target);
+      for (const arg of kind.value.args) add(arg);
+      break;
+    }
+    case "listExpr":
+      for (const e of kind.value.elements) add(e);
+      break;
+    case "structExpr":
+      for (const entry of kind.value.entries) {
+        if (entry.keyKind.case === "mapKey") add(entry.keyKind.value);
+        add(entry.value);
+      }
+      break;
+    case "comprehensionExpr": {
+      const c = kind.value;
+      if (depth + 1 > MAX_CEL_NESTING) {
+        throw new CelCompileError(`comprehensions nested deeper than ${MAX_CEL_NESTING}`);
+      }
+      add(c.iterRange);
+      add(c.accuInit);
+      const inner = new Set(bound);
+      inner.add(c.iterVar);
+      if (c.iterVar2) inner.add(c.iterVar2);
+      inner.add(c.accuVar);
+      add(c.loopCondition, inner, depth + 1);
+      add(c.loopStep, inner, depth + 1);
+      add(c.result, inner, depth);
+      break;
+    }
+    default:
+      break;
+  }
+  return shape;
+}
+
+/** Number of values in a JSON-like input: the `N` of the step estimate. */
+function inputSize(value: unknown): number {
+  if (typeof value === "string") return Math.max(1, value.length >> 4);
+  if (Array.isArray(value)) {
+    let n = 1;
+    for (const v of value) n += inputSize(v);
+    return n;
+  }
+  if (value !== null && typeof value === "object") {
+    let n = 1;
+    for (const v of Object.values(value)) n += inputSize(v);
+    return n;
+  }
+  return 1;
+}
+
+function locate(message: string): { line?: number; column?: number } {
+  const m = /<input>:(\d+):(\d+)/.exec(message);
+  return m ? { line: Number(m[1]), column: Number(m[2]) } : {};
+}
+
+/**
+ * Parses, checks and plans a CEL expression (Common Expression Language, cel.dev, evaluated by
+ * `@bufbuild/cel`). JSON numbers bind as CEL doubles; integer literals compare with them.
+ * @param source the expression text
+ * @param variables the variables it may reference (`context`, or `tool`, `args`, `context`)
+ * @throws CelCompileError on a syntax error, an undeclared variable, an unknown function, or an
+ *   expression over the size or nesting limits.
+ */
+export function compileCel(source: string, variables: readonly string[]): CompiledCel {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(source);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const loc = locate(message);
+    throw new CelCompileError(message.replace(/^<input>:\d+:\d+: /, ""), loc.line, loc.column);
+  }
+  const shape = inspect(parsed.expr, new Set(variables), new Set(), 0);
+  if (shape.nodes > MAX_CEL_NODES) {
+    throw new CelCompileError(`expression has ${shape.nodes} nodes, more than the limit of ${MAX_CEL_NODES}`);
+  }
+  const program = plan(env, parsed);
+  return {
+    canonical: unparse(parsed),
+    nodes: shape.nodes,
+    nesting: shape.nesting,
+    evaluate(bindings) {
+      const estimate = shape.nodes * inputSize(bindings) ** Math.max(1, shape.nesting);
+      if (estimate > CEL_STEP_BUDGET) {
+        return { error: `evaluation budget exceeded (estimated ${estimate} steps > ${CEL_STEP_BUDGET})` };
+      }
+      let result: unknown;
+      try {
+        result = program(bindings as never);
+      } catch (err) {
+        return { error: err instanceof Error ? err.message : String(err) };
+      }
+      if (isCelError(result)) return { error: result.message };
+      if (typeof result !== "boolean") return { error: `expression yields ${typeof result}, not a boolean` };
+      return { value: result };
+    },
+  };
+}

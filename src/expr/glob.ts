@@ -1,0 +1,34 @@
+import { compilePattern, quoteMeta } from "./re2.js";
+
+/** Whether a tool name pattern uses glob syntax (`*`, `?`, `[...]`). */
+export function isGlob(pattern: string): boolean {
+  return /[*?[]/.test(pattern);
+}
+
+/**
+ * Compiles a tool-name glob to a matcher: `*` any run of characters, `?` one character,
+ * `[abc]` / `[!abc]` a class; everything else literal; anchored at both ends. Tool names have no
+ * path separators, so the path semantics of file-glob libraries do not apply, and those libraries
+ * compile to JavaScript RegExp, which user patterns must never reach: this goes through RE2.
+ * @throws Error when a class is left unclosed.
+ */
+export function compileGlob(glob: string): (name: string) => boolean {
+  if (!isGlob(glob)) return (name) => name === glob;
+  let re = "^";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob.charAt(i);
+    if (c === "*") re += ".*";
+    else if (c === "?") re += ".";
+    else if (c === "[") {
+      const end = glob.indexOf("]", i + 2);
+      if (end < 0) throw new Error(`unclosed '[' in tool pattern '${glob}'`);
+      let body = glob.slice(i + 1, end);
+      const negate = body.startsWith("!");
+      if (negate) body = body.slice(1);
+      re += `[${negate ? "^" : ""}${body.replace(/[\\[\]^]/g, "\\$&")}]`;
+      i = end;
+    } else re += quoteMeta(c);
+  }
+  const pattern = compilePattern(`${re}$`);
+  return (name) => pattern.test(name);
+}

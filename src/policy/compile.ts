@@ -1,0 +1,292 @@
+import { inputError, type SourceLocation } from "../errors.js";
+import { CelCompileError, CONDITION_VARIABLES, compileCel, WHEN_VARIABLES } from "../expr/cel.js";
+import { compileGlob, isGlob } from "../expr/glob.js";
+import { compilePattern } from "../expr/re2.js";
+import { validatePolicy } from "../generated/validators.js";
+import { canonicalJson, digestOf } from "../io/canonical.js";
+import { VERSION } from "../version.js";
+import type {
+  ArgCondition,
+  Condition,
+  EventPattern,
+  IRRule,
+  IRSequence,
+  IRSource,
+  JsonValue,
+  MatchOp,
+  ProofIR,
+  Role,
+  ToolIndex,
+  Verdict,
+} from "./ir.js";
+import { schemaError } from "./schema-errors.js";
+import { locate, type ParsedYaml, parseYaml } from "./yaml.js";
+
+type Matcher = Partial<Record<MatchOp, JsonValue>>;
+interface YamlEventPattern {
+  role?: Role;
+  tool?: string | string[];
+  content?: Matcher;
+  args?: Record<string, Matcher>;
+}
+interface YamlRule {
+  id: string;
+  description?: string;
+  when?: string;
+  match: {
+    tool?: string | string[];
+    args?: Record<string, Matcher>;
+    provenance?: { args: string | string[]; from: "unknown" | "untrusted" };
+    sequence?: {
+      require_before?: YamlEventPattern;
+      forbid_before?: YamlEventPattern;
+      since?: YamlEventPattern;
+      max_calls?: { count: number; per?: "message" | "turn" | "trace" };
+    };
+    condition?: string;
+  };
+  effect: Verdict;
+  cost?: number;
+  severity?: IRRule["severity"];
+  reason?: string;
+}
+interface YamlPolicy {
+  schema: "proof.policy/v1";
+  policy_id: string;
+  description?: string;
+  defaults?: { verdict?: Verdict; fail_closed?: boolean };
+  sources?: { tool?: string | string[]; role?: Role | Role[]; integrity: IRSource["integrity"] }[];
+  rules: YamlRule[];
+}
+
+const OP_ORDER: readonly MatchOp[] = [
+  "exists",
+  "eq",
+  "ne",
+  "gt",
+  "gte",
+  "lt",
+  "lte",
+  "in",
+  "not_in",
+  "matches",
+  "contains",
+  "starts_with",
+];
+
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Sorts and de-duplicates a list of strings (code-unit order). */
+function stringSet(value: string | readonly string[] | undefined): string[] {
+  const list = value === undefined ? [] : typeof value === "string" ? [value] : [...value];
+  return [...new Set(list)].sort(byCodeUnits);
+}
+
+/** Sorts and de-duplicates JSON values by canonical form: `in`/`not_in` operands are sets. */
+function valueSet(values: readonly JsonValue[]): JsonValue[] {
+  const byKey = new Map<string, JsonValue>();
+  for (const v of values) byKey.set(canonicalJson(v), v);
+  return [...byKey.keys()].sort(byCodeUnits).map((k) => byKey.get(k) as JsonValue);
+}
+
+class Compiler {
+  constructor(private readonly parsed: ParsedYaml) {}
+
+  at(path: (string | number)[]): SourceLocation {
+    return locate(this.parsed, path);
+  }
+
+  conditions(matcher: Matcher, path: (string | number)[]): Condition[] {
+    const out: Condition[] = [];
+    for (const op of OP_ORDER) {
+      if (!(op in matcher)) continue;
+      let value = matcher[op] as JsonValue;
+      if (op === "in" || op === "not_in") value = valueSet(value as JsonValue[]);
+      if (op === "matches") this.pattern(value as string, [...path, op]);
+      out.push({ op, value });
+    }
+    return out;
+  }
+
+  pattern(source: string, path: (string | number)[]): void {
+    try {
+      compilePattern(source);
+    } catch (err) {
+      throw inputError(
+        "policy.invalid_pattern",
+        `invalid RE2 pattern '${source}': ${(err as Error).message}`,
+        this.at(path),
+      );
+    }
+  }
+
+  tools(value: string | string[] | undefined, path: (string | number)[]): string[] {
+    const tools = stringSet(value);
+    for (const t of tools) {
+      try {
+        compileGlob(t);
+      } catch (err) {
+        throw inputError("policy.invalid_pattern", (err as Error).message, this.at(path));
+      }
+    }
+    return tools;
+  }
+
+  args(matchers: Record<string, Matcher> | undefined, path: (string | number)[]): ArgCondition[] {
+    if (!matchers) return [];
+    return Object.keys(matchers)
+      .sort(byCodeUnits)
+      .map((p) => ({ path: p, conditions: this.conditions(matchers[p] as Matcher, [...path, p]) }));
+  }
+
+  cel(source: string, variables: readonly string[], path: (string | number)[]): string {
+    try {
+      return compileCel(source, variables).canonical;
+    } catch (err) {
+      if (!(err instanceof CelCompileError)) throw err;
+      const where = err.column === undefined ? "" : ` (at ${err.line}:${err.column} of the expression)`;
+      throw inputError(
+        "policy.invalid_cel",
+        `invalid CEL in ${path.join(".")}: ${err.message}${where}`,
+        this.at(path),
+      );
+    }
+  }
+
+  eventPattern(p: YamlEventPattern, path: (string | number)[]): EventPattern {
+    const out: EventPattern = {};
+    if (p.role !== undefined) out.role = p.role;
+    if (p.tool !== undefined) out.tools = this.tools(p.tool, [...path, "tool"]);
+    if (p.content !== undefined) out.content = this.conditions(p.content, [...path, "content"]);
+    if (p.args !== undefined) out.args = this.args(p.args, [...path, "args"]);
+    return out;
+  }
+
+  sequence(s: NonNullable<YamlRule["match"]["sequence"]>, path: (string | number)[]): IRSequence {
+    const out: IRSequence = {};
+    if (s.since && !s.require_before && !s.forbid_before) {
+      throw inputError(
+        "policy.invalid_sequence",
+        "'since' needs 'require_before' or 'forbid_before' beside it",
+        this.at([...path, "since"]),
+      );
+    }
+    if (s.require_before)
+      out.require_before = this.eventPattern(s.require_before, [...path, "require_before"]);
+    if (s.forbid_before) out.forbid_before = this.eventPattern(s.forbid_before, [...path, "forbid_before"]);
+    if (s.since) out.since = this.eventPattern(s.since, [...path, "since"]);
+    if (s.max_calls) out.max_calls = { count: s.max_calls.count, per: s.max_calls.per ?? "turn" };
+    return out;
+  }
+
+  rule(r: YamlRule, index: number): IRRule {
+    const path: (string | number)[] = ["rules", index];
+    const m = r.match;
+    const rule: IRRule = {
+      id: r.id,
+      match: {
+        tools: this.tools(m.tool, [...path, "match", "tool"]),
+        args: this.args(m.args, [...path, "match", "args"]),
+      },
+      effect: r.effect,
+      cost: r.cost ?? 1,
+      severity: r.severity ?? "medium",
+      reason: r.reason ?? (r.id.replace(/[^a-z0-9_]/g, "_").replace(/^[^a-z]+/, "") || "rule"),
+    };
+    if (r.description !== undefined) rule.description = r.description;
+    if (r.when !== undefined) rule.when = this.cel(r.when, WHEN_VARIABLES, [...path, "when"]);
+    if (m.provenance) {
+      rule.match.provenance = { args: stringSet(m.provenance.args), from: m.provenance.from };
+    }
+    if (m.sequence) rule.match.sequence = this.sequence(m.sequence, [...path, "match", "sequence"]);
+    if (m.condition !== undefined) {
+      rule.match.condition = this.cel(m.condition, CONDITION_VARIABLES, [...path, "match", "condition"]);
+    }
+    return rule;
+  }
+
+  sources(list: YamlPolicy["sources"]): IRSource[] {
+    const byKey = new Map<string, IRSource>();
+    for (const [i, s] of (list ?? []).entries()) {
+      const source: IRSource = {
+        tools: this.tools(s.tool, ["sources", i, "tool"]),
+        roles: stringSet(s.role) as Role[],
+        integrity: s.integrity,
+      };
+      byKey.set(canonicalJson(source), source);
+    }
+    return [...byKey.keys()].sort(byCodeUnits).map((k) => byKey.get(k) as IRSource);
+  }
+
+  policy(p: YamlPolicy): ProofIR {
+    const seen = new Map<string, number>();
+    for (const [i, r] of p.rules.entries()) {
+      const first = seen.get(r.id);
+      if (first !== undefined) {
+        throw inputError(
+          "policy.duplicate_rule",
+          `rule id '${r.id}' is used twice (rules[${first}] and rules[${i}])`,
+          this.at(["rules", i, "id"]),
+        );
+      }
+      seen.set(r.id, i);
+    }
+    const rules = p.rules.map((r, i) => this.rule(r, i)).sort((a, b) => byCodeUnits(a.id, b.id));
+    const ir: ProofIR = {
+      schema: "proof.ir/v1",
+      policy_id: p.policy_id,
+      compiler: `proof/${VERSION}`,
+      policy_digest: "",
+      defaults: { verdict: p.defaults?.verdict ?? "allow", fail_closed: p.defaults?.fail_closed ?? true },
+      sources: this.sources(p.sources),
+      rules,
+      tool_index: buildToolIndex(rules),
+    };
+    if (p.description !== undefined) ir.description = p.description;
+    ir.policy_digest = policyDigest(ir);
+    return ir;
+  }
+}
+
+/** Maps exact tool names to the ids of rules naming them; rules with globs or no tools go to `patterns`. */
+export function buildToolIndex(rules: readonly IRRule[]): ToolIndex {
+  const exact: Record<string, string[]> = {};
+  const patterns: string[] = [];
+  for (const rule of rules) {
+    const tools = rule.match.tools;
+    if (tools.length === 0 || tools.some(isGlob)) {
+      patterns.push(rule.id);
+      continue;
+    }
+    for (const t of tools) {
+      if (!Object.hasOwn(exact, t)) exact[t] = [];
+      (exact[t] as string[]).push(rule.id);
+    }
+  }
+  return { exact, patterns };
+}
+
+/**
+ * The policy digest of DESIGN.md §3: `sha256:` + hex SHA-256 over the RFC 8785 canonical JSON of
+ * the IR without `policy_digest`, `compiler` and every `description`.
+ */
+export function policyDigest(ir: ProofIR): string {
+  const { policy_digest: _d, compiler: _c, description: _desc, rules, ...rest } = ir;
+  const semanticRules = rules.map(({ description: _rd, ...r }) => r);
+  return digestOf({ ...rest, rules: semanticRules });
+}
+
+/**
+ * Compiles `proof.policy/v1` YAML to the IR: validates against `schemas/policy.schema.json`,
+ * fills defaults, sorts rules by id and set-like lists, checks CEL and RE2, builds the tool index
+ * and computes the digest.
+ * @throws ProofError (exit 6) naming file, line and column for YAML, schema, CEL, RE2 or
+ *   duplicate-id errors.
+ */
+export function compilePolicy(text: string, file: string): ProofIR {
+  const parsed = parseYaml(text, file);
+  if (!validatePolicy(parsed.value)) throw schemaError(parsed, validatePolicy.errors, "policy");
+  return new Compiler(parsed).policy(parsed.value as YamlPolicy);
+}

@@ -1,0 +1,118 @@
+import type { Verdict } from "../policy/ir.js";
+import type { FormatName } from "../trace/model.js";
+import { atLeast, type Decision, type TraceResult, VERDICT_ORDER } from "../verify/decision.js";
+
+/** A policy a run was judged by. */
+export interface PolicyRef {
+  policy_id: string;
+  policy_digest: string;
+}
+
+/** One trace in the report (DESIGN.md §11). `decisions` lists the calls some rule matched or that are not `allow`. */
+export interface TraceEntry {
+  case_id: string;
+  trace_id: string;
+  /** The file as given on the command line, relative, `/`-separated. */
+  file: string;
+  format: FormatName;
+  verdict: Verdict;
+  rules: string[];
+  tool_calls: number;
+  decisions: Decision[];
+}
+
+/** A note that is not a failure: a `when` that failed to evaluate, an orphan tool result. */
+export interface ReportWarning {
+  case_id: string | null;
+  message: string;
+}
+
+/** `report.json`, `proof.report/v1` (schemas/report.schema.json). */
+export interface Report {
+  schema: "proof.report/v1";
+  policies: PolicyRef[];
+  /** SHA-256 over the sorted list of policy digests. */
+  bundle_digest: string;
+  context_digest: string | null;
+  fail_on: Verdict;
+  passed: boolean;
+  summary: {
+    traces: number;
+    tool_calls: number;
+    /** Traces per verdict. */
+    verdicts: Record<Verdict, number>;
+    /** Traces at or above `fail_on`. */
+    failed: number;
+  };
+  /** Sorted by case_id. */
+  traces: TraceEntry[];
+  warnings: ReportWarning[];
+}
+
+/** Collects trace results one by one and assembles the report; holds only findings, not every decision. */
+export class ReportBuilder {
+  private readonly traces: TraceEntry[] = [];
+  private readonly warnings: ReportWarning[] = [];
+  private readonly caseIds = new Map<string, string>();
+  private toolCalls = 0;
+
+  constructor(
+    private readonly policies: PolicyRef[],
+    private readonly bundleDigest: string,
+    private readonly contextDigest: string | null,
+    private readonly failOn: Verdict,
+  ) {}
+
+  /**
+   * Adds one judged trace.
+   * @returns the file that already holds this case id (a collision), or undefined.
+   */
+  add(result: TraceResult, file: string, format: FormatName): string | undefined {
+    const clash = this.caseIds.get(result.case_id);
+    if (clash !== undefined) return clash;
+    this.caseIds.set(result.case_id, file);
+    this.toolCalls += result.tool_calls;
+    this.traces.push({
+      case_id: result.case_id,
+      trace_id: result.trace_id,
+      file,
+      format,
+      verdict: result.verdict,
+      rules: result.rules,
+      tool_calls: result.tool_calls,
+      decisions: result.decisions.filter((d) => d.verdict !== "allow" || d.rules.length > 0),
+    });
+    return undefined;
+  }
+
+  /** Adds a warning, optionally tied to a case. */
+  warn(caseId: string | null, message: string): void {
+    this.warnings.push({ case_id: caseId, message });
+  }
+
+  /** The finished report, everything sorted so that it is byte-identical across runs. */
+  build(): Report {
+    const traces = [...this.traces].sort((a, b) =>
+      a.case_id < b.case_id ? -1 : a.case_id > b.case_id ? 1 : 0,
+    );
+    const verdicts = Object.fromEntries(VERDICT_ORDER.map((v) => [v, 0])) as Record<Verdict, number>;
+    for (const t of traces) verdicts[t.verdict]++;
+    const failed = traces.filter((t) => atLeast(t.verdict, this.failOn)).length;
+    const warnings = [...this.warnings].sort((a, b) => {
+      const ka = `${a.case_id ?? ""}\u0000${a.message}`;
+      const kb = `${b.case_id ?? ""}\u0000${b.message}`;
+      return ka < kb ? -1 : ka > kb ? 1 : 0;
+    });
+    return {
+      schema: "proof.report/v1",
+      policies: this.policies,
+      bundle_digest: this.bundleDigest,
+      context_digest: this.contextDigest,
+      fail_on: this.failOn,
+      passed: failed === 0,
+      summary: { traces: traces.length, tool_calls: this.toolCalls, verdicts, failed },
+      traces,
+      warnings,
+    };
+  }
+}

@@ -1,0 +1,41 @@
+import { Chalk } from "chalk";
+import type { Report } from "./report.js";
+
+/** Most trace rows printed to a terminal; the report has all of them. */
+export const MAX_TERMINAL_ROWS = 40;
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * The readable table printed after `verify`: one row per trace that is not `allow`, then totals.
+ * Colour only when asked (a TTY without `NO_COLOR` or `--no-color`); control characters from
+ * trace-derived names are removed so a case id cannot move the cursor.
+ */
+export function renderTable(report: Report, color: boolean): string {
+  const c = new Chalk({ level: color ? 1 : 0 });
+  const paint: Record<string, (s: string) => string> = {
+    allow: c.green,
+    warn: c.yellow,
+    require_approval: c.magenta,
+    block: c.red,
+  };
+  const rows = report.traces.filter((t) => t.verdict !== "allow");
+  const lines: string[] = [];
+  const width = Math.max(7, ...rows.slice(0, MAX_TERMINAL_ROWS).map((t) => t.verdict.length));
+  for (const t of rows.slice(0, MAX_TERMINAL_ROWS)) {
+    const verdict = (paint[t.verdict] ?? String)(t.verdict.padEnd(width));
+    lines.push(`${verdict}  ${t.case_id.replace(CONTROL, " ")}  ${c.dim(t.rules.join(", "))}`);
+  }
+  if (rows.length > MAX_TERMINAL_ROWS)
+    lines.push(c.dim(`... and ${rows.length - MAX_TERMINAL_ROWS} more in report.json`));
+  const s = report.summary;
+  const counts = Object.entries(s.verdicts)
+    .map(([v, n]) => `${n} ${v}`)
+    .join(", ");
+  const status = report.passed
+    ? c.green("passed")
+    : c.red(`failed (${s.failed} at or above ${report.fail_on})`);
+  lines.push(`${s.traces} traces, ${s.tool_calls} tool calls: ${counts}. Gate ${status}.`);
+  return `${lines.join("\n")}\n`;
+}

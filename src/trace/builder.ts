@@ -1,0 +1,110 @@
+import { digestOf } from "../io/canonical.js";
+import type { JsonValue } from "../policy/ir.js";
+import type { FormatName, MessageRole, ToolCallEvent, Trace, TraceEvent } from "./model.js";
+
+/**
+ * Assembles canonical events in source order: assigns `seq`, links calls to their message,
+ * resolves a result's tool name from its call id, and computes the trace id.
+ */
+export class TraceBuilder {
+  private readonly events: TraceEvent[] = [];
+  private readonly callsById = new Map<string, ToolCallEvent>();
+  readonly warnings: string[] = [];
+
+  /** Appends a message; returns its seq. */
+  message(role: MessageRole, content: string, at: string): number {
+    const seq = this.events.length;
+    this.events.push({ type: "message", seq, role, content, at });
+    return seq;
+  }
+
+  /** Appends a tool call of the message `messageSeq` (null when the source has no messages). */
+  toolCall(
+    messageSeq: number | null,
+    callId: string | null,
+    tool: string,
+    args: JsonValue,
+    at: string,
+  ): number {
+    const seq = this.events.length;
+    const event: ToolCallEvent = {
+      type: "tool_call",
+      seq,
+      message_seq: messageSeq,
+      call_id: callId,
+      tool,
+      args,
+      at,
+    };
+    this.events.push(event);
+    if (callId !== null) this.callsById.set(callId, event);
+    return seq;
+  }
+
+  /**
+   * Appends a tool result. Without a tool name it takes the name of the call with the same id;
+   * a result whose call is unknown is kept (an `orphan_result` warning), never dropped.
+   */
+  toolResult(
+    callId: string | null,
+    tool: string | null,
+    content: string,
+    error: string | null,
+    at: string,
+  ): number {
+    const seq = this.events.length;
+    const call = callId === null ? undefined : this.callsById.get(callId);
+    if (callId !== null && !call)
+      this.warnings.push(`orphan_result: ${at} answers unknown call id ${callId}`);
+    this.events.push({
+      type: "tool_result",
+      seq,
+      call_id: callId,
+      tool: tool ?? call?.tool ?? null,
+      content,
+      error,
+      at,
+    });
+    return seq;
+  }
+
+  /** Finishes the trace. `caseId` is used unless `meta.case` is a string. */
+  build(caseId: string, format: FormatName, file: string, meta: Record<string, JsonValue> = {}): Trace {
+    const metaCase = meta.case;
+    return {
+      header: {
+        type: "trace",
+        trace_id: traceId(this.events),
+        case_id: typeof metaCase === "string" && metaCase !== "" ? metaCase : caseId,
+        source: { format, file },
+        meta,
+      },
+      events: this.events,
+      warnings: this.warnings,
+    };
+  }
+}
+
+/**
+ * The trace id of DESIGN.md §5: a digest of the events without `at`, with every call id replaced
+ * by the order of its call (`#0`, `#1`, ...), so that re-recording the same behaviour with fresh
+ * call ids, or under another file name, gives the same id.
+ */
+export function traceId(events: readonly TraceEvent[]): string {
+  const order = new Map<string, number>();
+  let calls = 0;
+  const semantic = events.map((e) => {
+    const { at: _at, ...rest } = e;
+    if (e.type === "tool_call") {
+      const k = calls++;
+      if (e.call_id !== null && !order.has(e.call_id)) order.set(e.call_id, k);
+      return { ...rest, call_id: `#${k}` };
+    }
+    if (e.type === "tool_result") {
+      const k = e.call_id === null ? undefined : order.get(e.call_id);
+      return { ...rest, call_id: k === undefined ? null : `#${k}` };
+    }
+    return rest;
+  });
+  return digestOf(semantic);
+}

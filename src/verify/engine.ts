@@ -1,0 +1,298 @@
+import { getPath, MatchTypeError } from "../expr/matchers.js";
+import type { Verdict } from "../policy/ir.js";
+import type { ToolCallEvent, Trace, TraceEvent } from "../trace/model.js";
+import type { CompiledPolicy, CompiledRule } from "./compiled.js";
+import {
+  type Decision,
+  type EvaluationError,
+  type EventRef,
+  type Evidence,
+  stricter,
+  type TraceResult,
+} from "./decision.js";
+import { leafValues, ProvenanceIndex } from "./provenance.js";
+
+/** Why a rule is active for a context: the reason values of a plan (DESIGN.md §4). */
+export type ActivationReason = "when:true" | "when:absent" | "when:error";
+
+/** Rules active for a context, per policy, in evaluation order. */
+export interface Activation {
+  /** policy_id -> active rule ids in evaluation order. */
+  active: Map<string, string[]>;
+  reasons: Map<string, ActivationReason>;
+  /** Rules whose `when` was false. */
+  skipped: string[];
+  /** One message per `when` that failed to evaluate. */
+  warnings: string[];
+}
+
+/**
+ * Decides which rules are active for a context: `when` true or absent; a `when` that fails to
+ * evaluate keeps its rule active (fail closed) with a warning. Rules are in id order.
+ */
+export function activate(policies: readonly CompiledPolicy[], context: unknown): Activation {
+  const out: Activation = { active: new Map(), reasons: new Map(), skipped: [], warnings: [] };
+  for (const policy of policies) {
+    const ids: string[] = [];
+    for (const rule of policy.ir.rules) {
+      const compiled = policy.rules.get(rule.id) as CompiledRule;
+      if (!compiled.when) {
+        ids.push(rule.id);
+        out.reasons.set(rule.id, "when:absent");
+        continue;
+      }
+      const r = compiled.when.evaluate({ context });
+      if ("error" in r) {
+        ids.push(rule.id);
+        out.reasons.set(rule.id, "when:error");
+        out.warnings.push(`rule ${rule.id}: 'when' failed to evaluate (${r.error}); the rule stays active`);
+      } else if (r.value) {
+        ids.push(rule.id);
+        out.reasons.set(rule.id, "when:true");
+      } else out.skipped.push(rule.id);
+    }
+    out.active.set(policy.ir.policy_id, ids);
+  }
+  return out;
+}
+
+function ref(e: TraceEvent): EventRef {
+  const r: EventRef = { seq: e.seq, at: e.at, type: e.type };
+  if (e.type === "message") r.role = e.role;
+  else r.tool = e.tool;
+  return r;
+}
+
+/** Running sequence state of one rule over one trace: never a rescan (DESIGN.md §2). */
+interface SequenceState {
+  sincePrev: number;
+  sinceLast: number;
+  requireLast: number;
+  forbidLast: number;
+  calls: number;
+  error?: string;
+}
+
+interface RuleOutcome {
+  matched: boolean;
+  evidence: Evidence[];
+  error?: string;
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof MatchTypeError) return err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Per-policy state while one trace is judged. */
+class PolicyRun {
+  readonly rules: CompiledRule[];
+  private readonly order: Map<string, number>;
+  private readonly sequences = new Map<string, SequenceState>();
+  private provenance: ProvenanceIndex | undefined;
+
+  constructor(
+    readonly policy: CompiledPolicy,
+    activeIds: readonly string[],
+    private readonly trace: Trace,
+    private readonly context: unknown,
+  ) {
+    this.rules = activeIds.map((id) => policy.rules.get(id) as CompiledRule);
+    this.order = new Map(activeIds.map((id, i) => [id, i]));
+    for (const r of this.rules) {
+      if (r.ir.match.sequence) {
+        this.sequences.set(r.ir.id, {
+          sincePrev: -1,
+          sinceLast: -1,
+          requireLast: -1,
+          forbidLast: -1,
+          calls: 0,
+        });
+      }
+    }
+  }
+
+  private index(): ProvenanceIndex {
+    this.provenance ??= ProvenanceIndex.build(this.trace, this.policy);
+    return this.provenance;
+  }
+
+  /** Active candidate rules for a tool, in plan order. */
+  candidates(tool: string): CompiledRule[] {
+    return this.policy
+      .rulesForTool(tool)
+      .filter((r) => this.order.has(r.ir.id))
+      .sort((a, b) => (this.order.get(a.ir.id) as number) - (this.order.get(b.ir.id) as number));
+  }
+
+  /** Counts a call against every `max_calls` rule whose tools it matches (before deciding it). */
+  countCall(call: ToolCallEvent): void {
+    for (const r of this.rules) {
+      const st = this.sequences.get(r.ir.id);
+      if (st && r.ir.match.sequence?.max_calls && r.matchesTool(call.tool)) st.calls++;
+    }
+  }
+
+  /** Folds an event into every rule's sequence state (after the event's own decision). */
+  observe(e: TraceEvent): void {
+    for (const r of this.rules) {
+      const st = this.sequences.get(r.ir.id);
+      if (!st) continue;
+      const per = r.ir.match.sequence?.max_calls?.per;
+      if (e.type === "message" && (per === "message" || (per === "turn" && e.role === "user"))) st.calls = 0;
+      try {
+        if (r.since?.(e)) {
+          st.sincePrev = st.sinceLast;
+          st.sinceLast = e.seq;
+        }
+        if (r.requireBefore?.(e)) st.requireLast = e.seq;
+        if (r.forbidBefore?.(e)) st.forbidLast = e.seq;
+      } catch (err) {
+        st.error ??= `sequence pattern on ${e.at}: ${describeError(err)}`;
+      }
+    }
+  }
+
+  evaluate(rule: CompiledRule, call: ToolCallEvent): RuleOutcome {
+    const id = rule.ir.id;
+    const evidence: Evidence[] = [];
+    const no: RuleOutcome = { matched: false, evidence: [] };
+    try {
+      if (!rule.args(call.args)) return no;
+      const prov = rule.ir.match.provenance;
+      if (prov) {
+        for (const arg of prov.args) {
+          for (const value of leafValues(getPath(call.args, arg))) {
+            const hit = this.index().lookup(value, call.seq, prov.from);
+            if (hit) {
+              evidence.push({
+                rule: id,
+                kind: "provenance",
+                arg,
+                value: hit.value,
+                integrity: hit.integrity,
+                source: ref(hit.source),
+                normalisation: hit.normalisation,
+              });
+            }
+          }
+        }
+        if (evidence.length === 0) return no;
+      }
+      const st = this.sequences.get(id);
+      if (st) {
+        if (st.error) return { matched: true, evidence, error: st.error };
+        const seq = rule.ir.match.sequence;
+        const start = st.sinceLast === call.message_seq ? st.sincePrev : st.sinceLast;
+        const since = start >= 0 ? ref(this.trace.events[start] as TraceEvent) : null;
+        if (rule.requireBefore) {
+          if (st.requireLast > start) return no;
+          evidence.push({ rule: id, kind: "require_before", since });
+        }
+        if (rule.forbidBefore) {
+          if (st.forbidLast <= start) return no;
+          evidence.push({
+            rule: id,
+            kind: "forbid_before",
+            found: ref(this.trace.events[st.forbidLast] as TraceEvent),
+            since,
+          });
+        }
+        const max = seq?.max_calls;
+        if (max) {
+          if (st.calls <= max.count) return no;
+          evidence.push({ rule: id, kind: "max_calls", count: st.calls, limit: max.count, per: max.per });
+        }
+      }
+      if (rule.condition) {
+        const r = rule.condition.evaluate({ tool: call.tool, args: call.args, context: this.context });
+        if ("error" in r) return { matched: true, evidence, error: `condition: ${r.error}` };
+        if (!r.value) return no;
+      }
+      return { matched: true, evidence };
+    } catch (err) {
+      return { matched: true, evidence, error: describeError(err) };
+    }
+  }
+}
+
+/**
+ * The decision engine (DESIGN.md §2, §6): judges every tool call of a trace against every
+ * policy's active rules. A call's verdict is the most restrictive effect of the rules that match
+ * it, or each policy's default verdict when none does; an evaluation error counts as `block`
+ * (`fail_closed`) or `warn` (observe mode) and is reported either way.
+ */
+export class Engine {
+  constructor(
+    private readonly policies: readonly CompiledPolicy[],
+    private readonly activation: Activation,
+    private readonly context: unknown,
+  ) {}
+
+  /** Judges one trace. Memory and time are linear in the trace (plus matches). */
+  verify(trace: Trace): TraceResult {
+    const runs = this.policies.map(
+      (p) => new PolicyRun(p, this.activation.active.get(p.ir.policy_id) ?? [], trace, this.context),
+    );
+    const decisions: Decision[] = [];
+    let verdict: Verdict = "allow";
+    const traceRules = new Set<string>();
+    for (const event of trace.events) {
+      if (event.type === "tool_call") {
+        const d = this.decide(runs, trace, event);
+        decisions.push(d);
+        verdict = stricter(verdict, d.verdict);
+        for (const r of d.rules) traceRules.add(r);
+      }
+      for (const run of runs) run.observe(event);
+    }
+    return {
+      case_id: trace.header.case_id,
+      trace_id: trace.header.trace_id,
+      verdict,
+      rules: [...traceRules].sort(),
+      tool_calls: decisions.length,
+      decisions,
+    };
+  }
+
+  private decide(runs: PolicyRun[], trace: Trace, call: ToolCallEvent): Decision {
+    let verdict: Verdict = "allow";
+    const rules: string[] = [];
+    const reasons = new Set<string>();
+    const evidence: Evidence[] = [];
+    const errors: EvaluationError[] = [];
+    for (const run of runs) {
+      run.countCall(call);
+      let policyVerdict: Verdict | undefined;
+      for (const rule of run.candidates(call.tool)) {
+        const outcome = run.evaluate(rule, call);
+        if (!outcome.matched) continue;
+        rules.push(rule.ir.id);
+        evidence.push(...outcome.evidence);
+        if (outcome.error !== undefined) {
+          errors.push({ rule: rule.ir.id, message: outcome.error });
+          reasons.add("evaluation_error");
+          const v: Verdict = run.policy.ir.defaults.fail_closed ? "block" : "warn";
+          policyVerdict = policyVerdict ? stricter(policyVerdict, v) : v;
+        } else {
+          reasons.add(rule.ir.reason);
+          policyVerdict = policyVerdict ? stricter(policyVerdict, rule.ir.effect) : rule.ir.effect;
+        }
+      }
+      verdict = stricter(verdict, policyVerdict ?? run.policy.ir.defaults.verdict);
+    }
+    return {
+      case_id: trace.header.case_id,
+      trace_id: trace.header.trace_id,
+      seq: call.seq,
+      at: call.at,
+      tool: call.tool,
+      verdict,
+      rules: rules.sort(),
+      reasons: [...reasons].sort(),
+      evidence,
+      errors,
+    };
+  }
+}
