@@ -28,7 +28,8 @@ const airline = verify("tau-bench-airline", "examples/policies/airline.yaml", "f
 // A run is flagged when either suite's policy blocks it (their tools do not overlap).
 const flagged = new Map();
 for (const report of [banking, slack]) {
-  for (const t of report.traces) flagged.set(t.case_id, (flagged.get(t.case_id) ?? false) || t.verdict === "block");
+  for (const t of report.traces)
+    flagged.set(t.case_id, (flagged.get(t.case_id) ?? false) || t.verdict === "block");
 }
 const manifest = readFileSync(join(root, "fixtures/corpus/agentdojo/manifest.jsonl"), "utf8")
   .split("\n")
