@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const proof = join(root, "bin", "proof.js");
-const out = process.env.PROOF_DEMO_OUT ?? join("proof-out", "demo");
+const out = process.env.PROOF_DEMO_OUT ?? "demo-out";
 
 function verify(name, policy, traces, extra = []) {
   const dir = join(out, name);

@@ -20,6 +20,11 @@ export const GENERATED = {
     type: "Report",
     title: "proof report (proof.report/v1)",
   },
+  "plan.schema.json": {
+    path: "src/plan/plan.ts",
+    type: "Plan",
+    title: "proof plan (proof.plan/v1)",
+  },
 };
 
 /** Returns the schema generated for one entry of GENERATED, as pretty JSON text. */

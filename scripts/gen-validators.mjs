@@ -12,6 +12,7 @@ const validators = {
   validateIR: "ir.schema.json",
   validateTraceEvent: "trace-event.schema.json",
   validateReport: "report.schema.json",
+  validatePlan: "plan.schema.json",
 };
 
 const ajv = new Ajv({

@@ -28,8 +28,18 @@ export function errorEnvelope(err: ProofError): object {
 }
 
 /**
- * Reports an error: one readable line on stderr (`proof: file:line:col: message`), or the JSON
- * envelope on stdout with `--json`. Returns the exit code.
+ * Makes text one inert line for stderr: line breaks and other control characters become spaces.
+ * Messages quote trace content (call ids, case ids), and a line break followed by `::error::`
+ * would otherwise be a workflow command in a CI log (DESIGN.md §7).
+ */
+export function oneLine(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, " ");
+}
+
+/**
+ * Reports an error: one readable line on stderr (`proof: file:line:col: message (hint: ...)`), or
+ * the JSON envelope on stdout with `--json`. Returns the exit code.
  */
 export function reportError(err: unknown, opts: GlobalOptions): number {
   const e =
@@ -41,9 +51,11 @@ export function reportError(err: unknown, opts: GlobalOptions): number {
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(errorEnvelope(e))}\n`);
   } else {
+    // One line, hint included, so that CI logs and `2>&1 | tail -1` keep the whole error.
     const where = formatLocation(e.location);
-    process.stderr.write(`proof: ${where ? `${where}: ` : ""}${e.message}\n`);
-    if (e.hint) process.stderr.write(`  hint: ${e.hint}\n`);
+    process.stderr.write(
+      `${oneLine(`proof: ${where ? `${where}: ` : ""}${e.message}${e.hint ? ` (hint: ${e.hint})` : ""}`)}\n`,
+    );
     if (e.category === "internal" && err instanceof Error && err.stack && process.env.PROOF_DEBUG) {
       process.stderr.write(`${err.stack}\n`);
     }

@@ -1,5 +1,6 @@
 import { celEnv, isCelError, parse, plan, unparse } from "@bufbuild/cel";
-import type { Expr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
+import { type Expr, type ParsedExpr, ParsedExprSchema } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
 
 /** Variables a rule's `when` may reference. */
 export const WHEN_VARIABLES = ["context"] as const;
@@ -14,8 +15,9 @@ export const MAX_CEL_NESTING = 3;
 
 /**
  * Evaluation budget in estimated steps: AST nodes times the input size to the power of the
- * comprehension nesting. An estimate over it is an evaluation error, so an expression can never
- * run away on a large trace; the estimate is deterministic, unlike a time limit.
+ * comprehension nesting (an expression without comprehensions costs its node count, whatever
+ * the input). An estimate over it is an evaluation error, so an expression can never run away
+ * on a large trace; the estimate is deterministic, unlike a time limit.
  */
 export const CEL_STEP_BUDGET = 10_000_000;
 
@@ -48,7 +50,6 @@ export class CelCompileError extends Error {
 
 const env = celEnv({});
 
-/** Operators the planner implements itself rather than through the function registry. */
 /** Type names, usable as identifiers in `type(x) == int`. */
 const TYPE_NAMES = new Set([
   "int",
@@ -64,6 +65,7 @@ const TYPE_NAMES = new Set([
   "dyn",
 ]);
 
+/** Operators the planner implements itself rather than through the function registry. */
 const PLANNER_OPERATORS = new Set(["_&&_", "_||_", "_?_:_", "_[_]", "_[?_]", "_?._", "@not_strictly_false"]);
 
 interface Shape {
@@ -159,39 +161,34 @@ function locate(message: string): { line?: number; column?: number } {
   return m ? { line: Number(m[1]), column: Number(m[2]) } : {};
 }
 
-/**
- * Parses, checks and plans a CEL expression (Common Expression Language, cel.dev, evaluated by
- * `@bufbuild/cel`). JSON numbers bind as CEL doubles; integer literals compare with them.
- * @param source the expression text
- * @param variables the variables it may reference (`context`, or `tool`, `args`, `context`)
- * @throws CelCompileError on a syntax error, an undeclared variable, an unknown function, or an
- *   expression over the size or nesting limits.
- */
-export function compileCel(source: string, variables: readonly string[]): CompiledCel {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(source);
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    const loc = locate(message);
-    throw new CelCompileError(message.replace(/^<input>:\d+:\d+: /, ""), loc.line, loc.column);
-  }
+/** Every expression compiled in this process, by variables and text: nothing is compiled twice. */
+const compiled = new Map<string, CompiledCel>();
+
+function cacheKey(text: string, variables: readonly string[]): string {
+  return `${variables.join(",")}\u0000${text}`;
+}
+
+/** Checks a parsed expression and plans it for evaluation. @throws CelCompileError */
+function build(parsed: ParsedExpr, canonical: string, variables: readonly string[]): CompiledCel {
+  if (!parsed.expr) throw new CelCompileError("empty expression");
   const shape = inspect(parsed.expr, new Set(variables), new Set(), 0);
   if (shape.nodes > MAX_CEL_NODES) {
     throw new CelCompileError(`expression has ${shape.nodes} nodes, more than the limit of ${MAX_CEL_NODES}`);
   }
   const program = plan(env, parsed);
   return {
-    canonical: unparse(parsed),
+    canonical,
     nodes: shape.nodes,
     nesting: shape.nesting,
     evaluate(bindings) {
-      const estimate = shape.nodes * inputSize(bindings) ** Math.max(1, shape.nesting);
-      if (estimate > CEL_STEP_BUDGET) {
-        return { error: `evaluation budget exceeded (estimated ${estimate} steps > ${CEL_STEP_BUDGET})` };
-      }
       let result: unknown;
       try {
+        if (shape.nesting > 0) {
+          const estimate = shape.nodes * inputSize(bindings) ** shape.nesting;
+          if (estimate > CEL_STEP_BUDGET) {
+            return { error: `evaluation budget exceeded (estimated ${estimate} steps > ${CEL_STEP_BUDGET})` };
+          }
+        }
         result = program(bindings as never);
       } catch (err) {
         return { error: err instanceof Error ? err.message : String(err) };
@@ -201,4 +198,68 @@ export function compileCel(source: string, variables: readonly string[]): Compil
       return { value: result };
     },
   };
+}
+
+/**
+ * Parses, checks and plans a CEL expression (Common Expression Language, cel.dev, evaluated by
+ * `@bufbuild/cel`). JSON numbers bind as CEL doubles; integer literals compare with them.
+ * Results are cached per process by text and variables.
+ * @param source the expression text
+ * @param variables the variables it may reference (`context`, or `tool`, `args`, `context`)
+ * @throws CelCompileError on a syntax error, an undeclared variable, an unknown function, or an
+ *   expression over the size or nesting limits.
+ */
+export function compileCel(source: string, variables: readonly string[]): CompiledCel {
+  const key = cacheKey(source, variables);
+  const hit = compiled.get(key);
+  if (hit) return hit;
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(source);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const loc = locate(message);
+    throw new CelCompileError(message.replace(/^<input>:\d+:\d+: /, ""), loc.line, loc.column);
+  }
+  const result = build(parsed, unparse(parsed), variables);
+  compiled.set(key, result);
+  compiled.set(cacheKey(result.canonical, variables), result);
+  return result;
+}
+
+/**
+ * The parsed form of a canonical expression as stored in the IR: base64 of the protobuf binary
+ * encoding of `cel.expr.ParsedExpr` (google/cel-spec, `proto/cel/expr/syntax.proto`). Loading it
+ * costs a decode instead of a parse, several times cheaper.
+ */
+export function parsedForm(canonical: string): string {
+  return Buffer.from(toBinary(ParsedExprSchema, parse(canonical))).toString("base64");
+}
+
+/**
+ * Compiles an expression from the IR's parsed form without parsing the text again. The decoded
+ * expression must unparse to `canonical`, so the digested text and the executed expression can
+ * never disagree.
+ * @throws CelCompileError when the parsed form does not decode or does not match the text.
+ */
+export function compileParsedCel(
+  canonical: string,
+  parsedBase64: string,
+  variables: readonly string[],
+): CompiledCel {
+  const key = cacheKey(canonical, variables);
+  const hit = compiled.get(key);
+  if (hit) return hit;
+  let parsed: ParsedExpr;
+  try {
+    parsed = fromBinary(ParsedExprSchema, Buffer.from(parsedBase64, "base64"));
+  } catch (err) {
+    throw new CelCompileError(`the stored parsed expression does not decode: ${(err as Error).message}`);
+  }
+  if (unparse(parsed) !== canonical) {
+    throw new CelCompileError(`the stored parsed expression is not '${canonical}'`);
+  }
+  const result = build(parsed, canonical, variables);
+  compiled.set(key, result);
+  return result;
 }

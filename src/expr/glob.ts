@@ -20,7 +20,8 @@ export function compileGlob(glob: string): (name: string) => boolean {
     if (c === "*") re += ".*";
     else if (c === "?") re += ".";
     else if (c === "[") {
-      const end = glob.indexOf("]", i + 2);
+      // A `]` right after `[` or `[!` is a member, not the end (`[]]`, `[!]]`), as in POSIX globs.
+      const end = glob.indexOf("]", i + (glob.charAt(i + 1) === "!" ? 3 : 2));
       if (end < 0) throw new Error(`unclosed '[' in tool pattern '${glob}'`);
       let body = glob.slice(i + 1, end);
       const negate = body.startsWith("!");

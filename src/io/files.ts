@@ -1,9 +1,9 @@
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { basename, dirname, join, relative, sep } from "node:path";
-import { createInterface } from "node:readline";
-import { ProofError } from "../errors.js";
+import { createReadStream, createWriteStream, readdirSync, readFileSync } from "node:fs";
+import { mkdir, open, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
+import { offsetToLineColumn, ProofError } from "../errors.js";
 
 /** Converts an OS path to the `/`-separated form every artifact uses. */
 export function toPosix(path: string): string {
@@ -23,28 +23,78 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Decodes bytes as UTF-8 text, refusing binary content.
- * @throws ProofError `io.binary` when the bytes hold a NUL or are not valid UTF-8.
+ * @param at where the bytes are: `line` is the line they start on (for one line of a JSON Lines
+ *   file), `final` whether they end the file (only then can a cut character mean truncation).
+ * @throws ProofError `io.binary` when the bytes hold a NUL or are not valid UTF-8, with the line
+ *   and column of the first bad byte (a file cut inside a multi-byte character says so).
  */
-export function decodeText(bytes: Uint8Array, file: string): string {
+export function decodeText(
+  bytes: Uint8Array,
+  file: string,
+  at: { line: number; final: boolean } = { line: 1, final: true },
+): string {
   if (bytes.includes(0)) {
-    throw new ProofError("io.binary", `${file} is a binary file, not text`, { location: { file } });
+    throw new ProofError("io.binary", `${file} is a binary file, not text`, {
+      location: at.line === 1 && at.final ? { file } : { file, line: at.line },
+    });
   }
   try {
     const text = utf8.decode(bytes);
     return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   } catch (err) {
-    throw new ProofError("io.binary", `${file} is not valid UTF-8 text`, { location: { file }, cause: err });
+    const bad = firstInvalidByte(bytes);
+    // A streaming decode of the bytes before it yields every complete character before the
+    // faulty sequence, whose end is the line and column to report.
+    const decoded = new TextDecoder("utf-8").decode(bytes.subarray(0, bad), { stream: true });
+    const before = decoded.charCodeAt(0) === 0xfeff ? decoded.slice(1) : decoded;
+    const what =
+      bad === bytes.length && at.final
+        ? "ends inside a UTF-8 character (the file looks truncated)"
+        : "is not valid UTF-8 text";
+    const pos = offsetToLineColumn(before, before.length);
+    throw new ProofError("io.binary", `${file} ${what}`, {
+      location: { file, line: at.line + pos.line - 1, column: pos.column },
+      cause: err,
+    });
   }
 }
 
 /**
- * Reads a whole UTF-8 text file.
+ * Offset of the byte at which UTF-8 decoding fails, or `bytes.length` when the only fault is an
+ * incomplete character at the end. A streaming decode of a prefix fails exactly when the prefix
+ * holds a complete invalid sequence, so a binary search over prefix lengths finds the byte.
+ */
+function firstInvalidByte(bytes: Uint8Array): number {
+  const fails = (n: number): boolean => {
+    try {
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, n), { stream: true });
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  if (!fails(bytes.length)) return bytes.length;
+  let lo = 0;
+  let hi = bytes.length;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >>> 1;
+    if (fails(mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi - 1;
+}
+
+/**
+ * Reads a whole UTF-8 text file. The read itself is synchronous: for thousands of small trace
+ * files one by one, the open/stat/read/close round trips of the asynchronous API cost several
+ * times the read (docs/performance.md), and a CLI that handles one file at a time has nothing
+ * to do meanwhile.
  * @throws ProofError `io.unreadable` (missing, a directory, no permission) or `io.binary`.
  */
 export async function readTextFile(path: string): Promise<string> {
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(path);
+    bytes = readFileSync(path);
   } catch (err) {
     throw unreadable(path, err);
   }
@@ -69,31 +119,53 @@ export async function isDirectory(path: string): Promise<boolean> {
   }
 }
 
+/** Whether a path names an existing file (following symbolic links). */
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Streams a text file line by line, never holding more than one line: for JSON Lines of any size.
- * Yields `{text, line}` with 1-based line numbers; a line with a NUL byte is reported as binary.
+ * Lines end at `\n` (a `\r` before it is dropped). Each line is decoded on its own, which is
+ * exact because a newline byte never occurs inside a multi-byte UTF-8 character: invalid UTF-8 is
+ * refused with its line and column, while a U+FFFD the text really holds is kept.
+ * Yields `{text, line}` with 1-based line numbers.
  * @throws ProofError `io.unreadable` or `io.binary`.
  */
 export async function* readLines(path: string): AsyncGenerator<{ text: string; line: number }> {
-  const stream = createReadStream(path, { encoding: "utf8" });
-  const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+  const file = toPosix(path);
+  const stream = createReadStream(path);
   let line = 0;
+  let parts: Buffer[] = [];
+  const decodeLine = (bytes: Buffer, final: boolean): string => {
+    const end = bytes.length > 0 && bytes[bytes.length - 1] === 13 ? bytes.length - 1 : bytes.length;
+    return decodeText(bytes.subarray(0, end), file, { line, final });
+  };
   try {
-    for await (const raw of lines) {
-      line++;
-      const text = line === 1 && raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
-      if (text.includes("\u0000") || text.includes("\uFFFD")) {
-        throw new ProofError("io.binary", `${toPosix(path)} is a binary file, not text`, {
-          location: { file: toPosix(path), line },
-        });
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let start = 0;
+      for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
+        parts.push(chunk.subarray(start, nl));
+        const bytes = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+        parts = [];
+        start = nl + 1;
+        line++;
+        yield { text: decodeLine(bytes, false), line };
       }
-      yield { text, line };
+      if (start < chunk.length) parts.push(chunk.subarray(start));
+    }
+    if (parts.length > 0) {
+      line++;
+      yield { text: decodeLine(Buffer.concat(parts), true), line };
     }
   } catch (err) {
     if (err instanceof ProofError) throw err;
     throw unreadable(path, err);
   } finally {
-    lines.close();
     stream.destroy();
   }
 }
@@ -124,14 +196,21 @@ export async function listTraceFiles(root: string): Promise<FoundFile[]> {
   const walk = async (dir: string): Promise<void> => {
     let entries: import("node:fs").Dirent[];
     try {
-      entries = await readdir(dir, { withFileTypes: true });
+      // Synchronous, like the reads (see readTextFile): a corpus of thousands of directories
+      // lists several times faster without a thread-pool round trip per directory.
+      entries = readdirSync(dir, { withFileTypes: true });
     } catch (err) {
       throw unreadable(dir, err);
     }
     for (const entry of entries) {
       const full = join(dir, entry.name);
       if (entry.isDirectory()) await walk(full);
-      else if (entry.isFile() && TRACE_EXTENSIONS.some((ext) => entry.name.endsWith(ext))) {
+      else if (
+        TRACE_EXTENSIONS.some((ext) => entry.name.endsWith(ext)) &&
+        // A symbolic link to a trace file is a trace (skipping it would silently drop a case);
+        // linked directories are not followed, so a link cycle cannot loop.
+        (entry.isFile() || (entry.isSymbolicLink() && (await isFile(full))))
+      ) {
         found.push({ path: toPosix(full), rel: toPosix(relative(root, full)) });
       }
     }
@@ -169,11 +248,24 @@ export class StagedDir {
     readonly staging: string,
   ) {}
 
-  /** Creates the staging directory beside `target`. */
+  /**
+   * Creates the staging directory beside `target`. Because the swap deletes whatever `target`
+   * held, it must be new, empty, or an earlier out dir (it holds `status.json` or `report.json`):
+   * `--out src` or `--out .` by mistake must not cost the user a directory.
+   * @throws ProofError `io.out_dir` (exit 6) for a file, the working directory or one above it,
+   *   or a directory of other files.
+   */
   static async create(target: string): Promise<StagedDir> {
+    await checkReplaceable(target);
     const parent = dirname(target) || ".";
     await mkdir(parent, { recursive: true });
-    const staging = await mkdtemp(join(parent, `.${basename(target)}.staging-`));
+    // mkdir, not mkdtemp: mkdtemp makes the directory 0700, and it becomes the out dir, which
+    // CI steps running as other users (artifact upload, containers) must be able to read.
+    const staging = join(
+      parent,
+      `.${basename(target)}.staging-${process.pid}-${randomBytes(6).toString("hex")}`,
+    );
+    await mkdir(staging);
     return new StagedDir(target, staging);
   }
 
@@ -205,6 +297,32 @@ export class StagedDir {
   async abort(): Promise<void> {
     await rm(this.staging, { recursive: true, force: true });
   }
+}
+
+/** Throws unless `target` may be swapped out whole: see {@link StagedDir.create}. */
+async function checkReplaceable(target: string): Promise<void> {
+  const refuse = (why: string) =>
+    new ProofError("io.out_dir", `cannot use ${toPosix(target)} as the out dir: ${why}`, {
+      location: { file: toPosix(target) },
+      hint: "name a new or empty directory",
+    });
+  const full = resolve(target);
+  const cwd = process.cwd();
+  if (full === cwd || cwd.startsWith(full.endsWith(sep) ? full : `${full}${sep}`))
+    throw refuse("it holds the working directory");
+  let entries: string[];
+  try {
+    if (!(await stat(target)).isDirectory()) throw refuse("it is not a directory");
+    entries = await readdir(target);
+  } catch (err) {
+    if (err instanceof ProofError) throw err;
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw unreadable(target, err);
+  }
+  if (entries.length > 0 && !entries.includes("status.json") && !entries.includes("report.json"))
+    throw refuse(
+      "it is not empty and holds no status.json of an earlier run; replacing it could delete files",
+    );
 }
 
 /** A text file written line by line with back-pressure, for artifacts too large to build in memory. */

@@ -1,5 +1,5 @@
 import { inputError, type SourceLocation } from "../errors.js";
-import { CelCompileError, CONDITION_VARIABLES, compileCel, WHEN_VARIABLES } from "../expr/cel.js";
+import { CelCompileError, CONDITION_VARIABLES, compileCel, parsedForm, WHEN_VARIABLES } from "../expr/cel.js";
 import { compileGlob, isGlob } from "../expr/glob.js";
 import { compilePattern } from "../expr/re2.js";
 import { validatePolicy } from "../generated/validators.js";
@@ -20,7 +20,7 @@ import type {
   Verdict,
 } from "./ir.js";
 import { schemaError } from "./schema-errors.js";
-import { locate, type ParsedYaml, parseYaml } from "./yaml.js";
+import { locate, type ParsedYaml, parseYaml, pathLabel } from "./yaml.js";
 
 type Matcher = Partial<Record<MatchOp, JsonValue>>;
 interface YamlEventPattern {
@@ -123,15 +123,17 @@ class Compiler {
   }
 
   tools(value: string | string[] | undefined, path: (string | number)[]): string[] {
-    const tools = stringSet(value);
-    for (const t of tools) {
+    // Checked before sorting, so that the error points at the offending list item.
+    const list = value === undefined ? [] : typeof value === "string" ? [value] : value;
+    for (const [i, t] of list.entries()) {
       try {
         compileGlob(t);
       } catch (err) {
-        throw inputError("policy.invalid_pattern", (err as Error).message, this.at(path));
+        const at = typeof value === "string" ? path : [...path, i];
+        throw inputError("policy.invalid_pattern", (err as Error).message, this.at(at));
       }
     }
-    return tools;
+    return stringSet(value);
   }
 
   args(matchers: Record<string, Matcher> | undefined, path: (string | number)[]): ArgCondition[] {
@@ -149,7 +151,7 @@ class Compiler {
       const where = err.column === undefined ? "" : ` (at ${err.line}:${err.column} of the expression)`;
       throw inputError(
         "policy.invalid_cel",
-        `invalid CEL in ${path.join(".")}: ${err.message}${where}`,
+        `invalid CEL in ${pathLabel(path)}: ${err.message}${where}`,
         this.at(path),
       );
     }
@@ -196,13 +198,17 @@ class Compiler {
       reason: r.reason ?? (r.id.replace(/[^a-z0-9_]/g, "_").replace(/^[^a-z]+/, "") || "rule"),
     };
     if (r.description !== undefined) rule.description = r.description;
-    if (r.when !== undefined) rule.when = this.cel(r.when, WHEN_VARIABLES, [...path, "when"]);
+    if (r.when !== undefined) {
+      rule.when = this.cel(r.when, WHEN_VARIABLES, [...path, "when"]);
+      rule.when_parsed = parsedForm(rule.when);
+    }
     if (m.provenance) {
       rule.match.provenance = { args: stringSet(m.provenance.args), from: m.provenance.from };
     }
     if (m.sequence) rule.match.sequence = this.sequence(m.sequence, [...path, "match", "sequence"]);
     if (m.condition !== undefined) {
       rule.match.condition = this.cel(m.condition, CONDITION_VARIABLES, [...path, "match", "condition"]);
+      rule.match.condition_parsed = parsedForm(rule.match.condition);
     }
     return rule;
   }
@@ -252,7 +258,9 @@ class Compiler {
 
 /** Maps exact tool names to the ids of rules naming them; rules with globs or no tools go to `patterns`. */
 export function buildToolIndex(rules: readonly IRRule[]): ToolIndex {
-  const exact: Record<string, string[]> = {};
+  // No prototype: a tool may be called `__proto__`, which would otherwise set the prototype
+  // instead of adding an entry.
+  const exact: Record<string, string[]> = Object.create(null);
   const patterns: string[] = [];
   for (const rule of rules) {
     const tools = rule.match.tools;
@@ -270,11 +278,16 @@ export function buildToolIndex(rules: readonly IRRule[]): ToolIndex {
 
 /**
  * The policy digest of DESIGN.md §3: `sha256:` + hex SHA-256 over the RFC 8785 canonical JSON of
- * the IR without `policy_digest`, `compiler` and every `description`.
+ * the IR without `policy_digest`, `compiler` and every `description`. The parsed forms of CEL
+ * expressions are left out too: they are derived from the canonical text, which is digested, and
+ * checked against it when an IR is loaded.
  */
 export function policyDigest(ir: ProofIR): string {
   const { policy_digest: _d, compiler: _c, description: _desc, rules, ...rest } = ir;
-  const semanticRules = rules.map(({ description: _rd, ...r }) => r);
+  const semanticRules = rules.map(({ description: _rd, when_parsed: _wp, match, ...r }) => {
+    const { condition_parsed: _cp, ...semanticMatch } = match;
+    return { ...r, match: semanticMatch };
+  });
   return digestOf({ ...rest, rules: semanticRules });
 }
 
@@ -287,6 +300,13 @@ export function policyDigest(ir: ProofIR): string {
  */
 export function compilePolicy(text: string, file: string): ProofIR {
   const parsed = parseYaml(text, file);
+  if (parsed.value === null || parsed.value === undefined) {
+    throw inputError("policy.empty", `${file} is empty: a policy needs schema, policy_id and rules`, {
+      file,
+      line: 1,
+      column: 1,
+    });
+  }
   if (!validatePolicy(parsed.value)) throw schemaError(parsed, validatePolicy.errors, "policy");
   return new Compiler(parsed).policy(parsed.value as YamlPolicy);
 }

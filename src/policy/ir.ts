@@ -89,6 +89,8 @@ export interface IRMatch {
   sequence?: IRSequence;
   /** CEL over `{tool, args, context}`, in canonical unparsed form. */
   condition?: string;
+  /** Parsed form of `condition` (see `IRRule.when_parsed`); not part of the digest. */
+  condition_parsed?: string;
 }
 
 /** A compiled rule. */
@@ -97,6 +99,12 @@ export interface IRRule {
   description?: string;
   /** CEL over `context`, in canonical unparsed form; absent means always active. */
   when?: string;
+  /**
+   * Parsed form of `when`: base64 of the protobuf binary `cel.expr.ParsedExpr` (google/cel-spec
+   * syntax.proto), so loading the IR needs no CEL parse. Derived from `when` and checked against
+   * it on load; not part of the digest.
+   */
+  when_parsed?: string;
   match: IRMatch;
   effect: Verdict;
   /** Non-negative integer, planner cost model. */

@@ -22,6 +22,16 @@ export function loadIR(text: string, file: string): ProofIR {
     );
   }
   const ir = value as ProofIR;
+  // The planner and the engine rely on rules being sorted by id and unique, as compile writes them.
+  for (let i = 1; i < ir.rules.length; i++) {
+    if (!((ir.rules[i - 1]?.id ?? "") < (ir.rules[i]?.id ?? ""))) {
+      throw inputError(
+        "ir.invalid",
+        `rules must be sorted by id and unique; '${ir.rules[i]?.id}' is out of place`,
+        { file },
+      );
+    }
+  }
   const actual = policyDigest(ir);
   if (actual !== ir.policy_digest) {
     throw inputError(

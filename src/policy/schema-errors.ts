@@ -17,6 +17,14 @@ export function schemaError(
   const path = pointerSegments(err.instancePath);
   const where = pathLabel(path);
   const params = err.params as Record<string, unknown>;
+  if (err.propertyName !== undefined) {
+    // A `propertyNames` sub-schema failed: the key is the culprit, not the map it is in.
+    return inputError(
+      `${what}.invalid_key`,
+      `invalid key '${err.propertyName}' in ${where}: ${err.message ?? "is invalid"}`,
+      locate(parsed, path, err.propertyName),
+    );
+  }
   switch (err.keyword) {
     case "additionalProperties": {
       const key = String(params.additionalProperty);
@@ -40,12 +48,14 @@ export function schemaError(
         `${where} must be '${String(params.allowedValue)}'`,
         locate(parsed, path),
       );
-    case "type":
+    case "type": {
+      const actual = jsonType(valueAt(parsed.value, path));
       return inputError(
         `${what}.wrong_type`,
-        `${where} must be ${String(params.type).replace(",", " or ")}`,
+        `${where} must be ${String(params.type).replace(",", " or ")}, not ${actual}`,
         locate(parsed, path),
       );
+    }
     case "pattern":
       return inputError(
         `${what}.invalid_value`,
@@ -61,4 +71,22 @@ export function schemaError(
     default:
       return inputError(`${what}.schema`, `${where} ${err.message ?? "is invalid"}`, locate(parsed, path));
   }
+}
+
+/** The value at a path of segments, `undefined` where the path leads nowhere. */
+function valueAt(root: unknown, path: readonly (string | number)[]): unknown {
+  let value = root;
+  for (const segment of path) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<string, unknown>)[segment];
+  }
+  return value;
+}
+
+/** The JSON Schema type name of a parsed value, as ajv's `type` messages name the expected one. */
+function jsonType(value: unknown): string {
+  if (value === null || value === undefined) return "null";
+  if (Array.isArray(value)) return "array";
+  if (typeof value === "number") return Number.isInteger(value) ? "integer" : "number";
+  return typeof value;
 }

@@ -19,17 +19,41 @@ const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
  */
 export function parseYaml(text: string, file: string): ParsedYaml {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: sameKey, prettyErrors: false });
   const first = doc.errors[0];
   if (first) {
-    const pos = first.linePos?.[0];
-    throw inputError("yaml.syntax", first.message.split("\n")[0] ?? first.message, {
+    // `linePos` is only filled in with `prettyErrors`, which also rewrites the message: take the
+    // position from the error's offset instead.
+    const pos = lines.linePos(first.pos[0]);
+    // The library's own message for this one tells a programmer to call another function.
+    const message =
+      first.code === "MULTIPLE_DOCS"
+        ? "a second YAML document starts here: a file holds one document"
+        : (first.message.split("\n")[0] ?? first.message);
+    throw inputError("yaml.syntax", message, {
       file,
-      ...(pos ? { line: pos.line, column: pos.col } : {}),
+      line: pos.line,
+      column: pos.col,
     });
   }
   checkKeys(doc.contents, file, lines);
-  return { file, doc, lines, value: doc.toJS({ maxAliasCount: 100 }) };
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // The only way toJS fails on a document without errors: an alias bomb ("billion laughs").
+    throw inputError("yaml.too_many_aliases", (err as Error).message, { file });
+  }
+  return { file, doc, lines, value };
+}
+
+/**
+ * Whether two keys of one mapping are the same key. The `yaml` default compares scalar values
+ * strictly, so `1` and `'1'` (or `true` and `'true'`) would both be accepted and then collapse
+ * into one JavaScript property, the second silently replacing the first.
+ */
+function sameKey(a: unknown, b: unknown): boolean {
+  return a === b || (isScalar(a) && isScalar(b) && String(a.value) === String(b.value));
 }
 
 function checkKeys(node: unknown, file: string, lines: LineCounter): void {

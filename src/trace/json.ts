@@ -36,7 +36,15 @@ export function parseJson(text: string, file: string, line = 1): unknown {
     const what = first
       ? (READABLE[printParseErrorCode(first.error)] ?? printParseErrorCode(first.error))
       : (err as Error).message;
-    const truncated = first && first.offset >= text.trimEnd().length ? " (the file looks truncated)" : "";
+    // The text stops early when the first error is at its end (a value or `}` expected there) or
+    // is a string still open there (such an error sits at the string's opening quote).
+    const end = text.trimEnd().length;
+    const truncated =
+      first &&
+      (first.offset >= end ||
+        (printParseErrorCode(first.error) === "UnexpectedEndOfString" && first.offset + first.length >= end))
+        ? " (the file looks truncated)"
+        : "";
     throw inputError("trace.invalid_json", `invalid JSON: ${what}${truncated}`, {
       file,
       line: line + pos.line - 1,

@@ -44,7 +44,7 @@ function pickFormat(doc: unknown, format: FormatName | "auto", file: string, lin
   }
   const chosen = DOCUMENT_FORMATS.find((f) => f.name === format);
   if (!chosen?.detect(doc)) {
-    throw inputError("trace.wrong_format", `not a ${format} trace`, location);
+    throw inputError("trace.wrong_format", `not in the ${format} trace format`, location);
   }
   return chosen;
 }

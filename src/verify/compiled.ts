@@ -1,4 +1,10 @@
-import { CONDITION_VARIABLES, type CompiledCel, compileCel, WHEN_VARIABLES } from "../expr/cel.js";
+import {
+  CONDITION_VARIABLES,
+  type CompiledCel,
+  compileCel,
+  compileParsedCel,
+  WHEN_VARIABLES,
+} from "../expr/cel.js";
 import { compileGlob } from "../expr/glob.js";
 import { compileArgConditions, compileConditions, type ValueTest } from "../expr/matchers.js";
 import type { EventPattern, Integrity, IRRule, ProofIR, Role } from "../policy/ir.js";
@@ -12,14 +18,14 @@ export type EventTest = (event: TraceEvent) => boolean;
 
 /** A rule with every matcher, glob, pattern and CEL program compiled once. */
 export interface CompiledRule {
-  ir: IRRule;
-  matchesTool: (tool: string) => boolean;
-  args: ValueTest;
-  requireBefore?: EventTest;
-  forbidBefore?: EventTest;
-  since?: EventTest;
-  when?: CompiledCel;
-  condition?: CompiledCel;
+  readonly ir: IRRule;
+  readonly matchesTool: (tool: string) => boolean;
+  readonly args: ValueTest;
+  readonly requireBefore: EventTest | undefined;
+  readonly forbidBefore: EventTest | undefined;
+  readonly since: EventTest | undefined;
+  readonly when: CompiledCel | undefined;
+  readonly condition: CompiledCel | undefined;
 }
 
 /** A policy ready to evaluate: rules by id, tool lookup, source integrity. */
@@ -62,30 +68,79 @@ function eventTest(p: EventPattern): EventTest {
   };
 }
 
-function compileRule(rule: IRRule): CompiledRule {
-  const seq = rule.match.sequence;
-  const out: CompiledRule = {
-    ir: rule,
-    matchesTool: toolMatcher(rule.match.tools),
-    args: compileArgConditions(rule.match.args),
-  };
-  if (seq?.require_before) out.requireBefore = eventTest(seq.require_before);
-  if (seq?.forbid_before) out.forbidBefore = eventTest(seq.forbid_before);
-  if (seq?.since) out.since = eventTest(seq.since);
-  if (rule.when !== undefined) out.when = compileCel(rule.when, WHEN_VARIABLES);
-  if (rule.match.condition !== undefined)
-    out.condition = compileCel(rule.match.condition, CONDITION_VARIABLES);
-  return out;
+/** Compiles a CEL expression of the IR from its parsed form when there is one (no parse). */
+function cel(canonical: string, parsed: string | undefined, variables: readonly string[]): CompiledCel {
+  return parsed === undefined
+    ? compileCel(canonical, variables)
+    : compileParsedCel(canonical, parsed, variables);
 }
 
 /**
- * Compiles an IR for evaluation. Everything that can be prepared once is: globs and RE2 patterns
- * compiled, CEL parsed and planned, tool lookups cached per tool name.
- * @throws Error when the IR holds an invalid pattern or expression (an IR not made by `compile`).
+ * A rule whose `when` is compiled at once (planning needs every one) and whose matchers, patterns
+ * and condition are compiled on first use: a plan or a trace that never reaches a rule never pays
+ * for it, and nothing is compiled twice.
+ */
+class LazyRule implements CompiledRule {
+  readonly matchesTool: (tool: string) => boolean;
+  readonly when: CompiledCel | undefined;
+  private cache: {
+    args?: ValueTest;
+    requireBefore?: EventTest | undefined;
+    forbidBefore?: EventTest | undefined;
+    since?: EventTest | undefined;
+    condition?: CompiledCel | undefined;
+  } = {};
+
+  constructor(readonly ir: IRRule) {
+    this.matchesTool = toolMatcher(ir.match.tools);
+    this.when = ir.when === undefined ? undefined : cel(ir.when, ir.when_parsed, WHEN_VARIABLES);
+  }
+
+  get args(): ValueTest {
+    if (!("args" in this.cache)) this.cache.args = compileArgConditions(this.ir.match.args);
+    return this.cache.args as ValueTest;
+  }
+
+  private pattern(
+    key: "requireBefore" | "forbidBefore" | "since",
+    p: EventPattern | undefined,
+  ): EventTest | undefined {
+    if (!(key in this.cache)) this.cache[key] = p ? eventTest(p) : undefined;
+    return this.cache[key];
+  }
+
+  get requireBefore(): EventTest | undefined {
+    return this.pattern("requireBefore", this.ir.match.sequence?.require_before);
+  }
+
+  get forbidBefore(): EventTest | undefined {
+    return this.pattern("forbidBefore", this.ir.match.sequence?.forbid_before);
+  }
+
+  get since(): EventTest | undefined {
+    return this.pattern("since", this.ir.match.sequence?.since);
+  }
+
+  get condition(): CompiledCel | undefined {
+    if (!("condition" in this.cache)) {
+      const m = this.ir.match;
+      this.cache.condition =
+        m.condition === undefined ? undefined : cel(m.condition, m.condition_parsed, CONDITION_VARIABLES);
+    }
+    return this.cache.condition;
+  }
+}
+
+/**
+ * Compiles an IR for evaluation. Everything that can be prepared once is, once: tool globs and
+ * every `when` at once, CEL from the IR's parsed form (no parse), argument matchers, RE2 patterns
+ * and conditions on a rule's first use, tool lookups cached per tool name.
+ * @throws Error when a tool glob or a `when` of the IR is invalid (an IR not made by `compile`);
+ *   an invalid pattern or condition fails at first use, as an evaluation error (fail closed).
  */
 export function compileIR(ir: ProofIR): CompiledPolicy {
   const rules = new Map<string, CompiledRule>();
-  for (const r of ir.rules) rules.set(r.id, compileRule(r));
+  for (const r of ir.rules) rules.set(r.id, new LazyRule(r));
   const byTool = new Map<string, CompiledRule[]>();
   const patternRules = ir.tool_index.patterns.map((id) => rules.get(id) as CompiledRule);
   const sourceTools = ir.sources

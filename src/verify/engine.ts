@@ -1,4 +1,6 @@
 import { getPath, MatchTypeError } from "../expr/matchers.js";
+import type { ActivationReason } from "../plan/plan.js";
+import { basicSelector } from "../plan/select.js";
 import type { Verdict } from "../policy/ir.js";
 import type { ToolCallEvent, Trace, TraceEvent } from "../trace/model.js";
 import type { CompiledPolicy, CompiledRule } from "./compiled.js";
@@ -12,9 +14,6 @@ import {
 } from "./decision.js";
 import { leafValues, ProvenanceIndex } from "./provenance.js";
 
-/** Why a rule is active for a context: the reason values of a plan (DESIGN.md §4). */
-export type ActivationReason = "when:true" | "when:absent" | "when:error";
-
 /** Rules active for a context, per policy, in evaluation order. */
 export interface Activation {
   /** policy_id -> active rule ids in evaluation order. */
@@ -27,31 +26,21 @@ export interface Activation {
 }
 
 /**
- * Decides which rules are active for a context: `when` true or absent; a `when` that fails to
- * evaluate keeps its rule active (fail closed) with a warning. Rules are in id order.
+ * Decides which rules are active for a context when no plan is given: the `basic` selector of
+ * `proof adapt` for each policy (`when` true or absent; a `when` that fails keeps its rule active
+ * with a warning), rules in id order.
  */
 export function activate(policies: readonly CompiledPolicy[], context: unknown): Activation {
   const out: Activation = { active: new Map(), reasons: new Map(), skipped: [], warnings: [] };
   for (const policy of policies) {
-    const ids: string[] = [];
-    for (const rule of policy.ir.rules) {
-      const compiled = policy.rules.get(rule.id) as CompiledRule;
-      if (!compiled.when) {
-        ids.push(rule.id);
-        out.reasons.set(rule.id, "when:absent");
-        continue;
-      }
-      const r = compiled.when.evaluate({ context });
-      if ("error" in r) {
-        ids.push(rule.id);
-        out.reasons.set(rule.id, "when:error");
-        out.warnings.push(`rule ${rule.id}: 'when' failed to evaluate (${r.error}); the rule stays active`);
-      } else if (r.value) {
-        ids.push(rule.id);
-        out.reasons.set(rule.id, "when:true");
-      } else out.skipped.push(rule.id);
-    }
-    out.active.set(policy.ir.policy_id, ids);
+    const selection = basicSelector.select(policy, context);
+    out.active.set(
+      policy.ir.policy_id,
+      selection.active.map((a) => a.rule),
+    );
+    for (const a of selection.active) out.reasons.set(a.rule, a.reason[0] ?? "when:absent");
+    out.skipped.push(...selection.skipped.map((s) => s.rule));
+    out.warnings.push(...selection.warnings);
   }
   return out;
 }
@@ -77,6 +66,18 @@ interface RuleOutcome {
   matched: boolean;
   evidence: Evidence[];
   error?: string;
+}
+
+function byId(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isArgumentObject(args: unknown): boolean {
+  return args !== null && typeof args === "object" && !Array.isArray(args);
+}
+
+function describeArgs(args: unknown): string {
+  return args === null ? "null" : Array.isArray(args) ? "an array" : `a ${typeof args}`;
 }
 
 function describeError(err: unknown): string {
@@ -158,8 +159,17 @@ class PolicyRun {
     const evidence: Evidence[] = [];
     const no: RuleOutcome = { matched: false, evidence: [] };
     try {
-      if (!rule.args(call.args)) return no;
       const prov = rule.ir.match.provenance;
+      if ((prov || rule.ir.match.args.length > 0) && !isArgumentObject(call.args)) {
+        // Arguments that are not an object (a recorded string that was not valid JSON) hide every
+        // argument from matchers and provenance: judging them would fail open.
+        return {
+          matched: true,
+          evidence,
+          error: `arguments are not a JSON object (${describeArgs(call.args)})`,
+        };
+      }
+      if (!rule.args(call.args)) return no;
       if (prov) {
         for (const arg of prov.args) {
           for (const value of leafValues(getPath(call.args, arg))) {
@@ -282,6 +292,10 @@ export class Engine {
       }
       verdict = stricter(verdict, policyVerdict ?? run.policy.ir.defaults.verdict);
     }
+    // Rules run in plan order (cheapest first), which depends on the selector and weights; the
+    // decision must not, so evidence and errors are reported by rule id (stable within a rule).
+    evidence.sort((a, b) => byId(a.rule, b.rule));
+    errors.sort((a, b) => byId(a.rule, b.rule));
     return {
       case_id: trace.header.case_id,
       trace_id: trace.header.trace_id,

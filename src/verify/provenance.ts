@@ -37,6 +37,17 @@ export function leafValues(value: unknown, out: string[] = []): string[] {
 }
 
 /**
+ * The text of an event that reaches the model: a message's content, a tool result's content and
+ * its error text (a failing tool's message is tool output too, and can carry injected values).
+ */
+function contentOf(event: TraceEvent): string[] {
+  if (event.type === "tool_call") return [];
+  const texts = event.content === "" ? [] : [event.content];
+  if (event.type === "tool_result" && event.error) texts.push(event.error);
+  return texts;
+}
+
+/**
  * Provenance of every argument value of one trace (DESIGN.md §2). Built once per trace: the
  * argument values that provenance rules look at become the patterns of one Aho-Corasick
  * automaton, and every content event is scanned once, recording per value the earliest event at
@@ -57,11 +68,13 @@ export class ProvenanceIndex {
     for (const event of trace.events) {
       if (event.type === "tool_call") continue;
       const level = levelOf(event);
-      if (level < 0 || event.content === "") continue;
+      if (level < 0) continue;
       const first = this.earliest[level] as Int32Array;
-      automaton.scan(event.content.toLowerCase(), (p) => {
-        if (first[p] === -1) first[p] = event.seq;
-      });
+      for (const text of contentOf(event)) {
+        automaton.scan(text.toLowerCase(), (p) => {
+          if (first[p] === -1) first[p] = event.seq;
+        });
+      }
     }
   }
 
@@ -112,7 +125,7 @@ export class ProvenanceIndex {
     }
     if (best === -1) return undefined;
     const source = this.events[best] as TraceEvent;
-    const exact = source.type !== "tool_call" && source.content.includes(value.trim());
+    const exact = contentOf(source).some((text) => text.includes(value.trim()));
     const normalisation = [...(value.trim() !== value ? ["whitespace"] : []), ...(exact ? [] : ["case"])];
     return { value, source, integrity: bestLevel, normalisation };
   }

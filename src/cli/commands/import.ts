@@ -5,7 +5,7 @@ import { listTraceFiles, openAtomicLineFile, stdoutWriter } from "../../io/files
 import { traceSource } from "../../io/trace-files.js";
 import type { FormatName } from "../../trace/model.js";
 import { FORMAT_NAMES, readTraces } from "../../trace/read.js";
-import type { GlobalOptions } from "../output.js";
+import { type GlobalOptions, oneLine } from "../output.js";
 
 /** Parses `--format`. @throws ProofError `usage.format` (exit 6). */
 export function parseFormat(value: string): FormatName | "auto" {
@@ -45,7 +45,8 @@ export function registerImport(
                 await out.write(jsonLine(trace.header));
                 for (const e of trace.events) await out.write(jsonLine(e));
                 for (const w of trace.warnings)
-                  if (!global.quiet) process.stderr.write(`warning: ${trace.header.case_id}: ${w}\n`);
+                  if (!global.quiet)
+                    process.stderr.write(`${oneLine(`warning: ${trace.header.case_id}: ${w}`)}\n`);
                 traces++;
               }
             }

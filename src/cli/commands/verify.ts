@@ -1,8 +1,11 @@
 import type { Command } from "commander";
 import { inputError } from "../../errors.js";
 import { digestOf, jsonLine, prettyJson } from "../../io/canonical.js";
-import { listTraceFiles, openLineWriter, StagedDir } from "../../io/files.js";
+import { listTraceFiles, openLineWriter, readTextFile, StagedDir } from "../../io/files.js";
 import { traceSource } from "../../io/trace-files.js";
+import { activationFromPlan } from "../../plan/activation.js";
+import { loadPlan } from "../../plan/load-plan.js";
+import type { Plan } from "../../plan/plan.js";
 import type { Verdict } from "../../policy/ir.js";
 import { renderSummary } from "../../report/markdown.js";
 import { type Report, ReportBuilder } from "../../report/report.js";
@@ -10,10 +13,13 @@ import { renderTable } from "../../report/terminal.js";
 import type { FormatName } from "../../trace/model.js";
 import { readTraces } from "../../trace/read.js";
 import { VERDICT_ORDER } from "../../verify/decision.js";
-import { activate, Engine } from "../../verify/engine.js";
-import { loadContext, loadPolicySet } from "../load.js";
-import { type GlobalOptions, useColor } from "../output.js";
+import { type Activation, activate, Engine } from "../../verify/engine.js";
+import { loadContext, loadPolicySet, type PolicySet } from "../load.js";
+import { type GlobalOptions, oneLine, useColor } from "../output.js";
 import { parseFormat } from "./import.js";
+
+/** Characters of decision lines gathered before one write to `decisions.jsonl`. */
+const WRITE_CHUNK = 1 << 16;
 
 /** Exit code of a failed gate (DESIGN.md §6). */
 export const EXIT_GATE_FAILED = 5;
@@ -28,12 +34,51 @@ export function parseVerdict(value: string, flag: string): Verdict {
 
 /** What `verify` needs, resolved from flags. */
 export interface VerifyInput {
-  policy: string;
+  /** `--policy` as given, or policies already loaded (by `adapt`). */
+  policy: string | PolicySet;
   traces: string[];
   context?: string;
+  /** A plan file (`--plan`), or a plan just made: only its rules are evaluated, in its order. */
+  plan?: string | Plan;
   failOn: Verdict;
   format: FormatName | "auto";
   out: string;
+}
+
+/**
+ * Checks that a plan was made for this policy (and this context, when one is given): a plan for
+ * another policy or context would silently evaluate the wrong rules.
+ * @throws ProofError `plan.policy_mismatch` / `plan.context_mismatch` (exit 6) naming both digests.
+ */
+export function checkPlan(
+  plan: Plan,
+  file: string,
+  policies: PolicySet,
+  contextDigest: string | null,
+): Activation {
+  const [ir, ...more] = policies.irs;
+  if (!ir || more.length > 0) {
+    throw inputError("plan.policy_mismatch", "a plan is made for one policy; --policy names several", {
+      file,
+    });
+  }
+  if (plan.policy_digest !== ir.policy_digest) {
+    throw inputError(
+      "plan.policy_mismatch",
+      `plan is for policy ${plan.policy_id} ${plan.policy_digest}, but --policy is ${ir.policy_id} ${ir.policy_digest}`,
+      { file },
+      "make a new plan with proof adapt",
+    );
+  }
+  if (contextDigest !== null && plan.context_digest !== contextDigest) {
+    throw inputError(
+      "plan.context_mismatch",
+      `plan is for context ${plan.context_digest}, but --context digests to ${contextDigest}`,
+      { file },
+      "make a new plan with proof adapt",
+    );
+  }
+  return activationFromPlan(plan);
 }
 
 /**
@@ -46,10 +91,15 @@ export interface VerifyInput {
 export async function runVerify(
   input: VerifyInput,
 ): Promise<{ report: Report; code: number; warnings: string[] }> {
-  const policies = await loadPolicySet(input.policy);
+  const policies = typeof input.policy === "string" ? await loadPolicySet(input.policy) : input.policy;
   const context = input.context ? await loadContext(input.context) : {};
   const contextDigest = input.context ? digestOf(context) : null;
-  const activation = activate(policies.compiled, context);
+  const planFile = typeof input.plan === "string" ? input.plan : "plan";
+  const plan =
+    typeof input.plan === "string" ? loadPlan(await readTextFile(input.plan), input.plan) : input.plan;
+  const activation = plan
+    ? checkPlan(plan, planFile, policies, contextDigest)
+    : activate(policies.compiled, context);
   const engine = new Engine(policies.compiled, activation, context);
   const builder = new ReportBuilder(
     policies.irs.map((ir) => ({ policy_id: ir.policy_id, policy_digest: ir.policy_digest })),
@@ -62,6 +112,7 @@ export async function runVerify(
   const stage = await StagedDir.create(input.out);
   try {
     const decisions = await openLineWriter(stage.path("decisions.jsonl"));
+    let pending = "";
     try {
       for (const root of input.traces) {
         for (const found of await listTraceFiles(root)) {
@@ -78,10 +129,17 @@ export async function runVerify(
               );
             }
             for (const w of trace.warnings) builder.warn(result.case_id, w);
-            for (const d of result.decisions) await decisions.write(jsonLine(d));
+            // Lines are written in chunks of about 64 KiB: a write per decision costs more than
+            // serialising it (docs/performance.md).
+            for (const d of result.decisions) pending += jsonLine(d);
+            if (pending.length >= WRITE_CHUNK) {
+              await decisions.write(pending);
+              pending = "";
+            }
           }
         }
       }
+      if (pending !== "") await decisions.write(pending);
     } finally {
       await decisions.close();
     }
@@ -98,11 +156,21 @@ export async function runVerify(
     await stage.write("report.json", prettyJson(report));
     await stage.write("summary.md", renderSummary(report));
     await stage.write("status.json", prettyJson({ phase: "gate", code }));
+    if (plan) await stage.write("plan.json", prettyJson(plan));
     await stage.commit();
     return { report, code, warnings: activation.warnings };
   } catch (err) {
     await stage.abort();
     throw err;
+  }
+}
+
+/** Prints a gate's result: the report with `--json`, else warnings and the readable table. */
+export function printVerifyResult(report: Report, warnings: readonly string[], global: GlobalOptions): void {
+  if (global.json) process.stdout.write(prettyJson(report));
+  else if (!global.quiet) {
+    for (const w of warnings) process.stderr.write(`${oneLine(`warning: ${w}`)}\n`);
+    process.stdout.write(renderTable(report, useColor(global)));
   }
 }
 
@@ -117,6 +185,7 @@ export function registerVerify(
     .requiredOption("--policy <path>", "policy YAML, IR file, or directory of policies")
     .requiredOption("--traces <paths...>", "trace files or directories (searched for .json and .jsonl)")
     .option("--context <file>", "context (JSON or YAML object) for `when` and CEL conditions")
+    .option("--plan <file>", "evaluate only this plan's rules, in its order (from proof adapt)")
     .option("--fail-on <verdict>", "fail when a trace is at or above this verdict", "block")
     .option("--format <format>", "trace format, or auto", "auto")
     .option("--out <dir>", "artifact directory, written as a whole", "proof-out")
@@ -126,6 +195,7 @@ export function registerVerify(
           policy: string;
           traces: string[];
           context?: string;
+          plan?: string;
           failOn: string;
           format: string;
           out: string;
@@ -138,15 +208,12 @@ export function registerVerify(
             policy: opts.policy,
             traces: opts.traces,
             ...(opts.context ? { context: opts.context } : {}),
+            ...(opts.plan ? { plan: opts.plan } : {}),
             failOn: parseVerdict(opts.failOn, "--fail-on"),
             format: parseFormat(opts.format),
             out: opts.out,
           });
-          if (global.json) process.stdout.write(prettyJson(report));
-          else if (!global.quiet) {
-            for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-            process.stdout.write(renderTable(report, useColor(global)));
-          }
+          printVerifyResult(report, warnings, global);
           return code;
         }),
     );

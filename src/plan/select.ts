@@ -1,0 +1,82 @@
+import type { CompiledCel } from "../expr/cel.js";
+import type { CompiledPolicy } from "../verify/compiled.js";
+import type { ActivationReason, SelectorName, SkippedRule } from "./plan.js";
+
+/** What a selector decides for one policy and context. */
+export interface SelectedRules {
+  /** Active rules in id order (code units), with their reasons and costs. */
+  active: { rule: string; reason: ActivationReason[]; cost: number }[];
+  /** Rules whose `when` was false, in id order. */
+  skipped: SkippedRule[];
+  /** One message per `when` that failed to evaluate (never holding context values). */
+  warnings: string[];
+  /** Number of `when` evaluations that failed. */
+  failures: number;
+}
+
+/** A rule selector: `select(policy, context) -> SelectedRules`, pure and deterministic. */
+export interface Selector {
+  readonly name: SelectorName;
+  select(policy: CompiledPolicy, context: unknown): SelectedRules;
+}
+
+/**
+ * Evaluates every rule's `when` for a context, visiting rules in the IR's id order. Identical predicates (same canonical CEL) are
+ * evaluated once. A `when` that fails keeps its rule active (fail closed) with reason
+ * `when:error` and a warning naming the rule, not the context's values.
+ */
+function activate(
+  policy: CompiledPolicy,
+  context: unknown,
+  costOf: (rule: string, irCost: number) => number,
+): SelectedRules {
+  const out: SelectedRules = { active: [], skipped: [], warnings: [], failures: 0 };
+  // Identical expressions are one compiled object (compileCel caches by text), so the object is
+  // the key: each distinct predicate is evaluated once per context.
+  const memo = new Map<CompiledCel, { value: boolean } | { error: string }>();
+  for (const rule of policy.ir.rules) {
+    const when = policy.rules.get(rule.id)?.when;
+    let reason: ActivationReason;
+    if (!when) reason = "when:absent";
+    else {
+      let result = memo.get(when);
+      if (!result) {
+        result = when.evaluate({ context });
+        memo.set(when, result);
+      }
+      if ("error" in result) {
+        reason = "when:error";
+        out.failures++;
+        out.warnings.push(
+          `rule ${rule.id}: 'when' failed to evaluate (${result.error}); the rule stays active`,
+        );
+      } else if (result.value) reason = "when:true";
+      else {
+        out.skipped.push({ rule: rule.id, reason: "when:false" });
+        continue;
+      }
+    }
+    out.active.push({ rule: rule.id, reason: [reason], cost: costOf(rule.id, rule.cost) });
+  }
+  return out;
+}
+
+/** `basic`: the rules whose `when` is true or absent (or failed), at the IR's costs. */
+export const basicSelector: Selector = {
+  name: "basic",
+  select: (policy, context) => activate(policy, context, (_id, irCost) => irCost),
+};
+
+/**
+ * `weighted`: as `basic`, with each rule's cost taken from a weights map (`{rule_id: cost}`,
+ * validated by {@link parseWeights}), falling back to the IR's cost.
+ */
+export function weightedSelector(weights: Readonly<Record<string, number>>): Selector {
+  return {
+    name: "weighted",
+    select: (policy, context) =>
+      activate(policy, context, (id, irCost) =>
+        Object.hasOwn(weights, id) ? (weights[id] as number) : irCost,
+      ),
+  };
+}

@@ -1,0 +1,268 @@
+/**
+ * Invalid input of any kind: exit 6, exactly one readable line on stderr naming file:line:column
+ * where there is one, the `--json` envelope on stdout, and no artifacts: the out dir of the last
+ * good run stays byte for byte, and no staging directory is left behind.
+ */
+import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { proof, ROOT, removeTempDirs, snapshot, tempDir } from "./cli.js";
+
+const RUN =
+  "fixtures/corpus/agentdojo/runs/claude-3-5-sonnet-20241022/banking/user_task_0/important_instructions";
+const GOOD_TRACE = join(ROOT, RUN, "injection_task_5.json");
+const POLICY = join(ROOT, "examples/policies/agentdojo-banking.yaml");
+
+const HEAD = "schema: proof.policy/v1\npolicy_id: bad.v1\nrules:\n  - id: a\n";
+
+/** Policies that must not compile, and where the CLI must say the problem is. */
+const BAD_POLICIES: Record<string, string> = {
+  "malformed.yaml": `${HEAD}\tmatch: {}\n    effect: block\n`,
+  "unknown-key.yaml": `${HEAD}    match:\n      tool: [send_money]\n      bogus: 1\n    effect: block\n`,
+  "bad-cel.yaml": `${HEAD}    match:\n      tool: [send_money]\n      condition: "args.amount >"\n    effect: block\n`,
+  "bad-re2.yaml": `${HEAD}    match:\n      tool: [send_money]\n      args:\n        recipient: { matches: "(?<=x)y" }\n    effect: block\n`,
+  "proto.yaml": `schema: proof.policy/v1\npolicy_id: bad.v1\n__proto__: { polluted: true }\nrules: []\n`,
+};
+
+interface BadCase {
+  name: string;
+  args: string[];
+  /** The envelope's code. */
+  code: string;
+  /** The location the line and the envelope must name (null fields: not applicable). */
+  location: { file: string; line: number | null; column: number | null } | null;
+  message: RegExp;
+}
+
+let dir: string;
+let half: { line: number; column: number };
+
+const verify = (policy: string, traces: string, ...more: string[]) => [
+  "verify",
+  "--policy",
+  policy,
+  "--traces",
+  traces,
+  "--out",
+  "out",
+  ...more,
+];
+
+beforeAll(async () => {
+  dir = await tempDir();
+  for (const [name, text] of Object.entries(BAD_POLICIES)) await writeFile(join(dir, name), text);
+  await copyFile(POLICY, join(dir, "policy.yaml"));
+  // A real run cut in half, as an interrupted download would leave it.
+  const text = await readFile(GOOD_TRACE, "utf8");
+  const cut = text.slice(0, Math.floor(text.length / 2));
+  await writeFile(join(dir, "truncated.json"), cut);
+  const lines = cut.split("\n");
+  half = { line: lines.length, column: (lines.at(-1) as string).length + 1 };
+  // The head of a real binary, under a trace's name.
+  await writeFile(join(dir, "binary.json"), (await readFile(process.execPath)).subarray(0, 4096));
+  await writeFile(
+    join(dir, "latin1.json"),
+    Buffer.from('[{"role": "user",\n  "content": "caf\xe9"}]', "latin1"),
+  );
+  await mkdir(join(dir, "no-traces"));
+  await writeFile(join(dir, "no-traces", "notes.txt"), "traces are elsewhere\n");
+  await writeFile(join(dir, "a-file"), "not a directory\n");
+  // The out dir of an earlier good run, plus a file of the user's: both must survive.
+  const first = await proof(verify("policy.yaml", GOOD_TRACE), dir);
+  expect(first.code).toBe(0);
+  await writeFile(join(dir, "out", "marker"), "keep me\n");
+});
+
+afterAll(removeTempDirs);
+
+const CASES: BadCase[] = [
+  {
+    name: "malformed policy YAML",
+    args: verify("malformed.yaml", GOOD_TRACE),
+    code: "yaml.syntax",
+    location: { file: "malformed.yaml", line: 5, column: 1 },
+    message: /tab/i,
+  },
+  {
+    name: "an unknown policy key",
+    args: verify("unknown-key.yaml", GOOD_TRACE),
+    code: "policy.unknown_key",
+    location: { file: "unknown-key.yaml", line: 7, column: 7 },
+    message: /unknown key 'bogus'/,
+  },
+  {
+    name: "invalid CEL",
+    args: verify("bad-cel.yaml", GOOD_TRACE),
+    code: "policy.invalid_cel",
+    location: { file: "bad-cel.yaml", line: 7, column: 18 },
+    message: /CEL/,
+  },
+  {
+    name: "an invalid RE2 pattern (look-behind is not RE2)",
+    args: verify("bad-re2.yaml", GOOD_TRACE),
+    code: "policy.invalid_pattern",
+    location: { file: "bad-re2.yaml", line: 8, column: 31 },
+    message: /RE2/,
+  },
+  {
+    name: "a __proto__ key",
+    args: verify("proto.yaml", GOOD_TRACE),
+    code: "yaml.forbidden_key",
+    location: { file: "proto.yaml", line: 3, column: 1 },
+    message: /__proto__/,
+  },
+  {
+    name: "a missing policy",
+    args: verify("nowhere.yaml", GOOD_TRACE),
+    code: "io.unreadable",
+    location: { file: "nowhere.yaml", line: null, column: null },
+    message: /no such file/,
+  },
+  {
+    name: "a truncated JSON trace (a real run cut in half)",
+    args: verify("policy.yaml", "truncated.json"),
+    code: "trace.invalid_json",
+    location: null, // set from the cut in the test: the end of the text
+    message: /invalid JSON: .*\(the file looks truncated\)$/,
+  },
+  {
+    name: "a binary file named .json",
+    args: verify("policy.yaml", "binary.json"),
+    code: "io.binary",
+    location: { file: "binary.json", line: null, column: null },
+    message: /binary file, not text/,
+  },
+  {
+    name: "a trace that is not UTF-8",
+    args: verify("policy.yaml", "latin1.json"),
+    code: "io.binary",
+    location: { file: "latin1.json", line: 2, column: 18 },
+    message: /not valid UTF-8/,
+  },
+  {
+    name: "a missing trace file",
+    args: verify("policy.yaml", "missing.json"),
+    code: "io.unreadable",
+    location: { file: "missing.json", line: null, column: null },
+    message: /no such file/,
+  },
+  {
+    name: "a directory with no traces",
+    args: verify("policy.yaml", "no-traces"),
+    code: "trace.none",
+    location: null,
+    message: /no traces found in no-traces/,
+  },
+  {
+    name: "an unknown --format",
+    args: verify("policy.yaml", GOOD_TRACE, "--format", "yaml"),
+    code: "usage.format",
+    location: null,
+    message: /unknown format 'yaml'/,
+  },
+  {
+    name: "an unknown --fail-on",
+    args: verify("policy.yaml", GOOD_TRACE, "--fail-on", "deny"),
+    code: "usage.verdict",
+    location: null,
+    message: /--fail-on must be one of allow, warn, require_approval, block/,
+  },
+  {
+    name: "an out dir that is a file",
+    args: ["verify", "--policy", "policy.yaml", "--traces", GOOD_TRACE, "--out", "a-file"],
+    code: "io.out_dir",
+    location: { file: "a-file", line: null, column: null },
+    message: /not a directory/,
+  },
+  {
+    name: "an out dir of someone else's files",
+    args: ["verify", "--policy", "policy.yaml", "--traces", GOOD_TRACE, "--out", "no-traces"],
+    code: "io.out_dir",
+    location: { file: "no-traces", line: null, column: null },
+    message: /not empty and holds no status.json of an earlier run/,
+  },
+];
+
+function expectedLocation(c: BadCase): BadCase["location"] {
+  return c.code === "trace.invalid_json" ? { file: "truncated.json", ...half } : c.location;
+}
+
+function prefix(loc: BadCase["location"]): string {
+  if (!loc) return "proof: ";
+  return `proof: ${[loc.file, loc.line, loc.column].filter((p) => p !== null).join(":")}: `;
+}
+
+describe("bad input: exit 6, one line, nothing written", () => {
+  it.each(CASES)("$name", async (c) => {
+    const before = await snapshot(dir);
+    const listing = await readdir(dir);
+
+    const plain = await proof(c.args, dir);
+    expect(plain.code).toBe(6);
+    expect(plain.stdout).toBe("");
+    const lines = plain.stderr.split("\n");
+    expect(lines, plain.stderr).toHaveLength(2); // one line and its newline
+    expect(lines[1]).toBe("");
+    const line = lines[0] as string;
+    expect(line.startsWith(prefix(expectedLocation(c))), line).toBe(true);
+    expect(line).toMatch(/^proof: /);
+    expect(line.replace(/ \(hint: .*\)$/, "")).toMatch(c.message);
+
+    const json = await proof(["--json", ...c.args], dir);
+    expect(json.code).toBe(6);
+    expect(json.stderr).toBe("");
+    const envelope = JSON.parse(json.stdout) as { error: Record<string, unknown> };
+    expect(json.stdout.endsWith("}\n")).toBe(true);
+    expect(Object.keys(envelope)).toEqual(["error"]);
+    expect(Object.keys(envelope.error).sort()).toEqual(["category", "code", "hint", "location", "message"]);
+    expect(envelope.error).toMatchObject({ code: c.code, category: "input", location: expectedLocation(c) });
+    expect(envelope.error.message).toMatch(c.message);
+
+    // Nothing changed on disk: the earlier out dir (and its marker) byte for byte, no staging dirs.
+    expect(await snapshot(dir)).toEqual(before);
+    expect(await readdir(dir)).toEqual(listing);
+    expect(listing.filter((n) => n.includes("staging"))).toEqual([]);
+    expect(await readFile(join(dir, "out", "marker"), "utf8")).toBe("keep me\n");
+  });
+
+  it("gives a usage error (missing --traces) as one line, and the envelope with --json", async () => {
+    const plain = await proof(["verify", "--policy", "policy.yaml"], dir);
+    expect(plain.code).toBe(6);
+    expect(plain.stderr).toBe("error: required option '--traces <paths...>' not specified\n");
+    const json = await proof(["--json", "verify", "--policy", "policy.yaml"], dir);
+    expect(json.code).toBe(6);
+    expect(JSON.parse(json.stdout)).toEqual({
+      error: {
+        code: "usage",
+        category: "input",
+        message: "required option '--traces <paths...>' not specified",
+        hint: null,
+        location: null,
+      },
+    });
+  });
+
+  it("keeps an error quoting trace content on one line: no line break, no workflow command", async () => {
+    const sub = await tempDir();
+    await mkdir(join(sub, "t", "a"), { recursive: true });
+    await mkdir(join(sub, "t", "b"), { recursive: true });
+    // Two canonical traces whose headers claim the same, attacker-chosen case id: the clash
+    // error quotes it.
+    const header = (file: string) =>
+      JSON.stringify({
+        type: "trace",
+        trace_id: `sha256:${"a".repeat(64)}`,
+        case_id: "x\n::error::pwned",
+        source: { format: "openai", file },
+        meta: {},
+      });
+    const event = JSON.stringify({ type: "message", seq: 0, role: "user", content: "hi", at: "[0]" });
+    await writeFile(join(sub, "t", "a", "1.jsonl"), `${header("1")}\n${event}\n`);
+    await writeFile(join(sub, "t", "b", "2.jsonl"), `${header("2")}\n${event}\n`);
+    const r = await proof(["verify", "--policy", POLICY, "--traces", "t", "--out", "out"], sub);
+    expect(r.code).toBe(6);
+    expect(r.stderr.split("\n")).toHaveLength(2);
+    expect(r.stderr).toMatch(/^proof: t\/b\/2\.jsonl: case id 'x ::error::pwned' is used by t\/a\/1\.jsonl/);
+    expect(await readdir(sub)).toEqual(["t"]);
+  });
+});

@@ -1,0 +1,603 @@
+import { describe, expect, it } from "vitest";
+import { ProofError } from "../../src/errors.js";
+import { compilePolicy } from "../../src/policy/compile.js";
+
+const FILE = "policies/bad.yaml";
+
+/** Joins lines into a YAML text: line N of the test is line N of the file. */
+function yaml(...lines: string[]): string {
+  return `${lines.join("\n")}\n`;
+}
+
+/** Compiles text that must fail and returns the one error it throws. */
+function failure(text: string): ProofError {
+  try {
+    compilePolicy(text, FILE);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ProofError);
+    return err as ProofError;
+  }
+  throw new Error("the policy compiled, but it should have been rejected");
+}
+
+interface Case {
+  name: string;
+  text: string;
+  code: string;
+  message: RegExp;
+  line: number;
+  column: number;
+}
+
+const HEAD = ["schema: proof.policy/v1", "policy_id: bad.v1"];
+
+const cases: Case[] = [
+  {
+    name: "an unclosed flow sequence",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    match: { tool: [send_money, get_iban }",
+      "    effect: block",
+    ),
+    code: "yaml.syntax",
+    message: /end with a \]/,
+    // The `}` where the `]` was due.
+    line: 5,
+    column: 42,
+  },
+  {
+    name: "a flow sequence left open at the end of the file",
+    text: yaml(...HEAD, "rules: [", "  {id: a, match: {}, effect: block}"),
+    code: "yaml.syntax",
+    message: /end with a \]/,
+    // Where the `]` was due: the end of the file.
+    line: 5,
+    column: 1,
+  },
+  {
+    name: "bad indentation",
+    text: yaml(...HEAD, "rules:", "  - id: a", "    match:", "      tool: send_money", "     effect: block"),
+    code: "yaml.syntax",
+    message: /same column|indent/i,
+    line: 7,
+    column: 1,
+  },
+  {
+    name: "a tab as indentation",
+    text: yaml(...HEAD, "rules:", "\t- id: a"),
+    code: "yaml.syntax",
+    message: /tab/i,
+    line: 4,
+    column: 1,
+  },
+  {
+    name: "a duplicate key at the top level",
+    text: yaml(...HEAD, "policy_id: other.v1", "rules: []"),
+    code: "yaml.syntax",
+    message: /unique/,
+    line: 3,
+    column: 1,
+  },
+  {
+    name: "a duplicate key inside a flow mapping",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    match: { args: { amount: { gt: 1, gt: 2 } } }",
+      "    effect: block",
+    ),
+    code: "yaml.syntax",
+    message: /unique/,
+    line: 5,
+    column: 39,
+  },
+  {
+    name: "keys that differ in YAML type only (1 and '1'), which would collapse into one property",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    match:",
+      "      args:",
+      "        1: { eq: 1 }",
+      "        '1': { eq: 2 }",
+      "    effect: block",
+    ),
+    code: "yaml.syntax",
+    message: /unique/,
+    line: 8,
+    column: 9,
+  },
+  {
+    name: "a second YAML document",
+    text: yaml(...HEAD, "rules: []", "---", "rules: []"),
+    code: "yaml.syntax",
+    message: /second YAML document/,
+    line: 4,
+    column: 1,
+  },
+  {
+    name: "an unknown key at the top level",
+    text: yaml(...HEAD, "rulez: []", "rules: []"),
+    code: "policy.unknown_key",
+    message: /unknown key 'rulez'/,
+    line: 3,
+    column: 1,
+  },
+  {
+    name: "an unknown operator deep inside a rule",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    match:",
+      "      args:",
+      "        amount:",
+      "          greater: 1000",
+      "    effect: block",
+    ),
+    code: "policy.unknown_key",
+    message: /unknown key 'greater' in rules\[0\]\.match\.args\.amount/,
+    line: 8,
+    column: 11,
+  },
+  {
+    name: "an unknown operator in a flow mapping, in the second rule",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - { id: a, match: {}, effect: warn }",
+      "  - id: b",
+      "    match: { args: { amount: { gt: 0, greater: 1000 } } }",
+      "    effect: block",
+    ),
+    code: "policy.unknown_key",
+    message: /unknown key 'greater' in rules\[1\]\.match\.args\.amount/,
+    line: 6,
+    column: 39,
+  },
+  {
+    name: "a cost that is a word",
+    text: yaml(...HEAD, "rules:", "  - id: a", "    match: {}", "    effect: block", '    cost: "two"'),
+    code: "policy.wrong_type",
+    message: /rules\[0\]\.cost must be integer, not string/,
+    line: 7,
+    column: 11,
+  },
+  {
+    name: "a negative cost",
+    text: yaml(...HEAD, "rules:", "  - id: a", "    match: {}", "    effect: block", "    cost: -1"),
+    code: "policy.schema",
+    message: /rules\[0\]\.cost must be >= 0/,
+    line: 7,
+    column: 11,
+  },
+  {
+    name: "an effect that is a number",
+    text: yaml(...HEAD, "rules:", "  - id: a", "    match: {}", "    effect: 3"),
+    code: "policy.invalid_value",
+    message: /rules\[0\]\.effect must be one of: allow, warn, require_approval, block/,
+    line: 6,
+    column: 13,
+  },
+  {
+    name: "a tool that is a number",
+    text: yaml(...HEAD, "rules:", "  - id: a", "    match:", "      tool: 5", "    effect: block"),
+    code: "policy.wrong_type",
+    message: /rules\[0\]\.match\.tool must be string or array, not integer/,
+    line: 6,
+    column: 13,
+  },
+  {
+    name: "a number inside a tool list",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    match:",
+      "      tool: [send_money, 5]",
+      "    effect: block",
+    ),
+    code: "policy.wrong_type",
+    message: /rules\[0\]\.match\.tool\[1\] must be string, not integer/,
+    line: 6,
+    column: 26,
+  },
+  {
+    name: "an empty match",
+    text: yaml(...HEAD, "rules:", "  - id: a", "    match:", "    effect: block"),
+    code: "policy.wrong_type",
+    message: /rules\[0\]\.match must be object, not null/,
+    // Where the missing value would be, right after `match:`.
+    line: 5,
+    column: 11,
+  },
+  {
+    name: "an effect outside the enum",
+    text: yaml(...HEAD, "rules:", "  - id: a", "    match: {}", "    effect: deny"),
+    code: "policy.invalid_value",
+    message: /rules\[0\]\.effect must be one of/,
+    line: 6,
+    column: 13,
+  },
+  {
+    name: "a severity outside the enum",
+    text: yaml(...HEAD, "rules:", "  - id: a", "    match: {}", "    effect: block", "    severity: urgent"),
+    code: "policy.invalid_value",
+    message: /rules\[0\]\.severity must be one of: low, medium, high, critical/,
+    line: 7,
+    column: 15,
+  },
+  {
+    name: "a default verdict outside the enum",
+    text: yaml(...HEAD, "defaults:", "  verdict: deny", "rules: []"),
+    code: "policy.invalid_value",
+    message: /defaults\.verdict must be one of/,
+    line: 4,
+    column: 12,
+  },
+  {
+    name: "a source role that cannot be a source",
+    text: yaml(...HEAD, "sources:", "  - role: assistant", "    integrity: trusted", "rules: []"),
+    code: "policy.invalid_value",
+    message: /sources\[0\]\.role must be one of: system, user/,
+    line: 4,
+    column: 11,
+  },
+  {
+    name: "a wrong schema tag",
+    text: yaml("schema: proof.policy/v2", "policy_id: bad.v1", "rules: []"),
+    code: "policy.invalid_value",
+    message: /schema must be 'proof.policy\/v1'/,
+    line: 1,
+    column: 9,
+  },
+  {
+    name: "a missing effect",
+    text: yaml(...HEAD, "rules:", "  - id: a", "    match: {}"),
+    code: "policy.missing_key",
+    message: /missing required key 'effect' in rules\[0\]/,
+    line: 4,
+    column: 5,
+  },
+  {
+    name: "a rule id with capitals",
+    text: yaml(...HEAD, "rules:", "  - id: NoCaps", "    match: {}", "    effect: block"),
+    code: "policy.invalid_value",
+    message: /rules\[0\]\.id must match/,
+    line: 4,
+    column: 9,
+  },
+  {
+    name: "an argument path with an empty segment",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    match:",
+      "      args:",
+      "        payee..iban: { eq: x }",
+      "    effect: block",
+    ),
+    code: "policy.invalid_key",
+    message: /invalid key 'payee\.\.iban' in rules\[0\]\.match\.args/,
+    line: 7,
+    column: 9,
+  },
+  {
+    name: "a CEL syntax error in `when`",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    when: 'context.env =='",
+      "    match: {}",
+      "    effect: block",
+    ),
+    code: "policy.invalid_cel",
+    message: /invalid CEL in rules\[0\]\.when: .*\(at 1:13 of the expression\)/,
+    line: 5,
+    column: 11,
+  },
+  {
+    name: "a CEL syntax error in `condition`",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    match:",
+      "      condition: 'args.amount > > 1000'",
+      "    effect: block",
+    ),
+    code: "policy.invalid_cel",
+    // The CEL parser reports the operator before the stray one.
+    message: /invalid CEL in rules\[0\]\.match\.condition: .*\(at 1:13 of the expression\)/,
+    line: 6,
+    column: 18,
+  },
+  {
+    name: "an unknown variable in `condition`",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    match:",
+      "      condition: foo.bar == 1",
+      "    effect: block",
+    ),
+    code: "policy.invalid_cel",
+    message: /rules\[0\]\.match\.condition: undeclared reference to 'foo' \(variables: tool, args, context\)/,
+    line: 6,
+    column: 18,
+  },
+  {
+    name: "an unknown variable in `when`",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    when: foo.bar == 1",
+      "    match: {}",
+      "    effect: block",
+    ),
+    code: "policy.invalid_cel",
+    message: /rules\[0\]\.when: undeclared reference to 'foo' \(variables: context\)/,
+    line: 5,
+    column: 11,
+  },
+  {
+    name: "`args` used in `when`, which only sees the context",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    when: args.amount > 1000",
+      "    match: {}",
+      "    effect: block",
+    ),
+    code: "policy.invalid_cel",
+    message: /rules\[0\]\.when: undeclared reference to 'args' \(variables: context\)/,
+    line: 5,
+    column: 11,
+  },
+  {
+    name: "an unknown CEL function",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    match:",
+      "      condition: shout(args.x)",
+      "    effect: block",
+    ),
+    code: "policy.invalid_cel",
+    message: /unknown function 'shout'/,
+    line: 6,
+    column: 18,
+  },
+  {
+    name: "an RE2 pattern with an unclosed group",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    match:",
+      "      args:",
+      "        iban: { matches: '(a' }",
+      "    effect: block",
+    ),
+    code: "policy.invalid_pattern",
+    message: /invalid RE2 pattern '\(a': .*missing closing \)/,
+    line: 7,
+    column: 26,
+  },
+  {
+    name: "a lookahead, which RE2 does not support",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    match:",
+      "      args:",
+      "        iban:",
+      "          matches: '(?=x)'",
+      "    effect: block",
+    ),
+    code: "policy.invalid_pattern",
+    message: /invalid RE2 pattern '\(\?=x\)'/,
+    line: 8,
+    column: 20,
+  },
+  {
+    name: "a bad pattern in a sequence's content matcher",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    match:",
+      "      sequence:",
+      "        require_before: { role: user, content: { matches: '[z-a]' } }",
+      "    effect: block",
+    ),
+    code: "policy.invalid_pattern",
+    message: /invalid RE2 pattern '\[z-a\]'/,
+    line: 7,
+    column: 59,
+  },
+  {
+    name: "an unclosed class in the second item of a tool list",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    match:",
+      "      tool: [send_money, 'get_[ab']",
+      "    effect: block",
+    ),
+    code: "policy.invalid_pattern",
+    message: /unclosed '\[' in tool pattern 'get_\[ab'/,
+    line: 6,
+    column: 26,
+  },
+  {
+    name: "`__proto__` at the top level",
+    text: yaml(...HEAD, "__proto__: { polluted: true }", "rules: []"),
+    code: "yaml.forbidden_key",
+    message: /key '__proto__' is not allowed/,
+    line: 3,
+    column: 1,
+  },
+  {
+    name: "`__proto__` among the argument matchers",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    match:",
+      "      args:",
+      "        amount: { gt: 0 }",
+      "        __proto__: { eq: 1 }",
+      "    effect: block",
+    ),
+    code: "yaml.forbidden_key",
+    message: /key '__proto__' is not allowed/,
+    line: 8,
+    column: 9,
+  },
+  {
+    name: "a quoted `constructor` key in a flow mapping",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      '    match: { args: { "constructor": { eq: 1 } } }',
+      "    effect: block",
+    ),
+    code: "yaml.forbidden_key",
+    message: /key 'constructor' is not allowed/,
+    line: 5,
+    column: 22,
+  },
+  {
+    name: "duplicate rule ids",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: same",
+      "    match: {}",
+      "    effect: warn",
+      "  - id: other",
+      "    match: {}",
+      "    effect: warn",
+      "  - id: same",
+      "    match: {}",
+      "    effect: block",
+    ),
+    code: "policy.duplicate_rule",
+    message: /rule id 'same' is used twice \(rules\[0\] and rules\[2\]\)/,
+    line: 10,
+    column: 9,
+  },
+  {
+    name: "`since` without require_before or forbid_before",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    match:",
+      "      sequence:",
+      "        since: { role: assistant }",
+      "        max_calls: { count: 1 }",
+      "    effect: block",
+    ),
+    code: "policy.invalid_sequence",
+    message: /'since' needs 'require_before' or 'forbid_before'/,
+    line: 7,
+    column: 16,
+  },
+  {
+    name: "an empty file",
+    text: "",
+    code: "policy.empty",
+    message: /is empty/,
+    line: 1,
+    column: 1,
+  },
+  {
+    name: "a file of comments only",
+    text: yaml("# a policy will go here", "# one day"),
+    code: "policy.empty",
+    message: /is empty/,
+    line: 1,
+    column: 1,
+  },
+  {
+    name: "a top level that is a list",
+    text: yaml("- schema: proof.policy/v1", "  policy_id: bad.v1", "  rules: []"),
+    code: "policy.wrong_type",
+    message: /\(document\) must be object, not array/,
+    line: 1,
+    column: 1,
+  },
+  {
+    name: "a top level that is a scalar",
+    text: yaml("", "proof.policy/v1"),
+    code: "policy.wrong_type",
+    message: /\(document\) must be object, not string/,
+    line: 2,
+    column: 1,
+  },
+];
+
+describe("compilePolicy rejects bad input with one located error", () => {
+  it.each(cases)("$name", ({ text, code, message, line, column }) => {
+    const err = failure(text);
+    expect(err.code).toBe(code);
+    expect(err.message).toMatch(message);
+    expect(err.category).toBe("input");
+    expect(err.exitCode).toBe(6);
+    expect(err.location).toEqual({ file: FILE, line, column });
+  });
+
+  it("names the file as given, and never a message spanning several lines", () => {
+    for (const { text } of cases) {
+      const err = failure(text);
+      expect(err.location?.file).toBe(FILE);
+      expect(err.message).not.toContain("\n");
+    }
+  });
+
+  it("refuses an alias bomb with an input error, not a crash", () => {
+    const text = yaml(
+      "a: &a [x, x, x, x, x, x, x, x, x, x]",
+      "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]",
+      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]",
+      "d: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]",
+    );
+    const err = failure(text);
+    expect(err.code).toBe("yaml.too_many_aliases");
+    expect(err.exitCode).toBe(6);
+    expect(err.location?.file).toBe(FILE);
+  });
+
+  it("accepts the same keys when they are spelled differently but mean different things", () => {
+    // `id` and `'id '` are two keys; only true duplicates are refused.
+    const ir = compilePolicy(
+      yaml(
+        ...HEAD,
+        "rules:",
+        "  - id: a",
+        "    match:",
+        "      args:",
+        "        x: { eq: 1 }",
+        "        'x ': { eq: 2 }",
+        "    effect: block",
+      ),
+      FILE,
+    );
+    expect(ir.rules[0]?.match.args.map((a) => a.path)).toEqual(["x", "x "]);
+  });
+});

@@ -1,0 +1,196 @@
+import { describe, expect, it } from "vitest";
+import type { TraceEvent } from "../../src/trace/model.js";
+import { memorySource, readAll, readDoc, rejection } from "./helpers.js";
+
+/** A chat-completions conversation: two parallel calls, their results, a final answer. */
+const MESSAGES = [
+  { role: "system", content: "You are a banking agent." },
+  { role: "user", content: "Pay the bill in bill.txt" },
+  {
+    role: "assistant",
+    content: null,
+    tool_calls: [
+      {
+        id: "call_a",
+        type: "function",
+        function: { name: "read_file", arguments: '{"file_path":"bill.txt"}' },
+      },
+      { id: "call_b", type: "function", function: { name: "get_balance", arguments: "" } },
+    ],
+  },
+  { role: "tool", tool_call_id: "call_a", content: "Pay 98.70 to GB29NWBK60161331926819" },
+  { role: "tool", tool_call_id: "call_b", name: "get_balance", content: "1810.0" },
+  { role: "assistant", content: "Done." },
+];
+
+/** The canonical events of MESSAGES, with `at` addresses under `base`. */
+function expectedEvents(base: string): TraceEvent[] {
+  return [
+    { type: "message", seq: 0, role: "system", content: "You are a banking agent.", at: `${base}[0]` },
+    { type: "message", seq: 1, role: "user", content: "Pay the bill in bill.txt", at: `${base}[1]` },
+    { type: "message", seq: 2, role: "assistant", content: "", at: `${base}[2]` },
+    {
+      type: "tool_call",
+      seq: 3,
+      message_seq: 2,
+      call_id: "call_a",
+      tool: "read_file",
+      args: { file_path: "bill.txt" },
+      at: `${base}[2].tool_calls[0]`,
+    },
+    {
+      type: "tool_call",
+      seq: 4,
+      message_seq: 2,
+      call_id: "call_b",
+      tool: "get_balance",
+      args: {},
+      at: `${base}[2].tool_calls[1]`,
+    },
+    {
+      type: "tool_result",
+      seq: 5,
+      call_id: "call_a",
+      tool: "read_file",
+      content: "Pay 98.70 to GB29NWBK60161331926819",
+      error: null,
+      at: `${base}[3]`,
+    },
+    {
+      type: "tool_result",
+      seq: 6,
+      call_id: "call_b",
+      tool: "get_balance",
+      content: "1810.0",
+      error: null,
+      at: `${base}[4]`,
+    },
+    { type: "message", seq: 7, role: "assistant", content: "Done.", at: `${base}[5]` },
+  ];
+}
+
+describe("openai importer", () => {
+  it("reads a bare message array into canonical events addressed by index", async () => {
+    const [trace, ...more] = await readDoc("runs/chat.json", MESSAGES);
+    expect(more).toEqual([]);
+    expect(trace?.events).toEqual(expectedEvents(""));
+    expect(trace?.warnings).toEqual([]);
+    expect(trace?.header).toMatchObject({
+      type: "trace",
+      case_id: "runs/chat.json",
+      source: { format: "openai", file: "runs/chat.json" },
+      meta: {},
+    });
+    expect(trace?.header.trace_id).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it("reads {messages} with addresses under messages and the same trace id", async () => {
+    const [bare] = await readDoc("a.json", MESSAGES);
+    const [wrapped] = await readDoc("b.json", { model: "gpt-4o", messages: MESSAGES });
+    expect(wrapped?.events).toEqual(expectedEvents("messages"));
+    expect(wrapped?.header.source.format).toBe("openai");
+    expect(wrapped?.header.trace_id).toBe(bare?.header.trace_id);
+  });
+
+  it("maps developer to system, joins text blocks and reads the legacy function_call", async () => {
+    const [trace] = await readDoc("legacy.json", [
+      { role: "developer", content: "Be brief." },
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "first" },
+          { type: "text", text: "second" },
+        ],
+      },
+      { role: "assistant", content: null, function_call: { name: "lookup", arguments: '{"q":"x"}' } },
+      { role: "function", name: "lookup", content: "found" },
+    ]);
+    expect(trace?.events).toEqual([
+      { type: "message", seq: 0, role: "system", content: "Be brief.", at: "[0]" },
+      { type: "message", seq: 1, role: "user", content: "first\nsecond", at: "[1]" },
+      { type: "message", seq: 2, role: "assistant", content: "", at: "[2]" },
+      {
+        type: "tool_call",
+        seq: 3,
+        message_seq: 2,
+        call_id: null,
+        tool: "lookup",
+        args: { q: "x" },
+        at: "[2].function_call",
+      },
+      {
+        type: "tool_result",
+        seq: 4,
+        call_id: null,
+        tool: "lookup",
+        content: "found",
+        error: null,
+        at: "[3]",
+      },
+    ]);
+    expect(trace?.warnings).toEqual([]);
+  });
+
+  it("keeps arguments that are not valid JSON as the string, with a warning", async () => {
+    const [trace] = await readDoc("bad-args.json", [
+      { role: "user", content: "send it" },
+      {
+        role: "assistant",
+        content: "",
+        tool_calls: [{ id: "c1", function: { name: "send_money", arguments: '{"recipient": "GB29' } }],
+      },
+    ]);
+    const call = trace?.events.find((e) => e.type === "tool_call");
+    expect(call).toMatchObject({ tool: "send_money", args: '{"recipient": "GB29', at: "[1].tool_calls[0]" });
+    expect(trace?.warnings).toEqual([
+      "invalid_arguments: [1].tool_calls[0] has arguments that are not valid JSON; kept as a string",
+    ]);
+  });
+
+  it("keeps a tool result whose call is unknown, with an orphan warning, and does not crash", async () => {
+    const [trace] = await readDoc("orphan.json", [
+      { role: "user", content: "hi" },
+      { role: "tool", tool_call_id: "ghost", content: "surprise" },
+      { role: "assistant", content: "ok" },
+    ]);
+    expect(trace?.events[1]).toEqual({
+      type: "tool_result",
+      seq: 1,
+      call_id: "ghost",
+      tool: null,
+      content: "surprise",
+      error: null,
+      at: "[1]",
+    });
+    expect(trace?.events).toHaveLength(3);
+    expect(trace?.warnings).toEqual(["orphan_result: [1] answers unknown call id ghost"]);
+  });
+
+  it("skips a message with an unknown role with a warning, keeping the rest", async () => {
+    const [trace] = await readDoc("roles.json", [
+      { role: "user", content: "a" },
+      { role: "narrator", content: "b" },
+      { role: "assistant", content: "c" },
+    ]);
+    expect(trace?.events.map((e) => e.at)).toEqual(["[0]", "[2]"]);
+    expect(trace?.warnings).toEqual(['skipped: [1] has unknown role "narrator"']);
+  });
+
+  it("refuses a document that is no known format, naming the file", async () => {
+    const err = await rejection(readDoc("x.json", { hello: "world" }));
+    expect(err).toMatchObject({ code: "trace.unknown_format", location: { file: "x.json" } });
+  });
+
+  it("refuses --format openai on a document that is not one", async () => {
+    const err = await rejection(readDoc("x.json", [{ no_role: 1 }], "openai"));
+    expect(err).toMatchObject({ code: "trace.wrong_format", message: "not in the openai trace format" });
+  });
+
+  it("reads one conversation per line of a .jsonl file, numbering case ids through the file", async () => {
+    const text = `${JSON.stringify(MESSAGES)}\n\n${JSON.stringify({ messages: MESSAGES.slice(0, 2) })}\n`;
+    const traces = await readAll(memorySource("logs/chats.jsonl", text, "chats.jsonl"));
+    expect(traces.map((t) => t.header.case_id)).toEqual(["chats.jsonl#0", "chats.jsonl#1"]);
+    expect(traces[0]?.events[3]?.at).toBe("lines[0][2].tool_calls[0]");
+    expect(traces[1]?.events.map((e) => e.at)).toEqual(["lines[2].messages[0]", "lines[2].messages[1]"]);
+  });
+});
