@@ -3,6 +3,11 @@
  * CLI uses.
  */
 export { ProofError } from "./errors.js";
+export { digestOf } from "./io/canonical.js";
+export { activationFromPlan } from "./plan/activation.js";
+export type * from "./plan/plan.js";
+export { planRules } from "./plan/planner.js";
+export { basicSelector, type SelectedRules, type Selector, weightedSelector } from "./plan/select.js";
 export { compilePolicy, policyDigest } from "./policy/compile.js";
 export type * from "./policy/ir.js";
 export { loadIR } from "./policy/load-ir.js";

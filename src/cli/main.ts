@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { ProofError } from "../errors.js";
 import { VERSION } from "../version.js";
+import { registerAdapt } from "./commands/adapt.js";
 import { registerCompile } from "./commands/compile.js";
 import { registerImport } from "./commands/import.js";
 import { registerVerify } from "./commands/verify.js";
@@ -34,6 +35,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerCompile(program, run);
   registerImport(program, run);
   registerVerify(program, run);
+  registerAdapt(program, run);
   try {
     await program.parseAsync(argv as string[], { from: "user" });
   } catch (err) {
