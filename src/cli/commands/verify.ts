@@ -43,6 +43,29 @@ export interface VerifyInput {
   failOn: Verdict;
   format: FormatName | "auto";
   out: string;
+  /**
+   * Decides the exit code from the finished report and each case's result (default: 0 when the
+   * report passed, else 5) and may add artifacts; `regress` compares with a baseline here.
+   */
+  gate?: (report: Report, cases: readonly CaseResult[]) => GateOutcome | Promise<GateOutcome>;
+}
+
+/** One judged case, as a baseline records it. */
+export interface CaseResult {
+  case_id: string;
+  trace_id: string;
+  /** The trace file as given, relative, `/`-separated. */
+  file: string;
+  verdict: Verdict;
+  rules: string[];
+  /** Digest of every call's `{seq, tool, verdict, rules}`: changes when any decision does. */
+  decision_digest: string;
+}
+
+/** What a gate decided: the exit code, and artifacts to add to the out dir (name -> text). */
+export interface GateOutcome {
+  code: number;
+  files?: Record<string, string>;
 }
 
 /**
@@ -90,7 +113,7 @@ export function checkPlan(
  */
 export async function runVerify(
   input: VerifyInput,
-): Promise<{ report: Report; code: number; warnings: string[] }> {
+): Promise<{ report: Report; code: number; warnings: string[]; cases: CaseResult[] }> {
   const policies = typeof input.policy === "string" ? await loadPolicySet(input.policy) : input.policy;
   const context = input.context ? await loadContext(input.context) : {};
   const contextDigest = input.context ? digestOf(context) : null;
@@ -109,6 +132,7 @@ export async function runVerify(
   );
   for (const w of activation.warnings) builder.warn(null, w);
 
+  const cases: CaseResult[] = [];
   const stage = await StagedDir.create(input.out);
   try {
     const decisions = await openLineWriter(stage.path("decisions.jsonl"));
@@ -129,6 +153,21 @@ export async function runVerify(
               );
             }
             for (const w of trace.warnings) builder.warn(result.case_id, w);
+            cases.push({
+              case_id: result.case_id,
+              trace_id: result.trace_id,
+              file: source.path,
+              verdict: result.verdict,
+              rules: result.rules,
+              decision_digest: digestOf(
+                result.decisions.map((d) => ({
+                  seq: d.seq,
+                  tool: d.tool,
+                  verdict: d.verdict,
+                  rules: d.rules,
+                })),
+              ),
+            });
             // Lines are written in chunks of about 64 KiB: a write per decision costs more than
             // serialising it (docs/performance.md).
             for (const d of result.decisions) pending += jsonLine(d);
@@ -152,13 +191,18 @@ export async function runVerify(
         "traces are .json or .jsonl files",
       );
     }
-    const code = report.passed ? 0 : EXIT_GATE_FAILED;
+    cases.sort((a, b) => (a.case_id < b.case_id ? -1 : a.case_id > b.case_id ? 1 : 0));
+    const outcome = input.gate
+      ? await input.gate(report, cases)
+      : { code: report.passed ? 0 : EXIT_GATE_FAILED };
+    const code = outcome.code;
     await stage.write("report.json", prettyJson(report));
     await stage.write("summary.md", renderSummary(report));
     await stage.write("status.json", prettyJson({ phase: "gate", code }));
     if (plan) await stage.write("plan.json", prettyJson(plan));
+    for (const [name, text] of Object.entries(outcome.files ?? {})) await stage.write(name, text);
     await stage.commit();
-    return { report, code, warnings: activation.warnings };
+    return { report, code, warnings: activation.warnings, cases };
   } catch (err) {
     await stage.abort();
     throw err;
