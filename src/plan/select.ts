@@ -20,6 +20,28 @@ export interface Selector {
   select(policy: CompiledPolicy, context: unknown): SelectedRules;
 }
 
+/** Context values shorter than this are left in messages: too short to identify anything. */
+const MIN_REDACTED_LENGTH = 3;
+
+/**
+ * Removes context values from an evaluation error message (CEL quotes offending values, e.g.
+ * "Cannot convert <value> to a BigInt"), so that logs carry rule ids and digests, never context.
+ */
+export function redact(message: string, context: unknown): string {
+  const values: string[] = [];
+  const collect = (v: unknown): void => {
+    if (typeof v === "string" || typeof v === "number") {
+      const text = String(v);
+      if (text.length >= MIN_REDACTED_LENGTH) values.push(text);
+    } else if (Array.isArray(v)) for (const x of v) collect(x);
+    else if (v !== null && typeof v === "object") for (const x of Object.values(v)) collect(x);
+  };
+  collect(context);
+  let out = message;
+  for (const v of values.sort((a, b) => b.length - a.length)) out = out.split(v).join("<redacted>");
+  return out;
+}
+
 /**
  * Evaluates every rule's `when` for a context, visiting rules in the IR's id order. Identical predicates (same canonical CEL) are
  * evaluated once. A `when` that fails keeps its rule active (fail closed) with reason
@@ -48,7 +70,7 @@ function activate(
         reason = "when:error";
         out.failures++;
         out.warnings.push(
-          `rule ${rule.id}: 'when' failed to evaluate (${result.error}); the rule stays active`,
+          `rule ${rule.id}: 'when' failed to evaluate (${redact(result.error, context)}); the rule stays active`,
         );
       } else if (result.value) reason = "when:true";
       else {

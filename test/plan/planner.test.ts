@@ -95,3 +95,32 @@ describe("planner", () => {
     }
   });
 });
+
+describe("warnings never carry context values", () => {
+  it("redacts the values CEL quotes in its error messages", () => {
+    const p = compileIR(
+      compilePolicy(
+        `schema: proof.policy/v1
+policy_id: r.v1
+rules:
+  - id: convert
+    when: 'int(context.account) > 1'
+    match: { tool: a }
+    effect: block
+  - id: lookup
+    when: 'context.limits[context.region] > 1'
+    match: { tool: a }
+    effect: block
+`,
+        "r.yaml",
+      ),
+    );
+    const context = { account: "acct-7731-secret", region: "eu-central-secret", limits: {} };
+    const { selection } = planRules(p, context, digestOf(context), basicSelector);
+    expect(selection.warnings).toHaveLength(2);
+    for (const w of selection.warnings) {
+      expect(w).not.toContain("secret");
+      expect(w).toContain("<redacted>");
+    }
+  });
+});
