@@ -25,6 +25,16 @@ export const GENERATED = {
     type: "Plan",
     title: "proof plan (proof.plan/v1)",
   },
+  "baseline.schema.json": {
+    path: "src/regress/baseline.ts",
+    type: "Baseline",
+    title: "proof regression baseline (proof.baseline/v1)",
+  },
+  "regress.schema.json": {
+    path: "src/regress/compare.ts",
+    type: "RegressResult",
+    title: "proof regression comparison (proof.regress/v1)",
+  },
 };
 
 /** Returns the schema generated for one entry of GENERATED, as pretty JSON text. */

@@ -13,6 +13,8 @@ const validators = {
   validateTraceEvent: "trace-event.schema.json",
   validateReport: "report.schema.json",
   validatePlan: "plan.schema.json",
+  validateBaseline: "baseline.schema.json",
+  validateConfig: "config.schema.json",
 };
 
 const ajv = new Ajv({

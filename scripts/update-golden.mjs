@@ -17,7 +17,16 @@ const bin = join(root, "bin", "proof.js");
 export const GOLDEN = join(root, "fixtures", "golden");
 
 /** Artifacts of the out dir that are compared, and the terminal output kept beside them. */
-export const ARTIFACTS = ["decisions.jsonl", "report.json", "status.json", "summary.md"];
+export const ARTIFACTS = [
+  "annotations.txt",
+  "decisions.jsonl",
+  "junit.xml",
+  "manifest.json",
+  "report.json",
+  "results.sarif",
+  "status.json",
+  "summary.md",
+];
 export const STDOUT = "stdout.txt";
 
 /** Names of the scenarios: every directory under fixtures/golden, sorted. */

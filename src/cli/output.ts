@@ -5,6 +5,8 @@ export interface GlobalOptions {
   json?: boolean;
   quiet?: boolean;
   color?: boolean;
+  /** `--config FILE`: option values from a `proof.config.yaml` (src/cli/config.ts). */
+  config?: string;
 }
 
 /** Whether to colour terminal output: a TTY, no `NO_COLOR`, no `--no-color`. */

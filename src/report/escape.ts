@@ -3,6 +3,8 @@
  * content, tool names, argument values and even file names come from the agent's world.
  */
 
+import { sha256Hex } from "../io/canonical.js";
+
 /** Longest argument value shown in a public artifact. */
 export const MAX_PUBLIC_VALUE = 64;
 
@@ -33,4 +35,15 @@ export function escapeMarkdown(text: string): string {
 /** Inline code span for identifiers we produced (digests, verdicts); backticks cannot occur there. */
 export function code(text: string): string {
   return `\`${text.replace(/`/g, "'")}\``;
+}
+
+/**
+ * How a matched argument value appears in a public artifact (SARIF, summary, annotations, JUnit;
+ * DESIGN.md §7): shortened to {@link MAX_PUBLIC_VALUE} characters, or with `redact` replaced by
+ * `sha256:` and the first 8 hex digits of the SHA-256 of its UTF-8 bytes, then `…`. The prefix
+ * lets a reviewer match a value they already know without the artifact revealing it.
+ * Still raw text: each medium escapes the result.
+ */
+export function publicValue(value: string, redact: boolean): string {
+  return redact ? `sha256:${sha256Hex(value).slice(0, 8)}…` : shorten(value);
 }

@@ -1,4 +1,4 @@
-import { code, escapeMarkdown, shorten } from "./escape.js";
+import { code, escapeMarkdown, publicValue, shorten } from "./escape.js";
 import type { Report } from "./report.js";
 
 /** Most finding rows in the summary; the rest are counted, so the file stays far below 1 MiB. */
@@ -8,9 +8,10 @@ const ICON: Record<string, string> = { allow: "✅", warn: "⚠️", require_app
 
 /**
  * `summary.md`: a bounded markdown summary for `$GITHUB_STEP_SUMMARY` and review. Every piece of
- * trace-derived text is escaped and argument values are shortened to 64 characters.
+ * trace-derived text is escaped and argument values are shortened to 64 characters, or with
+ * `redact` replaced by a SHA-256 prefix ({@link publicValue}).
  */
-export function renderSummary(report: Report): string {
+export function renderSummary(report: Report, options: { redact?: boolean } = {}): string {
   const s = report.summary;
   const out: string[] = [];
   out.push(`## proof verify: ${report.passed ? "passed" : "failed"}`);
@@ -41,7 +42,7 @@ export function renderSummary(report: Report): string {
       const evidence = d.evidence
         .map((e) =>
           e.kind === "provenance"
-            ? `${escapeMarkdown(e.arg)} \\= "${escapeMarkdown(shorten(e.value))}" from ${escapeMarkdown(e.source.at)}`
+            ? `${escapeMarkdown(e.arg)} \\= "${escapeMarkdown(publicValue(e.value, options.redact === true))}" from ${escapeMarkdown(e.source.at)}`
             : e.kind === "max_calls"
               ? `${e.count} calls, limit ${e.limit} per ${e.per}`
               : e.kind === "require_before"

@@ -228,17 +228,31 @@ describe("bad input: exit 6, one line, nothing written", () => {
   it("gives a usage error (missing --traces) as one line, and the envelope with --json", async () => {
     const plain = await proof(["verify", "--policy", "policy.yaml"], dir);
     expect(plain.code).toBe(6);
-    expect(plain.stderr).toBe("error: required option '--traces <paths...>' not specified\n");
+    // Checked after the config is merged (src/cli/config.ts), so the hint names the config key.
+    const hint = "give it on the command line, or as 'traces:' in proof.config.yaml";
+    expect(plain.stderr).toBe(`proof: required option '--traces <paths...>' not specified (hint: ${hint})\n`);
     const json = await proof(["--json", "verify", "--policy", "policy.yaml"], dir);
     expect(json.code).toBe(6);
     expect(JSON.parse(json.stdout)).toEqual({
       error: {
-        code: "usage",
+        code: "usage.missing_option",
         category: "input",
         message: "required option '--traces <paths...>' not specified",
-        hint: null,
+        hint,
         location: null,
       },
+    });
+  });
+
+  it("gives commander's own usage errors the envelope with a stable code", async () => {
+    const json = await proof(["--json", "verify", "--polcy", "policy.yaml"], dir);
+    expect(json.code).toBe(6);
+    expect(JSON.parse(json.stdout).error).toMatchObject({ code: "usage.unknown_option", category: "input" });
+    const missing = await proof(["--json", "adapt", "--policy", "policy.yaml"], dir);
+    expect(missing.code).toBe(6);
+    expect(JSON.parse(missing.stdout).error).toMatchObject({
+      code: "usage.missing_option",
+      message: "required option '--context <file>' not specified",
     });
   });
 

@@ -34,7 +34,16 @@ describe("determinism", () => {
     expect(a.code).toBe(5);
     for (const r of [b, c]) expect(r).toEqual(a);
     const first = await snapshot(join(dir, "a"));
-    expect([...first.keys()]).toEqual(["decisions.jsonl", "report.json", "status.json", "summary.md"]);
+    expect([...first.keys()]).toEqual([
+      "annotations.txt",
+      "decisions.jsonl",
+      "junit.xml",
+      "manifest.json",
+      "report.json",
+      "results.sarif",
+      "status.json",
+      "summary.md",
+    ]);
     expect(first.get("report.json")?.toString()).toContain('"case_id": "gpt-4o-airline.json#199"');
     expect(await snapshot(join(dir, "b"))).toEqual(first);
     expect(await snapshot(join(dir, "c"))).toEqual(first);

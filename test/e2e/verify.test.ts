@@ -57,8 +57,12 @@ describe("proof verify exit codes", () => {
       "1 traces, 1 tool calls: 1 allow, 0 warn, 0 require_approval, 0 block. Gate passed.\n",
     );
     expect((await readdir(join(dir, "pass"))).sort()).toEqual([
+      "annotations.txt",
       "decisions.jsonl",
+      "junit.xml",
+      "manifest.json",
       "report.json",
+      "results.sarif",
       "status.json",
       "summary.md",
     ]);
@@ -121,11 +125,15 @@ describe("the out dir", () => {
   it("is replaced as a whole: a re-run removes stale files", async () => {
     expect((await verify(HIJACKED, "rerun")).code).toBe(5);
     await writeFile(join(dir, "rerun", "stale.txt"), "from an older version\n");
-    await writeFile(join(dir, "rerun", "results.sarif"), "{}\n");
+    await writeFile(join(dir, "rerun", "old-results.sarif"), "{}\n");
     expect((await verify(RESISTED, "rerun")).code).toBe(0);
     expect((await readdir(join(dir, "rerun"))).sort()).toEqual([
+      "annotations.txt",
       "decisions.jsonl",
+      "junit.xml",
+      "manifest.json",
       "report.json",
+      "results.sarif",
       "status.json",
       "summary.md",
     ]);

@@ -1,12 +1,15 @@
 import type { Command } from "commander";
 import { inputError } from "../../errors.js";
+import { hashDirectory, readKeyFile } from "../../io/artifacts.js";
 import { digestOf, jsonLine, prettyJson } from "../../io/canonical.js";
-import { listTraceFiles, openLineWriter, readTextFile, StagedDir } from "../../io/files.js";
+import { listTraceFiles, openLineWriter, readTextFile, StagedDir, toPosix } from "../../io/files.js";
 import { traceSource } from "../../io/trace-files.js";
 import { activationFromPlan } from "../../plan/activation.js";
 import { loadPlan } from "../../plan/load-plan.js";
 import type { Plan } from "../../plan/plan.js";
 import type { Verdict } from "../../policy/ir.js";
+import { ruleMetaOf } from "../../report/findings.js";
+import { MANIFEST_FILE, parsePrivateKey, renderManifest } from "../../report/manifest.js";
 import { renderSummary } from "../../report/markdown.js";
 import { type Report, ReportBuilder } from "../../report/report.js";
 import { renderTable } from "../../report/terminal.js";
@@ -14,6 +17,7 @@ import type { FormatName } from "../../trace/model.js";
 import { readTraces } from "../../trace/read.js";
 import { VERDICT_ORDER } from "../../verify/decision.js";
 import { type Activation, activate, Engine } from "../../verify/engine.js";
+import { VERSION } from "../../version.js";
 import { loadContext, loadPolicySet, type PolicySet } from "../load.js";
 import { type GlobalOptions, oneLine, useColor } from "../output.js";
 import { parseFormat } from "./import.js";
@@ -43,6 +47,10 @@ export interface VerifyInput {
   failOn: Verdict;
   format: FormatName | "auto";
   out: string;
+  /** Replace matched values in the public artifacts by a SHA-256 prefix (`--redact`, DESIGN.md §7). */
+  redact?: boolean;
+  /** PKCS#8 PEM Ed25519 key file that signs `manifest.json` (`--sign-key`). */
+  signKey?: string;
   /**
    * Decides the exit code from the finished report and each case's result (default: 0 when the
    * report passed, else 5) and may add artifacts; `regress` compares with a baseline here.
@@ -131,6 +139,12 @@ export async function runVerify(
     input.failOn,
   );
   for (const w of activation.warnings) builder.warn(null, w);
+  // Read before anything is staged: a bad key is invalid input, not a half-written out dir.
+  const signingKey = input.signKey
+    ? parsePrivateKey(await readKeyFile(input.signKey), toPosix(input.signKey))
+    : undefined;
+  /** Index into input.traces of each case's root: JUnit has one suite per root. */
+  const rootOf = new Map<string, number>();
 
   const cases: CaseResult[] = [];
   const stage = await StagedDir.create(input.out);
@@ -138,7 +152,7 @@ export async function runVerify(
     const decisions = await openLineWriter(stage.path("decisions.jsonl"));
     let pending = "";
     try {
-      for (const root of input.traces) {
+      for (const [rootIndex, root] of input.traces.entries()) {
         for (const found of await listTraceFiles(root)) {
           const source = traceSource(found);
           for await (const trace of readTraces(source, input.format)) {
@@ -153,6 +167,7 @@ export async function runVerify(
               );
             }
             for (const w of trace.warnings) builder.warn(result.case_id, w);
+            rootOf.set(result.case_id, rootIndex);
             cases.push({
               case_id: result.case_id,
               trace_id: result.trace_id,
@@ -197,10 +212,29 @@ export async function runVerify(
       : { code: report.passed ? 0 : EXIT_GATE_FAILED };
     const code = outcome.code;
     await stage.write("report.json", prettyJson(report));
-    await stage.write("summary.md", renderSummary(report));
+    await stage.write("summary.md", renderSummary(report, { redact: input.redact === true }));
     await stage.write("status.json", prettyJson({ phase: "gate", code }));
     if (plan) await stage.write("plan.json", prettyJson(plan));
+    // Loaded on demand: the JUnit builder is a large chunk that only a gate run needs.
+    const { renderPublicArtifacts } = await import("../../report/artifacts.js");
+    const artifacts = renderPublicArtifacts(report, {
+      rules: ruleMetaOf(policies.irs),
+      roots: input.traces.map(toPosix),
+      rootOf,
+      version: VERSION,
+      redact: input.redact === true,
+    });
+    for (const [name, text] of Object.entries(artifacts)) await stage.write(name, text);
     for (const [name, text] of Object.entries(outcome.files ?? {})) await stage.write(name, text);
+    // Last, so that it covers every other file of the out dir.
+    const manifest = renderManifest({
+      version: VERSION,
+      policies: report.policies,
+      bundleDigest: report.bundle_digest,
+      files: await hashDirectory(stage.staging),
+      ...(signingKey ? { signingKey } : {}),
+    });
+    await stage.write(MANIFEST_FILE, manifest);
     await stage.commit();
     return { report, code, warnings: activation.warnings, cases };
   } catch (err) {
@@ -226,6 +260,7 @@ export function registerVerify(
   program
     .command("verify")
     .description("judge every tool call of every trace against the policies; exit 5 when the gate fails")
+    // Required options are checked after proof.config.yaml is merged (src/cli/config.ts).
     .requiredOption("--policy <path>", "policy YAML, IR file, or directory of policies")
     .requiredOption("--traces <paths...>", "trace files or directories (searched for .json and .jsonl)")
     .option("--context <file>", "context (JSON or YAML object) for `when` and CEL conditions")
@@ -233,6 +268,11 @@ export function registerVerify(
     .option("--fail-on <verdict>", "fail when a trace is at or above this verdict", "block")
     .option("--format <format>", "trace format, or auto", "auto")
     .option("--out <dir>", "artifact directory, written as a whole", "proof-out")
+    .option("--redact", "replace matched values in SARIF, summary and annotations by a SHA-256 prefix")
+    .option(
+      "--sign-key <file>",
+      "sign manifest.json with this Ed25519 private key (PEM, from proof keys gen)",
+    )
     .action(
       (
         opts: {
@@ -243,6 +283,8 @@ export function registerVerify(
           failOn: string;
           format: string;
           out: string;
+          redact?: boolean;
+          signKey?: string;
         },
         cmd: Command,
       ) =>
@@ -256,6 +298,8 @@ export function registerVerify(
             failOn: parseVerdict(opts.failOn, "--fail-on"),
             format: parseFormat(opts.format),
             out: opts.out,
+            redact: opts.redact === true,
+            ...(opts.signKey ? { signKey: opts.signKey } : {}),
           });
           printVerifyResult(report, warnings, global);
           return code;

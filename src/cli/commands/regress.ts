@@ -1,0 +1,276 @@
+import type { Command } from "commander";
+import { inputError, ProofError } from "../../errors.js";
+import { prettyJson } from "../../io/canonical.js";
+import { fileSize, readTextFile, toPosix, writeFileAtomic } from "../../io/files.js";
+import type { Verdict } from "../../policy/ir.js";
+import { type Baseline, loadBaseline, makeBaseline } from "../../regress/baseline.js";
+import {
+  type CompareOptions,
+  compareWithBaseline,
+  type RegressionMode,
+  type RegressResult,
+} from "../../regress/compare.js";
+import { renderSummary } from "../../report/markdown.js";
+import { renderRegressMarkdown, renderRegressTerminal, renderRegressVerdict } from "../../report/regress.js";
+import type { Report } from "../../report/report.js";
+import { renderTable } from "../../report/terminal.js";
+import { type GlobalOptions, oneLine, useColor } from "../output.js";
+import { parseFormat } from "./import.js";
+import { type CaseResult, EXIT_GATE_FAILED, parseVerdict, runVerify } from "./verify.js";
+
+/** Where the baseline lives unless `--baseline` says otherwise (DESIGN.md §12). */
+export const DEFAULT_BASELINE = ".proof/baseline.json";
+
+/** Flags shared by `regress init`, `run` and `accept`. */
+interface CommonFlags {
+  policy: string;
+  traces: string[];
+  baseline: string;
+  context?: string;
+  format: string;
+  out: string;
+  redact?: boolean;
+  signKey?: string;
+}
+
+/** Parses `--fail-on-regression`. @throws ProofError `usage.fail_on_regression` (exit 6). */
+export function parseRegressionMode(value: string): RegressionMode {
+  if (value !== "loosened" && value !== "any") {
+    throw inputError(
+      "usage.fail_on_regression",
+      `--fail-on-regression must be one of loosened, any, not '${value}'`,
+    );
+  }
+  return value;
+}
+
+/** Whether a file exists (any readable entry at the path). */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await fileSize(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads and validates a baseline file.
+ * @throws ProofError `baseline.missing` when there is none, `baseline.invalid` or a JSON error
+ *   when it is not `proof.baseline/v1` (exit 6, naming the file).
+ */
+async function readBaseline(file: string): Promise<Baseline> {
+  let text: string;
+  try {
+    text = await readTextFile(file);
+  } catch (err) {
+    if (err instanceof ProofError && err.code === "io.unreadable") {
+      throw new ProofError("baseline.missing", `no baseline at ${toPosix(file)}`, {
+        location: { file: toPosix(file) },
+        hint: "record one with proof regress init",
+        cause: err,
+      });
+    }
+    throw err;
+  }
+  return loadBaseline(text, toPosix(file));
+}
+
+/** The run as the comparison sees it. */
+function currentRun(report: Report, cases: readonly CaseResult[]) {
+  return {
+    policies: report.policies,
+    bundle_digest: report.bundle_digest,
+    context_digest: report.context_digest,
+    cases,
+  };
+}
+
+/** The input of runVerify shared by the three subcommands. */
+function verifyInput(flags: CommonFlags, failOn: Verdict) {
+  return {
+    policy: flags.policy,
+    traces: flags.traces,
+    ...(flags.context ? { context: flags.context } : {}),
+    failOn,
+    format: parseFormat(flags.format),
+    out: flags.out,
+    redact: flags.redact === true,
+    ...(flags.signKey ? { signKey: flags.signKey } : {}),
+  };
+}
+
+/** Prints warnings of a run to stderr (one inert line each), unless quiet or JSON. */
+function printWarnings(warnings: readonly string[], global: GlobalOptions): void {
+  if (global.json || global.quiet) return;
+  for (const w of warnings) process.stderr.write(`${oneLine(`warning: ${w}`)}\n`);
+}
+
+/**
+ * `proof regress init`: records the current result of every case as the baseline. Refuses to
+ * replace an existing baseline without `--force` (that is what `accept` is for, with a diff).
+ */
+async function regressInit(flags: CommonFlags & { force?: boolean }, global: GlobalOptions): Promise<number> {
+  if (!flags.force && (await exists(flags.baseline))) {
+    throw inputError(
+      "baseline.exists",
+      `a baseline already exists at ${toPosix(flags.baseline)}`,
+      { file: toPosix(flags.baseline) },
+      "use proof regress accept to rewrite it and see what changed, or --force",
+    );
+  }
+  const { report, cases, warnings } = await runVerify({
+    ...verifyInput(flags, "block"),
+    gate: () => ({ code: 0 }),
+  });
+  const baseline = makeBaseline(report, cases);
+  await writeFileAtomic(flags.baseline, prettyJson(baseline));
+  printWarnings(warnings, global);
+  const n = Object.keys(baseline.cases).length;
+  if (global.json) {
+    process.stdout.write(
+      prettyJson({ baseline: toPosix(flags.baseline), cases: n, verdicts: report.summary.verdicts }),
+    );
+  } else if (!global.quiet) {
+    const verdicts = Object.entries(report.summary.verdicts)
+      .map(([v, k]) => `${k} ${v}`)
+      .join(", ");
+    process.stdout.write(`Recorded ${n} cases (${verdicts}) in ${toPosix(flags.baseline)}.\n`);
+  }
+  return 0;
+}
+
+/** Flags of `proof regress run` (and of `proof run` with a baseline). */
+export type RegressRunFlags = CommonFlags & {
+  failOn: string;
+  failOnRegression: string;
+  allowMissing?: boolean;
+};
+
+/**
+ * `proof regress run`: re-verifies and compares with the baseline; exit 5 when a transition
+ * fails. Writes `regress.json` and a regression section at the top of `summary.md`.
+ */
+export async function regressRun(flags: RegressRunFlags, global: GlobalOptions): Promise<number> {
+  const opts: CompareOptions = {
+    failOn: parseVerdict(flags.failOn, "--fail-on"),
+    failOnRegression: parseRegressionMode(flags.failOnRegression),
+    allowMissing: flags.allowMissing === true,
+  };
+  // Read before verifying: a missing or invalid baseline must leave the previous out dir alone.
+  const baseline = await readBaseline(flags.baseline);
+  let result: RegressResult | undefined;
+  const { report, code, warnings } = await runVerify({
+    ...verifyInput(flags, opts.failOn),
+    gate: (report, cases) => {
+      const r = compareWithBaseline(baseline, currentRun(report, cases), opts);
+      result = r;
+      return {
+        code: r.passed ? 0 : EXIT_GATE_FAILED,
+        files: {
+          "regress.json": prettyJson(r),
+          // The regression section comes first: it, not the verify section, decides the exit code.
+          "summary.md": `${renderRegressMarkdown(r)}\n${renderSummary(report, { redact: flags.redact === true })}`,
+        },
+      };
+    },
+  });
+  if (!result) throw new Error("the regression gate did not run");
+  printWarnings(warnings, global);
+  if (global.json) process.stdout.write(prettyJson(result));
+  else if (!global.quiet) {
+    const color = useColor(global);
+    process.stdout.write(renderRegressTerminal(result, color));
+    process.stdout.write(renderTable(report, color));
+    process.stdout.write(renderRegressVerdict(result, color));
+  }
+  return code;
+}
+
+/**
+ * `proof regress accept`: rewrites the baseline from the current run and prints what changed
+ * against the previous one (every case is `new` when there was none), for a reviewer to commit.
+ */
+async function regressAccept(flags: CommonFlags, global: GlobalOptions): Promise<number> {
+  const previous = (await exists(flags.baseline)) ? await readBaseline(flags.baseline) : null;
+  let result: RegressResult | undefined;
+  const { report, cases, warnings } = await runVerify({
+    ...verifyInput(flags, "block"),
+    gate: (report, cases) => {
+      const run = currentRun(report, cases);
+      // Without a previous baseline, compare with an empty one made with the same policies, so
+      // the result lists every case as new and reports no policy change.
+      const before = previous ?? makeBaseline(report, []);
+      const r = compareWithBaseline(before, run, {
+        failOn: "block",
+        failOnRegression: "any",
+        allowMissing: false,
+      });
+      result = r;
+      return { code: 0, files: { "regress.json": prettyJson(r) } };
+    },
+  });
+  if (!result) throw new Error("the regression comparison did not run");
+  const baseline = makeBaseline(report, cases);
+  await writeFileAtomic(flags.baseline, prettyJson(baseline));
+  printWarnings(warnings, global);
+  if (global.json) process.stdout.write(prettyJson(result));
+  else if (!global.quiet) {
+    const file = toPosix(flags.baseline);
+    process.stdout.write(renderRegressTerminal(result, useColor(global)));
+    process.stdout.write(
+      result.transitions.length === 0 && !result.policy_change
+        ? `Baseline ${file} unchanged.\n`
+        : `Rewrote ${file}: review and commit it.\n`,
+    );
+  }
+  return 0;
+}
+
+/** Adds the options every regress subcommand takes. */
+function common(cmd: Command): Command {
+  return cmd
+    .requiredOption("--policy <path>", "policy YAML, IR file, or directory of policies")
+    .requiredOption("--traces <paths...>", "trace files or directories (searched for .json and .jsonl)")
+    .option("--baseline <file>", "the baseline file", DEFAULT_BASELINE)
+    .option("--context <file>", "context (JSON or YAML object) for `when` and CEL conditions")
+    .option("--format <format>", "trace format, or auto", "auto")
+    .option("--out <dir>", "artifact directory, written as a whole", "proof-out")
+    .option("--redact", "replace matched values in SARIF, summary and annotations by a SHA-256 prefix")
+    .option("--sign-key <file>", "sign manifest.json with this Ed25519 private key (PEM)");
+}
+
+/**
+ * `proof regress init|run|accept`: baselines of known-good verdicts and the regression gate
+ * against them (DESIGN.md §7, docs/baselines.md).
+ */
+export function registerRegress(
+  program: Command,
+  run: (action: () => Promise<number>) => Promise<void>,
+): void {
+  const regress = program
+    .command("regress")
+    .description("record known-good verdicts as a baseline and fail when behaviour regresses");
+  common(regress.command("init"))
+    .description(`record the current verdict of every case as the baseline (default ${DEFAULT_BASELINE})`)
+    .option("--force", "replace an existing baseline")
+    .action((opts: CommonFlags & { force?: boolean }, cmd: Command) =>
+      run(() => regressInit(opts, cmd.optsWithGlobals<GlobalOptions>())),
+    );
+  common(regress.command("run"))
+    .description("re-verify and compare with the baseline; exit 5 on a regression")
+    .option("--fail-on-regression <mode>", "which verdict transitions fail: loosened or any", "any")
+    .option("--allow-missing", "a case missing from the traces does not fail")
+    .option("--fail-on <verdict>", "fail when a new case is at or above this verdict", "block")
+    .action(
+      (
+        opts: CommonFlags & { failOn: string; failOnRegression: string; allowMissing?: boolean },
+        cmd: Command,
+      ) => run(() => regressRun(opts, cmd.optsWithGlobals<GlobalOptions>())),
+    );
+  common(regress.command("accept"))
+    .description("rewrite the baseline from the current run and print what changed")
+    .action((opts: CommonFlags, cmd: Command) =>
+      run(() => regressAccept(opts, cmd.optsWithGlobals<GlobalOptions>())),
+    );
+}

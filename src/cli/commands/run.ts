@@ -1,0 +1,124 @@
+import { join } from "node:path";
+import type { Command } from "commander";
+import { inputError } from "../../errors.js";
+import { prettyJson } from "../../io/canonical.js";
+import { StagedDir, writeFileAtomic } from "../../io/files.js";
+import { runChild } from "../../io/process.js";
+import { type GlobalOptions, oneLine } from "../output.js";
+import { parseFormat } from "./import.js";
+import { parseRegressionMode, regressRun } from "./regress.js";
+import { parseVerdict, printVerifyResult, runVerify } from "./verify.js";
+
+/** What `status.json` in the out dir says (DESIGN.md §6): which phase decided the exit code. */
+export interface RunStatus {
+  phase: "cmd" | "gate";
+  code: number;
+}
+
+/** Options of `proof run`: the gate's, as `proof verify` and `proof regress run` take them. */
+interface RunOptions {
+  policy: string;
+  traces: string[];
+  context?: string;
+  plan?: string;
+  baseline?: string;
+  failOn: string;
+  failOnRegression: string;
+  allowMissing?: boolean;
+  format: string;
+  out: string;
+  redact?: boolean;
+  signKey?: string;
+}
+
+/**
+ * Runs the configured gate on the traces the command produced and returns its exit code: the
+ * regression gate (`proof regress run`) when a baseline is given, by flag or in the config, else
+ * `proof verify`. The gate writes the out dir as a whole, `status.json` (`phase: gate`) included.
+ */
+async function gate(opts: RunOptions, global: GlobalOptions): Promise<number> {
+  if (opts.baseline) {
+    if (opts.plan)
+      throw inputError("usage", "--plan goes with proof verify; the regression gate has no plan");
+    return regressRun(
+      {
+        policy: opts.policy,
+        traces: opts.traces,
+        baseline: opts.baseline,
+        ...(opts.context ? { context: opts.context } : {}),
+        format: opts.format,
+        out: opts.out,
+        ...(opts.redact ? { redact: true } : {}),
+        ...(opts.signKey ? { signKey: opts.signKey } : {}),
+        failOn: opts.failOn,
+        failOnRegression: opts.failOnRegression,
+        ...(opts.allowMissing ? { allowMissing: true } : {}),
+      },
+      global,
+    );
+  }
+  const { report, code, warnings } = await runVerify({
+    policy: opts.policy,
+    traces: opts.traces,
+    ...(opts.context ? { context: opts.context } : {}),
+    ...(opts.plan ? { plan: opts.plan } : {}),
+    failOn: parseVerdict(opts.failOn, "--fail-on"),
+    format: parseFormat(opts.format),
+    out: opts.out,
+    redact: opts.redact === true,
+    ...(opts.signKey ? { signKey: opts.signKey } : {}),
+  });
+  printVerifyResult(report, warnings, global);
+  return code;
+}
+
+/**
+ * `proof run [gate options] -- CMD ARGS...`: runs CMD (which typically records traces), then gates
+ * its traces. When CMD fails, its exit code passes through unchanged (128+N for signal N) and only
+ * `status.json` (`{"phase": "cmd", "code": N}`) is replaced in the out dir, the previous run's
+ * other artifacts left as they were; otherwise the gate decides the exit code. Options are
+ * checked before CMD runs, so a usage error never costs a long command.
+ */
+export function registerRun(program: Command, run: (action: () => Promise<number>) => Promise<void>): void {
+  program
+    .command("run")
+    .description("run a command that records traces, pass its failure through, then gate the traces")
+    .argument("<command...>", "the command and its arguments, after --")
+    .requiredOption("--policy <path>", "policy YAML, IR file, or directory of policies")
+    .requiredOption("--traces <paths...>", "trace files or directories the command writes")
+    .option("--context <file>", "context (JSON or YAML object) for `when` and CEL conditions")
+    .option("--plan <file>", "evaluate only this plan's rules, in its order (from proof adapt)")
+    .option("--baseline <file>", "gate with proof regress run against this baseline")
+    .option("--fail-on-regression <mode>", "with --baseline: loosened | any", "any")
+    .option("--allow-missing", "with --baseline: a case missing from the traces does not fail")
+    .option("--fail-on <verdict>", "fail when a trace is at or above this verdict", "block")
+    .option("--format <format>", "trace format, or auto", "auto")
+    .option("--out <dir>", "artifact directory, written as a whole", "proof-out")
+    .option("--redact", "replace matched values in SARIF, summary and annotations by a SHA-256 prefix")
+    .option("--sign-key <file>", "sign manifest.json with this Ed25519 private key (PEM)")
+    .action((command: string[], opts: RunOptions, cmd: Command) =>
+      run(async () => {
+        const global = cmd.optsWithGlobals<GlobalOptions>();
+        parseVerdict(opts.failOn, "--fail-on");
+        parseRegressionMode(opts.failOnRegression);
+        parseFormat(opts.format);
+        if (command.length === 0) throw inputError("usage.missing_argument", "no command given after --");
+        // Refuses an out dir that the gate could not replace (a source directory by mistake)
+        // before the command runs, and before status.json marks it as an out dir.
+        await (await StagedDir.create(opts.out)).abort();
+
+        const exit = await runChild(command, { stdoutToStderr: global.json === true });
+        if (exit.code === 0) return gate(opts, global);
+        const status: RunStatus = { phase: "cmd", code: exit.code };
+        await writeFileAtomic(join(opts.out, "status.json"), prettyJson(status));
+        if (global.json) process.stdout.write(prettyJson(status));
+        else if (!global.quiet || exit.spawnError) {
+          const what = exit.spawnError
+            ? `cannot run the command: ${exit.spawnError}`
+            : `the command ${exit.signal ? `was ended by ${exit.signal}` : `exited ${exit.code}`}`;
+          process.stderr.write(`${oneLine(`proof: ${what}; gate not run (exit ${exit.code})`)}\n`);
+        }
+        return exit.code;
+      }),
+    );
+}

@@ -1,0 +1,135 @@
+/**
+ * File-system side of manifests and keys (DESIGN.md §7): hashing an out dir's files, reading PEM
+ * keys, writing a new key pair. The manifest logic itself is pure (src/report/manifest.ts).
+ */
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { chmod, mkdir, open, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { ProofError } from "../errors.js";
+import { readTextFile, toPosix } from "./files.js";
+
+/** Digest given to an entry that is neither a regular file nor a directory: it never matches. */
+const NOT_A_FILE = "not-a-regular-file";
+
+/**
+ * Every file under `dir`, recursively: `/`-separated relative path -> `sha256:` + lowercase hex
+ * SHA-256 of its bytes. Symbolic links are followed to the file they name (what a reader of the
+ * artifact gets); an entry that is no regular file (a FIFO, a dangling link) gets a digest that
+ * matches nothing. Keys are inserted in code-unit order.
+ * @throws ProofError `io.unreadable` (exit 6) when `dir` or a file cannot be read.
+ */
+export async function hashDirectory(dir: string): Promise<Record<string, string>> {
+  const found: Record<string, string> = {};
+  const walk = (sub: string): void => {
+    let entries: import("node:fs").Dirent[];
+    try {
+      entries = readdirSync(join(dir, sub), { withFileTypes: true });
+    } catch (err) {
+      throw unreadable(join(dir, sub), err);
+    }
+    for (const e of entries) {
+      const rel = sub === "" ? e.name : `${sub}/${e.name}`;
+      if (e.isDirectory()) {
+        walk(rel);
+        continue;
+      }
+      const full = join(dir, rel);
+      let bytes: Buffer | null = null;
+      try {
+        if (e.isFile() || (e.isSymbolicLink() && isRegularFileSync(full))) bytes = readFileSync(full);
+      } catch (err) {
+        throw unreadable(full, err);
+      }
+      found[rel] = bytes ? `sha256:${createHash("sha256").update(bytes).digest("hex")}` : NOT_A_FILE;
+    }
+  };
+  walk("");
+  const sorted: Record<string, string> = {};
+  for (const k of Object.keys(found).sort()) sorted[k] = found[k] as string;
+  return sorted;
+}
+
+function isRegularFileSync(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function unreadable(path: string, err: unknown): ProofError {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return new ProofError(
+    "io.unreadable",
+    `cannot read ${toPosix(path)}: ${code === "ENOENT" ? "no such file or directory" : String(err)}`,
+    { location: { file: toPosix(path) }, cause: err },
+  );
+}
+
+/** Reads a PEM key file as text. @throws ProofError `io.unreadable` / `io.binary` (exit 6). */
+export function readKeyFile(path: string): Promise<string> {
+  return readTextFile(path);
+}
+
+/**
+ * Checks that `path` is an existing directory.
+ * @throws ProofError `io.unreadable` when it does not exist or is not a directory.
+ */
+export async function requireDirectory(path: string): Promise<void> {
+  let ok = false;
+  try {
+    ok = (await stat(path)).isDirectory();
+  } catch (err) {
+    throw unreadable(path, err);
+  }
+  if (!ok)
+    throw new ProofError("io.unreadable", `${toPosix(path)} is not a directory`, {
+      location: { file: toPosix(path) },
+    });
+}
+
+/** Names of the files `proof keys gen` writes. */
+export const PRIVATE_KEY_FILE = "proof.key";
+export const PUBLIC_KEY_FILE = "proof.pub";
+
+/**
+ * Writes a key pair into `dir` (created if needed): `proof.key` with mode 0600 (only the owner
+ * may read a private key) and `proof.pub` with mode 0644. Never overwrites: a lost private key
+ * cannot be recovered, and signatures made with it would no longer verify.
+ * @returns the paths written.
+ * @throws ProofError `io.exists` (exit 6) when either file already exists.
+ */
+export async function writeKeyPair(
+  dir: string,
+  pair: { privateKey: string; publicKey: string },
+): Promise<{ privatePath: string; publicPath: string }> {
+  await mkdir(dir, { recursive: true });
+  const privatePath = join(dir, PRIVATE_KEY_FILE);
+  const publicPath = join(dir, PUBLIC_KEY_FILE);
+  for (const p of [privatePath, publicPath]) {
+    const exists = await stat(p).then(
+      () => true,
+      () => false,
+    );
+    if (exists)
+      throw new ProofError("io.exists", `${toPosix(p)} already exists`, {
+        location: { file: toPosix(p) },
+        hint: "choose another --out directory or remove the old keys",
+      });
+  }
+  const write = async (path: string, text: string, mode: number): Promise<void> => {
+    // "wx": fail rather than follow or replace a file that appeared meanwhile.
+    const handle = await open(path, "wx", mode);
+    try {
+      await handle.writeFile(text);
+    } finally {
+      await handle.close();
+    }
+    // The creation mode is filtered by the umask; set it exactly.
+    await chmod(path, mode);
+  };
+  await write(privatePath, pair.privateKey, 0o600);
+  await write(publicPath, pair.publicKey, 0o644);
+  return { privatePath: toPosix(privatePath), publicPath: toPosix(publicPath) };
+}

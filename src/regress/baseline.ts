@@ -1,0 +1,107 @@
+/**
+ * The baseline of `proof regress`, `proof.baseline/v1` (DESIGN.md §7; schemas/baseline.schema.json
+ * is generated from these types): the last known-good result of every case, keyed by `case_id`,
+ * and the policies it was judged by.
+ */
+import { inputError } from "../errors.js";
+import { validateBaseline } from "../generated/validators.js";
+import type { Verdict } from "../policy/ir.js";
+import { parseJson } from "../trace/json.js";
+
+/** A policy a baseline was made with. */
+export interface BaselinePolicy {
+  policy_id: string;
+  /** @pattern ^sha256:[0-9a-f]{64}$ */
+  policy_digest: string;
+}
+
+/** The recorded result of one case. */
+export interface BaselineCase {
+  /**
+   * Digest of the trace's behaviour: unchanged by re-recording with new call ids or a new file name.
+   * @pattern ^sha256:[0-9a-f]{64}$
+   */
+  trace_id: string;
+  verdict: Verdict;
+  /** Rule ids that matched any call, sorted. */
+  rules: string[];
+  /**
+   * Digest of every call's `{seq, tool, verdict, rules}`.
+   * @pattern ^sha256:[0-9a-f]{64}$
+   */
+  decision_digest: string;
+}
+
+/** `baseline.json`, `proof.baseline/v1`. Byte-identical for the same policies and traces. */
+export interface Baseline {
+  schema: "proof.baseline/v1";
+  /** Policies the baseline was judged by, as the report lists them. */
+  policies: BaselinePolicy[];
+  /**
+   * SHA-256 over the sorted list of policy digests.
+   * @pattern ^sha256:[0-9a-f]{64}$
+   */
+  bundle_digest: string;
+  /** Digest of the `--context` the baseline was made with, or null without one. */
+  context_digest: string | null;
+  /** Every case, keyed by `case_id` (written in code-unit order of the keys). */
+  cases: Record<string, BaselineCase>;
+}
+
+/** One judged case as `runVerify` reports it (the fields a baseline keeps, plus its id). */
+export interface CaseRecord extends BaselineCase {
+  case_id: string;
+}
+
+/**
+ * Makes a baseline from a run: the policies and digests it was judged by and its cases. A case id
+ * that occurs twice is a bug of the caller (verify refuses duplicate case ids).
+ * @throws Error on a duplicate case id.
+ */
+export function makeBaseline(
+  run: { policies: readonly BaselinePolicy[]; bundle_digest: string; context_digest: string | null },
+  cases: readonly CaseRecord[],
+): Baseline {
+  const sorted = [...cases].sort((a, b) => (a.case_id < b.case_id ? -1 : a.case_id > b.case_id ? 1 : 0));
+  const out: Record<string, BaselineCase> = {};
+  for (const c of sorted) {
+    if (Object.hasOwn(out, c.case_id)) throw new Error(`duplicate case id '${c.case_id}'`);
+    out[c.case_id] = {
+      trace_id: c.trace_id,
+      verdict: c.verdict,
+      rules: [...c.rules].sort(),
+      decision_digest: c.decision_digest,
+    };
+  }
+  return {
+    schema: "proof.baseline/v1",
+    policies: run.policies.map((p) => ({ policy_id: p.policy_id, policy_digest: p.policy_digest })),
+    bundle_digest: run.bundle_digest,
+    context_digest: run.context_digest,
+    cases: out,
+  };
+}
+
+/**
+ * Reads a baseline file's text (`proof.baseline/v1`, checked with the precompiled validator of
+ * schemas/baseline.schema.json).
+ * @throws ProofError `json.*` on malformed JSON, `baseline.invalid` (exit 6) naming the file and
+ *   the first schema error.
+ */
+export function loadBaseline(text: string, file: string): Baseline {
+  const value = parseJson(text, file);
+  if (!validateBaseline(value)) {
+    const e = validateBaseline.errors?.[0];
+    const extra =
+      e?.keyword === "additionalProperties"
+        ? ` '${String((e.params as { additionalProperty?: unknown }).additionalProperty)}'`
+        : "";
+    throw inputError(
+      "baseline.invalid",
+      `not a proof.baseline/v1 file: ${e?.instancePath || "(document)"} ${e?.message ?? ""}${extra}`.trim(),
+      { file },
+      "make one with proof regress init",
+    );
+  }
+  return value as Baseline;
+}

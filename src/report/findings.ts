@@ -1,0 +1,93 @@
+/**
+ * What the public artifacts (SARIF, JUnit, annotations) have in common: the findings of a report,
+ * the rules they name, and a plain-text account of their evidence. Everything here is raw text
+ * that may hold attacker-controlled trace content; each renderer escapes it for its medium.
+ */
+import type { ProofIR, Severity, Verdict } from "../policy/ir.js";
+import { type Decision, type Evidence, VERDICT_ORDER } from "../verify/decision.js";
+import { publicValue } from "./escape.js";
+import type { Report, TraceEntry } from "./report.js";
+
+/** A rule as reports describe it: from the IR of the policy that holds it. */
+export interface RuleMeta {
+  id: string;
+  policy_id: string;
+  description: string | null;
+  effect: Verdict;
+  severity: Severity;
+  reason: string;
+}
+
+/** Every rule of the given policies, sorted by id (ids are unique across a policy set). */
+export function ruleMetaOf(irs: readonly ProofIR[]): RuleMeta[] {
+  return irs
+    .flatMap((ir) =>
+      ir.rules.map((r) => ({
+        id: r.id,
+        policy_id: ir.policy_id,
+        description: r.description ?? null,
+        effect: r.effect,
+        severity: r.severity,
+        reason: r.reason,
+      })),
+    )
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** A tool call whose verdict is not `allow`, with the trace that holds it. */
+export interface Finding {
+  trace: TraceEntry;
+  decision: Decision;
+}
+
+/** The non-`allow` decisions of a report, in report order (case id, then call order). */
+export function findingsOf(report: Report): Finding[] {
+  return report.traces.flatMap((trace) =>
+    trace.decisions.filter((d) => d.verdict !== "allow").map((decision) => ({ trace, decision })),
+  );
+}
+
+/**
+ * The same findings, most restrictive verdict first (then case id and call order): the order in
+ * which a size-limited medium (annotations) shows them. Stable, so byte-identical across runs.
+ */
+export function findingsBySeverity(report: Report): Finding[] {
+  const rank = (f: Finding) => VERDICT_ORDER.indexOf(f.decision.verdict);
+  return findingsOf(report)
+    .map((f, i) => ({ f, i }))
+    .sort((a, b) => rank(b.f) - rank(a.f) || a.i - b.i)
+    .map(({ f }) => f);
+}
+
+/**
+ * One piece of evidence as one line of plain text, e.g.
+ * `recipient = "DE89…" (untrusted) from messages[3]`. Matched values go through
+ * {@link publicValue}: shortened to 64 characters, or a SHA-256 prefix with `redact`.
+ */
+export function describeEvidence(e: Evidence, redact: boolean): string {
+  switch (e.kind) {
+    case "provenance":
+      return `${e.arg} = "${publicValue(e.value, redact)}" (${e.integrity}) from ${e.source.at}`;
+    case "max_calls":
+      return `${e.count} calls, limit ${e.limit} per ${e.per}`;
+    case "require_before":
+      return `no required event since ${e.since ? e.since.at : "the start"}`;
+    case "forbid_before":
+      return `forbidden event at ${e.found.at}`;
+  }
+}
+
+/**
+ * Plain-text evidence and evaluation errors of one decision, optionally only those of one rule.
+ * Error messages are shortened like values: they may quote argument content.
+ */
+export function describeDecision(d: Decision, redact: boolean, rule?: string): string[] {
+  return d.evidence
+    .filter((e) => rule === undefined || e.rule === rule)
+    .map((e) => describeEvidence(e, redact))
+    .concat(
+      d.errors
+        .filter((e) => rule === undefined || e.rule === rule)
+        .map((e) => `evaluation error: ${publicValue(e.message, false)}`),
+    );
+}

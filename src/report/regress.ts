@@ -1,0 +1,142 @@
+/**
+ * Renderings of a regression comparison (`proof.regress/v1`): the section `proof regress` puts
+ * before the verify summary in `summary.md`, and the lines it prints to a terminal. Case ids come
+ * from trace file names, which the agent's world may choose: they are escaped for each medium.
+ */
+import { Chalk } from "chalk";
+import type { RegressResult, Transition } from "../regress/compare.js";
+import { code, escapeMarkdown } from "./escape.js";
+import { MAX_SUMMARY_ROWS } from "./markdown.js";
+import { MAX_TERMINAL_ROWS } from "./terminal.js";
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/** Transition kinds in the order they are listed: what fails first, what is informative last. */
+const KIND_ORDER = ["loosened", "tightened", "missing", "new", "changed"] as const;
+
+/** Transitions ordered for display: by kind (see {@link KIND_ORDER}), then case id. */
+function ordered(transitions: readonly Transition[]): Transition[] {
+  return [...transitions].sort(
+    (a, b) =>
+      KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) ||
+      (a.case_id < b.case_id ? -1 : a.case_id > b.case_id ? 1 : 0),
+  );
+}
+
+/** `before -> after` of a transition, `-` for the side that does not exist. */
+function arrow(t: Transition): string {
+  return `${t.before?.verdict ?? "-"} -> ${t.after?.verdict ?? "-"}`;
+}
+
+/** What a transition's row says beyond the verdicts: rules gained and lost, what changed. */
+function detail(t: Transition): string {
+  const before = t.before?.rules ?? [];
+  const after = t.after?.rules ?? [];
+  const parts: string[] = [];
+  const added = after.filter((r) => !before.includes(r));
+  const removed = before.filter((r) => !after.includes(r));
+  if (added.length > 0) parts.push(`+${added.join(", +")}`);
+  if (removed.length > 0) parts.push(`-${removed.join(", -")}`);
+  if (t.kind === "changed" && !t.changes.includes("rules")) parts.push(`${t.changes.join(", ")} changed`);
+  return parts.join(" ");
+}
+
+/** One-sentence counts of a comparison. */
+function counts(r: RegressResult): string {
+  const s = r.summary;
+  return `${s.cases} cases: ${s.unchanged} unchanged, ${s.loosened} loosened, ${s.tightened} tightened, ${s.changed} changed, ${s.missing} missing, ${s.new} new`;
+}
+
+/**
+ * The markdown section of a comparison, for `summary.md`: a policy change and its impact first,
+ * then every transition (bounded to {@link MAX_SUMMARY_ROWS} rows; regress.json has all).
+ */
+export function renderRegressMarkdown(r: RegressResult): string {
+  const out: string[] = [];
+  out.push(`## proof regress: ${r.passed ? "passed" : "failed"}`);
+  out.push("");
+  if (r.policy_change) {
+    const pc = r.policy_change;
+    out.push(
+      `**The policy changed since the baseline** (bundle ${code(pc.baseline.bundle_digest)} -> ${code(pc.current.bundle_digest)}): ${pc.impact.length} verdict transitions.`,
+    );
+    out.push("");
+    for (const p of pc.baseline.policies)
+      out.push(`- baseline: ${escapeMarkdown(p.policy_id)} ${code(p.policy_digest)}`);
+    for (const p of pc.current.policies)
+      out.push(`- current: ${escapeMarkdown(p.policy_id)} ${code(p.policy_digest)}`);
+    out.push("");
+  }
+  if (r.context_change) {
+    out.push(
+      `The context changed since the baseline: ${code(r.context_change.baseline ?? "none")} -> ${code(r.context_change.current ?? "none")}.`,
+    );
+    out.push("");
+  }
+  out.push(
+    `${counts(r)}; ${r.summary.failed} fail the gate (${code(`--fail-on-regression ${r.fail_on_regression}`)}${r.allow_missing ? `, ${code("--allow-missing")}` : ""}, new cases at or above ${code(r.fail_on)}).`,
+  );
+  out.push("");
+  if (r.transitions.length === 0) {
+    out.push("Every case is as recorded.");
+  } else {
+    out.push("| | transition | case | verdict | rules |");
+    out.push("| --- | --- | --- | --- | --- |");
+    const rows = ordered(r.transitions);
+    for (const t of rows.slice(0, MAX_SUMMARY_ROWS)) {
+      out.push(
+        `| ${t.fails ? "❌" : "ℹ️"} | ${t.kind} | ${escapeMarkdown(t.case_id)} | ${arrow(t)} | ${escapeMarkdown(detail(t))} |`,
+      );
+    }
+    if (rows.length > MAX_SUMMARY_ROWS) {
+      out.push("");
+      out.push(`and ${rows.length - MAX_SUMMARY_ROWS} more transitions in regress.json.`);
+    }
+  }
+  out.push("");
+  return out.join("\n");
+}
+
+/**
+ * The terminal lines of a comparison, printed before the verify table: the policy change and its
+ * impact first, then the transitions (bounded to {@link MAX_TERMINAL_ROWS}; regress.json has all).
+ * Control characters in case ids become spaces so a file name cannot move the cursor.
+ */
+export function renderRegressTerminal(r: RegressResult, color: boolean): string {
+  const c = new Chalk({ level: color ? 1 : 0 });
+  const lines: string[] = [];
+  if (r.policy_change) {
+    const pc = r.policy_change;
+    lines.push(
+      c.bold(
+        `Policy changed since the baseline (bundle ${pc.baseline.bundle_digest} -> ${pc.current.bundle_digest}): ${pc.impact.length} verdict transitions.`,
+      ),
+    );
+  }
+  if (r.context_change) {
+    lines.push(
+      `Context changed since the baseline: ${r.context_change.baseline ?? "none"} -> ${r.context_change.current ?? "none"}.`,
+    );
+  }
+  const rows = ordered(r.transitions);
+  const width = Math.max(9, ...rows.slice(0, MAX_TERMINAL_ROWS).map((t) => t.kind.length));
+  for (const t of rows.slice(0, MAX_TERMINAL_ROWS)) {
+    const kind = t.kind.padEnd(width);
+    lines.push(
+      `${t.fails ? c.red(kind) : c.dim(kind)}  ${t.case_id.replace(CONTROL, " ")}  ${arrow(t)}  ${c.dim(detail(t))}`.trimEnd(),
+    );
+  }
+  if (rows.length > MAX_TERMINAL_ROWS)
+    lines.push(c.dim(`... and ${rows.length - MAX_TERMINAL_ROWS} more in regress.json`));
+  lines.push(`${counts(r)}.`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** The last line of `proof regress run`: the gate's verdict, which decides the exit code. */
+export function renderRegressVerdict(r: RegressResult, color: boolean): string {
+  const c = new Chalk({ level: color ? 1 : 0 });
+  return r.passed
+    ? `Regression gate ${c.green("passed")}.\n`
+    : `Regression gate ${c.red(`failed (${r.summary.failed} failing cases)`)}.\n`;
+}
