@@ -123,6 +123,31 @@ describe("proof adapt", () => {
     });
   });
 
+  it("signs the out dir it writes when verifying with the plan", () => {
+    const keys = join(tmp, "keys");
+    expect(proof("keys", "gen", "--out", keys).code).toBe(0);
+    const out = join(tmp, "signed");
+    const r = proof(
+      "adapt",
+      "--policy",
+      POLICY,
+      "--context",
+      OK,
+      "-o",
+      join(tmp, "signed-plan.json"),
+      "--traces",
+      "examples/traces/lksg",
+      "--out",
+      out,
+      "--sign-key",
+      join(keys, "proof.key"),
+    );
+    expect(r.code).toBe(5);
+    expect(proof("attest", "verify", out, "--pub", join(keys, "proof.pub")).code).toBe(0);
+    writeFileSync(join(out, "plan.json"), "{}\n");
+    expect(proof("attest", "verify", out, "--pub", join(keys, "proof.pub")).code).toBe(2);
+  });
+
   it("with --dry-run evaluates nothing, even when traces are named", () => {
     const out = join(tmp, "dry");
     const r = proof(

@@ -67,6 +67,8 @@ interface AdaptOptions {
   out: string;
   failOn: string;
   format: string;
+  redact?: boolean;
+  signKey?: string;
 }
 
 /**
@@ -90,6 +92,8 @@ export function registerAdapt(program: Command, run: (action: () => Promise<numb
     .option("--out <dir>", "artifact directory when verifying", "proof-out")
     .option("--fail-on <verdict>", "fail when a trace is at or above this verdict", "block")
     .option("--format <format>", "trace format, or auto", "auto")
+    .option("--redact", "replace matched values in SARIF, summary and annotations by a SHA-256 prefix")
+    .option("--sign-key <file>", "sign manifest.json with this Ed25519 private key (PEM)")
     .action((opts: AdaptOptions, cmd: Command) =>
       run(async () => {
         const global = cmd.optsWithGlobals<GlobalOptions>();
@@ -136,6 +140,8 @@ export function registerAdapt(program: Command, run: (action: () => Promise<numb
           failOn,
           format,
           out: opts.out,
+          redact: opts.redact === true,
+          ...(opts.signKey ? { signKey: opts.signKey } : {}),
         });
         printVerifyResult(report, warnings, global);
         return code;
