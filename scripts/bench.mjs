@@ -271,6 +271,13 @@ const adapt = spawnSync(process.execPath, [join(root, "scripts", "bench-adapt.mj
 if (adapt.status !== 0) throw new Error(`bench-adapt failed: ${adapt.stderr}`);
 section = `${section}\n\n${adapt.stdout.trimEnd()}`;
 
+// The importers' own figures (issue 6: every common trace format), measured in the same run.
+const importBench = spawnSync(process.execPath, [join(root, "scripts", "bench-import.mjs")], {
+  encoding: "utf8",
+});
+if (importBench.status !== 0) throw new Error(`bench-import failed: ${importBench.stderr}`);
+section = `${section}\n\n${importBench.stdout.trimEnd()}`;
+
 console.log(section);
 if (!args.includes("--no-write")) {
   const docPath = join(root, "docs", "performance.md");

@@ -62,7 +62,9 @@ export class TraceBuilder {
       call_id: callId,
       tool: tool ?? call?.tool ?? null,
       content,
-      error,
+      // `?? null`: an importer that leaves the error out (undefined) must still write a canonical
+      // event, which always has the key (fuzzing found one, test/trace/fuzz.test.ts).
+      error: error ?? null,
       at,
     });
     return seq;

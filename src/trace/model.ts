@@ -5,7 +5,16 @@
 import type { JsonValue } from "../policy/ir.js";
 
 /** Trace formats `proof import` and `proof verify` read. */
-export type FormatName = "proof" | "openai" | "agentdojo" | "tau-bench";
+export type FormatName =
+  | "proof"
+  | "openai"
+  | "openai-responses"
+  | "anthropic"
+  | "mcp"
+  | "otel"
+  | "langchain"
+  | "agentdojo"
+  | "tau-bench";
 
 /** Roles of message events. A source's `tool` messages become tool results, `developer` becomes `system`. */
 export type MessageRole = "system" | "user" | "assistant";

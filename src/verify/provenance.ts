@@ -22,6 +22,91 @@ export function normaliseValue(value: string): string {
   return value.trim().toLowerCase();
 }
 
+/** A URL scheme at the start of a value (`https://`, `ftp://`). */
+const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//;
+/** What people put between the groups of an IBAN, a card or a phone number. */
+const SEPARATORS = /[\s\-()]+/g;
+/** An identifier that spacing may split: letters, digits and a leading `+`, with at least 4 digits. */
+const SPACED_IDENTIFIER = /^\+?[0-9a-z]+$/;
+
+/**
+ * A family of normalisations: one function for argument values (`pattern`, undefined when the
+ * family does not apply to the value) and one for content (`text`). A value matches in a family
+ * when its pattern is a substring of the content's text, so both sides are normalised alike and
+ * each content event is scanned once per family, whatever the number of values.
+ */
+interface Family {
+  name: "plain" | "url" | "spacing";
+  pattern(value: string): string | undefined;
+  /** The content's text in this family, from the text already lower-cased (done once for all families). */
+  text(lower: string): string;
+}
+
+/** Lower-cased content as it is: the text of the families that change only the values. */
+const asIs = (lower: string): string => lower;
+
+/**
+ * The families, strictest first: evidence reports the strictest one that explains a hit.
+ * Families with the same `text` function share one automaton and one scan.
+ */
+const FAMILIES: readonly Family[] = [
+  // Case and surrounding whitespace: a value inside the content, as the content has it.
+  { name: "plain", pattern: normaliseValue, text: asIs },
+  // URL scheme and trailing slashes: `https://www.x.com/` in an argument, `www.x.com` in the
+  // content. Only for values that have either (the plain family already finds a bare value
+  // inside a longer URL). The value loses both; the content needs no change, since a bare host
+  // is found inside a URL as it is, so this family shares the plain family's scan.
+  {
+    name: "url",
+    pattern(value) {
+      const n = normaliseValue(value);
+      const core = n.replace(SCHEME, "").replace(/\/+$/, "");
+      return core === n ? undefined : core;
+    },
+    text: asIs,
+  },
+  // Spacing inside identifiers: `DE89 3704 0044 0532 0130 00` and `DE89370400440532013000`,
+  // `+1 (555) 010-9999` and `+15550109999`. Only for values that are such identifiers once the
+  // separators are gone, so that words run together never match across a space.
+  {
+    name: "spacing",
+    pattern(value) {
+      const core = normaliseValue(value).replace(SEPARATORS, "");
+      if (!SPACED_IDENTIFIER.test(core) || (core.match(/[0-9]/g)?.length ?? 0) < 4) return undefined;
+      return core;
+    },
+    text: (lower) => lower.replace(SEPARATORS, ""),
+  },
+];
+
+/**
+ * Whether a value is too short to prove anything once every normalisation has had its way
+ * (`https://x.y/` is `x.y`, `12 3` is `123`): such a value never matches, in any family.
+ */
+function tooShort(value: string): boolean {
+  const core = normaliseValue(value).replace(SCHEME, "").replace(/\/+$/, "").replace(SEPARATORS, "");
+  return core.length < MIN_VALUE_LENGTH;
+}
+
+/**
+ * The values a leaf stands for: itself, and the elements of a list written as a string
+ * (`'["a@b.com"]'`, as some models encode list arguments), each marked as unwrapped.
+ */
+function variants(value: string): { value: string; unwrapped: boolean }[] {
+  const t = value.trim();
+  if (t.startsWith("[") && t.endsWith("]")) {
+    try {
+      const parsed: unknown = JSON.parse(t);
+      if (Array.isArray(parsed)) {
+        return leafValues(parsed).map((v) => ({ value: v, unwrapped: true }));
+      }
+    } catch {
+      // Not JSON: an ordinary string that happens to be bracketed.
+    }
+  }
+  return [{ value, unwrapped: false }];
+}
+
 /**
  * Leaf values of an argument for provenance: strings as they are, numbers in canonical JSON
  * form, arrays and objects contributing each leaf separately. Booleans and null carry no
@@ -47,33 +132,77 @@ function contentOf(event: TraceEvent): string[] {
   return texts;
 }
 
+/** One family's automaton over the trace: its patterns, and where each was first seen per level. */
+interface FamilyIndex {
+  family: Family;
+  patterns: Map<string, number>;
+  /** earliest[level][pattern]: seq of the first event of that level holding the pattern, or -1. */
+  earliest: Int32Array[];
+}
+
+/** Whether a later argument occurs in content, in this family: the seq of the earliest hit per level. */
+interface Candidate {
+  seq: number;
+  level: "unknown" | "untrusted";
+  family: Family;
+  value: string;
+  unwrapped: boolean;
+}
+
 /**
  * Provenance of every argument value of one trace (DESIGN.md §2). Built once per trace: the
- * argument values that provenance rules look at become the patterns of one Aho-Corasick
- * automaton, and every content event is scanned once, recording per value the earliest event at
+ * argument values that provenance rules look at, normalised by each family of normalisations
+ * (FAMILIES), become the patterns of one Aho-Corasick automaton per family, and every content
+ * event is normalised and scanned once per family, recording per value the earliest event at
  * each integrity level. A query is then a few map lookups: no quadratic rescan of the trace.
  */
 export class ProvenanceIndex {
-  private readonly patternIndex = new Map<string, number>();
-  /** earliest[level][pattern]: seq of the first event of that level holding the pattern, or -1. */
-  private readonly earliest: Int32Array[];
+  private readonly families: FamilyIndex[];
   private readonly events: readonly TraceEvent[];
 
-  private constructor(patterns: string[], trace: Trace, levelOf: (e: TraceEvent) => number) {
+  private constructor(patterns: string[][], trace: Trace, levelOf: (e: TraceEvent) => number) {
     this.events = trace.events;
-    for (const [i, p] of patterns.entries()) this.patternIndex.set(p, i);
-    this.earliest = [0, 1, 2].map(() => new Int32Array(patterns.length).fill(-1));
-    if (patterns.length === 0) return;
-    const automaton = new AhoCorasick(patterns);
+    this.families = FAMILIES.map((family, f) => {
+      const list = patterns[f] ?? [];
+      return {
+        family,
+        patterns: new Map(list.map((p, i) => [p, i])),
+        earliest: [0, 1, 2].map(() => new Int32Array(list.length).fill(-1)),
+      };
+    });
+    // One automaton per distinct content normalisation; its pattern k is pattern owner[k].p of
+    // family owner[k].fi (one text may be a pattern of several families).
+    const scans = new Map<Family["text"], { list: string[]; owner: { fi: FamilyIndex; p: number }[] }>();
+    this.families.forEach((fi, f) => {
+      for (const [p, pattern] of (patterns[f] ?? []).entries()) {
+        let scan = scans.get(fi.family.text);
+        if (!scan) {
+          scan = { list: [], owner: [] };
+          scans.set(fi.family.text, scan);
+        }
+        scan.list.push(pattern);
+        scan.owner.push({ fi, p });
+      }
+    });
+    const active = [...scans].map(([text, scan]) => ({
+      text,
+      owner: scan.owner,
+      automaton: new AhoCorasick(scan.list),
+    }));
+    if (active.length === 0) return;
     for (const event of trace.events) {
       if (event.type === "tool_call") continue;
       const level = levelOf(event);
       if (level < 0) continue;
-      const first = this.earliest[level] as Int32Array;
       for (const text of contentOf(event)) {
-        automaton.scan(text.toLowerCase(), (p) => {
-          if (first[p] === -1) first[p] = event.seq;
-        });
+        const lower = text.toLowerCase();
+        for (const { text: normalise, owner, automaton } of active) {
+          automaton.scan(normalise(lower), (k) => {
+            const o = owner[k] as { fi: FamilyIndex; p: number };
+            const first = o.fi.earliest[level] as Int32Array;
+            if (first[o.p] === -1) first[o.p] = event.seq;
+          });
+        }
       }
     }
   }
@@ -84,16 +213,21 @@ export class ProvenanceIndex {
    * contribute patterns.
    */
   static build(trace: Trace, policy: CompiledPolicy): ProvenanceIndex {
-    const patterns = new Set<string>();
+    const sets = FAMILIES.map(() => new Set<string>());
     for (const e of trace.events) {
       if (e.type !== "tool_call") continue;
       for (const rule of policy.rulesForTool(e.tool)) {
         const prov = rule.ir.match.provenance;
         if (!prov) continue;
         for (const path of prov.args) {
-          for (const v of leafValues(getPath(e.args, path))) {
-            const n = normaliseValue(v);
-            if (n.length >= MIN_VALUE_LENGTH) patterns.add(n);
+          for (const leaf of leafValues(getPath(e.args, path))) {
+            for (const { value } of variants(leaf)) {
+              if (tooShort(value)) continue;
+              FAMILIES.forEach((family, f) => {
+                const p = family.pattern(value);
+                if (p !== undefined && p.length >= MIN_VALUE_LENGTH) sets[f]?.add(p);
+              });
+            }
           }
         }
       }
@@ -102,31 +236,92 @@ export class ProvenanceIndex {
       e.type === "message"
         ? policy.roleIntegrity(e.role)
         : policy.toolIntegrity(e.type === "tool_result" ? e.tool : null);
-    return new ProvenanceIndex([...patterns].sort(), trace, levelOf);
+    return new ProvenanceIndex(
+      sets.map((s) => [...s].sort()),
+      trace,
+      levelOf,
+    );
   }
 
   /**
    * Whether `value`, an argument of the call at `seq`, came from content at or below `from`:
-   * it occurs in such content before the call and in no earlier trusted content.
+   * in some family it occurs in such content before the call, and in no family does it occur in
+   * earlier trusted content (the user naming `www.x.com` clears `https://www.x.com/`). A string
+   * holding a JSON list answers for each element.
    */
   lookup(value: string, seq: number, from: "unknown" | "untrusted"): ProvenanceHit | undefined {
-    const p = this.patternIndex.get(normaliseValue(value));
-    if (p === undefined) return undefined;
-    const trusted = this.earliest[LEVEL.trusted]?.[p] ?? -1;
-    if (trusted !== -1 && trusted < seq) return undefined;
-    let best = -1;
-    let bestLevel: "unknown" | "untrusted" = "untrusted";
-    for (const level of from === "unknown" ? (["untrusted", "unknown"] as const) : (["untrusted"] as const)) {
-      const s = this.earliest[LEVEL[level]]?.[p] ?? -1;
-      if (s !== -1 && s < seq && (best === -1 || s < best)) {
-        best = s;
-        bestLevel = level;
+    const levels = from === "unknown" ? (["untrusted", "unknown"] as const) : (["untrusted"] as const);
+    let best: Candidate | undefined;
+    for (const v of variants(value)) {
+      if (tooShort(v.value)) continue;
+      let cleared = false;
+      let found: Candidate | undefined;
+      for (const fi of this.families) {
+        const pattern = fi.family.pattern(v.value);
+        if (pattern === undefined || pattern.length < MIN_VALUE_LENGTH) continue;
+        const p = fi.patterns.get(pattern);
+        if (p === undefined) continue;
+        const trusted = fi.earliest[LEVEL.trusted]?.[p] ?? -1;
+        if (trusted !== -1 && trusted < seq) {
+          cleared = true;
+          break;
+        }
+        for (const level of levels) {
+          const s = fi.earliest[LEVEL[level]]?.[p] ?? -1;
+          // Strictest family first: a later family replaces a hit only with an earlier event.
+          if (s !== -1 && s < seq && (found === undefined || s < found.seq))
+            found = { seq: s, level, family: fi.family, value: v.value, unwrapped: v.unwrapped };
+        }
       }
+      if (!cleared && found && (best === undefined || found.seq < best.seq)) best = found;
     }
-    if (best === -1) return undefined;
-    const source = this.events[best] as TraceEvent;
-    const exact = contentOf(source).some((text) => text.includes(value.trim()));
-    const normalisation = [...(value.trim() !== value ? ["whitespace"] : []), ...(exact ? [] : ["case"])];
-    return { value, source, integrity: bestLevel, normalisation };
+    if (!best) return undefined;
+    const source = this.events[best.seq] as TraceEvent;
+    const normalisation = [
+      ...(best.unwrapped ? ["list"] : []),
+      ...describeMatch(best.family, best.value, contentOf(source)),
+    ];
+    return { value, source, integrity: best.level, normalisation };
   }
+}
+
+/**
+ * The normalisations a hit of `value` in `texts` needed, in the family that found it: only run
+ * for a hit, on its one source event.
+ */
+function describeMatch(family: Family, value: string, texts: string[]): string[] {
+  const trimmed = value.trim();
+  const out = trimmed !== value ? ["whitespace"] : [];
+  if (family.name === "plain") {
+    if (!texts.some((t) => t.includes(trimmed))) out.push("case");
+    return out;
+  }
+  if (family.name === "spacing") {
+    out.push("spacing");
+    const core = trimmed.replace(SEPARATORS, "");
+    if (!texts.some((t) => t.replace(SEPARATORS, "").includes(core))) out.push("case");
+    return out;
+  }
+  const lower = trimmed.toLowerCase();
+  const valueScheme = SCHEME.test(lower);
+  const rest = lower.replace(SCHEME, "");
+  const valueSlash = rest.endsWith("/");
+  const core = rest.replace(/\/+$/, "");
+  let textScheme = false;
+  let textSlash = false;
+  for (const t of texts) {
+    const l = t.toLowerCase();
+    for (let i = l.indexOf(core); i !== -1; i = l.indexOf(core, i + 1)) {
+      if (l.endsWith("://", i)) textScheme = true;
+      if (l[i + core.length] === "/") textSlash = true;
+    }
+  }
+  const before = out.length;
+  if (valueScheme !== textScheme) out.push("url_scheme");
+  if (valueSlash !== textSlash) out.push("trailing_slash");
+  // Both sides have a scheme and a slash alike: the schemes differ (`http` and `https`).
+  if (out.length === before) out.push("url_scheme");
+  const original = trimmed.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "").replace(/\/+$/, "");
+  if (!texts.some((t) => t.includes(original))) out.push("case");
+  return out;
 }

@@ -89,7 +89,7 @@ describe("proof import", () => {
     const r = await proof(["import", "messy.json", "--format", "csv"], dir);
     expect(r.code).toBe(6);
     expect(r.stderr).toBe(
-      "proof: unknown format 'csv' (hint: one of: auto, proof, agentdojo, tau-bench, openai)\n",
+      "proof: unknown format 'csv' (hint: one of: auto, proof, agentdojo, tau-bench, openai, openai-responses, anthropic, mcp, otel, langchain)\n",
     );
   });
 });

@@ -63,8 +63,25 @@ export function loadJson(path: string): unknown {
 }
 
 /**
+ * Parses a trace file from disk as `at` addresses see it: a `.json` file is its document; a
+ * `.jsonl` file is `{lines: [...]}`, one parsed value per line (null for a blank line), so that
+ * `lines[4].message` resolves.
+ */
+export function loadSource(path: string): unknown {
+  if (!path.endsWith(".jsonl")) return loadJson(path);
+  const lines = readFileSync(path, "utf8").split(/\r?\n/);
+  if (lines.at(-1) === "") lines.pop();
+  return { lines: lines.map((l) => (l.trim() === "" ? null : JSON.parse(l))) };
+}
+
+/** The hand-written format fixtures (fixtures/formats/README.md). */
+export const FORMAT_FIXTURES = join(ROOT, "fixtures/formats");
+
+/**
  * Follows an event's `at` address (`messages[2].tool_calls[0]`, `[3].traj[1]`) into a parsed
- * document. Throws when a step does not exist, so a wrong address fails the test.
+ * document. A step into a string steps into the JSON it holds (OpenTelemetry records messages as
+ * JSON strings: `attributes[4].value.stringValue[0].parts[1]`). Throws when a step does not
+ * exist, so a wrong address fails the test.
  */
 export function resolveAt(doc: unknown, at: string): unknown {
   let node = doc;
@@ -72,6 +89,7 @@ export function resolveAt(doc: unknown, at: string): unknown {
   while (rest !== "") {
     const m = /^(?:\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\])/.exec(rest);
     if (!m) throw new Error(`bad address ${at} at '${rest}'`);
+    if (typeof node === "string") node = JSON.parse(node);
     if (m[1] !== undefined) {
       if (node === null || typeof node !== "object" || Array.isArray(node) || !(m[1] in node))
         throw new Error(`${at}: no key ${m[1]}`);

@@ -4,7 +4,7 @@ import { jsonLine } from "../../io/canonical.js";
 import { listTraceFiles, openAtomicLineFile, stdoutWriter } from "../../io/files.js";
 import { traceSource } from "../../io/trace-files.js";
 import type { FormatName } from "../../trace/model.js";
-import { FORMAT_NAMES, readTraces } from "../../trace/read.js";
+import { type Explanation, explainSource, FORMAT_NAMES, readTraces } from "../../trace/read.js";
 import { type GlobalOptions, oneLine } from "../output.js";
 
 /** Parses `--format`. @throws ProofError `usage.format` (exit 6). */
@@ -20,7 +20,28 @@ export function parseFormat(value: string): FormatName | "auto" {
   return value as FormatName | "auto";
 }
 
-/** `proof import FILE... [--format F] [-o OUT.jsonl]`: convert traces to canonical JSON Lines. */
+/**
+ * The text of `--explain` for one file: the detected format (or why none is), then every
+ * format's verdict with its reason.
+ */
+export function explanationText(e: Explanation): string {
+  const ok = e.verdicts.filter((v) => v.ok).map((v) => v.format);
+  const head =
+    e.detected !== null
+      ? `${e.file}: ${e.detected}`
+      : ok.length > 1
+        ? `${e.file}: ambiguous (${ok.join(", ")}): name one with --format`
+        : `${e.file}: no format accepts it: name one with --format`;
+  const lines = [oneLine(head), `  judged on ${e.basis}`];
+  for (const v of e.verdicts)
+    lines.push(oneLine(`  ${v.ok ? "accepted by" : "rejected by"} ${v.format}: ${v.reason}`));
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * `proof import FILE... [--format F] [-o OUT.jsonl] [--explain]`: convert traces to canonical JSON
+ * Lines, or with `--explain` only say which format each file is detected as, and why.
+ */
 export function registerImport(
   program: Command,
   run: (action: () => Promise<number>) => Promise<void>,
@@ -31,10 +52,19 @@ export function registerImport(
     .argument("<files...>", "trace files or directories")
     .option("--format <format>", `source format: ${FORMAT_NAMES.join("|")}`, "auto")
     .option("-o, --output <file>", "write here (atomically) instead of stdout")
-    .action((files: string[], opts: { format: string; output?: string }, cmd: Command) =>
+    .option("--explain", "say which format each file is detected as and why; import nothing")
+    .action((files: string[], opts: { format: string; output?: string; explain?: boolean }, cmd: Command) =>
       run(async () => {
         const global = cmd.optsWithGlobals<GlobalOptions>();
         const format = parseFormat(opts.format);
+        if (opts.explain) {
+          for (const root of files)
+            for (const found of await listTraceFiles(root)) {
+              const e = await explainSource(traceSource(found));
+              process.stdout.write(global.json ? `${JSON.stringify(e)}\n` : explanationText(e));
+            }
+          return 0;
+        }
         const file = opts.output ? await openAtomicLineFile(opts.output) : undefined;
         const out = file ?? stdoutWriter;
         let traces = 0;

@@ -1,7 +1,17 @@
 import type { JsonValue } from "../../policy/ir.js";
 import { TraceBuilder } from "../builder.js";
 import type { MessageRole, Trace } from "../model.js";
-import { asJson, contentText, idOf, isObject, type TraceFormat } from "./common.js";
+import {
+  accept,
+  asJson,
+  contentText,
+  type Detection,
+  idOf,
+  isObject,
+  reject,
+  shapeOf,
+  type TraceFormat,
+} from "./common.js";
 
 const META_KEYS = [
   "suite_name",
@@ -10,6 +20,16 @@ const META_KEYS = [
   "injection_task_id",
   "attack_type",
 ] as const;
+
+/** An AgentDojo run is a `messages` list in an object with the run keys `suite_name` or `user_task_id`. */
+function inspectAgentdojo(doc: unknown): Detection {
+  if (!isObject(doc)) return reject(`the document is ${shapeOf(doc)}, not a run object`);
+  if (!Array.isArray(doc.messages)) return reject("no messages array");
+  const key = ["suite_name", "user_task_id"].find((k) => k in doc);
+  return key
+    ? accept(`an object with messages and the AgentDojo run key "${key}"`)
+    : reject('messages without the AgentDojo run keys "suite_name" or "user_task_id"');
+}
 
 /**
  * AgentDojo run files. Source: ethz-spylab/agentdojo, `src/agentdojo/types.py` (ChatMessage) and
@@ -21,9 +41,8 @@ const META_KEYS = [
  */
 export const agentdojo: TraceFormat = {
   name: "agentdojo",
-  detect(doc) {
-    return isObject(doc) && Array.isArray(doc.messages) && ("suite_name" in doc || "user_task_id" in doc);
-  },
+  detect: (doc) => inspectAgentdojo(doc).ok,
+  inspect: inspectAgentdojo,
   import(doc, ctx): Trace[] {
     const run = doc as Record<string, unknown>;
     const builder = new TraceBuilder();

@@ -11,14 +11,25 @@ export interface ImportContext {
   prefix: string;
 }
 
+/** A detector's verdict on one document and the reason for it (the keys and shapes it saw). */
+export interface Detection {
+  ok: boolean;
+  reason: string;
+}
+
 /**
  * A trace format: `detect` says whether a parsed JSON document is of this format; `import` turns
  * it into canonical traces (one per conversation it holds).
  */
 export interface TraceFormat {
   name: FormatName;
-  /** Whether a JSON document (an object or array) looks like this format. Must not throw. */
+  /**
+   * Whether a JSON document (an object or array) looks like this format. Must not throw, and
+   * must be specific: `--format auto` refuses a document that two formats accept.
+   */
   detect(doc: unknown): boolean;
+  /** `detect` with its reason, for `proof import --explain`; formats without it show the bare verdict. */
+  inspect?(doc: unknown): Detection;
   /** Converts the document; ctx.caseId is suffixed `#N` by the importer for multi-trace documents. */
   import(doc: unknown, ctx: ImportContext): Trace[];
 }
@@ -76,4 +87,22 @@ export function parseArguments(raw: unknown, at: string, warnings: string[]): Js
     warnings.push(`invalid_arguments: ${at} has arguments that are not valid JSON; kept as a string`);
     return raw;
   }
+}
+
+/** A positive verdict. */
+export function accept(reason: string): Detection {
+  return { ok: true, reason };
+}
+
+/** A negative verdict. */
+export function reject(reason: string): Detection {
+  return { ok: false, reason };
+}
+
+/** Short description of a JSON value's shape for verdicts: `an array`, `a string`, `null`, ... */
+export function shapeOf(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return v.length === 0 ? "an empty array" : "an array";
+  if (typeof v === "object") return "an object";
+  return `a ${typeof v}`;
 }

@@ -1,11 +1,15 @@
 import { TraceBuilder } from "../builder.js";
 import type { MessageRole, Trace } from "../model.js";
 import {
+  accept,
   contentText,
+  type Detection,
   type ImportContext,
   idOf,
   isObject,
   parseArguments,
+  reject,
+  shapeOf,
   type TraceFormat,
 } from "./common.js";
 
@@ -66,16 +70,73 @@ export function importChatMessages(messages: readonly unknown[], base: string, b
   }
 }
 
-function isMessageList(v: unknown): v is unknown[] {
-  return Array.isArray(v) && v.length > 0 && v.every((m) => isObject(m) && typeof m.role === "string");
+/** Content part types of chat-completions messages; other APIs' blocks (tool_use, input_text) are not. */
+const CHAT_PARTS = new Set(["text", "image_url", "input_audio", "file", "refusal"]);
+
+/**
+ * Why a value is not a chat-completions message list, or null when it is one. Checks each
+ * message's shape, not just `role`, because Anthropic messages, Responses API items and AgentDojo
+ * messages all have `role` too: `--format auto` must tell them apart.
+ */
+export function chatListProblem(v: unknown): string | null {
+  if (!Array.isArray(v) || v.length === 0)
+    return `a message list must be a non-empty array, not ${shapeOf(v)}`;
+  for (const [i, m] of v.entries()) {
+    if (!isObject(m)) return `[${i}] is ${shapeOf(m)}, not a message object`;
+    if ("type" in m) return `[${i}] has a "type" key (${JSON.stringify(m.type)}): chat messages have none`;
+    // Unknown roles are tolerated (skipped with a warning on import): recorders add their own.
+    if (typeof m.role !== "string") return `[${i}] has no string "role"`;
+    if (Array.isArray(m.content)) {
+      for (const [j, b] of m.content.entries()) {
+        if (!isObject(b) || typeof b.type !== "string" || !CHAT_PARTS.has(b.type))
+          return `[${i}].content[${j}] is not a chat content part (type ${JSON.stringify(isObject(b) ? b.type : b)})`;
+        if (b.type === "text" && typeof b.text !== "string")
+          return `[${i}].content[${j}] is a text part without a "text" string`;
+      }
+    } else if (m.content !== undefined && m.content !== null && typeof m.content !== "string")
+      return `[${i}].content is ${shapeOf(m.content)}`;
+    if (m.tool_calls !== undefined && m.tool_calls !== null) {
+      if (!Array.isArray(m.tool_calls)) return `[${i}].tool_calls is ${shapeOf(m.tool_calls)}`;
+      for (const [j, tc] of m.tool_calls.entries())
+        if (!isObject(tc) || !isObject(tc.function))
+          return `[${i}].tool_calls[${j}].function is not an object {name, arguments}`;
+    }
+  }
+  return null;
 }
 
-/** OpenAI chat-completions messages: a bare array, or an object with `messages`. */
+/** Top-level keys that mark another format's envelope around a `messages` list. */
+const FOREIGN_ENVELOPE: Record<string, string> = {
+  system: "a top-level system prompt (Anthropic Messages)",
+  suite_name: "an AgentDojo run key",
+  user_task_id: "an AgentDojo run key",
+};
+
+/** Why `doc` is (or is not) chat-completions messages: a bare array, or an object with `messages`. */
+function inspectOpenai(doc: unknown): Detection {
+  if (Array.isArray(doc)) {
+    const problem = chatListProblem(doc);
+    return problem ? reject(problem) : accept(`a bare array of ${doc.length} chat-completions messages`);
+  }
+  if (!isObject(doc)) return reject(`the document is ${shapeOf(doc)}`);
+  if (!("messages" in doc)) return reject("neither a bare array nor an object with messages");
+  for (const [k, why] of Object.entries(FOREIGN_ENVELOPE))
+    if (k in doc) return reject(`the object has "${k}", ${why}`);
+  const problem = chatListProblem(doc.messages);
+  return problem
+    ? reject(`messages: ${problem}`)
+    : accept(`an object whose messages are ${(doc.messages as unknown[]).length} chat-completions messages`);
+}
+
+/**
+ * OpenAI chat-completions messages: a bare array, or an object with `messages`. Every message is
+ * checked (a string role, content parts, `tool_calls[].function` objects), so a conversation of plain text
+ * messages, valid in several APIs, is read here: every reading of it gives the same events.
+ */
 export const openai: TraceFormat = {
   name: "openai",
-  detect(doc) {
-    return isMessageList(doc) || (isObject(doc) && isMessageList(doc.messages));
-  },
+  detect: (doc) => inspectOpenai(doc).ok,
+  inspect: inspectOpenai,
   import(doc, ctx: ImportContext): Trace[] {
     const builder = new TraceBuilder();
     const list = Array.isArray(doc) ? doc : (doc as { messages: unknown[] }).messages;

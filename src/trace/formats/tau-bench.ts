@@ -1,11 +1,22 @@
 import type { JsonValue } from "../../policy/ir.js";
 import { TraceBuilder } from "../builder.js";
 import type { Trace } from "../model.js";
-import { asJson, isObject, type TraceFormat } from "./common.js";
+import { accept, asJson, type Detection, isObject, reject, shapeOf, type TraceFormat } from "./common.js";
 import { importChatMessages } from "./openai.js";
 
 function isRun(v: unknown): v is Record<string, unknown> {
   return isObject(v) && Array.isArray(v.traj) && ("task_id" in v || "reward" in v);
+}
+
+/** A run `{traj, task_id|reward}`, or a non-empty array of them. */
+function inspectTauBench(doc: unknown): Detection {
+  if (isRun(doc)) return accept("one run object with traj and task_id or reward");
+  if (!Array.isArray(doc)) return reject(`the document is ${shapeOf(doc)} without traj`);
+  if (doc.length === 0) return reject("an empty array");
+  const bad = doc.findIndex((r) => !isRun(r));
+  return bad < 0
+    ? accept(`an array of ${doc.length} runs with traj and task_id or reward`)
+    : reject(`[${bad}] is not a run object with traj and task_id or reward`);
 }
 
 /**
@@ -16,9 +27,8 @@ function isRun(v: unknown): v is Record<string, unknown> {
  */
 export const tauBench: TraceFormat = {
   name: "tau-bench",
-  detect(doc) {
-    return isRun(doc) || (Array.isArray(doc) && doc.length > 0 && doc.every(isRun));
-  },
+  detect: (doc) => inspectTauBench(doc).ok,
+  inspect: inspectTauBench,
   import(doc, ctx): Trace[] {
     const runs = Array.isArray(doc) ? doc : [doc];
     return runs.map((run, n) => {

@@ -1,0 +1,66 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { proof, removeTempDirs, tempDir } from "./cli.js";
+
+/** Responses `input` items and Anthropic `messages` with a tool_use block: two formats fit. */
+const BOTH = {
+  input: [{ type: "message", role: "user", content: "hi" }],
+  messages: [{ role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: {} }] }],
+};
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await tempDir();
+  await writeFile(join(dir, "both.json"), JSON.stringify(BOTH));
+  await writeFile(
+    join(dir, "claude.json"),
+    JSON.stringify({ system: "Be brief.", messages: [{ role: "user", content: "hi" }] }),
+  );
+  await writeFile(
+    join(dir, "log.jsonl"),
+    '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"f"}}\n',
+  );
+});
+
+afterAll(removeTempDirs);
+
+describe("proof import --explain and ambiguous input", () => {
+  it("refuses an ambiguous document with exit 6, listing the candidates", async () => {
+    const r = await proof(["import", "both.json"], dir);
+    expect(r.code).toBe(6);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe(
+      "proof: both.json: ambiguous trace format: openai-responses, anthropic all accept it (hint: name one with --format openai-responses|anthropic; proof import --explain both.json says why each accepts it)\n",
+    );
+    const named = await proof(["import", "--format", "anthropic", "both.json"], dir);
+    expect(named.code).toBe(0);
+  });
+
+  it("says per file which format is detected and why, importing nothing, exit 0", async () => {
+    const r = await proof(["import", "--explain", "claude.json", "log.jsonl", "both.json"], dir);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    const lines = r.stdout.split("\n");
+    expect(lines[0]).toBe("claude.json: anthropic");
+    expect(lines[1]).toBe("  judged on the whole JSON document");
+    expect(lines).toContain("  accepted by anthropic: an object with a top-level system and 1 messages");
+    expect(lines).toContain(
+      '  rejected by openai: the object has "system", a top-level system prompt (Anthropic Messages)',
+    );
+    expect(lines).toContain("log.jsonl: mcp");
+    expect(lines).toContain("both.json: ambiguous (openai-responses, anthropic): name one with --format");
+    // No canonical trace was written.
+    expect(r.stdout).not.toContain('"type":"trace"');
+  });
+
+  it("prints one JSON object per file with --json", async () => {
+    const r = await proof(["--json", "import", "--explain", "log.jsonl"], dir);
+    expect(r.code).toBe(0);
+    const e = JSON.parse(r.stdout) as { file: string; detected: string; verdicts: { format: string }[] };
+    expect(e.file).toBe("log.jsonl");
+    expect(e.detected).toBe("mcp");
+    expect(e.verdicts.map((v) => v.format)).toContain("openai");
+  });
+});
