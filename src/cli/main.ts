@@ -6,6 +6,7 @@ import { registerAttest } from "./commands/attest.js";
 import { registerCheck } from "./commands/check.js";
 import { registerCompile } from "./commands/compile.js";
 import { registerImport } from "./commands/import.js";
+import { registerInit } from "./commands/init.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerRegress } from "./commands/regress.js";
 import { registerRun } from "./commands/run.js";
@@ -54,6 +55,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerRun(program, run);
   registerCheck(program, run);
   registerRegress(program, run);
+  registerInit(program, run);
   // After every registration: required options are checked once the config is merged.
   deferRequiredOptions(program);
   try {

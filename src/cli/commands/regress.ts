@@ -110,7 +110,10 @@ function printWarnings(warnings: readonly string[], global: GlobalOptions): void
  * `proof regress init`: records the current result of every case as the baseline. Refuses to
  * replace an existing baseline without `--force` (that is what `accept` is for, with a diff).
  */
-async function regressInit(flags: CommonFlags & { force?: boolean }, global: GlobalOptions): Promise<number> {
+export async function regressInit(
+  flags: CommonFlags & { force?: boolean },
+  global: GlobalOptions,
+): Promise<number> {
   if (!flags.force && (await exists(flags.baseline))) {
     throw inputError(
       "baseline.exists",

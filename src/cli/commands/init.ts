@@ -1,0 +1,134 @@
+import { join } from "node:path";
+import { type Command, Option } from "commander";
+import { inputError } from "../../errors.js";
+import { prettyJson } from "../../io/canonical.js";
+import { toPosix } from "../../io/files.js";
+import {
+  firstExisting,
+  type NewFile,
+  readPackageFile,
+  withTempDir,
+  writeNewFiles,
+} from "../../io/scaffold.js";
+import type { GlobalOptions } from "../output.js";
+import { DEFAULT_BASELINE, regressInit } from "./regress.js";
+
+/** Starter policies of `--template`, each with a sample trace it judges (templates/init/). */
+export const INIT_TEMPLATES = ["generic", "payments"] as const;
+
+/** CI systems of `--ci`: where the workflow goes in the repository, and its source in the package. */
+export const INIT_CI = {
+  github: { path: ".github/workflows/proof.yml", source: "templates/init/github/proof.yml" },
+  gitlab: { path: ".gitlab-ci.yml", source: "ci-templates/gitlab/proof.gitlab-ci.yml" },
+  jenkins: { path: "Jenkinsfile", source: "ci-templates/jenkins/Jenkinsfile" },
+  circleci: { path: ".circleci/config.yml", source: "ci-templates/circleci/config.yml" },
+} as const;
+
+/** The command `proof init` tells the user to run next: the gate the CI wrappers run. */
+export const NEXT_COMMAND = "npx proof regress run";
+
+/** Paths `proof init` writes, relative to the working directory, as proof.config.yaml names them. */
+const CONFIG_FILE = "proof.config.yaml";
+const TRACES_DIR = "traces/";
+const SAMPLE_TRACE = `${TRACES_DIR}sample.json`;
+
+interface InitOptions {
+  ci: keyof typeof INIT_CI;
+  template: (typeof INIT_TEMPLATES)[number];
+  force?: boolean;
+}
+
+/** The files of an init, read from the templates shipped in the package; the baseline comes after. */
+async function plannedFiles(
+  opts: InitOptions,
+): Promise<{ files: NewFile[]; policy: string; workflow: NewFile }> {
+  const policy = `policies/${opts.template}.yaml`;
+  const ci = INIT_CI[opts.ci];
+  const files: NewFile[] = [
+    { path: CONFIG_FILE, content: await readPackageFile("templates/init/proof.config.yaml") },
+    { path: policy, content: await readPackageFile(`templates/init/policies/${opts.template}.yaml`) },
+    { path: SAMPLE_TRACE, content: await readPackageFile(`templates/init/traces/${opts.template}.json`) },
+  ];
+  return { files, policy, workflow: { path: ci.path, content: await readPackageFile(ci.source) } };
+}
+
+/** What to do after `proof init`: the next command, and how real traces get recorded. */
+function nextSteps(created: readonly string[]): string {
+  return [
+    "",
+    "Created:",
+    ...created.map((f) => `  ${f}`),
+    "",
+    `Next, run the gate as CI will: ${NEXT_COMMAND}`,
+    "",
+    "Record real traces into traces/:",
+    "  - import what you already record (OpenAI chat messages, AgentDojo, tau-bench; docs/traces.md):",
+    "      npx proof import run.json -o traces/run.jsonl",
+    "  - wrap the command that runs your agent and writes its traces:",
+    "      npx proof run -- npm run agent-evals",
+    "  - MCP proxy that records tool calls as they happen: planned",
+    "  - SDK guard that checks each call inside your agent: planned",
+    "Then record their verdicts with npx proof regress accept, and commit the files above.",
+    "",
+  ].join("\n");
+}
+
+/**
+ * `proof init`: writes a config, a starter policy, a sample trace, its baseline and the CI
+ * workflow, so that one pull request adopts the gate and its first run judges something real.
+ * Refuses, before writing anything, when one of the files exists (unless `--force`).
+ */
+async function init(opts: InitOptions, global: GlobalOptions): Promise<number> {
+  const { files, policy, workflow } = await plannedFiles(opts);
+  const all = [...files.map((f) => f.path), DEFAULT_BASELINE, workflow.path];
+  if (!opts.force) {
+    const existing = await firstExisting(all);
+    if (existing !== null) {
+      throw inputError(
+        "init.exists",
+        "the file exists already; proof init wrote nothing",
+        { file: toPosix(existing) },
+        "use --force to overwrite the files proof init writes",
+      );
+    }
+  }
+  await writeNewFiles(files);
+  // The same code as `proof regress init`, so the baseline is exactly what that command records;
+  // its out dir is thrown away, as the first gate run writes the real one.
+  await withTempDir((dir) =>
+    regressInit(
+      {
+        policy,
+        traces: [TRACES_DIR],
+        baseline: DEFAULT_BASELINE,
+        format: "auto",
+        out: join(dir, "out"),
+        force: true,
+      },
+      global.json ? { ...global, json: false, quiet: true } : global,
+    ),
+  );
+  await writeNewFiles([workflow]);
+  if (global.json) process.stdout.write(prettyJson({ created: all, next: NEXT_COMMAND }));
+  else if (!global.quiet) process.stdout.write(nextSteps(all));
+  return 0;
+}
+
+/** `proof init [--ci SYSTEM] [--template NAME] [--force]`: one-PR adoption (docs/ci.md). */
+export function registerInit(program: Command, run: (action: () => Promise<number>) => Promise<void>): void {
+  program
+    .command("init")
+    .description("write a config, a starter policy, a sample trace, its baseline and a CI workflow")
+    .addOption(
+      new Option("--ci <system>", "the CI system to write a workflow for")
+        .choices(Object.keys(INIT_CI))
+        .default("github"),
+    )
+    .addOption(
+      new Option("--template <name>", "the starter policy and its sample trace")
+        .choices([...INIT_TEMPLATES])
+        .default("generic"),
+    )
+    .option("--force", "overwrite files that exist")
+    .action((opts: InitOptions, cmd: Command) => run(() => init(opts, cmd.optsWithGlobals<GlobalOptions>())));
+}
