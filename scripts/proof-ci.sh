@@ -109,7 +109,7 @@ fi
 # --out comes after PROOF_ARGS: the last value wins, so the artifacts always land in $PROOF_OUT.
 if ((${#cmd[@]} > 0)); then
   what="proof run ($gate gate) -- ${cmd[*]}"
-  invocation=("${bin[@]}" "${global[@]}" run "${extra[@]}" "${args[@]}" --out "$out" -- "${cmd[@]}")
+  invocation=("${bin[@]}" "${global[@]}" run --gate "$gate" "${extra[@]}" "${args[@]}" --out "$out" -- "${cmd[@]}")
 elif [[ $gate == regress ]]; then
   what="proof regress run"
   invocation=("${bin[@]}" "${global[@]}" regress run "${extra[@]}" "${args[@]}" --out "$out")

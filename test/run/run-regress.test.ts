@@ -114,5 +114,34 @@ describe("proof run with a baseline", () => {
     const regress = JSON.parse(await readFile(join(dir, "o4", "regress.json"), "utf8"));
     expect(regress.passed).toBe(false);
     expect(JSON.stringify(regress.transitions)).toContain("loosened");
+
+    // --gate verify ignores the baseline: the loosened policy only warns, so verify passes.
+    const verifyOnly = await proof(
+      [
+        "run",
+        "--gate",
+        "verify",
+        "--policy",
+        "loose.yaml",
+        "--traces",
+        "traces",
+        "--baseline",
+        "b.json",
+        "--out",
+        "o5",
+        "--",
+        process.execPath,
+        "agent.mjs",
+      ],
+      dir,
+    );
+    expect(verifyOnly.code).toBe(0);
+    await expect(readFile(join(dir, "o5", "regress.json"), "utf8")).rejects.toThrow();
+    const bad = await proof(
+      ["run", "--gate", "fast", "--policy", "loose.yaml", "--traces", "traces", "--", "true"],
+      dir,
+    );
+    expect(bad.code).toBe(6);
+    expect(bad.stderr).toMatch(/--gate must be auto, verify or regress/);
   });
 });

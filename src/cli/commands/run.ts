@@ -6,7 +6,7 @@ import { StagedDir, writeFileAtomic } from "../../io/files.js";
 import { runChild } from "../../io/process.js";
 import { type GlobalOptions, oneLine } from "../output.js";
 import { parseFormat } from "./import.js";
-import { parseRegressionMode, regressRun } from "./regress.js";
+import { DEFAULT_BASELINE, parseRegressionMode, regressRun } from "./regress.js";
 import { parseVerdict, printVerifyResult, runVerify } from "./verify.js";
 
 /** What `status.json` in the out dir says (DESIGN.md §6): which phase decided the exit code. */
@@ -22,6 +22,7 @@ interface RunOptions {
   context?: string;
   plan?: string;
   baseline?: string;
+  gate: string;
   failOn: string;
   failOnRegression: string;
   allowMissing?: boolean;
@@ -33,18 +34,19 @@ interface RunOptions {
 
 /**
  * Runs the configured gate on the traces the command produced and returns its exit code: the
- * regression gate (`proof regress run`) when a baseline is given, by flag or in the config, else
- * `proof verify`. The gate writes the out dir as a whole, `status.json` (`phase: gate`) included.
+ * regression gate (`proof regress run`) with `--gate regress`, or with `--gate auto` when a
+ * baseline is given (by flag or in the config); else `proof verify`. The gate writes the out dir as a whole, `status.json` (`phase: gate`) included.
  */
 async function gate(opts: RunOptions, global: GlobalOptions): Promise<number> {
-  if (opts.baseline) {
+  if (opts.gate === "regress" || (opts.gate === "auto" && opts.baseline)) {
+    const baseline = opts.baseline ?? DEFAULT_BASELINE;
     if (opts.plan)
       throw inputError("usage", "--plan goes with proof verify; the regression gate has no plan");
     return regressRun(
       {
         policy: opts.policy,
         traces: opts.traces,
-        baseline: opts.baseline,
+        baseline,
         ...(opts.context ? { context: opts.context } : {}),
         format: opts.format,
         out: opts.out,
@@ -89,6 +91,11 @@ export function registerRun(program: Command, run: (action: () => Promise<number
     .option("--context <file>", "context (JSON or YAML object) for `when` and CEL conditions")
     .option("--plan <file>", "evaluate only this plan's rules, in its order (from proof adapt)")
     .option("--baseline <file>", "gate with proof regress run against this baseline")
+    .option(
+      "--gate <kind>",
+      "auto (regress when a baseline is given, else verify) | verify | regress (default baseline .proof/baseline.json)",
+      "auto",
+    )
     .option("--fail-on-regression <mode>", "with --baseline: loosened | any", "any")
     .option("--allow-missing", "with --baseline: a case missing from the traces does not fail")
     .option("--fail-on <verdict>", "fail when a trace is at or above this verdict", "block")
@@ -101,6 +108,9 @@ export function registerRun(program: Command, run: (action: () => Promise<number
         const global = cmd.optsWithGlobals<GlobalOptions>();
         parseVerdict(opts.failOn, "--fail-on");
         parseRegressionMode(opts.failOnRegression);
+        if (!["auto", "verify", "regress"].includes(opts.gate)) {
+          throw inputError("usage.gate", `--gate must be auto, verify or regress, not '${opts.gate}'`);
+        }
         parseFormat(opts.format);
         if (command.length === 0) throw inputError("usage.missing_argument", "no command given after --");
         // Refuses an out dir that the gate could not replace (a source directory by mistake)
