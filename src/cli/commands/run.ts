@@ -7,7 +7,7 @@ import { runChild } from "../../io/process.js";
 import { type GlobalOptions, oneLine } from "../output.js";
 import { parseFormat } from "./import.js";
 import { DEFAULT_BASELINE, parseRegressionMode, regressRun } from "./regress.js";
-import { parseVerdict, printVerifyResult, runVerify } from "./verify.js";
+import { parseVerdict, type VerifyFlags, verifyWithFlags } from "./verify.js";
 
 /** What `status.json` in the out dir says (DESIGN.md §6): which phase decided the exit code. */
 export interface RunStatus {
@@ -16,26 +16,18 @@ export interface RunStatus {
 }
 
 /** Options of `proof run`: the gate's, as `proof verify` and `proof regress run` take them. */
-interface RunOptions {
-  policy: string;
-  traces: string[];
-  context?: string;
-  plan?: string;
+interface RunOptions extends VerifyFlags {
   baseline?: string;
   gate: string;
-  failOn: string;
   failOnRegression: string;
   allowMissing?: boolean;
-  format: string;
-  out: string;
-  redact?: boolean;
-  signKey?: string;
 }
 
 /**
  * Runs the configured gate on the traces the command produced and returns its exit code: the
  * regression gate (`proof regress run`) with `--gate regress`, or with `--gate auto` when a
- * baseline is given (by flag or in the config); else `proof verify`. The gate writes the out dir as a whole, `status.json` (`phase: gate`) included.
+ * baseline is given (by flag or in the config); else `proof verify`. The gate writes the out
+ * dir as a whole, `status.json` (`phase: gate`) included.
  */
 async function gate(opts: RunOptions, global: GlobalOptions): Promise<number> {
   if (opts.gate === "regress" || (opts.gate === "auto" && opts.baseline)) {
@@ -59,19 +51,7 @@ async function gate(opts: RunOptions, global: GlobalOptions): Promise<number> {
       global,
     );
   }
-  const { report, code, warnings } = await runVerify({
-    policy: opts.policy,
-    traces: opts.traces,
-    ...(opts.context ? { context: opts.context } : {}),
-    ...(opts.plan ? { plan: opts.plan } : {}),
-    failOn: parseVerdict(opts.failOn, "--fail-on"),
-    format: parseFormat(opts.format),
-    out: opts.out,
-    redact: opts.redact === true,
-    ...(opts.signKey ? { signKey: opts.signKey } : {}),
-  });
-  printVerifyResult(report, warnings, global);
-  return code;
+  return verifyWithFlags(opts, global);
 }
 
 /**

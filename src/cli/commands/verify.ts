@@ -243,6 +243,36 @@ export async function runVerify(
   }
 }
 
+/** The command-line options of `proof verify` (and of `proof run`'s verify gate), as parsed. */
+export interface VerifyFlags {
+  policy: string;
+  traces: string[];
+  context?: string;
+  plan?: string;
+  failOn: string;
+  format: string;
+  out: string;
+  redact?: boolean;
+  signKey?: string;
+}
+
+/** Runs `proof verify` from its parsed flags, prints the result, and returns the exit code. */
+export async function verifyWithFlags(opts: VerifyFlags, global: GlobalOptions): Promise<number> {
+  const { report, code, warnings } = await runVerify({
+    policy: opts.policy,
+    traces: opts.traces,
+    ...(opts.context ? { context: opts.context } : {}),
+    ...(opts.plan ? { plan: opts.plan } : {}),
+    failOn: parseVerdict(opts.failOn, "--fail-on"),
+    format: parseFormat(opts.format),
+    out: opts.out,
+    redact: opts.redact === true,
+    ...(opts.signKey ? { signKey: opts.signKey } : {}),
+  });
+  printVerifyResult(report, warnings, global);
+  return code;
+}
+
 /** Prints a gate's result: the report with `--json`, else warnings and the readable table. */
 export function printVerifyResult(report: Report, warnings: readonly string[], global: GlobalOptions): void {
   if (global.json) process.stdout.write(prettyJson(report));
@@ -287,22 +317,6 @@ export function registerVerify(
           signKey?: string;
         },
         cmd: Command,
-      ) =>
-        run(async () => {
-          const global = cmd.optsWithGlobals<GlobalOptions>();
-          const { report, code, warnings } = await runVerify({
-            policy: opts.policy,
-            traces: opts.traces,
-            ...(opts.context ? { context: opts.context } : {}),
-            ...(opts.plan ? { plan: opts.plan } : {}),
-            failOn: parseVerdict(opts.failOn, "--fail-on"),
-            format: parseFormat(opts.format),
-            out: opts.out,
-            redact: opts.redact === true,
-            ...(opts.signKey ? { signKey: opts.signKey } : {}),
-          });
-          printVerifyResult(report, warnings, global);
-          return code;
-        }),
+      ) => run(() => verifyWithFlags(opts, cmd.optsWithGlobals<GlobalOptions>())),
     );
 }
