@@ -278,6 +278,11 @@ const importBench = spawnSync(process.execPath, [join(root, "scripts", "bench-im
 if (importBench.status !== 0) throw new Error(`bench-import failed: ${importBench.stderr}`);
 section = `${section}\n\n${importBench.stdout.trimEnd()}`;
 
+// The MCP proxy's overhead per call against the same server called directly (issue 7), same run.
+const mcpBench = spawnSync(process.execPath, [join(root, "scripts", "bench-mcp.mjs")], { encoding: "utf8" });
+if (mcpBench.status !== 0) throw new Error(`bench-mcp failed: ${mcpBench.stderr}`);
+section = `${section}\n\n${mcpBench.stdout.trimEnd()}`;
+
 console.log(section);
 if (!args.includes("--no-write")) {
   const docPath = join(root, "docs", "performance.md");

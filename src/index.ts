@@ -2,8 +2,26 @@
  * The library API of proof: compile policies, read traces, judge them with the same engine the
  * CLI uses.
  */
+
+export { loadPolicySet as loadPolicy, type PolicySet } from "./cli/load.js";
 export { ProofError } from "./errors.js";
+export {
+  createGuard,
+  type Guard,
+  type GuardCall,
+  type GuardEvent,
+  type GuardOptions,
+} from "./guard/guard.js";
+export {
+  type FunctionToolLike,
+  refusalText,
+  ToolRefusedError,
+  type WrapToolOptions,
+  wrapTool,
+} from "./guard/wrap-tool.js";
 export { digestOf } from "./io/canonical.js";
+export { type Ledger, type LedgerOptions, openLedger } from "./io/ledger-file.js";
+export { type LedgerRecord, verifyLedger } from "./ledger/ledger.js";
 export { activationFromPlan } from "./plan/activation.js";
 export type * from "./plan/plan.js";
 export { planRules } from "./plan/planner.js";
@@ -11,6 +29,12 @@ export { basicSelector, type SelectedRules, type Selector, weightedSelector } fr
 export { compilePolicy, policyDigest } from "./policy/compile.js";
 export type * from "./policy/ir.js";
 export { loadIR } from "./policy/load-ir.js";
+export {
+  createDecisionExporter,
+  type DecisionExporter,
+  type DecisionMeta,
+  type ExporterOptions,
+} from "./telemetry/otel.js";
 export type * from "./trace/model.js";
 export { readTraces, type TraceSource } from "./trace/read.js";
 export { type CompiledPolicy, compileIR } from "./verify/compiled.js";

@@ -8,6 +8,8 @@ import { registerCompile } from "./commands/compile.js";
 import { registerImport } from "./commands/import.js";
 import { registerInit } from "./commands/init.js";
 import { registerKeys } from "./commands/keys.js";
+import { registerLedger } from "./commands/ledger.js";
+import { registerMcp } from "./commands/mcp.js";
 import { registerRegress } from "./commands/regress.js";
 import { registerRun } from "./commands/run.js";
 import { registerVerify } from "./commands/verify.js";
@@ -56,6 +58,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerCheck(program, run);
   registerRegress(program, run);
   registerInit(program, run);
+  registerLedger(program, run);
+  registerMcp(program, run);
   // After every registration: required options are checked once the config is merged.
   deferRequiredOptions(program);
   try {

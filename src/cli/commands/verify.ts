@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { Command } from "commander";
 import { inputError } from "../../errors.js";
 import { hashDirectory, readKeyFile } from "../../io/artifacts.js";
@@ -13,6 +14,7 @@ import { MANIFEST_FILE, parsePrivateKey, renderManifest } from "../../report/man
 import { renderSummary } from "../../report/markdown.js";
 import { type Report, ReportBuilder } from "../../report/report.js";
 import { renderTable } from "../../report/terminal.js";
+import { createDecisionExporter, type ExporterOptions } from "../../telemetry/otel.js";
 import type { FormatName } from "../../trace/model.js";
 import { readTraces } from "../../trace/read.js";
 import { VERDICT_ORDER } from "../../verify/decision.js";
@@ -51,6 +53,8 @@ export interface VerifyInput {
   redact?: boolean;
   /** PKCS#8 PEM Ed25519 key file that signs `manifest.json` (`--sign-key`). */
   signKey?: string;
+  /** Export decisions as OpenTelemetry spans (`--otel-out`, `--otel-endpoint`): never changes a result. */
+  otel?: ExporterOptions;
   /**
    * Decides the exit code from the finished report and each case's result (default: 0 when the
    * report passed, else 5) and may add artifacts; `regress` compares with a baseline here.
@@ -143,6 +147,9 @@ export async function runVerify(
   const signingKey = input.signKey
     ? parsePrivateKey(await readKeyFile(input.signKey), toPosix(input.signKey))
     : undefined;
+  // Telemetry only observes decisions: nothing below reads from it, so it cannot change them.
+  const exporter = input.otel ? await createDecisionExporter(input.otel) : undefined;
+  const runId = randomUUID();
   /** Index into input.traces of each case's root: JUnit has one suite per root. */
   const rootOf = new Map<string, number>();
 
@@ -157,6 +164,16 @@ export async function runVerify(
           const source = traceSource(found);
           for await (const trace of readTraces(source, input.format)) {
             const result = engine.verify(trace);
+            if (exporter) {
+              for (const d of result.decisions) {
+                const call = trace.events[d.seq];
+                exporter.export(d, {
+                  run_id: runId,
+                  policy_digest: policies.bundleDigest,
+                  ...(call?.type === "tool_call" ? { args: call.args } : {}),
+                });
+              }
+            }
             const clash = builder.add(result, source.path, trace.header.source.format);
             if (clash !== undefined) {
               throw inputError(
@@ -236,9 +253,11 @@ export async function runVerify(
     });
     await stage.write(MANIFEST_FILE, manifest);
     await stage.commit();
-    return { report, code, warnings: activation.warnings, cases };
+    const problems = exporter ? await exporter.shutdown() : [];
+    return { report, code, warnings: [...activation.warnings, ...problems], cases };
   } catch (err) {
     await stage.abort();
+    await exporter?.shutdown();
     throw err;
   }
 }
@@ -254,6 +273,9 @@ export interface VerifyFlags {
   out: string;
   redact?: boolean;
   signKey?: string;
+  otelOut?: string;
+  otelEndpoint?: string;
+  otelIncludeArgs?: boolean;
 }
 
 /** Runs `proof verify` from its parsed flags, prints the result, and returns the exit code. */
@@ -268,6 +290,15 @@ export async function verifyWithFlags(opts: VerifyFlags, global: GlobalOptions):
     out: opts.out,
     redact: opts.redact === true,
     ...(opts.signKey ? { signKey: opts.signKey } : {}),
+    ...(opts.otelOut || opts.otelEndpoint
+      ? {
+          otel: {
+            ...(opts.otelOut ? { file: opts.otelOut } : {}),
+            ...(opts.otelEndpoint ? { endpoint: opts.otelEndpoint } : {}),
+            includeArgs: opts.otelIncludeArgs === true,
+          },
+        }
+      : {}),
   });
   printVerifyResult(report, warnings, global);
   return code;
@@ -303,6 +334,9 @@ export function registerVerify(
       "--sign-key <file>",
       "sign manifest.json with this Ed25519 private key (PEM, from proof keys gen)",
     )
+    .option("--otel-out <file>", "also write every decision as an OpenTelemetry span to this OTLP JSON file")
+    .option("--otel-endpoint <url>", "also send every decision as a span to this OTLP/HTTP traces URL")
+    .option("--otel-include-args", "add the call's arguments to each span (off: they may hold secrets)")
     .action(
       (
         opts: {
@@ -315,6 +349,9 @@ export function registerVerify(
           out: string;
           redact?: boolean;
           signKey?: string;
+          otelOut?: string;
+          otelEndpoint?: string;
+          otelIncludeArgs?: boolean;
         },
         cmd: Command,
       ) => run(() => verifyWithFlags(opts, cmd.optsWithGlobals<GlobalOptions>())),

@@ -54,7 +54,7 @@ function inspectMcp(doc: unknown): Detection {
 }
 
 /** Text of a CallToolResult: its content blocks, else its structured content as JSON. */
-function resultText(result: Record<string, unknown>): string {
+export function resultText(result: Record<string, unknown>): string {
   if (Array.isArray(result.content) && result.content.length > 0) return contentText(result.content);
   if (result.structuredContent !== undefined) return JSON.stringify(result.structuredContent);
   return contentText(result.content);

@@ -1,0 +1,114 @@
+import type { Command } from "commander";
+import { inputError, ProofError } from "../../errors.js";
+import { readKeyFile } from "../../io/artifacts.js";
+import { jsonLine, prettyJson } from "../../io/canonical.js";
+import { toPosix } from "../../io/files.js";
+import { headPath, readLedgerFiles } from "../../io/ledger-file.js";
+import {
+  type LedgerQuery,
+  type LedgerRecord,
+  matchesQuery,
+  parseRecord,
+  verifyLedger,
+} from "../../ledger/ledger.js";
+import { parsePublicKey } from "../../report/manifest.js";
+import { type GlobalOptions, oneLine } from "../output.js";
+import { parseVerdict } from "./verify.js";
+
+/**
+ * `proof ledger verify FILE [--pub KEY]` and `proof ledger query FILE [filters]` (issue 7).
+ * verify: exit 0 when every record links to the one before, hashes to its `hash`, is signed by KEY
+ * (when given) and the head sidecar names the last record; exit 2 naming the first broken line or
+ * the head; exit 6 when FILE or KEY cannot be read.
+ * query: prints the records passing every filter, as JSON lines (`--json`: one array); exit 2 on
+ * a line that is no record (queries do not check the chain: run verify for that).
+ */
+export function registerLedger(
+  program: Command,
+  run: (action: () => Promise<number>) => Promise<void>,
+): void {
+  const ledger = program.command("ledger").description("check and search a decision ledger");
+  ledger
+    .command("verify")
+    .description("check a ledger's hash chain, signatures and head; exit 2 naming the first break")
+    .argument("<file>", "ledger written with --ledger (JSON lines; FILE.head beside it)")
+    .option("--pub <key>", "Ed25519 public key (PEM): every record must be signed by it")
+    .action((file: string, opts: { pub?: string }, cmd: Command) =>
+      run(async () => {
+        const global = cmd.optsWithGlobals<GlobalOptions>();
+        const key = opts.pub ? parsePublicKey(await readKeyFile(opts.pub), toPosix(opts.pub)) : undefined;
+        const { lines, head, text } = await readLedgerFiles(file);
+        if (text === null)
+          throw inputError("io.unreadable", `cannot read ${toPosix(file)}: no such file or directory`, {
+            file: toPosix(file),
+          });
+        const { records, problem } = verifyLedger(lines, head, key);
+        if (problem) {
+          const where =
+            problem.line === null ? `${toPosix(headPath(file))}` : `${toPosix(file)}:${problem.line}`;
+          throw new ProofError("ledger.broken", `${where}: ${problem.message}`, {
+            category: "integrity",
+            location:
+              problem.line === null
+                ? { file: toPosix(headPath(file)) }
+                : { file: toPosix(file), line: problem.line },
+          });
+        }
+        if (global.json)
+          process.stdout.write(
+            prettyJson({ verified: true, file: toPosix(file), records, signed: key !== undefined }),
+          );
+        else if (!global.quiet)
+          process.stderr.write(`${oneLine(`${toPosix(file)}: verified, ${records} records`)}\n`);
+        return 0;
+      }),
+    );
+  ledger
+    .command("query")
+    .description("print the ledger records that pass every filter (JSON lines; --json: an array)")
+    .argument("<file>", "ledger written with --ledger")
+    .option("--verdict <verdict>", "decisions with this verdict")
+    .option("--rule <id>", "decisions that this rule matched")
+    .option("--tool <name>", "decisions on this tool")
+    .option("--since-seq <n>", "records with seq at or above N")
+    .action(
+      (
+        file: string,
+        opts: { verdict?: string; rule?: string; tool?: string; sinceSeq?: string },
+        cmd: Command,
+      ) =>
+        run(async () => {
+          const global = cmd.optsWithGlobals<GlobalOptions>();
+          const query: LedgerQuery = {};
+          if (opts.verdict !== undefined) query.verdict = parseVerdict(opts.verdict, "--verdict");
+          if (opts.rule !== undefined) query.rule = opts.rule;
+          if (opts.tool !== undefined) query.tool = opts.tool;
+          if (opts.sinceSeq !== undefined) {
+            if (!/^\d+$/.test(opts.sinceSeq))
+              throw inputError(
+                "usage.since_seq",
+                `--since-seq must be a non-negative integer, not '${opts.sinceSeq}'`,
+              );
+            query.sinceSeq = Number(opts.sinceSeq);
+          }
+          const { lines, text } = await readLedgerFiles(file);
+          if (text === null)
+            throw inputError("io.unreadable", `cannot read ${toPosix(file)}: no such file or directory`, {
+              file: toPosix(file),
+            });
+          const out: LedgerRecord[] = [];
+          for (const [i, line] of lines.entries()) {
+            const record = parseRecord(line);
+            if (typeof record === "string")
+              throw new ProofError("ledger.broken", `${toPosix(file)}:${i + 1}: ${record}`, {
+                category: "integrity",
+                location: { file: toPosix(file), line: i + 1 },
+              });
+            if (matchesQuery(record, query)) out.push(record);
+          }
+          if (global.json) process.stdout.write(prettyJson(out));
+          else process.stdout.write(out.map(jsonLine).join(""));
+          return 0;
+        }),
+    );
+}

@@ -1,0 +1,136 @@
+/**
+ * The live guard (DESIGN.md §9): decides tool calls one at a time, as they happen, with the same
+ * engine, the same activation and the same policies as `proof verify`. Pure: no file system.
+ */
+import type { PolicySet } from "../cli/load.js";
+import type { JsonValue } from "../policy/ir.js";
+import { TraceBuilder } from "../trace/builder.js";
+import type { Trace } from "../trace/model.js";
+import type { CompiledPolicy } from "../verify/compiled.js";
+import type { Decision } from "../verify/decision.js";
+import { activate, Engine } from "../verify/engine.js";
+
+/** A tool call about to run: `args` is what the agent passed (an object, normally). */
+export interface GuardCall {
+  tool: string;
+  args: unknown;
+  /** The caller's id for the call; a later tool result names it to link result and call. */
+  call_id?: string | null;
+}
+
+/** Something the guard should know about because later rules may depend on it. */
+export type GuardEvent =
+  | {
+      type: "tool_result";
+      /** The id of the call this answers; its tool name is taken from the call when `tool` is absent. */
+      call_id?: string | null;
+      tool?: string | null;
+      content: string;
+      error?: string | null;
+    }
+  | { type: "message"; role: "system" | "user" | "assistant"; content: string };
+
+/** Options of {@link createGuard}. */
+export interface GuardOptions {
+  /** The context of `when` and CEL conditions (as `proof verify --context`); default `{}`. */
+  context?: object;
+  /** The `case_id` of the recorded session (the trace's header and every decision); default `guard`. */
+  case_id?: string;
+}
+
+/** A guard over one session (one agent run). Not shared between sessions. */
+export interface Guard {
+  /**
+   * Decides a call against the session so far (messages and tool results observed before, earlier
+   * calls, refused or not), then appends the call to the session. Only `allow` and `warn` should
+   * run; the caller enforces that.
+   */
+  check(call: GuardCall): Decision;
+  /** Appends a tool result or a message to the session (what provenance and sequence rules see). */
+  observe(event: GuardEvent): void;
+  /** The session as a canonical trace (`proof.trace/v1`), refused calls included: a CI fixture. */
+  trace(): Trace;
+}
+
+/**
+ * Arguments as the trace records them: JSON values. What JSON cannot hold (undefined, a function,
+ * a cycle, a BigInt) becomes `null`, which the engine treats as arguments that are not an object:
+ * an evaluation error for any rule that looks at them (fail closed), as `proof verify` does.
+ */
+function jsonArgs(args: unknown): JsonValue {
+  try {
+    const text = JSON.stringify(args);
+    return text === undefined ? null : (JSON.parse(text) as JsonValue);
+  } catch {
+    return null;
+  }
+}
+
+function isPolicySet(p: PolicySet | readonly CompiledPolicy[]): p is PolicySet {
+  return !Array.isArray(p);
+}
+
+/**
+ * Creates a guard for one session. Rules are activated once for `options.context` with the
+ * `basic` selector, exactly as `proof verify --context` without a plan.
+ *
+ * Events get `at` = `events[SEQ]`, calls are held by the latest assistant message (or share the
+ * message of the calls just before them; none after a tool result or a user message), as
+ * `proof check` does, so `proof verify` on {@link Guard.trace} gives every call the decision
+ * `check` gave it.
+ *
+ * Cost: each `check` re-judges the whole session so far with the engine (correct by
+ * construction, not incremental): time per call is linear in the session's length (events and
+ * content), a session of N calls costs O(N²) in all. Fine for agent sessions of hundreds of
+ * events; a long-lived session should be split.
+ *
+ * @throws Error from `check` only on an engine bug; evaluation errors of rules are decisions
+ *   (`block` when the policy is `fail_closed`, else `warn`).
+ */
+export function createGuard(
+  policies: PolicySet | readonly CompiledPolicy[],
+  options: GuardOptions = {},
+): Guard {
+  const compiled = isPolicySet(policies) ? policies.compiled : [...policies];
+  const context: object = options.context ?? {};
+  const caseId = options.case_id ?? "guard";
+  const engine = new Engine(compiled, activate(compiled, context), context);
+  const builder = new TraceBuilder();
+  let length = 0;
+  /** Seq of the message that holds the next call, if it comes now. */
+  let holder: number | null = null;
+
+  const build = (): Trace => builder.build(caseId, "proof", caseId);
+
+  return {
+    check(call) {
+      const seq = builder.toolCall(
+        holder,
+        call.call_id ?? null,
+        call.tool,
+        jsonArgs(call.args),
+        `events[${length}]`,
+      );
+      length++;
+      const result = engine.verify(build());
+      const decision = result.decisions[result.decisions.length - 1];
+      if (decision?.seq !== seq) throw new Error("guard: the engine did not decide the appended call");
+      return decision;
+    },
+    observe(event) {
+      const at = `events[${length}]`;
+      if (event.type === "message") {
+        const seq = builder.message(event.role, event.content, at);
+        holder = event.role === "assistant" ? seq : null;
+      } else {
+        builder.toolResult(event.call_id ?? null, event.tool ?? null, event.content, event.error ?? null, at);
+        holder = null;
+      }
+      length++;
+    },
+    trace() {
+      // A deep copy: the caller may keep or change it while the session goes on.
+      return structuredClone(build());
+    },
+  };
+}

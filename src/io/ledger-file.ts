@@ -1,0 +1,128 @@
+/**
+ * File side of the decision ledger (src/ledger/ledger.ts): appending records to `FILE` and the
+ * head to `FILE.head`, reading both back for verification and queries.
+ */
+import type { KeyObject } from "node:crypto";
+import { mkdir, open, readFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { ProofError } from "../errors.js";
+import {
+  appendRecord,
+  type ChainTip,
+  checkHead,
+  checkRecord,
+  EMPTY_TIP,
+  renderHead,
+} from "../ledger/ledger.js";
+import { parsePrivateKey } from "../report/manifest.js";
+import { jsonLine } from "./canonical.js";
+import { toPosix, writeFileAtomic } from "./files.js";
+
+/** The sidecar holding a ledger's head hash. */
+export function headPath(ledger: string): string {
+  return `${ledger}.head`;
+}
+
+/** An open ledger. Appends are serialised in call order; `close` waits for them. */
+export interface Ledger {
+  /** Appends one record for `decision`, then rewrites the head sidecar. */
+  append(decision: unknown): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Options of {@link openLedger}. */
+export interface LedgerOptions {
+  /** Ed25519 private key signing each record: a KeyObject, or the path of a PKCS#8 PEM file. */
+  signKey?: KeyObject | string;
+}
+
+async function readOptional(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new ProofError("io.unreadable", `cannot read ${toPosix(path)}: ${String(err)}`, {
+      location: { file: toPosix(path) },
+      cause: err,
+    });
+  }
+}
+
+/**
+ * Reads a ledger and its head. A missing ledger file reads as empty (no lines).
+ * @returns the lines without the final newline's empty remainder, and the head text or null.
+ * @throws ProofError `io.unreadable` (exit 6).
+ */
+export async function readLedgerFiles(
+  path: string,
+): Promise<{ lines: string[]; head: string | null; text: string | null }> {
+  const text = await readOptional(path);
+  const lines = text === null || text === "" ? [] : text.split("\n");
+  // One final newline ends the last record; anything else after it is a (bad) line.
+  if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
+  return { lines, head: await readOptional(headPath(path)), text };
+}
+
+function broken(path: string, line: number | null, message: string): ProofError {
+  return new ProofError(
+    "ledger.broken",
+    `${toPosix(path)}${line === null ? " (head)" : `:${line}`}: ${message}`,
+    {
+      category: "integrity",
+      location: line === null ? { file: toPosix(headPath(path)) } : { file: toPosix(path), line },
+      hint: "a ledger that does not verify is never extended; start a new one and keep this one as evidence",
+    },
+  );
+}
+
+/**
+ * Opens a ledger for appending, creating it when missing. An existing ledger is checked first
+ * (chain and head, not signatures): a broken one is never extended, since its later records
+ * would hide the break.
+ * @throws ProofError `ledger.broken` (exit 2) when the existing ledger does not verify,
+ *   `key.invalid` / `io.unreadable` (exit 6) for a bad key file.
+ */
+export async function openLedger(path: string, options: LedgerOptions = {}): Promise<Ledger> {
+  const key =
+    typeof options.signKey === "string"
+      ? parsePrivateKey(await readFile(options.signKey, "utf8"), toPosix(options.signKey))
+      : options.signKey;
+  const { lines, head, text } = await readLedgerFiles(path);
+  if (text !== null && text !== "" && !text.endsWith("\n"))
+    throw broken(path, lines.length, "the last record is incomplete (no final newline)");
+  let tip: ChainTip = EMPTY_TIP;
+  for (const [i, line] of lines.entries()) {
+    const next = checkRecord(tip, line);
+    if (typeof next === "string") throw broken(path, i + 1, next);
+    tip = next;
+  }
+  const headProblem = checkHead(tip, head);
+  if (headProblem !== null) throw broken(path, null, headProblem);
+  await mkdir(dirname(path) || ".", { recursive: true });
+  const handle = await open(path, "a");
+  let queue: Promise<void> = Promise.resolve();
+  let closed = false;
+  return {
+    append(decision) {
+      if (closed) return Promise.reject(new Error("ledger: append after close"));
+      const run = async () => {
+        const { record, tip: next } = appendRecord(tip, decision, key);
+        await handle.write(jsonLine(record));
+        await handle.sync();
+        tip = next;
+        await writeFileAtomic(headPath(path), renderHead(tip));
+      };
+      // Serialised: each record links to the one before, so appends must not interleave. A failed
+      // append does not stop later ones from trying (and failing loudly if the file is gone).
+      const p = queue.then(run);
+      queue = p.catch(() => {});
+      return p;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await queue;
+      await handle.close();
+    },
+  };
+}

@@ -1,0 +1,191 @@
+/**
+ * The decision ledger (DESIGN.md §9, issue 7): one JSON line per decision, hash-chained, optionally
+ * Ed25519-signed, with a head sidecar so that cutting lines off the end is detected too. Pure:
+ * records, chain and verification; the file side is src/io/ledger-file.ts.
+ */
+import { type KeyObject, sign, verify } from "node:crypto";
+import { canonicalJson, sha256Hex } from "../io/canonical.js";
+
+/** `prev` of the first record. */
+export const GENESIS = `sha256:${"0".repeat(64)}`;
+
+/** One line of a ledger. `seq` counts from 0; `sig` is base64 Ed25519 over the UTF-8 bytes of `hash`. */
+export interface LedgerRecord {
+  seq: number;
+  /** `hash` of the previous record, {@link GENESIS} for the first. */
+  prev: string;
+  /** `sha256:` + hex SHA-256 of the canonical JSON of `{seq, prev, decision}`. */
+  hash: string;
+  /** The decision as the guard gave it (any JSON value). */
+  decision: unknown;
+  sig?: string;
+}
+
+/** The head sidecar (`FILE.head`): the last record's seq and hash; `seq` -1 for an empty ledger. */
+export interface LedgerHead {
+  seq: number;
+  hash: string;
+}
+
+/** Where a chain stands after its last record: what the next record links to. */
+export interface ChainTip {
+  /** Seq of the next record. */
+  next: number;
+  /** Hash the next record's `prev` must hold. */
+  prev: string;
+}
+
+/** The tip of an empty ledger. */
+export const EMPTY_TIP: ChainTip = { next: 0, prev: GENESIS };
+
+/** The hash of a record: over everything but `hash` and `sig`. */
+export function recordHash(seq: number, prev: string, decision: unknown): string {
+  return `sha256:${sha256Hex(canonicalJson({ seq, prev, decision }))}`;
+}
+
+/**
+ * Builds the record that follows `tip`, signed when a private key is given (Ed25519 is
+ * deterministic: same record, same key, same signature).
+ * @returns the record and the new tip.
+ */
+export function appendRecord(
+  tip: ChainTip,
+  decision: unknown,
+  signKey?: KeyObject,
+): { record: LedgerRecord; tip: ChainTip } {
+  const hash = recordHash(tip.next, tip.prev, decision);
+  const record: LedgerRecord = { seq: tip.next, prev: tip.prev, hash, decision };
+  if (signKey) record.sig = sign(null, Buffer.from(hash, "utf8"), signKey).toString("base64");
+  return { record, tip: { next: tip.next + 1, prev: hash } };
+}
+
+/** The sidecar's content for a tip: canonical JSON of {@link LedgerHead} and a newline. */
+export function renderHead(tip: ChainTip): string {
+  return `${canonicalJson({ seq: tip.next - 1, hash: tip.prev } satisfies LedgerHead)}\n`;
+}
+
+/** A problem found by {@link verifyLedger}: `line` is 1-based in the ledger file, null for the head. */
+export interface LedgerProblem {
+  line: number | null;
+  message: string;
+}
+
+/** The outcome of {@link verifyLedger}: the records read, and the first problem if any. */
+export interface LedgerVerification {
+  records: number;
+  problem: LedgerProblem | null;
+}
+
+const KEYS = new Set(["seq", "prev", "hash", "decision", "sig"]);
+
+function isRecordShape(v: unknown): v is LedgerRecord {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
+  const r = v as Record<string, unknown>;
+  return (
+    Object.keys(r).every((k) => KEYS.has(k)) &&
+    Number.isInteger(r.seq) &&
+    typeof r.prev === "string" &&
+    typeof r.hash === "string" &&
+    "decision" in r &&
+    (r.sig === undefined || typeof r.sig === "string")
+  );
+}
+
+/**
+ * Parses one ledger line. @returns the record, or a message saying why it is not one.
+ */
+export function parseRecord(text: string): LedgerRecord | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return "not valid JSON";
+  }
+  return isRecordShape(value) ? value : "not a ledger record {seq, prev, hash, decision, sig?}";
+}
+
+/**
+ * Folds one record into a chain check: its shape, seq, link, hash and (with `publicKey`) its
+ * signature. @returns the new tip, or a message naming what is wrong.
+ */
+export function checkRecord(tip: ChainTip, text: string, publicKey?: KeyObject): ChainTip | string {
+  const record = parseRecord(text);
+  if (typeof record === "string") return record;
+  if (record.seq !== tip.next)
+    return `seq is ${record.seq}, expected ${tip.next} (records reordered or removed)`;
+  if (record.prev !== tip.prev) return `prev does not match the previous record's hash`;
+  if (recordHash(record.seq, record.prev, record.decision) !== record.hash)
+    return "hash does not match the record's content (record changed)";
+  if (publicKey) {
+    if (record.sig === undefined) return "record is not signed";
+    let ok = false;
+    try {
+      ok = verify(null, Buffer.from(record.hash, "utf8"), publicKey, Buffer.from(record.sig, "base64"));
+    } catch {
+      ok = false;
+    }
+    if (!ok) return "signature does not verify with the given public key";
+  }
+  return { next: tip.next + 1, prev: record.hash };
+}
+
+/**
+ * Verifies a whole ledger: every line in order (empty lines are not allowed, except a final
+ * newline), then the head sidecar against the last record. A missing head (`null`) is a problem
+ * unless the ledger is empty: deleting it would otherwise hide a truncation.
+ * @returns the number of good records and the first problem, or `problem: null`.
+ */
+export function verifyLedger(
+  lines: readonly string[],
+  head: string | null,
+  publicKey?: KeyObject,
+): LedgerVerification {
+  let tip = EMPTY_TIP;
+  for (const [i, text] of lines.entries()) {
+    const next = checkRecord(tip, text, publicKey);
+    if (typeof next === "string") return { records: tip.next, problem: { line: i + 1, message: next } };
+    tip = next;
+  }
+  const problem = checkHead(tip, head);
+  return { records: tip.next, problem: problem === null ? null : { line: null, message: problem } };
+}
+
+/** Compares the head sidecar with the chain's tip. @returns a message, or null when they agree. */
+export function checkHead(tip: ChainTip, head: string | null): string | null {
+  if (head === null) return tip.next === 0 ? null : "head file is missing";
+  let value: unknown;
+  try {
+    value = JSON.parse(head);
+  } catch {
+    return "head file is not valid JSON";
+  }
+  const h = value as Partial<LedgerHead> | null;
+  if (h === null || typeof h !== "object" || !Number.isInteger(h.seq) || typeof h.hash !== "string")
+    return "head file is not {seq, hash}";
+  const last = tip.next - 1;
+  if (h.seq !== last || h.hash !== tip.prev) {
+    return (h.seq as number) > last
+      ? `ledger truncated: head names record seq ${h.seq}, the file ends at seq ${last}`
+      : `head mismatch: head names record seq ${h.seq} ${h.hash}, the file ends at seq ${last} ${tip.prev}`;
+  }
+  return null;
+}
+
+/** Filters of `proof ledger query`: all given ones must hold. */
+export interface LedgerQuery {
+  verdict?: string;
+  rule?: string;
+  tool?: string;
+  /** Records with `seq` at or above this. */
+  sinceSeq?: number;
+}
+
+/** Whether a record passes a query; a decision without the field never matches that filter. */
+export function matchesQuery(record: LedgerRecord, q: LedgerQuery): boolean {
+  const d = (record.decision ?? {}) as { verdict?: unknown; rules?: unknown; tool?: unknown };
+  if (q.sinceSeq !== undefined && record.seq < q.sinceSeq) return false;
+  if (q.verdict !== undefined && d.verdict !== q.verdict) return false;
+  if (q.tool !== undefined && d.tool !== q.tool) return false;
+  if (q.rule !== undefined && !(Array.isArray(d.rules) && d.rules.includes(q.rule))) return false;
+  return true;
+}

@@ -1,0 +1,235 @@
+/**
+ * The live guard gives every call the decision `proof verify` gives it in the recorded session:
+ * random sessions (fast-check) are replayed through the guard and through the engine.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { createGuard, type GuardEvent } from "../../src/guard/guard.js";
+import { TraceBuilder } from "../../src/trace/builder.js";
+import type { Trace } from "../../src/trace/model.js";
+import type { Decision } from "../../src/verify/decision.js";
+import { activate, Engine } from "../../src/verify/engine.js";
+import { policy } from "../engine/helpers.js";
+
+/** Provenance, sequence, max_calls, argument matchers and a CEL condition, all on a few tools. */
+const POLICY = policy(`schema: proof.policy/v1
+policy_id: guard.v1
+defaults:
+  verdict: allow
+sources:
+  - tool: [get_iban]
+    integrity: trusted
+rules:
+  - id: payee_untrusted
+    match:
+      tool: [send_money]
+      provenance:
+        args: [recipient]
+        from: untrusted
+    effect: block
+    reason: payee_from_untrusted_content
+  - id: large_payment
+    match:
+      tool: [send_money]
+      args:
+        amount: { gt: 1000 }
+    effect: require_approval
+    reason: large_payment
+  - id: confirm_first
+    match:
+      tool: [delete_*]
+      sequence:
+        require_before: { role: user, content: { matches: '(?i)\\byes\\b' } }
+        since: { role: assistant, content: { matches: '\\S' } }
+    effect: require_approval
+    reason: unconfirmed
+  - id: read_budget
+    match:
+      tool: [read_*]
+      sequence:
+        max_calls: { count: 2, per: turn }
+    effect: warn
+    reason: too_many_reads
+  - id: big_context
+    when: 'context.env == "prod"'
+    match:
+      tool: [send_money]
+      condition: 'args.amount > 10.0'
+    effect: warn
+    reason: prod_payment
+`);
+
+const IBAN = "DE89 3704 0044 0532 0130 00";
+const TEXTS = ["Pay the bill", "yes, go ahead", `send it to ${IBAN}`, "DE89370400440532013000", "", "Done."];
+
+/** One step of a random session. */
+type Step =
+  | { kind: "message"; role: "system" | "user" | "assistant"; content: string }
+  | { kind: "call"; tool: string; args: unknown }
+  | { kind: "result"; content: string; error: boolean };
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({
+    kind: fc.constant("message" as const),
+    role: fc.constantFrom("system" as const, "user" as const, "assistant" as const),
+    content: fc.constantFrom(...TEXTS),
+  }),
+  fc.record({
+    kind: fc.constant("call" as const),
+    tool: fc.constantFrom("send_money", "read_file", "read_mail", "delete_file", "get_iban"),
+    args: fc.oneof(
+      fc.record({
+        recipient: fc.constantFrom(
+          IBAN,
+          "DE89370400440532013000",
+          "alice",
+          "FR76 3000 6000 0112 3456 7890 189",
+        ),
+        amount: fc.constantFrom(5, 50, 5000),
+      }),
+      fc.constant("not an object"),
+      fc.constant({}),
+    ),
+  }),
+  fc.record({
+    kind: fc.constant("result" as const),
+    content: fc.constantFrom(...TEXTS),
+    error: fc.boolean(),
+  }),
+);
+
+/**
+ * The session as the test's own trace, built with TraceBuilder from the steps (not from the
+ * guard): calls after an assistant message, or after calls of it, belong to that message.
+ */
+function expectedTrace(steps: readonly Step[]): Trace {
+  const b = new TraceBuilder();
+  let holder: number | null = null;
+  let lastCall: string | null = null;
+  steps.forEach((s, i) => {
+    const at = `events[${i}]`;
+    if (s.kind === "message") {
+      const seq = b.message(s.role, s.content, at);
+      holder = s.role === "assistant" ? seq : null;
+    } else if (s.kind === "call") {
+      lastCall = `c${i}`;
+      // As JSON: fast-check builds objects without a prototype, which a recorded trace never holds.
+      b.toolCall(holder, lastCall, s.tool, JSON.parse(JSON.stringify(s.args)), at);
+    } else {
+      b.toolResult(lastCall, null, s.content, s.error ? "failed" : null, at);
+      holder = null;
+    }
+  });
+  return b.build("guard", "proof", "guard");
+}
+
+/** Replays steps through a guard; returns its decisions and trace. */
+function replay(steps: readonly Step[], context: object) {
+  const guard = createGuard([POLICY], { context });
+  const decisions: Decision[] = [];
+  let lastCall: string | null = null;
+  steps.forEach((s, i) => {
+    if (s.kind === "call") {
+      lastCall = `c${i}`;
+      decisions.push(guard.check({ tool: s.tool, args: s.args, call_id: lastCall }));
+    } else if (s.kind === "message") {
+      guard.observe({ type: "message", role: s.role, content: s.content });
+    } else {
+      const e: GuardEvent = {
+        type: "tool_result",
+        call_id: lastCall,
+        content: s.content,
+        error: s.error ? "failed" : null,
+      };
+      guard.observe(e);
+    }
+  });
+  return { decisions, trace: guard.trace() };
+}
+
+function verifyTrace(t: Trace, context: object) {
+  return new Engine([POLICY], activate([POLICY], context), context).verify(t);
+}
+
+const withoutTraceId = ({ trace_id: _, ...d }: Decision) => d;
+
+describe("guard", () => {
+  it("gives every call of a random session the decision proof verify gives it", () => {
+    fc.assert(
+      fc.property(
+        fc.array(step, { maxLength: 25 }),
+        fc.constantFrom({}, { env: "prod" }),
+        (steps, context) => {
+          const { decisions, trace } = replay(steps, context);
+          const expected = expectedTrace(steps);
+          // The guard records exactly the session the test built on its own.
+          expect(trace).toEqual(expected);
+          const verified = verifyTrace(expected, context);
+          // Decided one by one, each call saw the session so far; verify sees the whole trace. The
+          // trace id differs (the session grew), nothing else.
+          expect(decisions.map(withoutTraceId)).toEqual(verified.decisions.map(withoutTraceId));
+          // And each decision is exactly verify's on the session as it stood at that call.
+          for (const d of decisions) {
+            const prefix = new TraceBuilder();
+            const upTo = expected.events.slice(0, d.seq + 1);
+            for (const e of upTo) {
+              if (e.type === "message") prefix.message(e.role, e.content, e.at);
+              else if (e.type === "tool_call")
+                prefix.toolCall(e.message_seq, e.call_id, e.tool, e.args, e.at);
+              else prefix.toolResult(e.call_id, e.tool, e.content, e.error, e.at);
+            }
+            const atThatTime = verifyTrace(prefix.build("guard", "proof", "guard"), context);
+            expect(atThatTime.decisions.at(-1)).toEqual(d);
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it("blocks a payee first seen in a tool result, not one the user named", () => {
+    const guard = createGuard([POLICY]);
+    guard.observe({ type: "message", role: "user", content: "Pay the bill in bill.txt" });
+    guard.observe({ type: "message", role: "assistant", content: "" });
+    expect(guard.check({ tool: "read_file", args: { path: "bill.txt" }, call_id: "c1" }).verdict).toBe(
+      "allow",
+    );
+    guard.observe({ type: "tool_result", call_id: "c1", content: `Pay 20 EUR to ${IBAN}` });
+    const d = guard.check({ tool: "send_money", args: { recipient: IBAN, amount: 5 }, call_id: "c2" });
+    expect(d.verdict).toBe("block");
+    expect(d.rules).toEqual(["payee_untrusted"]);
+    expect(d.evidence[0]).toMatchObject({ kind: "provenance", source: { seq: 3, type: "tool_result" } });
+
+    const trusted = createGuard([POLICY]);
+    trusted.observe({ type: "message", role: "user", content: `Pay 20 EUR to ${IBAN}` });
+    expect(trusted.check({ tool: "send_money", args: { recipient: IBAN, amount: 5 } }).verdict).toBe("allow");
+  });
+
+  it("records refused calls in its trace, and the tool name of a result from its call", () => {
+    const guard = createGuard([POLICY]);
+    const d = guard.check({ tool: "delete_file", args: { path: "x" }, call_id: "d1" });
+    // No messages at all: require_before finds nothing and matches (fail closed).
+    expect(d.verdict).toBe("require_approval");
+    guard.observe({ type: "tool_result", call_id: "d1", content: "refused" });
+    const t = guard.trace();
+    expect(t.events.map((e) => e.type)).toEqual(["tool_call", "tool_result"]);
+    expect(t.events[1]).toMatchObject({ tool: "delete_file", call_id: "d1" });
+    // The trace is a copy: changing it does not change the session.
+    t.events.pop();
+    expect(guard.trace().events).toHaveLength(2);
+  });
+
+  it("accepts a policy set and the context of when conditions", () => {
+    const set = { irs: [POLICY.ir], compiled: [POLICY], bundleDigest: "sha256:x" };
+    const call = { tool: "send_money", args: { recipient: "alice", amount: 50 } };
+    expect(createGuard(set, { context: { env: "prod" } }).check(call).verdict).toBe("warn");
+    expect(createGuard(set, { context: { env: "dev" } }).check(call).verdict).toBe("allow");
+  });
+
+  it("treats arguments JSON cannot hold as no object (an evaluation error, fail closed)", () => {
+    const guard = createGuard([POLICY]);
+    const d = guard.check({ tool: "send_money", args: undefined });
+    expect(d.verdict).toBe("block");
+    expect(d.reasons).toContain("evaluation_error");
+  });
+});
