@@ -71,6 +71,12 @@ function isPolicySet(p: PolicySet | readonly CompiledPolicy[]): p is PolicySet {
 }
 
 /**
+ * The `trace_id` of a live decision: a session's trace id is a digest of all its events, known
+ * when it ends (`trace()`), not at each call.
+ */
+export const PENDING_TRACE_ID = "pending";
+
+/**
  * Creates a guard for one session. Rules are activated once for `options.context` with the
  * `basic` selector, exactly as `proof verify --context` without a plan.
  *
@@ -81,7 +87,8 @@ function isPolicySet(p: PolicySet | readonly CompiledPolicy[]): p is PolicySet {
  *
  * Cost: each `check` re-judges the whole session so far with the engine (correct by
  * construction, not incremental): time per call is linear in the session's length (events and
- * content), a session of N calls costs O(N²) in all. Fine for agent sessions of hundreds of
+ * content), a session of N calls costs O(N²) in all. Decisions carry {@link PENDING_TRACE_ID}:
+ * digesting the history on every call would double that cost. Fine for agent sessions of hundreds of
  * events; a long-lived session should be split.
  *
  * @throws Error from `check` only on an engine bug; evaluation errors of rules are decisions
@@ -112,7 +119,7 @@ export function createGuard(
         `events[${length}]`,
       );
       length++;
-      const result = engine.verify(build());
+      const result = engine.verify(builder.snapshot(caseId, "proof", caseId, PENDING_TRACE_ID));
       const decision = result.decisions[result.decisions.length - 1];
       if (decision?.seq !== seq) throw new Error("guard: the engine did not decide the appended call");
       return decision;

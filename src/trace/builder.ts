@@ -72,11 +72,26 @@ export class TraceBuilder {
 
   /** Finishes the trace. `caseId` is used unless `meta.case` is a string. */
   build(caseId: string, format: FormatName, file: string, meta: Record<string, JsonValue> = {}): Trace {
+    return this.snapshot(caseId, format, file, traceId(this.events), meta);
+  }
+
+  /**
+   * The trace so far under a given id, without digesting the events: for a live session (the
+   * guard), whose id is only known once it ends and whose digest would cost a pass over the whole
+   * history on every call.
+   */
+  snapshot(
+    caseId: string,
+    format: FormatName,
+    file: string,
+    id: string,
+    meta: Record<string, JsonValue> = {},
+  ): Trace {
     const metaCase = meta.case;
     return {
       header: {
         type: "trace",
-        trace_id: traceId(this.events),
+        trace_id: id,
         case_id: typeof metaCase === "string" && metaCase !== "" ? metaCase : caseId,
         source: { format, file },
         meta,
