@@ -337,23 +337,7 @@ export function registerVerify(
     .option("--otel-out <file>", "also write every decision as an OpenTelemetry span to this OTLP JSON file")
     .option("--otel-endpoint <url>", "also send every decision as a span to this OTLP/HTTP traces URL")
     .option("--otel-include-args", "add the call's arguments to each span (off: they may hold secrets)")
-    .action(
-      (
-        opts: {
-          policy: string;
-          traces: string[];
-          context?: string;
-          plan?: string;
-          failOn: string;
-          format: string;
-          out: string;
-          redact?: boolean;
-          signKey?: string;
-          otelOut?: string;
-          otelEndpoint?: string;
-          otelIncludeArgs?: boolean;
-        },
-        cmd: Command,
-      ) => run(() => verifyWithFlags(opts, cmd.optsWithGlobals<GlobalOptions>())),
+    .action((opts: VerifyFlags, cmd: Command) =>
+      run(() => verifyWithFlags(opts, cmd.optsWithGlobals<GlobalOptions>())),
     );
 }
