@@ -16,7 +16,8 @@ import {
 } from "../ledger/ledger.js";
 import { parsePrivateKey } from "../report/manifest.js";
 import { jsonLine } from "./canonical.js";
-import { toPosix, writeFileAtomic } from "./files.js";
+import { toPosix } from "./files.js";
+import { writeFileAtomic } from "./write.js";
 
 /** The sidecar holding a ledger's head hash. */
 export function headPath(ledger: string): string {

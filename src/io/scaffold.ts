@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ProofError } from "../errors.js";
-import { toPosix, writeFileAtomic } from "./files.js";
+import { toPosix } from "./files.js";
+import { writeFileAtomic } from "./write.js";
 
 /** Name in package.json of the package whose shipped files {@link readPackageFile} reads. */
 const PACKAGE_NAME = "proof";

@@ -8,7 +8,7 @@
 import type { Attributes } from "@opentelemetry/api";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { canonicalJson } from "../io/canonical.js";
-import { writeFileAtomic } from "../io/files.js";
+import { writeFileAtomic } from "../io/write.js";
 import type { Decision } from "../verify/decision.js";
 import { VERSION } from "../version.js";
 

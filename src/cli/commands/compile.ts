@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { prettyJson } from "../../io/canonical.js";
-import { writeFileAtomic } from "../../io/files.js";
+import { writeFileAtomic } from "../../io/write.js";
 import { loadPolicyFile } from "../load.js";
 import type { GlobalOptions } from "../output.js";
 

@@ -1,8 +1,9 @@
 import type { Command } from "commander";
 import { inputError } from "../../errors.js";
 import { jsonLine } from "../../io/canonical.js";
-import { listTraceFiles, openAtomicLineFile, stdoutWriter } from "../../io/files.js";
+import { listTraceFiles } from "../../io/files.js";
 import { traceSource } from "../../io/trace-files.js";
+import { openAtomicLineFile, stdoutWriter } from "../../io/write.js";
 import type { FormatName } from "../../trace/model.js";
 import { type Explanation, explainSource, FORMAT_NAMES, readTraces } from "../../trace/read.js";
 import { type GlobalOptions, oneLine } from "../output.js";

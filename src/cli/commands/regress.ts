@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { inputError, ProofError } from "../../errors.js";
 import { prettyJson } from "../../io/canonical.js";
-import { fileSize, readTextFile, toPosix, writeFileAtomic } from "../../io/files.js";
+import { fileSize, readTextFile, toPosix } from "../../io/files.js";
+import { writeFileAtomic } from "../../io/write.js";
 import type { Verdict } from "../../policy/ir.js";
 import { type Baseline, loadBaseline, makeBaseline } from "../../regress/baseline.js";
 import {
