@@ -2,7 +2,9 @@
 import { execFile } from "node:child_process";
 import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { BIN, proof, ROOT, type RunResult } from "../e2e/cli.js";
+import { BIN, GATE_ARTIFACTS, proof, ROOT, type RunResult } from "../e2e/cli.js";
+
+export { GATE_ARTIFACTS };
 
 /** The contract script, run from the repository as from an installed package. */
 export const SCRIPT = join(ROOT, "scripts", "proof-ci.sh");
@@ -41,18 +43,6 @@ export const PROOF_BIN = `${process.execPath} ${BIN}`;
 export async function readJson(file: string): Promise<Record<string, unknown>> {
   return JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
 }
-
-/** Every file a gate writes into its out dir (docs/artifacts.md). */
-export const GATE_ARTIFACTS = [
-  "annotations.txt",
-  "decisions.jsonl",
-  "junit.xml",
-  "manifest.json",
-  "report.json",
-  "results.sarif",
-  "status.json",
-  "summary.md",
-];
 
 /**
  * Makes `dir` a regressed corpus: the banking golden scenario with a recorded baseline at the

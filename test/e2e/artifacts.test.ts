@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { appendFile, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { BIN, proof, removeTempDirs, snapshot, tempDir } from "./cli.js";
+import { BIN, GATE_ARTIFACTS, proof, removeTempDirs, snapshot, tempDir } from "./cli.js";
 
 afterAll(removeTempDirs);
 
@@ -70,16 +70,7 @@ describe("artifacts", () => {
     const r = await proof([...VERIFY, "--out", "out"], dir);
     expect(r.code).toBe(5);
     const files = await snapshot(join(dir, "out"));
-    expect([...files.keys()]).toEqual([
-      "annotations.txt",
-      "decisions.jsonl",
-      "junit.xml",
-      "manifest.json",
-      "report.json",
-      "results.sarif",
-      "status.json",
-      "summary.md",
-    ]);
+    expect([...files.keys()]).toEqual(GATE_ARTIFACTS);
     const manifest = JSON.parse(String(files.get("manifest.json")));
     expect(Object.keys(manifest.files)).toEqual([...files.keys()].filter((f) => f !== "manifest.json"));
     expect(manifest.signature).toBeUndefined();

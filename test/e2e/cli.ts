@@ -68,3 +68,15 @@ export async function snapshot(dir: string): Promise<Map<string, Buffer>> {
   for (const f of files) out.set(f, await readFile(join(dir, f)));
   return out;
 }
+
+/** Every file a gate writes into its out dir (docs/artifacts.md). */
+export const GATE_ARTIFACTS = [
+  "annotations.txt",
+  "decisions.jsonl",
+  "junit.xml",
+  "manifest.json",
+  "report.json",
+  "results.sarif",
+  "status.json",
+  "summary.md",
+];

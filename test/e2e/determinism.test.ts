@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { proof, ROOT, removeTempDirs, snapshot, tempDir } from "./cli.js";
+import { GATE_ARTIFACTS, proof, ROOT, removeTempDirs, snapshot, tempDir } from "./cli.js";
 
 afterAll(removeTempDirs);
 
@@ -34,16 +34,7 @@ describe("determinism", () => {
     expect(a.code).toBe(5);
     for (const r of [b, c]) expect(r).toEqual(a);
     const first = await snapshot(join(dir, "a"));
-    expect([...first.keys()]).toEqual([
-      "annotations.txt",
-      "decisions.jsonl",
-      "junit.xml",
-      "manifest.json",
-      "report.json",
-      "results.sarif",
-      "status.json",
-      "summary.md",
-    ]);
+    expect([...first.keys()]).toEqual(GATE_ARTIFACTS);
     expect(first.get("report.json")?.toString()).toContain('"case_id": "gpt-4o-airline.json#199"');
     expect(await snapshot(join(dir, "b"))).toEqual(first);
     expect(await snapshot(join(dir, "c"))).toEqual(first);

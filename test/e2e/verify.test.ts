@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { proof, ROOT, removeTempDirs, tempDir } from "./cli.js";
+import { GATE_ARTIFACTS, proof, ROOT, removeTempDirs, tempDir } from "./cli.js";
 
 const BANKING = join(ROOT, "examples/policies/agentdojo-banking.yaml");
 const RUNS = join(ROOT, "fixtures/corpus/agentdojo/runs/claude-3-5-sonnet-20241022/banking");
@@ -56,16 +56,7 @@ describe("proof verify exit codes", () => {
     expect(r.stdout).toBe(
       "1 traces, 1 tool calls: 1 allow, 0 warn, 0 require_approval, 0 block. Gate passed.\n",
     );
-    expect((await readdir(join(dir, "pass"))).sort()).toEqual([
-      "annotations.txt",
-      "decisions.jsonl",
-      "junit.xml",
-      "manifest.json",
-      "report.json",
-      "results.sarif",
-      "status.json",
-      "summary.md",
-    ]);
+    expect((await readdir(join(dir, "pass"))).sort()).toEqual(GATE_ARTIFACTS);
     expect(JSON.parse(await readFile(join(dir, "pass", "status.json"), "utf8"))).toEqual({
       phase: "gate",
       code: 0,
@@ -127,16 +118,7 @@ describe("the out dir", () => {
     await writeFile(join(dir, "rerun", "stale.txt"), "from an older version\n");
     await writeFile(join(dir, "rerun", "old-results.sarif"), "{}\n");
     expect((await verify(RESISTED, "rerun")).code).toBe(0);
-    expect((await readdir(join(dir, "rerun"))).sort()).toEqual([
-      "annotations.txt",
-      "decisions.jsonl",
-      "junit.xml",
-      "manifest.json",
-      "report.json",
-      "results.sarif",
-      "status.json",
-      "summary.md",
-    ]);
+    expect((await readdir(join(dir, "rerun"))).sort()).toEqual(GATE_ARTIFACTS);
     expect((await report("rerun")).passed).toBe(true);
     expect((await readdir(dir)).filter((n) => n.includes("staging"))).toEqual([]);
   });

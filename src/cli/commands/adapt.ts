@@ -9,6 +9,7 @@ import { planRules } from "../../plan/planner.js";
 import { basicSelector, type Selector, weightedSelector } from "../../plan/select.js";
 import { parseWeights } from "../../plan/weights.js";
 import { loadContext, loadPolicySet, type PolicySet } from "../load.js";
+import { addArtifactOptions } from "../options.js";
 import { type GlobalOptions, oneLine } from "../output.js";
 import { parseFormat } from "./import.js";
 import { parseVerdict, printVerifyResult, runVerify } from "./verify.js";
@@ -78,8 +79,7 @@ interface AdaptOptions {
  * the plan, exactly as `proof verify --plan` would; `--dry-run` plans and evaluates nothing else.
  */
 export function registerAdapt(program: Command, run: (action: () => Promise<number>) => Promise<void>): void {
-  program
-    .command("adapt")
+  addArtifactOptions(program.command("adapt"), "artifact directory when verifying")
     .description("plan which rules apply to a context, in which order, and why")
     .requiredOption("--policy <id|path>", "policy YAML, IR file, or a policy id in --policy-dir")
     .requiredOption("--context <file>", "context (JSON or YAML object)")
@@ -90,11 +90,7 @@ export function registerAdapt(program: Command, run: (action: () => Promise<numb
     .option("--metrics-out <file>", "write adapt metrics in Prometheus text format")
     .option("--policy-dir <dir>", "where policy ids are looked up", DEFAULT_POLICY_DIR)
     .option("--traces <paths...>", "verify these traces with the plan (unless --dry-run)")
-    .option("--out <dir>", "artifact directory when verifying", "proof-out")
     .option("--fail-on <verdict>", "fail when a trace is at or above this verdict", "block")
-    .option("--format <format>", "trace format, or auto", "auto")
-    .option("--redact", "replace matched values in SARIF, summary and annotations by a SHA-256 prefix")
-    .option("--sign-key <file>", "sign manifest.json with this Ed25519 private key (PEM)")
     .action((opts: AdaptOptions, cmd: Command) =>
       run(async () => {
         const global = cmd.optsWithGlobals<GlobalOptions>();

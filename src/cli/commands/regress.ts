@@ -15,6 +15,7 @@ import { renderSummary } from "../../report/markdown.js";
 import { renderRegressMarkdown, renderRegressTerminal, renderRegressVerdict } from "../../report/regress.js";
 import type { Report } from "../../report/report.js";
 import { renderTable } from "../../report/terminal.js";
+import { addArtifactOptions } from "../options.js";
 import { type GlobalOptions, oneLine, useColor } from "../output.js";
 import { parseFormat } from "./import.js";
 import { type CaseResult, EXIT_GATE_FAILED, parseVerdict, runVerify } from "./verify.js";
@@ -233,15 +234,11 @@ async function regressAccept(flags: CommonFlags, global: GlobalOptions): Promise
 
 /** Adds the options every regress subcommand takes. */
 function common(cmd: Command): Command {
-  return cmd
+  return addArtifactOptions(cmd)
     .requiredOption("--policy <path>", "policy YAML, IR file, or directory of policies")
     .requiredOption("--traces <paths...>", "trace files or directories (searched for .json and .jsonl)")
     .option("--baseline <file>", "the baseline file", DEFAULT_BASELINE)
-    .option("--context <file>", "context (JSON or YAML object) for `when` and CEL conditions")
-    .option("--format <format>", "trace format, or auto", "auto")
-    .option("--out <dir>", "artifact directory, written as a whole", "proof-out")
-    .option("--redact", "replace matched values in SARIF, summary and annotations by a SHA-256 prefix")
-    .option("--sign-key <file>", "sign manifest.json with this Ed25519 private key (PEM)");
+    .option("--context <file>", "context (JSON or YAML object) for `when` and CEL conditions");
 }
 
 /**

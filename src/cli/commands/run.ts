@@ -4,6 +4,7 @@ import { inputError } from "../../errors.js";
 import { prettyJson } from "../../io/canonical.js";
 import { runChild } from "../../io/process.js";
 import { StagedDir, writeFileAtomic } from "../../io/write.js";
+import { addArtifactOptions } from "../options.js";
 import { type GlobalOptions, oneLine } from "../output.js";
 import { parseFormat } from "./import.js";
 import { DEFAULT_BASELINE, parseRegressionMode, regressRun } from "./regress.js";
@@ -62,8 +63,7 @@ async function gate(opts: RunOptions, global: GlobalOptions): Promise<number> {
  * checked before CMD runs, so a usage error never costs a long command.
  */
 export function registerRun(program: Command, run: (action: () => Promise<number>) => Promise<void>): void {
-  program
-    .command("run")
+  addArtifactOptions(program.command("run"))
     .description("run a command that records traces, pass its failure through, then gate the traces")
     .argument("<command...>", "the command and its arguments, after --")
     .requiredOption("--policy <path>", "policy YAML, IR file, or directory of policies")
@@ -79,10 +79,6 @@ export function registerRun(program: Command, run: (action: () => Promise<number
     .option("--fail-on-regression <mode>", "with --baseline: loosened | any", "any")
     .option("--allow-missing", "with --baseline: a case missing from the traces does not fail")
     .option("--fail-on <verdict>", "fail when a trace is at or above this verdict", "block")
-    .option("--format <format>", "trace format, or auto", "auto")
-    .option("--out <dir>", "artifact directory, written as a whole", "proof-out")
-    .option("--redact", "replace matched values in SARIF, summary and annotations by a SHA-256 prefix")
-    .option("--sign-key <file>", "sign manifest.json with this Ed25519 private key (PEM)")
     .action((command: string[], opts: RunOptions, cmd: Command) =>
       run(async () => {
         const global = cmd.optsWithGlobals<GlobalOptions>();

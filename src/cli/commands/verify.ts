@@ -22,6 +22,7 @@ import { VERDICT_ORDER } from "../../verify/decision.js";
 import { type Activation, activate, Engine } from "../../verify/engine.js";
 import { VERSION } from "../../version.js";
 import { loadContext, loadPolicySet, type PolicySet } from "../load.js";
+import { addArtifactOptions } from "../options.js";
 import { type GlobalOptions, oneLine, useColor } from "../output.js";
 import { parseFormat } from "./import.js";
 
@@ -319,8 +320,7 @@ export function registerVerify(
   program: Command,
   run: (action: () => Promise<number>) => Promise<void>,
 ): void {
-  program
-    .command("verify")
+  addArtifactOptions(program.command("verify"))
     .description("judge every tool call of every trace against the policies; exit 5 when the gate fails")
     // Required options are checked after proof.config.yaml is merged (src/cli/config.ts).
     .requiredOption("--policy <path>", "policy YAML, IR file, or directory of policies")
@@ -328,13 +328,6 @@ export function registerVerify(
     .option("--context <file>", "context (JSON or YAML object) for `when` and CEL conditions")
     .option("--plan <file>", "evaluate only this plan's rules, in its order (from proof adapt)")
     .option("--fail-on <verdict>", "fail when a trace is at or above this verdict", "block")
-    .option("--format <format>", "trace format, or auto", "auto")
-    .option("--out <dir>", "artifact directory, written as a whole", "proof-out")
-    .option("--redact", "replace matched values in SARIF, summary and annotations by a SHA-256 prefix")
-    .option(
-      "--sign-key <file>",
-      "sign manifest.json with this Ed25519 private key (PEM, from proof keys gen)",
-    )
     .option("--otel-out <file>", "also write every decision as an OpenTelemetry span to this OTLP JSON file")
     .option("--otel-endpoint <url>", "also send every decision as a span to this OTLP/HTTP traces URL")
     .option("--otel-include-args", "add the call's arguments to each span (off: they may hold secrets)")

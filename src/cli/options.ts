@@ -1,0 +1,20 @@
+import type { Command } from "commander";
+
+/**
+ * Adds the options of every command that writes an out dir (`verify`, `regress`, `run`,
+ * `adapt --traces`): the trace format, the out dir, redaction and manifest signing. One
+ * declaration keeps their names, defaults and help the same everywhere (DESIGN.md §12).
+ */
+export function addArtifactOptions(
+  cmd: Command,
+  outHelp = "artifact directory, written as a whole",
+): Command {
+  return cmd
+    .option("--format <format>", "trace format, or auto", "auto")
+    .option("--out <dir>", outHelp, "proof-out")
+    .option("--redact", "replace matched values in SARIF, summary and annotations by a SHA-256 prefix")
+    .option(
+      "--sign-key <file>",
+      "sign manifest.json with this Ed25519 private key (PEM, from proof keys gen)",
+    );
+}
