@@ -11,7 +11,7 @@ export interface SourceLocation {
 }
 
 /** Error categories of the `--json` envelope; each has one exit code (DESIGN.md §6). */
-export type ErrorCategory = "input" | "integrity" | "dependency" | "internal";
+export type ErrorCategory = "input" | "integrity" | "dependency" | "environment" | "internal";
 
 /** Exit codes of DESIGN.md §6 keyed by category. */
 export const EXIT_CODE: Record<ErrorCategory, number> = {
@@ -19,7 +19,49 @@ export const EXIT_CODE: Record<ErrorCategory, number> = {
   integrity: 2,
   input: 6,
   dependency: 7,
+  environment: 8,
 };
+
+/**
+ * Error codes of the operating system that mean the machine refused an operation proof was right
+ * to attempt (read-only file system, disk full, permission denied, too many open files): exit 8,
+ * never 1, which is kept for proof's own bugs.
+ */
+const ENVIRONMENT_ERRNO: Record<string, string> = {
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "read-only file system",
+  ENOSPC: "no space left on device",
+  EDQUOT: "disk quota exceeded",
+  EFBIG: "file too large for the file system",
+  EMFILE: "too many open files",
+  ENFILE: "too many open files in the system",
+  EIO: "input/output error",
+  EBUSY: "resource busy",
+  ENAMETOOLONG: "file name too long",
+};
+
+/**
+ * Turns a Node.js system error (`err.code` such as `ENOSPC`, `err.path`) into a located
+ * {@link ProofError} of category `environment` (exit 8) naming the path and the cause in words.
+ * @returns undefined when `err` is not such a system error (the caller keeps it as it is).
+ */
+export function environmentError(err: unknown, what = "write"): ProofError | undefined {
+  const e = err as NodeJS.ErrnoException | undefined;
+  const errno = typeof e?.code === "string" ? e.code : "";
+  const reason = Object.hasOwn(ENVIRONMENT_ERRNO, errno) ? ENVIRONMENT_ERRNO[errno] : undefined;
+  if (reason === undefined) return undefined;
+  const path = typeof e?.path === "string" ? e.path : undefined;
+  return new ProofError(
+    `io.${errno.toLowerCase()}`,
+    `cannot ${what}${path ? ` ${path.split("\\").join("/")}` : ""}: ${reason}`,
+    {
+      category: "environment",
+      ...(path ? { location: { file: path.split("\\").join("/") } } : {}),
+      cause: err,
+    },
+  );
+}
 
 /**
  * A user-facing failure with a stable `code` (e.g. `policy.unknown_key`), a category that decides

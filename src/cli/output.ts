@@ -1,4 +1,4 @@
-import { formatLocation, ProofError } from "../errors.js";
+import { environmentError, formatLocation, ProofError } from "../errors.js";
 
 /** Options every command takes. */
 export interface GlobalOptions {
@@ -47,9 +47,10 @@ export function reportError(err: unknown, opts: GlobalOptions): number {
   const e =
     err instanceof ProofError
       ? err
-      : new ProofError("internal", err instanceof Error ? err.message : String(err), {
+      : (environmentError(err, "use") ??
+        new ProofError("internal", err instanceof Error ? err.message : String(err), {
           category: "internal",
-        });
+        }));
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(errorEnvelope(e))}\n`);
   } else {
