@@ -2,7 +2,7 @@
  * File side of the decision ledger (src/ledger/ledger.ts): appending records to `FILE` and the
  * head to `FILE.head`, reading both back for verification and queries.
  */
-import type { KeyObject } from "node:crypto";
+import { createPublicKey, type KeyObject } from "node:crypto";
 import { mkdir, open, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ProofError } from "../errors.js";
@@ -12,6 +12,7 @@ import {
   checkHead,
   checkRecord,
   EMPTY_TIP,
+  type LedgerHead,
   renderHead,
 } from "../ledger/ledger.js";
 import { parsePrivateKey } from "../report/manifest.js";
@@ -33,7 +34,10 @@ export interface Ledger {
 
 /** Options of {@link openLedger}. */
 export interface LedgerOptions {
-  /** Ed25519 private key signing each record: a KeyObject, or the path of a PKCS#8 PEM file. */
+  /**
+   * Ed25519 private key signing each record and the head: a KeyObject, or the path of a PKCS#8
+   * PEM file.
+   */
   signKey?: KeyObject | string;
 }
 
@@ -64,6 +68,11 @@ export async function readLedgerFiles(
   return { lines, head: await readOptional(headPath(path)), text };
 }
 
+/** Whether a head (already checked by checkHead) carries a signature. */
+function headIsSigned(head: string): boolean {
+  return (JSON.parse(head) as LedgerHead).sig !== undefined;
+}
+
 function broken(path: string, line: number | null, message: string): ProofError {
   return new ProofError(
     "ledger.broken",
@@ -78,10 +87,15 @@ function broken(path: string, line: number | null, message: string): ProofError 
 
 /**
  * Opens a ledger for appending, creating it when missing. An existing ledger is checked first
- * (chain and head, not signatures): a broken one is never extended, since its later records
- * would hide the break.
- * @throws ProofError `ledger.broken` (exit 2) when the existing ledger does not verify,
- *   `key.invalid` / `io.unreadable` (exit 6) for a bad key file.
+ * (chain and head; with a key, the head's signature by that key, which covers every record through
+ * the chain; record signatures are left to `proof ledger verify`): a broken one is never extended,
+ * since its later records would hide the break, and an unsigned or re-headed one is never signed
+ * anew, since a fresh signed head would vouch for a ledger cut before it was reopened. A new signed
+ * ledger gets a signed head of seq -1 at once, so that emptying it shows too.
+ * @throws ProofError `ledger.broken` (exit 2) when the existing ledger does not verify (with a
+ *   key: also when its head is not signed by that key), `ledger.key_required` (exit 6) when the
+ *   ledger is signed and no key is given (unsigned records would make it fail verification for
+ *   good), `key.invalid` / `io.unreadable` (exit 6) for a bad key file.
  */
 export async function openLedger(path: string, options: LedgerOptions = {}): Promise<Ledger> {
   const key =
@@ -97,9 +111,21 @@ export async function openLedger(path: string, options: LedgerOptions = {}): Pro
     if (typeof next === "string") throw broken(path, i + 1, next);
     tip = next;
   }
-  const headProblem = checkHead(tip, head);
+  const fresh = tip.next === 0 && head === null;
+  const headProblem = checkHead(tip, head, key && !fresh ? createPublicKey(key) : undefined);
   if (headProblem !== null) throw broken(path, null, headProblem);
+  if (!key && head !== null && headIsSigned(head))
+    throw new ProofError(
+      "ledger.key_required",
+      `${toPosix(path)} is a signed ledger: appending unsigned records would make it fail verification`,
+      {
+        location: { file: toPosix(headPath(path)) },
+        hint: "give the key that signed it (--ledger-sign-key), or start a new ledger",
+      },
+    );
   await mkdir(dirname(path) || ".", { recursive: true });
+  // Before the ledger file: a head of seq -1 beside a missing ledger still reads as empty and valid.
+  if (key && fresh) await writeFileAtomic(headPath(path), renderHead(tip, key));
   const handle = await open(path, "a");
   let queue: Promise<void> = Promise.resolve();
   let closed = false;
@@ -111,7 +137,7 @@ export async function openLedger(path: string, options: LedgerOptions = {}): Pro
         await handle.write(jsonLine(record));
         await handle.sync();
         tip = next;
-        await writeFileAtomic(headPath(path), renderHead(tip));
+        await writeFileAtomic(headPath(path), renderHead(tip, key));
       };
       // Serialised: each record links to the one before, so appends must not interleave. A failed
       // append does not stop later ones from trying (and failing loudly if the file is gone).

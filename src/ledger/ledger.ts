@@ -1,10 +1,14 @@
 /**
- * The decision ledger (DESIGN.md §9, issue 7): one JSON line per decision, hash-chained, optionally
- * Ed25519-signed, with a head sidecar so that cutting lines off the end is detected too. Pure:
- * records, chain and verification; the file side is src/io/ledger-file.ts.
+ * The decision ledger: one JSON line per decision, hash-chained, optionally
+ * Ed25519-signed, with a head sidecar so that cutting lines off the end is detected too. When the
+ * ledger is signed, so is the head: an unsigned head could be rewritten to name any earlier record,
+ * which would hide a truncation from a verifier holding the public key. Pure: records, chain and
+ * verification; the file side is src/io/ledger-file.ts.
  */
 import { type KeyObject, sign, verify } from "node:crypto";
+import { ProofError } from "../errors.js";
 import { canonicalJson, sha256Hex } from "../io/canonical.js";
+import { parseJson } from "../trace/json.js";
 
 /** `prev` of the first record. */
 export const GENESIS = `sha256:${"0".repeat(64)}`;
@@ -21,10 +25,27 @@ export interface LedgerRecord {
   sig?: string;
 }
 
-/** The head sidecar (`FILE.head`): the last record's seq and hash; `seq` -1 for an empty ledger. */
+/**
+ * The head sidecar (`FILE.head`): the last record's seq and hash; `seq` -1 and {@link GENESIS} for
+ * an empty ledger. `sig`, in a signed ledger, is base64 Ed25519 over {@link headSignedBytes}.
+ */
 export interface LedgerHead {
   seq: number;
   hash: string;
+  sig?: string;
+}
+
+/** The `schema` inside the bytes a head signature covers: see {@link headSignedBytes}. */
+export const HEAD_SIGNATURE_SCHEMA = "proof.ledger.head/v1";
+
+/**
+ * The bytes a head signature covers: the canonical JSON (RFC 8785) of
+ * `{"hash": HASH, "schema": "proof.ledger.head/v1", "seq": SEQ}`. A record's signature covers the
+ * bare `sha256:…` text of its hash; these bytes start with `{`, so no record signature can be
+ * copied into a head (which would let anyone who cut the ledger sign its new end).
+ */
+export function headSignedBytes(seq: number, hash: string): Buffer {
+  return Buffer.from(canonicalJson({ hash, schema: HEAD_SIGNATURE_SCHEMA, seq }), "utf8");
 }
 
 /** Where a chain stands after its last record: what the next record links to. */
@@ -59,9 +80,14 @@ export function appendRecord(
   return { record, tip: { next: tip.next + 1, prev: hash } };
 }
 
-/** The sidecar's content for a tip: canonical JSON of {@link LedgerHead} and a newline. */
-export function renderHead(tip: ChainTip): string {
-  return `${canonicalJson({ seq: tip.next - 1, hash: tip.prev } satisfies LedgerHead)}\n`;
+/**
+ * The sidecar's content for a tip: canonical JSON of {@link LedgerHead} and a newline, signed when
+ * a private key is given.
+ */
+export function renderHead(tip: ChainTip, signKey?: KeyObject): string {
+  const head: LedgerHead = { seq: tip.next - 1, hash: tip.prev };
+  if (signKey) head.sig = sign(null, headSignedBytes(head.seq, head.hash), signKey).toString("base64");
+  return `${canonicalJson(head)}\n`;
 }
 
 /** A problem found by {@link verifyLedger}: `line` is 1-based in the ledger file, null for the head. */
@@ -92,16 +118,27 @@ function isRecordShape(v: unknown): v is LedgerRecord {
 }
 
 /**
+ * Parses strict JSON (see parseJson: no key twice, no out-of-range number, bounded depth). A key
+ * given twice would let the hash cover one reading of a line while another reader sees the other.
+ * @returns the value, or a message saying why the text is not strict JSON.
+ */
+function parseStrict(text: string): { value: unknown } | string {
+  try {
+    return { value: parseJson(text, "") };
+  } catch (err) {
+    if (!(err instanceof ProofError)) throw err;
+    const column = err.location?.column === undefined ? "" : ` (column ${err.location.column})`;
+    return `not strict JSON: ${err.message}${column}`;
+  }
+}
+
+/**
  * Parses one ledger line. @returns the record, or a message saying why it is not one.
  */
 export function parseRecord(text: string): LedgerRecord | string {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return "not valid JSON";
-  }
-  return isRecordShape(value) ? value : "not a ledger record {seq, prev, hash, decision, sig?}";
+  const parsed = parseStrict(text);
+  if (typeof parsed === "string") return parsed;
+  return isRecordShape(parsed.value) ? parsed.value : "not a ledger record {seq, prev, hash, decision, sig?}";
 }
 
 /**
@@ -118,21 +155,27 @@ export function checkRecord(tip: ChainTip, text: string, publicKey?: KeyObject):
     return "hash does not match the record's content (record changed)";
   if (publicKey) {
     if (record.sig === undefined) return "record is not signed";
-    let ok = false;
-    try {
-      ok = verify(null, Buffer.from(record.hash, "utf8"), publicKey, Buffer.from(record.sig, "base64"));
-    } catch {
-      ok = false;
-    }
-    if (!ok) return "signature does not verify with the given public key";
+    if (!verifies(Buffer.from(record.hash, "utf8"), record.sig, publicKey))
+      return "signature does not verify with the given public key";
   }
   return { next: tip.next + 1, prev: record.hash };
+}
+
+function verifies(message: Buffer, sig: string, publicKey: KeyObject): boolean {
+  try {
+    return verify(null, message, publicKey, Buffer.from(sig, "base64"));
+  } catch {
+    return false;
+  }
 }
 
 /**
  * Verifies a whole ledger: every line in order (empty lines are not allowed, except a final
  * newline), then the head sidecar against the last record. A missing head (`null`) is a problem
- * unless the ledger is empty: deleting it would otherwise hide a truncation.
+ * unless the ledger is empty: deleting it would otherwise hide a truncation. With `publicKey`,
+ * every record and the head must be signed by it, and the head must exist even for an empty
+ * ledger; without it, nothing binds the head to a signer, so a ledger cut and re-headed verifies
+ * too (only a changed or reordered record, or a stale head, is found).
  * @returns the number of good records and the first problem, or `problem: null`.
  */
 export function verifyLedger(
@@ -146,27 +189,48 @@ export function verifyLedger(
     if (typeof next === "string") return { records: tip.next, problem: { line: i + 1, message: next } };
     tip = next;
   }
-  const problem = checkHead(tip, head);
+  const problem = checkHead(tip, head, publicKey);
   return { records: tip.next, problem: problem === null ? null : { line: null, message: problem } };
 }
 
-/** Compares the head sidecar with the chain's tip. @returns a message, or null when they agree. */
-export function checkHead(tip: ChainTip, head: string | null): string | null {
-  if (head === null) return tip.next === 0 ? null : "head file is missing";
-  let value: unknown;
-  try {
-    value = JSON.parse(head);
-  } catch {
-    return "head file is not valid JSON";
+const HEAD_KEYS = new Set(["seq", "hash", "sig"]);
+
+/**
+ * Compares the head sidecar with the chain's tip. With `publicKey` the head must exist (an empty
+ * signed ledger has a signed head of seq -1: deleting the ledger's lines and its head would
+ * otherwise pass) and carry a signature by that key over {@link headSignedBytes}. The signature is
+ * checked before the head is compared with the file, so a rewritten head is reported as such.
+ * @returns a message, or null when they agree.
+ */
+export function checkHead(tip: ChainTip, head: string | null, publicKey?: KeyObject): string | null {
+  if (head === null) {
+    if (publicKey) return "head file is missing (a signed ledger always has a signed head)";
+    return tip.next === 0 ? null : "head file is missing";
   }
-  const h = value as Partial<LedgerHead> | null;
-  if (h === null || typeof h !== "object" || !Number.isInteger(h.seq) || typeof h.hash !== "string")
-    return "head file is not {seq, hash}";
+  const parsed = parseStrict(head);
+  if (typeof parsed === "string") return `head file is ${parsed}`;
+  const h = parsed.value as Partial<LedgerHead> | null;
+  if (
+    h === null ||
+    typeof h !== "object" ||
+    Array.isArray(h) ||
+    !Object.keys(h).every((k) => HEAD_KEYS.has(k)) ||
+    !Number.isInteger(h.seq) ||
+    typeof h.hash !== "string" ||
+    (h.sig !== undefined && typeof h.sig !== "string")
+  )
+    return "head file is not {seq, hash, sig?}";
+  const seq = h.seq as number;
+  if (publicKey) {
+    if (h.sig === undefined)
+      return "head is not signed: without a signed head, records cut off the end cannot be detected";
+    if (!verifies(headSignedBytes(seq, h.hash), h.sig, publicKey))
+      return "head signature does not verify with the given public key (head rewritten or signed by another key)";
+  }
   const last = tip.next - 1;
-  if (h.seq !== last || h.hash !== tip.prev) {
-    return (h.seq as number) > last
-      ? `ledger truncated: head names record seq ${h.seq}, the file ends at seq ${last}`
-      : `head mismatch: head names record seq ${h.seq} ${h.hash}, the file ends at seq ${last} ${tip.prev}`;
+  if (seq !== last || h.hash !== tip.prev) {
+    if (seq > last) return `ledger truncated: head names record seq ${seq}, the file ends at seq ${last}`;
+    return `head mismatch: head names record seq ${seq} ${h.hash}, the file ends at seq ${last} ${tip.prev}`;
   }
   return null;
 }

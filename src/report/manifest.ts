@@ -15,6 +15,7 @@ import {
 } from "node:crypto";
 import { ProofError } from "../errors.js";
 import { canonicalJson, prettyJson, sha256Hex } from "../io/canonical.js";
+import { parseJson } from "../trace/json.js";
 import type { PolicyRef } from "./report.js";
 
 /** The manifest's own file name; it is never listed in itself. */
@@ -143,31 +144,43 @@ export function renderManifest(input: {
   return prettyJson(manifest);
 }
 
-/** Why an out dir failed verification: the first offence found; messages are about manifest.json. */
+/**
+ * Why an out dir failed verification: the first offence found; messages are about manifest.json.
+ * `file` is a path relative to the out dir; a directory's path ends with `/`.
+ */
 export type AttestProblem =
   | { kind: "manifest"; message: string }
   | { kind: "signature"; message: string }
   | { kind: "modified" | "removed" | "added"; file: string };
 
 /**
- * Checks an out dir against its manifest: the manifest must be a `proof.manifest/v1` object, its
- * signature must hold for `publicKey`, every listed file must exist with the listed digest and no
- * other file may exist. Files are compared in sorted name order, so the first offending file is
- * the same on every run.
+ * Checks an out dir against its manifest: the manifest must be a `proof.manifest/v1` object (strict
+ * JSON: a key given twice is refused, since the signature would then cover one reading of the
+ * bytes and another reader could see the other), its signature must hold for `publicKey` and its
+ * `key_id` must be that key's id, every listed file must exist with the listed digest, and no other
+ * file or directory may exist. The signature does not cover `key_id`, so `key_id` is recomputed
+ * from `publicKey` and compared: an edited key id is refused like an edited file. A directory is
+ * accounted for only when a listed file is inside it; any other (an empty one included) is added.
+ * Files are compared in sorted name order, then directories, so the first offence is the same on
+ * every run.
  * @param manifestText the text of `manifest.json`.
  * @param actual every file of the out dir but the manifest: relative path -> `sha256:` digest.
+ * @param directories every directory under the out dir: relative `/`-separated path, no final `/`.
  * @returns null when everything holds, else the first problem.
  */
 export function checkManifest(
   manifestText: string,
   actual: Readonly<Record<string, string>>,
   publicKey: KeyObject,
+  directories: readonly string[] = [],
 ): AttestProblem | null {
   let manifest: Manifest;
   try {
-    manifest = JSON.parse(manifestText) as Manifest;
-  } catch {
-    return { kind: "manifest", message: "not JSON" };
+    manifest = parseJson(manifestText, MANIFEST_FILE) as Manifest;
+  } catch (err) {
+    if (!(err instanceof ProofError)) throw err;
+    const at = err.location?.line === undefined ? "" : ` at ${err.location.line}:${err.location.column}`;
+    return { kind: "manifest", message: `not strict JSON${at}: ${err.message}` };
   }
   if (
     typeof manifest !== "object" ||
@@ -185,6 +198,7 @@ export function checkManifest(
   if (sig?.algorithm !== "ed25519" || typeof sig.value !== "string") {
     return { kind: "signature", message: "signature invalid: not an Ed25519 signature" };
   }
+  const expectedId = keyId(publicKey);
   let ok = false;
   try {
     ok = verify(null, signedBytes(manifest), publicKey, Buffer.from(sig.value, "base64"));
@@ -195,18 +209,34 @@ export function checkManifest(
     return {
       kind: "signature",
       message:
-        sig.key_id === keyId(publicKey)
+        sig.key_id === expectedId
           ? "signature does not hold: the manifest was changed"
           : `signature does not hold for this key (signed by ${String(sig.key_id)})`,
     };
   }
-  const names = [...new Set([...Object.keys(manifest.files), ...Object.keys(actual)])].sort();
+  if (sig.key_id !== expectedId) {
+    return {
+      kind: "signature",
+      message: `signature.key_id ${JSON.stringify(sig.key_id)} is not the id of the given key (${expectedId}): the key id was changed`,
+    };
+  }
+  const listed = manifest.files as Record<string, unknown>;
+  const names = [...new Set([...Object.keys(listed), ...Object.keys(actual)])].sort();
   for (const file of names) {
-    const listed = manifest.files[file];
-    const found = actual[file];
-    if (listed === undefined) return { kind: "added", file };
+    const digest = Object.hasOwn(listed, file) ? listed[file] : undefined;
+    const found = Object.hasOwn(actual, file) ? actual[file] : undefined;
+    if (digest === undefined) return { kind: "added", file };
     if (found === undefined) return { kind: "removed", file };
-    if (listed !== found) return { kind: "modified", file };
+    if (digest !== found) return { kind: "modified", file };
+  }
+  // Every listed file exists here, so the directories holding them are accounted for.
+  const holding = new Set<string>();
+  for (const file of Object.keys(listed)) {
+    for (let i = file.lastIndexOf("/"); i > 0; i = file.lastIndexOf("/", i - 1))
+      holding.add(file.slice(0, i));
+  }
+  for (const d of [...directories].sort()) {
+    if (!holding.has(d)) return { kind: "added", file: `${d}/` };
   }
   return null;
 }

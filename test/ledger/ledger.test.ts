@@ -2,12 +2,14 @@
  * The decision ledger: hash chain, head sidecar, signatures; `proof ledger verify` names the first
  * broken place, `proof ledger query` filters records.
  */
+import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { canonicalJson } from "../../src/io/canonical.js";
 import { openLedger } from "../../src/io/ledger-file.js";
-import { GENESIS, recordHash, verifyLedger } from "../../src/ledger/ledger.js";
+import { GENESIS, headSignedBytes, recordHash, verifyLedger } from "../../src/ledger/ledger.js";
 import { proof, removeTempDirs, tempDir } from "../e2e/cli.js";
 
 const DECISIONS = [
@@ -94,6 +96,37 @@ describe("proof ledger verify", () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ verified: true, records: 5, signed: true });
   });
 
+  it("says what a check without --pub cannot prove: truncation with a rewritten head", async () => {
+    const file = await makeLedger("unsigned-note.jsonl");
+    const r = await proof(["ledger", "verify", file], dir);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("chain verified, 5 records");
+    expect(r.stderr).toContain("without --pub the head proves nothing against truncation");
+    const json = await proof(["--json", "ledger", "verify", file], dir);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      verified: true,
+      signed: false,
+      truncation_detected: false,
+      warning: expect.stringContaining("proves nothing against truncation"),
+    });
+    const signed = await proof(
+      ["--json", "ledger", "verify", await makeLedger("signed-note.jsonl", true), "--pub", pubFile],
+      dir,
+    );
+    expect(JSON.parse(signed.stdout)).toMatchObject({ signed: true, truncation_detected: true });
+    expect(JSON.parse(signed.stdout).warning).toBeUndefined();
+  });
+
+  it("refuses a signed ledger cut and re-headed under --pub (exit 2, naming the head)", async () => {
+    const file = await makeLedger("reheaded.jsonl", true);
+    await cutAndReHead(file, 3, (last) => ({ seq: last.seq, hash: last.hash }));
+    // Without the key nothing can tell: that is what the warning says.
+    expect((await proof(["ledger", "verify", file], dir)).code).toBe(0);
+    const r = await proof(["ledger", "verify", file, "--pub", pubFile], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("reheaded.jsonl.head: head is not signed");
+  });
+
   it("names the line of a tampered record (exit 2)", async () => {
     const file = await makeLedger("tampered.jsonl");
     const all = await lines(file);
@@ -162,13 +195,141 @@ describe("proof ledger verify", () => {
 
   it("refuses a ledger whose head was deleted (exit 2), and a missing file (exit 6)", async () => {
     const file = await makeLedger("nohead.jsonl");
-    const { rm } = await import("node:fs/promises");
     await rm(`${file}.head`);
     const r = await proof(["ledger", "verify", file], dir);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("head file is missing");
     expect((await proof(["ledger", "verify", join(dir, "none.jsonl")], dir)).code).toBe(6);
   });
+});
+
+/** Cuts a ledger to its first `keep` records and writes `head` beside it, as an attacker would. */
+async function cutAndReHead(
+  file: string,
+  keep: number,
+  head: (last: { seq: number; hash: string; sig?: string }) => object,
+) {
+  const all = await lines(file);
+  await writeFile(file, `${all.slice(0, keep).join("\n")}\n`);
+  const last = JSON.parse(all[keep - 1] as string);
+  await writeFile(`${file}.head`, `${canonicalJson(head(last))}\n`);
+}
+
+/** Whether the openssl command line tool runs here. */
+function hasOpenssl(): boolean {
+  try {
+    execFileSync("openssl", ["version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+// Under CI the openssl cross-checks always run (and fail if openssl is missing).
+const OPENSSL = process.env.CI === "true" || hasOpenssl();
+
+describe("signed head", () => {
+  it("signs the head of a signed ledger; a cut ledger with a rewritten head fails with the key", async () => {
+    const file = await makeLedger("reheaded-unit.jsonl", true);
+    const head = JSON.parse(await readFile(`${file}.head`, "utf8"));
+    expect(Object.keys(head).sort()).toEqual(["hash", "seq", "sig"]);
+
+    // Unsigned head naming the new last record: the chain and the head agree, only the key tells.
+    await cutAndReHead(file, 3, (last) => ({ seq: last.seq, hash: last.hash }));
+    const text = await readFile(`${file}.head`, "utf8");
+    expect(verifyLedger(await lines(file), text).problem).toBeNull();
+    expect(verifyLedger(await lines(file), text, keys.publicKey).problem).toEqual({
+      line: null,
+      message: "head is not signed: without a signed head, records cut off the end cannot be detected",
+    });
+
+    // The old head's signature kept, or a record's own signature copied into the head: neither
+    // holds for the new head (a record signature covers other bytes than a head signature).
+    for (const sig of [head.sig, JSON.parse((await lines(file))[2] as string).sig]) {
+      await cutAndReHead(file, 3, (last) => ({ seq: last.seq, hash: last.hash, sig }));
+      expect(
+        verifyLedger(await lines(file), await readFile(`${file}.head`, "utf8"), keys.publicKey).problem,
+      ).toMatchObject({ line: null, message: expect.stringContaining("head signature does not verify") });
+    }
+  });
+
+  it("gives a new signed ledger a signed head at once, so that emptying it shows", async () => {
+    const file = join(dir, "empty-signed.jsonl");
+    await (await openLedger(file, { signKey: keyFile })).close();
+    const head = await readFile(`${file}.head`, "utf8");
+    expect(JSON.parse(head)).toMatchObject({ seq: -1, hash: GENESIS });
+    expect(verifyLedger([], head, keys.publicKey).problem).toBeNull();
+    // Every record cut and the head deleted: fine for an unsigned ledger, not under the key.
+    expect(verifyLedger([], null).problem).toBeNull();
+    expect(verifyLedger([], null, keys.publicKey).problem?.message).toContain("head file is missing");
+  });
+
+  it("never signs anew a ledger whose head is not signed by the key, nor extends a signed one unsigned", async () => {
+    const cut = await makeLedger("relaunder.jsonl", true);
+    await cutAndReHead(cut, 2, (last) => ({ seq: last.seq, hash: last.hash }));
+    // Reopening would sign a fresh head over the cut ledger: refused.
+    await expect(openLedger(cut, { signKey: keyFile })).rejects.toMatchObject({
+      code: "ledger.broken",
+      message: expect.stringContaining("head is not signed"),
+    });
+    const other = generateKeyPairSync("ed25519").privateKey;
+    await expect(
+      openLedger(await makeLedger("otherkey.jsonl", true), { signKey: other }),
+    ).rejects.toMatchObject({
+      code: "ledger.broken",
+      message: expect.stringContaining("head signature does not verify"),
+    });
+    await expect(openLedger(await makeLedger("nokey.jsonl", true))).rejects.toMatchObject({
+      code: "ledger.key_required",
+    });
+
+    // Reopened with its own key, a signed ledger goes on and still verifies.
+    const ok = await makeLedger("resumed.jsonl", true);
+    const again = await openLedger(ok, { signKey: keyFile });
+    await again.append({ tool: "x", verdict: "allow", rules: [] });
+    await again.close();
+    const head = await readFile(`${ok}.head`, "utf8");
+    expect(JSON.parse(head).seq).toBe(5);
+    expect(verifyLedger(await lines(ok), head, keys.publicKey)).toEqual({ records: 6, problem: null });
+  });
+
+  it("refuses a record or head holding a key twice (one reading hashed, another shown)", async () => {
+    const file = await makeLedger("dupkey.jsonl");
+    const all = await lines(file);
+    all[1] = (all[1] as string).replace('{"decision":', '{"decision":{"verdict":"allow"},"decision":');
+    await writeFile(file, `${all.join("\n")}\n`);
+    const r = await proof(["ledger", "verify", file], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("dupkey.jsonl:2: not strict JSON");
+
+    const head = await makeLedger("duphead.jsonl");
+    const text = await readFile(`${head}.head`, "utf8");
+    await writeFile(`${head}.head`, text.replace('{"hash":', '{"seq":0,"hash":'));
+    expect(
+      verifyLedger(await lines(head), await readFile(`${head}.head`, "utf8")).problem?.message,
+    ).toContain("head file is not strict JSON");
+  });
+
+  it.skipIf(!OPENSSL)(
+    "head signatures are plain Ed25519 over the documented bytes (checked with openssl)",
+    async () => {
+      const file = await makeLedger("openssl.jsonl", true);
+      const head = JSON.parse(await readFile(`${file}.head`, "utf8"));
+      // The documented message: canonical JSON of {hash, schema, seq}.
+      const message = `{"hash":"${head.hash}","schema":"proof.ledger.head/v1","seq":4}`;
+      expect(headSignedBytes(4, head.hash).toString("utf8")).toBe(message);
+      await writeFile(join(dir, "head.msg"), message);
+      await writeFile(join(dir, "head.sig"), Buffer.from(head.sig, "base64"));
+      const check = (msg: string) =>
+        execFileSync(
+          "openssl",
+          ["pkeyutl", "-verify", "-pubin", "-inkey", pubFile, "-rawin", "-in", msg, "-sigfile", "head.sig"],
+          { cwd: dir, encoding: "utf8" },
+        );
+      expect(check("head.msg")).toContain("Signature Verified Successfully");
+      await writeFile(join(dir, "head.bad"), message.replace('"seq":4', '"seq":3'));
+      expect(() => check("head.bad")).toThrow();
+    },
+  );
 });
 
 describe("proof ledger query", () => {

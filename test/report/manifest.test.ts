@@ -67,6 +67,27 @@ describe("manifest", () => {
     expect(checkManifest("not json", files, pub)?.kind).toBe("manifest");
   });
 
+  it("checks signature.key_id against the given key: it is not covered by the signature", () => {
+    const m = JSON.parse(signed()) as Manifest;
+    const edited = { ...m, signature: { ...m.signature, key_id: `sha256:${"1".repeat(64)}` } };
+    expect(checkManifest(JSON.stringify(edited), files, pub)).toEqual({
+      kind: "signature",
+      message: expect.stringContaining("the key id was changed"),
+    });
+  });
+
+  it("refuses a directory holding no listed file, and a manifest holding a key twice", () => {
+    const nested = { ...files, "sub/deep/x.json": "sha256:ee" };
+    expect(checkManifest(signed(nested), nested, pub, ["sub", "sub/deep"])).toBeNull();
+    expect(checkManifest(signed(), files, pub, ["empty"])).toEqual({ kind: "added", file: "empty/" });
+    expect(checkManifest(signed(nested), nested, pub, ["sub", "sub/deep", "sub/zz"])).toEqual({
+      kind: "added",
+      file: "sub/zz/",
+    });
+    const dup = signed().replace("{\n", '{\n  "files": {},\n');
+    expect(checkManifest(dup, files, pub)).toMatchObject({ kind: "manifest" });
+  });
+
   it("signs the canonical JSON without the signature field: reformatting keeps it valid", () => {
     const m = JSON.parse(signed()) as Manifest;
     expect(checkManifest(canonicalJson(m), files, pub)).toBeNull();

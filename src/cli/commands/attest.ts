@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { ProofError } from "../../errors.js";
 import { hashDirectory, readKeyFile, requireDirectory } from "../../io/artifacts.js";
 import { prettyJson } from "../../io/canonical.js";
+import { listDirectories } from "../../io/directories.js";
 import { readTextFile, toPosix } from "../../io/files.js";
 import { type AttestProblem, checkManifest, MANIFEST_FILE, parsePublicKey } from "../../report/manifest.js";
 import { type GlobalOptions, oneLine } from "../output.js";
@@ -17,15 +18,18 @@ function describe(p: AttestProblem): string {
     case "removed":
       return "removed: listed in manifest.json, but missing";
     case "added":
-      return "added: not listed in manifest.json";
+      return p.file.endsWith("/")
+        ? "added: a directory holding no file listed in manifest.json"
+        : "added: not listed in manifest.json";
   }
 }
 
 /**
  * `proof attest verify DIR --pub KEY`: checks an out dir against its signed `manifest.json`
- * (DESIGN.md §7). Exit 0 when the signature holds for KEY, every listed file has its listed
- * SHA-256 and no other file exists; exit 2 otherwise, naming the first offending file (in sorted
- * order) or the signature; exit 6 when DIR, its manifest or KEY cannot be read.
+ * (DESIGN.md §7). Exit 0 when the signature holds for KEY and names KEY's id, every listed file
+ * has its listed SHA-256 and no other file or directory exists; exit 2 otherwise, naming the first
+ * offending file (in sorted order), directory or the signature; exit 6 when DIR, its manifest or KEY
+ * cannot be read.
  */
 export function registerAttest(
   program: Command,
@@ -45,7 +49,7 @@ export function registerAttest(
         const manifest = await readTextFile(`${dir}/${MANIFEST_FILE}`);
         const actual = await hashDirectory(dir);
         delete actual[MANIFEST_FILE];
-        const problem = checkManifest(manifest, actual, key);
+        const problem = checkManifest(manifest, actual, key, await listDirectories(dir));
         const shown = toPosix(dir).replace(/\/+$/, "");
         if (problem) {
           throw new ProofError(`attest.${problem.kind}`, describe(problem), {

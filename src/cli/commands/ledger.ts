@@ -15,11 +15,16 @@ import { parsePublicKey } from "../../report/manifest.js";
 import { type GlobalOptions, oneLine } from "../output.js";
 import { parseVerdict } from "./verify.js";
 
+/** Said whenever a ledger is verified without a public key. */
+const UNSIGNED_WARNING =
+  "without --pub the head proves nothing against truncation: records cut off the end with the head rewritten would verify too";
+
 /**
  * `proof ledger verify FILE [--pub KEY]` and `proof ledger query FILE [filters]` (issue 7).
- * verify: exit 0 when every record links to the one before, hashes to its `hash`, is signed by KEY
- * (when given) and the head sidecar names the last record; exit 2 naming the first broken line or
- * the head; exit 6 when FILE or KEY cannot be read.
+ * verify: exit 0 when every record links to the one before, hashes to its `hash`, the head sidecar
+ * names the last record and (with KEY) every record and the head are signed by KEY; exit 2 naming
+ * the first broken line or the head; exit 6 when FILE or KEY cannot be read. Without KEY the
+ * success line says that truncation is not ruled out: anyone can rewrite an unsigned head.
  * query: prints the records passing every filter, as JSON lines (`--json`: one array); exit 2 on
  * a line that is no record (queries do not check the chain: run verify for that).
  */
@@ -54,12 +59,27 @@ export function registerLedger(
                 : { file: toPosix(file), line: problem.line },
           });
         }
+        const signed = key !== undefined;
         if (global.json)
           process.stdout.write(
-            prettyJson({ verified: true, file: toPosix(file), records, signed: key !== undefined }),
+            prettyJson({
+              verified: true,
+              file: toPosix(file),
+              records,
+              signed,
+              // What the check rules out: a cut ledger with a rewritten head passes without a key.
+              truncation_detected: signed,
+              ...(signed ? {} : { warning: UNSIGNED_WARNING }),
+            }),
           );
         else if (!global.quiet)
-          process.stderr.write(`${oneLine(`${toPosix(file)}: verified, ${records} records`)}\n`);
+          process.stderr.write(
+            `${oneLine(
+              signed
+                ? `${toPosix(file)}: verified, ${records} records, records and head signed by the given key`
+                : `${toPosix(file)}: chain verified, ${records} records; ${UNSIGNED_WARNING}`,
+            )}\n`,
+          );
         return 0;
       }),
     );
