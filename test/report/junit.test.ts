@@ -79,7 +79,7 @@ describe("junit.xml", () => {
     expect(c?.["system-out"]).toBeUndefined();
   });
 
-  it("redacts matched values with --redact and drops characters XML cannot hold", () => {
+  it("redacts matched values with --redact and shows characters XML cannot hold as escapes", () => {
     const report = syntheticReport([
       {
         case_id: "a\u0001.json",
@@ -90,6 +90,7 @@ describe("junit.xml", () => {
     const plain = renderJunit(report, ["."], new Map());
     parse(plain);
     expect(plain).toContain("secret-value");
+    expect(plain).toContain('name="a\\x01.json"');
     const redacted = renderJunit(report, ["."], new Map(), { redact: true });
     parse(redacted);
     expect(redacted).not.toContain("secret-value");
