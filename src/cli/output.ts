@@ -30,13 +30,18 @@ export function errorEnvelope(err: ProofError): object {
 }
 
 /**
- * Makes text one inert line for stderr: line breaks and other control characters become spaces.
- * Messages quote trace content (call ids, case ids), and a line break followed by `::error::`
- * would otherwise be a workflow command in a CI log (DESIGN.md §7).
+ * Makes text one inert line for stderr: line breaks and other control characters become spaces,
+ * and `##[` becomes `#\x23[`. Messages quote trace content (call ids, case ids), and a line break
+ * followed by `::error::` would otherwise be a workflow command in a CI log, as would `##[`
+ * anywhere in the line (the runner still obeys the legacy `##[command]` syntax).
  */
 export function oneLine(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, " ");
+  return (
+    text
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
+      .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, " ")
+      .replace(/##\[/g, "#\\x23[")
+  );
 }
 
 /**

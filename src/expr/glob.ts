@@ -10,11 +10,16 @@ export function isGlob(pattern: string): boolean {
  * `[abc]` / `[!abc]` a class; everything else literal; anchored at both ends. Tool names have no
  * path separators, so the path semantics of file-glob libraries do not apply, and those libraries
  * compile to JavaScript RegExp, which user patterns must never reach: this goes through RE2.
+ *
+ * A tool name is data from the agent's world, so every character counts, line breaks included:
+ * the pattern runs with RE2's `s` flag (`.` matches `\n`) and is anchored with `\A` and `\z`, so
+ * `send_*` matches `send_\nmoney` and `send_money` does not match `send_money\n` (a negated
+ * class such as `[!a]` matches `\n` in RE2 without any flag).
  * @throws Error when a class is left unclosed.
  */
 export function compileGlob(glob: string): (name: string) => boolean {
   if (!isGlob(glob)) return (name) => name === glob;
-  let re = "^";
+  let re = "(?s)\\A";
   for (let i = 0; i < glob.length; i++) {
     const c = glob.charAt(i);
     if (c === "*") re += ".*";
@@ -30,6 +35,6 @@ export function compileGlob(glob: string): (name: string) => boolean {
       i = end;
     } else re += quoteMeta(c);
   }
-  const pattern = compilePattern(`${re}$`);
+  const pattern = compilePattern(`${re}\\z`);
   return (name) => pattern.test(name);
 }

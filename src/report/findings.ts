@@ -1,11 +1,12 @@
 /**
  * What the public artifacts (SARIF, JUnit, annotations) have in common: the findings of a report,
- * the rules they name, and a plain-text account of their evidence. Everything here is raw text
- * that may hold attacker-controlled trace content; each renderer escapes it for its medium.
+ * the rules they name, and a one-line account of their evidence. The accounts are visible text
+ * (no line break or control character) of bounded length, but still hold attacker-controlled
+ * trace content: each renderer escapes them for its medium.
  */
 import type { ProofIR, Severity, Verdict } from "../policy/ir.js";
 import { type Decision, type Evidence, VERDICT_ORDER } from "../verify/decision.js";
-import { publicValue } from "./escape.js";
+import { MAX_PUBLIC_EVIDENCE, publicName, publicValue, shorten } from "./escape.js";
 import type { Report, TraceEntry } from "./report.js";
 
 /** A rule as reports describe it: from the IR of the policy that holds it. */
@@ -60,34 +61,41 @@ export function findingsBySeverity(report: Report): Finding[] {
 }
 
 /**
- * One piece of evidence as one line of plain text, e.g.
+ * One piece of evidence as one line of visible text (escape.ts `visible`), e.g.
  * `recipient = "DE89…" (untrusted) from messages[3]`. Matched values go through
- * {@link publicValue}: shortened to 64 characters, or a SHA-256 prefix with `redact`.
+ * {@link publicValue}: shortened to 64 code points, or a SHA-256 prefix with `redact`; argument
+ * names and event addresses through {@link publicName}.
  */
 export function describeEvidence(e: Evidence, redact: boolean): string {
   switch (e.kind) {
     case "provenance":
-      return `${e.arg} = "${publicValue(e.value, redact)}" (${e.integrity}) from ${e.source.at}`;
+      return `${shorten(e.arg)} = "${publicValue(e.value, redact)}" (${e.integrity}) from ${publicName(e.source.at)}`;
     case "max_calls":
       return `${e.count} calls, limit ${e.limit} per ${e.per}`;
     case "require_before":
-      return `no required event since ${e.since ? e.since.at : "the start"}`;
+      return `no required event since ${e.since ? publicName(e.since.at) : "the start"}`;
     case "forbid_before":
-      return `forbidden event at ${e.found.at}`;
+      return `forbidden event at ${publicName(e.found.at)}`;
   }
 }
 
 /**
- * Plain-text evidence and evaluation errors of one decision, optionally only those of one rule.
- * Error messages are shortened like values: they may quote argument content.
+ * Visible text of the evidence and evaluation errors of one decision, optionally only those of
+ * one rule: at most {@link MAX_PUBLIC_EVIDENCE} entries, then `and N more in report.json`. Error
+ * messages are shortened like values: they may quote argument content.
  */
 export function describeDecision(d: Decision, redact: boolean, rule?: string): string[] {
-  return d.evidence
-    .filter((e) => rule === undefined || e.rule === rule)
+  const evidence = d.evidence.filter((e) => rule === undefined || e.rule === rule);
+  const errors = d.errors.filter((e) => rule === undefined || e.rule === rule);
+  const total = evidence.length + errors.length;
+  const lines = evidence
+    .slice(0, MAX_PUBLIC_EVIDENCE)
     .map((e) => describeEvidence(e, redact))
     .concat(
-      d.errors
-        .filter((e) => rule === undefined || e.rule === rule)
-        .map((e) => `evaluation error: ${publicValue(e.message, false)}`),
+      errors
+        .slice(0, Math.max(0, MAX_PUBLIC_EVIDENCE - evidence.length))
+        .map((e) => `evaluation error: ${shorten(e.message)}`),
     );
+  if (total > lines.length) lines.push(`and ${total - lines.length} more in report.json`);
+  return lines;
 }

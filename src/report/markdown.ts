@@ -1,17 +1,57 @@
-import { code, escapeMarkdown, publicValue, shorten } from "./escape.js";
+import type { Evidence } from "../verify/decision.js";
+import {
+  code,
+  escapeMarkdown,
+  MAX_PUBLIC_EVIDENCE,
+  publicName,
+  publicValue,
+  shorten,
+  takeWithin,
+} from "./escape.js";
+import { findingsOf } from "./findings.js";
 import type { Report } from "./report.js";
 
-/** Most finding rows in the summary; the rest are counted, so the file stays far below 1 MiB. */
+/** Most finding rows in the summary; the rest are counted. */
 export const MAX_SUMMARY_ROWS = 50;
+
+/** Most policies listed in the summary; the rest are counted. */
+export const MAX_SUMMARY_POLICIES = 20;
+
+/**
+ * UTF-8 bytes one section of `summary.md` may take (the verify summary, or the regress section
+ * written before it): two sections stay under GitHub's 1 MiB limit for a step summary.
+ */
+export const MAX_SUMMARY_SECTION_BYTES = 480 * 1024;
+
+/** What the rows of a section may take: the section's budget less its fixed head and tail. */
+export const SUMMARY_ROWS_BYTES = MAX_SUMMARY_SECTION_BYTES - 32 * 1024;
 
 const ICON: Record<string, string> = { allow: "✅", warn: "⚠️", require_approval: "✋", block: "⛔" };
 
+function evidenceCell(e: Evidence, redact: boolean): string {
+  switch (e.kind) {
+    case "provenance":
+      return `${escapeMarkdown(shorten(e.arg))} \\= "${escapeMarkdown(publicValue(e.value, redact))}" from ${escapeMarkdown(publicName(e.source.at))}`;
+    case "max_calls":
+      return `${e.count} calls, limit ${e.limit} per ${e.per}`;
+    case "require_before":
+      return `no required event since ${e.since ? escapeMarkdown(publicName(e.since.at)) : "the start"}`;
+    case "forbid_before":
+      return `forbidden event at ${escapeMarkdown(publicName(e.found.at))}`;
+  }
+}
+
 /**
  * `summary.md`: a bounded markdown summary for `$GITHUB_STEP_SUMMARY` and review. Every piece of
- * trace-derived text is escaped and argument values are shortened to 64 characters, or with
- * `redact` replaced by a SHA-256 prefix ({@link publicValue}).
+ * trace-derived text is made visible and escaped ({@link escapeMarkdown}); names are cut to 200
+ * code points and argument values to 64, each cut marked with `…` and a SHA-256 prefix, or with
+ * `redact` values are replaced by a SHA-256 prefix ({@link publicValue}). At most
+ * {@link MAX_SUMMARY_ROWS} finding rows, {@link MAX_PUBLIC_EVIDENCE} pieces of evidence per row
+ * and {@link MAX_SUMMARY_POLICIES} policies are listed, and rows stop before the section would
+ * exceed {@link MAX_SUMMARY_SECTION_BYTES}; what is left out is counted (`and N more ...`).
  */
 export function renderSummary(report: Report, options: { redact?: boolean } = {}): string {
+  const redact = options.redact === true;
   const s = report.summary;
   const out: string[] = [];
   out.push(`## proof verify: ${report.passed ? "passed" : "failed"}`);
@@ -26,11 +66,12 @@ export function renderSummary(report: Report, options: { redact?: boolean } = {}
     out.push(`| ${ICON[verdict] ?? ""} ${verdict} | ${n} |`);
   out.push("");
   out.push("Policies:");
-  for (const p of report.policies) out.push(`- ${escapeMarkdown(p.policy_id)} ${code(p.policy_digest)}`);
+  for (const p of report.policies.slice(0, MAX_SUMMARY_POLICIES))
+    out.push(`- ${escapeMarkdown(publicName(p.policy_id))} ${code(p.policy_digest)}`);
+  if (report.policies.length > MAX_SUMMARY_POLICIES)
+    out.push(`- and ${report.policies.length - MAX_SUMMARY_POLICIES} more in report.json`);
   out.push("");
-  const findings = report.traces.flatMap((t) =>
-    t.decisions.filter((d) => d.verdict !== "allow").map((d) => ({ t, d })),
-  );
+  const findings = findingsOf(report);
   if (findings.length === 0) {
     out.push("No findings.");
   } else {
@@ -38,26 +79,29 @@ export function renderSummary(report: Report, options: { redact?: boolean } = {}
     out.push("");
     out.push("| verdict | case | call | rules | evidence |");
     out.push("| --- | --- | --- | --- | --- |");
-    for (const { t, d } of findings.slice(0, MAX_SUMMARY_ROWS)) {
-      const evidence = d.evidence
-        .map((e) =>
-          e.kind === "provenance"
-            ? `${escapeMarkdown(e.arg)} \\= "${escapeMarkdown(publicValue(e.value, options.redact === true))}" from ${escapeMarkdown(e.source.at)}`
-            : e.kind === "max_calls"
-              ? `${e.count} calls, limit ${e.limit} per ${e.per}`
-              : e.kind === "require_before"
-                ? `no required event since ${e.since ? escapeMarkdown(e.since.at) : "the start"}`
-                : `forbidden event at ${escapeMarkdown(e.found.at)}`,
-        )
-        .concat(d.errors.map((e) => `error: ${escapeMarkdown(shorten(e.message))}`))
-        .join("; ");
-      out.push(
-        `| ${ICON[d.verdict] ?? ""} ${d.verdict} | ${escapeMarkdown(t.case_id)} | ${escapeMarkdown(d.tool)} at ${escapeMarkdown(d.at)} | ${d.rules.map(escapeMarkdown).join(", ")} | ${evidence} |`,
-      );
-    }
-    if (findings.length > MAX_SUMMARY_ROWS) {
+    const rows = takeWithin(
+      findings.length,
+      (i) => {
+        const { trace: t, decision: d } = findings[i] as (typeof findings)[number];
+        const items = d.evidence
+          .slice(0, MAX_PUBLIC_EVIDENCE)
+          .map((e) => evidenceCell(e, redact))
+          .concat(
+            d.errors
+              .slice(0, Math.max(0, MAX_PUBLIC_EVIDENCE - d.evidence.length))
+              .map((e) => `error: ${escapeMarkdown(shorten(e.message))}`),
+          );
+        const more = d.evidence.length + d.errors.length - items.length;
+        if (more > 0) items.push(`and ${more} more in report.json`);
+        return `| ${ICON[d.verdict] ?? ""} ${d.verdict} | ${escapeMarkdown(publicName(t.case_id))} | ${escapeMarkdown(publicName(d.tool))} at ${escapeMarkdown(publicName(d.at))} | ${escapeMarkdown(publicName(d.rules.join(", ")))} | ${items.join("; ")} |`;
+      },
+      MAX_SUMMARY_ROWS,
+      SUMMARY_ROWS_BYTES,
+    );
+    out.push(...rows);
+    if (findings.length > rows.length) {
       out.push("");
-      out.push(`and ${findings.length - MAX_SUMMARY_ROWS} more findings in report.json.`);
+      out.push(`and ${findings.length - rows.length} more findings in report.json.`);
     }
   }
   if (report.warnings.length > 0) {

@@ -5,12 +5,9 @@
  */
 import { Chalk } from "chalk";
 import type { RegressResult, Transition } from "../regress/compare.js";
-import { code, escapeMarkdown } from "./escape.js";
-import { MAX_SUMMARY_ROWS } from "./markdown.js";
+import { code, escapeMarkdown, publicName, takeWithin, terminalText } from "./escape.js";
+import { MAX_SUMMARY_POLICIES, MAX_SUMMARY_ROWS, SUMMARY_ROWS_BYTES } from "./markdown.js";
 import { MAX_TERMINAL_ROWS } from "./terminal.js";
-
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 
 /** Transition kinds in the order they are listed: what fails first, what is informative last. */
 const KIND_ORDER = ["loosened", "tightened", "missing", "new", "changed"] as const;
@@ -50,7 +47,9 @@ function counts(r: RegressResult): string {
 
 /**
  * The markdown section of a comparison, for `summary.md`: a policy change and its impact first,
- * then every transition (bounded to {@link MAX_SUMMARY_ROWS} rows; regress.json has all).
+ * then every transition: at most {@link MAX_SUMMARY_ROWS} rows and {@link MAX_SUMMARY_POLICIES}
+ * policies per side, rows stopping before the section would exceed `MAX_SUMMARY_SECTION_BYTES`
+ * (regress.json has all). Case ids are made visible, cut to 200 code points and escaped.
  */
 export function renderRegressMarkdown(r: RegressResult): string {
   const out: string[] = [];
@@ -62,10 +61,15 @@ export function renderRegressMarkdown(r: RegressResult): string {
       `**The policy changed since the baseline** (bundle ${code(pc.baseline.bundle_digest)} -> ${code(pc.current.bundle_digest)}): ${pc.impact.length} verdict transitions.`,
     );
     out.push("");
-    for (const p of pc.baseline.policies)
-      out.push(`- baseline: ${escapeMarkdown(p.policy_id)} ${code(p.policy_digest)}`);
-    for (const p of pc.current.policies)
-      out.push(`- current: ${escapeMarkdown(p.policy_id)} ${code(p.policy_digest)}`);
+    for (const [side, policies] of [
+      ["baseline", pc.baseline.policies],
+      ["current", pc.current.policies],
+    ] as const) {
+      for (const p of policies.slice(0, MAX_SUMMARY_POLICIES))
+        out.push(`- ${side}: ${escapeMarkdown(publicName(p.policy_id))} ${code(p.policy_digest)}`);
+      if (policies.length > MAX_SUMMARY_POLICIES)
+        out.push(`- ${side}: and ${policies.length - MAX_SUMMARY_POLICIES} more in regress.json`);
+    }
     out.push("");
   }
   if (r.context_change) {
@@ -84,14 +88,19 @@ export function renderRegressMarkdown(r: RegressResult): string {
     out.push("| | transition | case | verdict | rules |");
     out.push("| --- | --- | --- | --- | --- |");
     const rows = ordered(r.transitions);
-    for (const t of rows.slice(0, MAX_SUMMARY_ROWS)) {
-      out.push(
-        `| ${t.fails ? "❌" : "ℹ️"} | ${t.kind} | ${escapeMarkdown(t.case_id)} | ${arrow(t)} | ${escapeMarkdown(detail(t))} |`,
-      );
-    }
-    if (rows.length > MAX_SUMMARY_ROWS) {
+    const shown = takeWithin(
+      rows.length,
+      (i) => {
+        const t = rows[i] as Transition;
+        return `| ${t.fails ? "❌" : "ℹ️"} | ${t.kind} | ${escapeMarkdown(publicName(t.case_id))} | ${arrow(t)} | ${escapeMarkdown(publicName(detail(t)))} |`;
+      },
+      MAX_SUMMARY_ROWS,
+      SUMMARY_ROWS_BYTES,
+    );
+    out.push(...shown);
+    if (rows.length > shown.length) {
       out.push("");
-      out.push(`and ${rows.length - MAX_SUMMARY_ROWS} more transitions in regress.json.`);
+      out.push(`and ${rows.length - shown.length} more transitions in regress.json.`);
     }
   }
   out.push("");
@@ -101,7 +110,8 @@ export function renderRegressMarkdown(r: RegressResult): string {
 /**
  * The terminal lines of a comparison, printed before the verify table: the policy change and its
  * impact first, then the transitions (bounded to {@link MAX_TERMINAL_ROWS}; regress.json has all).
- * Control characters in case ids become spaces so a file name cannot move the cursor.
+ * Case ids are cut to 200 code points and shown escaped (`terminalText`), so a file name can
+ * neither move the cursor nor issue a CI workflow command.
  */
 export function renderRegressTerminal(r: RegressResult, color: boolean): string {
   const c = new Chalk({ level: color ? 1 : 0 });
@@ -124,7 +134,7 @@ export function renderRegressTerminal(r: RegressResult, color: boolean): string 
   for (const t of rows.slice(0, MAX_TERMINAL_ROWS)) {
     const kind = t.kind.padEnd(width);
     lines.push(
-      `${t.fails ? c.red(kind) : c.dim(kind)}  ${t.case_id.replace(CONTROL, " ")}  ${arrow(t)}  ${c.dim(detail(t))}`.trimEnd(),
+      `${t.fails ? c.red(kind) : c.dim(kind)}  ${terminalText(publicName(t.case_id))}  ${arrow(t)}  ${c.dim(terminalText(publicName(detail(t))))}`.trimEnd(),
     );
   }
   if (rows.length > MAX_TERMINAL_ROWS)

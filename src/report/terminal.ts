@@ -1,16 +1,15 @@
 import { Chalk } from "chalk";
+import { publicName, terminalText } from "./escape.js";
 import type { Report } from "./report.js";
 
 /** Most trace rows printed to a terminal; the report has all of them. */
 export const MAX_TERMINAL_ROWS = 40;
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
-
 /**
  * The readable table printed after `verify`: one row per trace that is not `allow`, then totals.
- * Colour only when asked (a TTY without `NO_COLOR` or `--no-color`); control characters from
- * trace-derived names are removed so a case id cannot move the cursor.
+ * Colour only when asked (a TTY without `NO_COLOR` or `--no-color`). Case ids come from the
+ * agent's world: they are cut to 200 code points and shown escaped ({@link terminalText}), so a
+ * case id can neither move the cursor nor issue a CI workflow command (`::cmd::`, `##[cmd]`).
  */
 export function renderTable(report: Report, color: boolean): string {
   const c = new Chalk({ level: color ? 1 : 0 });
@@ -25,7 +24,9 @@ export function renderTable(report: Report, color: boolean): string {
   const width = Math.max(7, ...rows.slice(0, MAX_TERMINAL_ROWS).map((t) => t.verdict.length));
   for (const t of rows.slice(0, MAX_TERMINAL_ROWS)) {
     const verdict = (paint[t.verdict] ?? String)(t.verdict.padEnd(width));
-    lines.push(`${verdict}  ${t.case_id.replace(CONTROL, " ")}  ${c.dim(t.rules.join(", "))}`);
+    lines.push(
+      `${verdict}  ${terminalText(publicName(t.case_id))}  ${c.dim(terminalText(publicName(t.rules.join(", "))))}`,
+    );
   }
   if (rows.length > MAX_TERMINAL_ROWS)
     lines.push(c.dim(`... and ${rows.length - MAX_TERMINAL_ROWS} more in report.json`));

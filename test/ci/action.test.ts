@@ -289,8 +289,9 @@ describe("action/action.yml run as the runner would", () => {
       expect(command).not.toMatch(/^::(add-mask|set-output)/);
       expect(command).not.toMatch(/^::error::pwned/);
     }
-    // The injected text reached an annotation only escaped, inside its message.
-    expect(annotations.join("\n")).toContain("%0A::add-mask::hunter2");
+    // The injected text reached an annotation only escaped, inside its message: its line break
+    // shown as `\n`, never one the runner would turn back into a line.
+    expect(annotations.join("\n")).toContain("x\\n::add-mask::hunter2");
   });
 
   it("writes each output once, the artifact path behind a random heredoc delimiter", async () => {

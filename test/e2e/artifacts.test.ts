@@ -87,15 +87,15 @@ describe("artifacts", () => {
     const annotations = await readFile(join(dir, "out", "annotations.txt"), "utf8");
     expect(annotations).toBe(
       "::error file=traces/run.json,title=proof%3A block by body_from_tool::run.json: post at " +
-        'messages[3].tool_calls[0]: body = "::error::pwned <script>alert(1)</script> **bold** [x](http://e.…" ' +
+        'messages[3].tool_calls[0]: body = "::error::pwned <script>alert(1)</script> **bold*…sha256:de14cc45" ' +
         "(untrusted) from messages[2]\n",
     );
     const summary = await readFile(join(dir, "out", "summary.md"), "utf8");
     const row = summary.split("\n").find((l) => l.startsWith("| ⛔ block | run"));
     expect(row).toBe(
       "| ⛔ block | run\\.json | post at messages\\[3\\]\\.tool\\_calls\\[0\\] | body\\_from\\_tool | " +
-        'body \\= "\\:\\:error\\:\\:pwned &lt;script&gt;alert\\(1\\)&lt;/script&gt; \\*\\*bold\\*\\* ' +
-        '\\[x\\]\\(http\\://e\\.…" from messages\\[2\\] |',
+        'body \\= "\\:\\:error\\:\\:pwned &lt;script&gt;alert\\(1\\)&lt;/script&gt; \\*\\*bold\\*' +
+        '…sha256\\:de14cc45" from messages\\[2\\] |',
     );
     for (const text of [summary, annotations]) {
       expect(

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { compileGlob, isGlob } from "../../src/expr/glob.js";
 import { compilePattern, quoteMeta } from "../../src/expr/re2.js";
+import { rules, trace, verdicts, verify } from "./helpers.js";
 
 function matches(glob: string, names: string[]): string[] {
   const test = compileGlob(glob);
@@ -71,6 +72,24 @@ describe("compileGlob", () => {
     ]);
   });
 
+  it("line breaks are characters like any other: *, ? and classes match them", () => {
+    const hostile = ["send_\nmoney", "send_money\n", "send_\r\n", "send_\u2028x"];
+    expect(matches("send_*", hostile)).toEqual(hostile);
+    expect(matches("*", ["\n", "a\nb\n"])).toEqual(["\n", "a\nb\n"]);
+    expect(matches("del?te", ["del\nte", "del\rte", "delete"])).toEqual(["del\nte", "del\rte", "delete"]);
+    expect(matches("send_[!a]", ["send_\n", "send_a"])).toEqual(["send_\n"]);
+    expect(matches("send_[\n]", ["send_\n", "send_n"])).toEqual(["send_\n"]);
+  });
+
+  it("anchors at the true end: a trailing line break is part of the name", () => {
+    expect(matches("send_mone?", ["send_money", "send_money\n", "send_mone\n"])).toEqual([
+      "send_money",
+      "send_mone\n",
+    ]);
+    expect(matches("*_money", ["send_money\n", "send_money"])).toEqual(["send_money"]);
+    expect(matches("send_*y", ["send_money\n", "\nsend_money"])).toEqual([]);
+  });
+
   it("a name without glob syntax is compared exactly", () => {
     expect(matches("send_money", ["send_money", "send_money2", "SEND_MONEY"])).toEqual(["send_money"]);
   });
@@ -80,6 +99,22 @@ describe("compileGlob", () => {
     expect(() => compileGlob("tool_[")).toThrow(/unclosed/);
     expect(() => compileGlob("tool_[]")).toThrow(/unclosed/);
     expect(() => compileGlob("tool_[!]")).toThrow(/unclosed/);
+  });
+});
+
+describe("tool globs in the engine (verify, check and the proxy share it)", () => {
+  it("a call whose tool name holds a line break is judged by the glob rules that cover it", () => {
+    const p = rules(`  - id: no_send
+    match: { tool: [send_*, "del?te"] }
+    effect: block
+`);
+    const calls = ["send_\nmoney", "send_money\n", "del\nte", "read_file"].map((tool) => ({ tool }));
+    expect(verdicts(verify(p, trace([{ assistant: "", calls }])))).toEqual([
+      "block",
+      "block",
+      "block",
+      "allow",
+    ]);
   });
 });
 

@@ -37,15 +37,17 @@ describe("annotations.txt", () => {
   });
 
   it("shows a hostile trace's text only inert: exact bytes of the line", () => {
-    const hostile = "x\n::error::pwned\r\n::add-mask::y %0A <script>alert(1) \u001b[2J";
-    const d = decision(3, "block", "r", hostile, "tool,title=evil::");
+    const hostile = "x\n::error::pwned\r\n::add-mask::y %0A \u001b[2J ##[z";
+    const d = decision(3, "block", "r", hostile, "tool,title=evil::\u202e");
     const report = syntheticReport([
       { case_id: "c\n::warning::case", file: "dir,title=x:/a\n.json", decisions: [d] },
     ]);
+    // Line breaks and control characters are shown as escapes (never a real line break in the
+    // annotation), `##[` is broken, `%` and the property separators are escaped for the runner.
     expect(renderAnnotations(report)).toBe(
-      "::error file=dir%2Ctitle=x%3A/a%0A.json,title=proof%3A block by r::" +
-        "c%0A::warning::case: tool,title=evil:: at messages[3].tool_calls[0]: " +
-        'recipient = "x%0A::error::pwned%0D%0A::add-mask::y %250A <script>alert(1)  [2J" ' +
+      "::error file=dir%2Ctitle=x%3A/a\\n.json,title=proof%3A block by r::" +
+        "c\\n::warning::case: tool,title=evil::\\u202e at messages[3].tool_calls[0]: " +
+        'recipient = "x\\n::error::pwned\\r\\n::add-mask::y %250A \\x1b[2J #\\x23[z" ' +
         "(untrusted) from messages[0]\n",
     );
   });

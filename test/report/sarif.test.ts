@@ -2,11 +2,18 @@
  * `results.sarif` (DESIGN.md §7): valid against the official SARIF 2.1.0 schema (vendored in
  * test/schemas/, draft-04, hence ajv-draft-04), one result per finding, rules described.
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import AjvDraft04 from "ajv-draft-04";
 import type * as Sarif from "sarif";
 import { describe, expect, it } from "vitest";
-import { fileUri, renderSarif, sarifLevel } from "../../src/report/sarif.js";
+import {
+  fileUri,
+  MAX_SARIF_RESULTS,
+  MAX_SARIF_RESULTS_BYTES,
+  renderSarif,
+  sarifLevel,
+} from "../../src/report/sarif.js";
 import { decision, goldenReport, goldenRules, SCENARIOS, syntheticReport } from "./helpers.js";
 
 const schema = JSON.parse(
@@ -75,7 +82,7 @@ describe("results.sarif", () => {
     expect(fileUri("a b/#1.json")).toBe("a%20b/%231.json");
   });
 
-  it("shortens matched values to 64 characters, or with redact shows only a SHA-256 prefix", () => {
+  it("shortens matched values to 64 characters with a SHA-256 prefix, or with redact shows only the prefix", () => {
     const secret = `DE89${"3".repeat(100)}`;
     const report = syntheticReport([
       { case_id: "a.json", file: "t/a.json", decisions: [decision(1, "block", "r1", secret)] },
@@ -83,7 +90,9 @@ describe("results.sarif", () => {
     const plain = renderSarif(report, [], { version: "0" });
     valid(plain);
     expect(plain).not.toContain(secret);
-    expect(plain).toContain(`\\"${secret.slice(0, 63)}…\\"`);
+    // 48 characters, the cut, and the first 8 hex digits of the SHA-256 of the whole value.
+    const digest = createHash("sha256").update(secret).digest("hex").slice(0, 8);
+    expect(plain).toContain(`\\"${secret.slice(0, 48)}…sha256:${digest}\\"`);
     const redacted = renderSarif(report, [], { version: "0", redact: true });
     valid(redacted);
     expect(redacted).not.toContain("DE89");
@@ -94,5 +103,42 @@ describe("results.sarif", () => {
     const a = renderSarif(goldenReport("slack"), goldenRules("slack"), { version: "1" });
     const b = renderSarif(goldenReport("slack"), goldenRules("slack"), { version: "1" });
     expect(a).toBe(b);
+  });
+
+  it("keeps at most MAX_SARIF_RESULTS results, blocks first, and says how many were left out", () => {
+    const decisions = Array.from({ length: MAX_SARIF_RESULTS + 500 }, (_, i) =>
+      decision(i, i < 1000 ? "warn" : "block", i < 1000 ? "r.warn" : "r.block", `v${i}`),
+    );
+    const log = valid(
+      renderSarif(syntheticReport([{ case_id: "a", file: "a", decisions }]), [], { version: "0" }),
+    );
+    const run = log.runs[0] as Sarif.Run;
+    const results = run.results ?? [];
+    expect(results).toHaveLength(MAX_SARIF_RESULTS);
+    // Every block is kept (4,500), then the first 500 warnings; listed in report order.
+    expect(results.filter((r) => r.ruleId === "r.block")).toHaveLength(MAX_SARIF_RESULTS - 500);
+    expect(results.slice(0, 500).every((r) => r.ruleId === "r.warn")).toBe(true);
+    expect(results[0]?.properties?.seq).toBe(0);
+    expect(run.invocations?.[0]?.toolExecutionNotifications?.[0]?.message.text).toMatch(
+      /^500 of 5500 results left out/,
+    );
+  });
+
+  it("stays within MAX_SARIF_RESULTS_BYTES however long the trace text", () => {
+    const long = '😀"<'.repeat(20_000);
+    const decisions = Array.from({ length: 3000 }, (_, i) => ({
+      ...decision(i, "block", "r", long, `${long}${i}`),
+      at: `${long}${i}`,
+    }));
+    const text = renderSarif(syntheticReport([{ case_id: long, file: long, decisions }]), [], {
+      version: "0",
+    });
+    const log = valid(text);
+    const results = (log.runs[0] as Sarif.Run).results ?? [];
+    expect(results.length).toBeGreaterThan(0);
+    expect(results.length).toBeLessThan(3000);
+    expect(Buffer.byteLength(JSON.stringify(results))).toBeLessThanOrEqual(MAX_SARIF_RESULTS_BYTES);
+    // Long names are cut with a digest, so calls whose tool names share a long prefix stay apart.
+    expect(new Set(results.map((r) => r.properties?.tool)).size).toBe(results.length);
   });
 });
