@@ -123,6 +123,13 @@ describe("proof check exit codes", () => {
     ]);
   });
 
+  it("shows a tool name's line break and workflow command escaped, on one line", async () => {
+    await writeFile(join(dir, "hostile.json"), JSON.stringify({ tool: "send_\nmoney::error::x", args: {} }));
+    const r = await check("--call", "hostile.json");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("allow send_\\nmoney:\\x3aerror:\\x3ax\n");
+  });
+
   it("exits 0 on warn", async () => {
     await writeFile(
       join(dir, "warn.yaml"),

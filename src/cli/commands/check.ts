@@ -4,6 +4,7 @@ import { prettyJson } from "../../io/canonical.js";
 import { listTraceFiles, readTextFile } from "../../io/files.js";
 import { traceSource } from "../../io/trace-files.js";
 import type { Verdict } from "../../policy/ir.js";
+import { publicName, terminalText } from "../../report/escape.js";
 import { parseJson } from "../../trace/json.js";
 import type { Trace } from "../../trace/model.js";
 import { readTraces } from "../../trace/read.js";
@@ -48,7 +49,8 @@ async function readPrior(file: string): Promise<Trace> {
 function describe(d: Decision): string {
   const rules = d.rules.length > 0 ? `: rules ${d.rules.join(", ")} (reasons ${d.reasons.join(", ")})` : "";
   const errors = d.errors.map((e) => `; error in ${e.rule}: ${e.message}`).join("");
-  return oneLine(`${d.verdict} ${d.tool}${rules}${errors}`);
+  // The tool name is the agent's text: escaped, so a line break or a workflow command shows as such.
+  return oneLine(`${d.verdict} ${terminalText(publicName(d.tool))}${rules}${errors}`);
 }
 
 /**
