@@ -55,6 +55,7 @@ interface YamlPolicy {
   policy_id: string;
   description?: string;
   defaults?: { verdict?: Verdict; fail_closed?: boolean };
+  limits?: { max_argument_bytes?: number };
   sources?: { tool?: string | string[]; role?: Role | Role[]; integrity: IRSource["integrity"] }[];
   rules: YamlRule[];
 }
@@ -246,6 +247,10 @@ class Compiler {
       compiler: `proof/${VERSION}`,
       policy_digest: "",
       defaults: { verdict: p.defaults?.verdict ?? "allow", fail_closed: p.defaults?.fail_closed ?? true },
+      // Only limits the policy sets: a policy without any keeps the digest it always had.
+      ...(p.limits?.max_argument_bytes !== undefined
+        ? { limits: { max_argument_bytes: p.limits.max_argument_bytes } }
+        : {}),
       sources: this.sources(p.sources),
       rules,
       tool_index: buildToolIndex(rules),
