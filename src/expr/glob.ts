@@ -30,6 +30,8 @@ export function compileGlob(glob: string): (name: string) => boolean {
       i = end;
     } else re += quoteMeta(c);
   }
-  const pattern = compilePattern(`${re}$`);
+  // No match budget: a glob's program is about as long as the glob, and a tool name is matched
+  // wherever it appears (candidate rules, sources), where refusing it could only crash.
+  const pattern = compilePattern(`${re}$`, Number.POSITIVE_INFINITY);
   return (name) => pattern.test(name);
 }

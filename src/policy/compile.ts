@@ -1,7 +1,7 @@
 import { inputError, type SourceLocation } from "../errors.js";
 import { CelCompileError, CONDITION_VARIABLES, compileCel, parsedForm, WHEN_VARIABLES } from "../expr/cel.js";
 import { compileGlob, isGlob } from "../expr/glob.js";
-import { compilePattern } from "../expr/re2.js";
+import { compilePattern, PatternTooLargeError } from "../expr/re2.js";
 import { validatePolicy } from "../generated/validators.js";
 import { canonicalJson, digestOf } from "../io/canonical.js";
 import { VERSION } from "../version.js";
@@ -115,6 +115,16 @@ class Compiler {
     try {
       compilePattern(source);
     } catch (err) {
+      if (err instanceof PatternTooLargeError) {
+        const rule =
+          path[0] === "rules" ? (this.parsed.value as YamlPolicy).rules[path[1] as number]?.id : undefined;
+        throw inputError(
+          "policy.pattern_too_large",
+          `${rule === undefined ? "a" : `rule '${rule}': its`} pattern at ${pathLabel(path)} is too large: ${err.message}`,
+          this.at(path),
+          "split the pattern, or match a shorter, more specific one",
+        );
+      }
       throw inputError(
         "policy.invalid_pattern",
         `invalid RE2 pattern '${source}': ${(err as Error).message}`,
