@@ -283,6 +283,17 @@ const mcpBench = spawnSync(process.execPath, [join(root, "scripts", "bench-mcp.m
 if (mcpBench.status !== 0) throw new Error(`bench-mcp failed: ${mcpBench.stderr}`);
 section = `${section}\n\n${mcpBench.stdout.trimEnd()}`;
 
+// One large tool-call argument, judged and refused by the argument limit, same run.
+const argsBench = spawnSync(
+  process.execPath,
+  [join(root, "scripts", "bench-args.mjs"), "--runs", String(runs)],
+  {
+    encoding: "utf8",
+  },
+);
+if (argsBench.status !== 0) throw new Error(`bench-args failed: ${argsBench.stderr}`);
+section = `${section}\n\n${argsBench.stdout.trimEnd()}`;
+
 console.log(section);
 if (!args.includes("--no-write")) {
   const docPath = join(root, "docs", "performance.md");

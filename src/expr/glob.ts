@@ -35,6 +35,8 @@ export function compileGlob(glob: string): (name: string) => boolean {
       i = end;
     } else re += quoteMeta(c);
   }
-  const pattern = compilePattern(`${re}\\z`);
+  // No match budget: a glob's program is about as long as the glob, and a tool name is matched
+  // wherever it appears (candidate rules, sources), where refusing it could only crash.
+  const pattern = compilePattern(`${re}\\z`, Number.POSITIVE_INFINITY);
   return (name) => pattern.test(name);
 }

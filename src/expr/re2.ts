@@ -1,20 +1,97 @@
 import { RE2JS } from "@bufbuild/re2";
 
+/**
+ * Most code units of a pattern's source, checked before RE2 compiles it: compiling costs time and
+ * memory in proportion to the program, which a counted repeat (`x{1000}`) makes far larger than
+ * the source, so the source is bounded first and the program after (MAX_PATTERN_INSTRUCTIONS).
+ */
+export const MAX_PATTERN_LENGTH = 10_000;
+
+/**
+ * Most instructions of a compiled pattern's RE2 program (`\S` is 3, `(?i)\byes\b` 7, `a{1000}`
+ * 1,002). RE2 itself bounds programs by memory (8 MiB by default); RE2JS, pure JavaScript,
+ * steps an instruction about ten times slower, hence a smaller bound.
+ */
+export const MAX_PATTERN_INSTRUCTIONS = 10_000;
+
+/**
+ * Most work of one match: program instructions times code units of the input (2^26). RE2's DFA
+ * and its NFA fallback both cost at most a constant times that product; at the slowest measured
+ * (about 25 million units a second, a DFA that keeps exploding) the budget is a few seconds, and
+ * the usual patterns run far below it. `(?i)\byes\b` may scan about 9.5 million characters.
+ */
+export const MAX_MATCH_WORK = 2 ** 26;
+
+/** A pattern over {@link MAX_PATTERN_LENGTH} or {@link MAX_PATTERN_INSTRUCTIONS}. */
+export class PatternTooLargeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "PatternTooLargeError";
+  }
+}
+
+/** A match whose work (instructions times input length) is over the pattern's budget: not run. */
+export class PatternBudgetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "PatternBudgetError";
+  }
+}
+
 /** A compiled user pattern: linear-time matching, so no pattern can hang the gate. */
 export interface Pattern {
   readonly source: string;
+  /** Instructions of the RE2 program: the work of one input character. */
+  readonly instructions: number;
+  /**
+   * Whether the pattern occurs in `text`.
+   * @throws PatternBudgetError when instructions times `text.length` is over the budget.
+   */
   test(text: string): boolean;
+}
+
+/** The start of a pattern for messages: patterns come from the policy, but may be long. */
+function shortSource(source: string): string {
+  return source.length > 40 ? `${source.slice(0, 40)}…` : source;
 }
 
 /**
  * Compiles a user-supplied regular expression with RE2 syntax (the RE2JS engine of
  * `@bufbuild/re2`, the one `@bufbuild/cel` uses). Never JavaScript RegExp: RE2 has no
- * backtracking, so matching time is linear in the input.
- * @throws Error with RE2's own message (e.g. "missing closing )") when the pattern is invalid.
+ * backtracking, so matching time is linear in the input, and every match is refused beforehand
+ * when the program's size times the input's length is over `maxWork`.
+ * @param maxWork budget of one match in instructions times code units (default MAX_MATCH_WORK);
+ *   Infinity for patterns made by proof itself whose input is bounded otherwise.
+ * @throws PatternTooLargeError over MAX_PATTERN_LENGTH or MAX_PATTERN_INSTRUCTIONS; Error with
+ *   RE2's own message (e.g. "missing closing )") when the pattern is invalid.
  */
-export function compilePattern(source: string): Pattern {
+export function compilePattern(source: string, maxWork: number = MAX_MATCH_WORK): Pattern {
+  if (source.length > MAX_PATTERN_LENGTH) {
+    throw new PatternTooLargeError(
+      `pattern is ${source.length} characters long, over the limit of ${MAX_PATTERN_LENGTH}`,
+    );
+  }
   const re = new RE2JS(source);
-  return { source, test: (text: string) => re.test(text) };
+  const instructions = re.re2().prog.numInst();
+  if (instructions > MAX_PATTERN_INSTRUCTIONS) {
+    throw new PatternTooLargeError(
+      `pattern compiles to ${instructions} RE2 instructions, over the limit of ${MAX_PATTERN_INSTRUCTIONS}`,
+    );
+  }
+  return {
+    source,
+    instructions,
+    test(text: string): boolean {
+      const work = instructions * text.length;
+      if (work > maxWork) {
+        throw new PatternBudgetError(
+          `pattern '${shortSource(source)}' (${instructions} instructions) on ${text.length} characters ` +
+            `is ${work} units of work, over the match budget of ${maxWork}: not run`,
+        );
+      }
+      return re.test(text);
+    },
+  };
 }
 
 /** Escapes RE2 metacharacters so a literal string matches itself. */

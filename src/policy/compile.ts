@@ -1,7 +1,7 @@
 import { inputError, type SourceLocation } from "../errors.js";
 import { CelCompileError, CONDITION_VARIABLES, compileCel, parsedForm, WHEN_VARIABLES } from "../expr/cel.js";
 import { compileGlob, isGlob } from "../expr/glob.js";
-import { compilePattern } from "../expr/re2.js";
+import { compilePattern, PatternTooLargeError } from "../expr/re2.js";
 import { validatePolicy } from "../generated/validators.js";
 import { canonicalJson, digestOf } from "../io/canonical.js";
 import { VERSION } from "../version.js";
@@ -55,6 +55,7 @@ interface YamlPolicy {
   policy_id: string;
   description?: string;
   defaults?: { verdict?: Verdict; fail_closed?: boolean };
+  limits?: { max_argument_bytes?: number };
   sources?: { tool?: string | string[]; role?: Role | Role[]; integrity: IRSource["integrity"] }[];
   rules: YamlRule[];
 }
@@ -114,6 +115,16 @@ class Compiler {
     try {
       compilePattern(source);
     } catch (err) {
+      if (err instanceof PatternTooLargeError) {
+        const rule =
+          path[0] === "rules" ? (this.parsed.value as YamlPolicy).rules[path[1] as number]?.id : undefined;
+        throw inputError(
+          "policy.pattern_too_large",
+          `${rule === undefined ? "a" : `rule '${rule}': its`} pattern at ${pathLabel(path)} is too large: ${err.message}`,
+          this.at(path),
+          "split the pattern, or match a shorter, more specific one",
+        );
+      }
       throw inputError(
         "policy.invalid_pattern",
         `invalid RE2 pattern '${source}': ${(err as Error).message}`,
@@ -246,6 +257,10 @@ class Compiler {
       compiler: `proof/${VERSION}`,
       policy_digest: "",
       defaults: { verdict: p.defaults?.verdict ?? "allow", fail_closed: p.defaults?.fail_closed ?? true },
+      // Only limits the policy sets: a policy without any keeps the digest it always had.
+      ...(p.limits?.max_argument_bytes !== undefined
+        ? { limits: { max_argument_bytes: p.limits.max_argument_bytes } }
+        : {}),
       sources: this.sources(p.sources),
       rules,
       tool_index: buildToolIndex(rules),

@@ -128,6 +128,18 @@ export interface IRDefaults {
   fail_closed: boolean;
 }
 
+/**
+ * Resource limits of a policy (docs/policy.md, "Limits"). Only the limits the policy sets are
+ * present (and digested); any other has its default.
+ */
+export interface IRLimits {
+  /**
+   * Most bytes of one call's arguments, counted as UTF-8 of their compact JSON text. A call over
+   * it is not judged: it is an evaluation error (block when `fail_closed`). Default 1048576 (1 MiB).
+   */
+  max_argument_bytes?: number;
+}
+
 /** A compiled policy, `proof.ir/v1`. */
 export interface ProofIR {
   schema: "proof.ir/v1";
@@ -138,6 +150,8 @@ export interface ProofIR {
   /** `sha256:` + hex SHA-256 of the canonical JSON of the semantic part. */
   policy_digest: string;
   defaults: IRDefaults;
+  /** Absent when the policy sets no limit. */
+  limits?: IRLimits;
   sources: IRSource[];
   /** Sorted by id, code-unit order. */
   rules: IRRule[];

@@ -9,8 +9,11 @@ interface DenseTable {
   ascii: Int32Array;
   /** Class of each other code unit that occurs in a pattern. */
   other: Map<number, number>;
-  /** 1 for the states where some pattern ends (terminal, or a dictionary link), else 0. */
-  reports: Uint8Array;
+}
+
+/** Code-unit order, the order of `label` within a state's children. */
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**
@@ -18,136 +21,216 @@ interface DenseTable {
  * building from the patterns in time linear in their total length, one pass over a text finds
  * every occurrence of every pattern in time linear in the text plus the number of matches. This
  * keeps provenance linear: each content event is scanned once for all argument values.
+ *
+ * Memory is a handful of typed arrays indexed by state, about 18 bytes per character of the
+ * patterns and no object per state or per character: an argument of several megabytes costs tens
+ * of megabytes, never gigabytes (docs/performance.md). The trie is laid out breadth first with
+ * the children of each state contiguous and sorted by code unit, so a transition is a binary
+ * search among a state's children, and the trie is built from the sorted patterns without any
+ * per-state map.
  */
 export class AhoCorasick {
-  /** goto[state] maps a UTF-16 code unit to the next state. */
-  private readonly next: Map<number, number>[] = [new Map()];
-  private readonly fail: number[] = [0];
-  /** Pattern index ending exactly at this state, or -1. */
-  private readonly terminal: number[] = [-1];
+  /** Number of states; state 0 is the root. */
+  private readonly size: number;
+  /** The code unit on the edge into each state. */
+  private readonly label: Uint16Array;
+  /** Children of state s are the states childStart[s] .. childStart[s + 1] - 1 (length size + 1). */
+  private readonly childStart: Int32Array;
+  private readonly fail: Int32Array;
+  /** Position in `order` of the first pattern ending exactly at this state, or -1. */
+  private readonly terminal: Int32Array;
   /** Nearest state on the fail chain that is terminal (dictionary suffix link), or -1. */
-  private readonly dict: number[] = [-1];
-  /**
-   * Next index of the same pattern text, or -1: a pattern given twice ends at one state, and
-   * each of its indexes must still be reported.
-   */
-  private readonly same: number[];
+  private readonly dict: Int32Array;
+  /** Pattern indexes in code-unit order of their text (equal texts keep their index order). */
+  private readonly order: Int32Array;
+  /** For the first position of a run of equal texts in `order`: the end of the run. */
+  private readonly runEnd: Int32Array;
   /**
    * The same automaton as a table (a DFA), when it is small enough: state * width + class of a
    * code unit gives the next state, with the fail links already followed. One array read per
-   * character instead of map lookups: scanning is several times faster (docs/performance.md).
+   * character instead of a search among children: scanning is several times faster
+   * (docs/performance.md).
    */
   private readonly dense: DenseTable | undefined;
 
   /**
-   * @param denseLimit most cells of the table form; above it the automaton scans with its maps
+   * @param denseLimit most cells of the table form; above it the automaton scans with its trie
    *   (0 forces that, for tests of both forms).
    */
   constructor(
     readonly patterns: readonly string[],
     denseLimit = DENSE_LIMIT,
   ) {
-    this.same = patterns.map(() => -1);
-    const last = new Map<number, number>();
-    patterns.forEach((p, index) => {
-      let s = 0;
-      for (let i = 0; i < p.length; i++) {
-        const c = p.charCodeAt(i);
-        let t = this.next[s]?.get(c);
-        if (t === undefined) {
-          t = this.next.length;
-          this.next.push(new Map());
-          this.fail.push(0);
-          this.terminal.push(-1);
-          this.dict.push(-1);
-          this.next[s]?.set(c, t);
-        }
-        s = t;
+    const n = patterns.length;
+    const text = (position: number): string => patterns[order[position] as number] as string;
+    const order = Int32Array.from(
+      patterns
+        .map((_, i) => i)
+        .sort((a, b) => byCodeUnits(patterns[a] as string, patterns[b] as string) || a - b),
+    );
+    this.order = order;
+    this.runEnd = new Int32Array(n);
+    let capacity = 1;
+    for (const p of patterns) capacity += p.length;
+    let label = new Uint16Array(capacity);
+    let childStart = new Int32Array(capacity + 1);
+    let terminal = new Int32Array(capacity).fill(-1);
+    // The range of sorted positions whose patterns pass through each state (build only).
+    const lo = new Int32Array(capacity);
+    const hi = new Int32Array(capacity);
+    hi[0] = n;
+    let next = 1;
+    let depth = -1;
+    let levelEnd = 0;
+    // Breadth first: the states of one depth are numbered before those of the next, so a
+    // state's children are created in a block right after those of the state before it.
+    for (let s = 0; s < next; s++) {
+      if (s === levelEnd) {
+        depth++;
+        levelEnd = next;
       }
-      if (p.length === 0) return;
-      const previous = last.get(s);
-      if (previous === undefined) this.terminal[s] = index;
-      else this.same[previous] = index;
-      last.set(s, index);
-    });
-    const queue: number[] = [];
-    for (const t of this.next[0]?.values() ?? []) queue.push(t);
-    for (let head = 0; head < queue.length; head++) {
-      const s = queue[head] as number;
-      for (const [c, t] of this.next[s] ?? []) {
-        let f = this.fail[s] as number;
-        while (f !== 0 && !this.next[f]?.has(c)) f = this.fail[f] as number;
-        const ft = this.next[f]?.get(c);
-        const fail = ft !== undefined && ft !== t ? ft : 0;
-        this.fail[t] = fail;
-        this.dict[t] = this.terminal[fail] !== -1 ? fail : (this.dict[fail] as number);
-        queue.push(t);
+      let i = lo[s] as number;
+      const end = hi[s] as number;
+      // Patterns ending here sort first in the range; they are equal texts (one run).
+      if (i < end && text(i).length === depth) {
+        const first = i;
+        while (i < end && text(i).length === depth) i++;
+        // An empty pattern never matches.
+        if (depth > 0) {
+          terminal[s] = first;
+          this.runEnd[first] = i;
+        }
+      }
+      childStart[s] = next;
+      while (i < end) {
+        const c = text(i).charCodeAt(depth);
+        let j = i + 1;
+        while (j < end && text(j).charCodeAt(depth) === c) j++;
+        label[next] = c;
+        lo[next] = i;
+        hi[next] = j;
+        next++;
+        i = j;
       }
     }
-    this.dense = this.table(queue, denseLimit);
+    childStart[next] = next;
+    this.size = next;
+    if (next < capacity) {
+      // Shared prefixes: keep only the states that exist.
+      label = label.slice(0, next);
+      childStart = childStart.slice(0, next + 1);
+      terminal = terminal.slice(0, next);
+    }
+    this.label = label;
+    this.childStart = childStart;
+    this.terminal = terminal;
+    this.fail = new Int32Array(next);
+    this.dict = new Int32Array(next).fill(-1);
+    // A state's fail state is shallower, so it is final by the time the state's children need it.
+    for (let s = 0; s < next; s++) {
+      for (let t = childStart[s] as number; t < (childStart[s + 1] as number); t++) {
+        let fail = 0;
+        if (s !== 0) {
+          const c = label[t] as number;
+          for (let f = this.fail[s] as number; ; f = this.fail[f] as number) {
+            const u = this.child(f, c);
+            if (u !== -1) {
+              fail = u;
+              break;
+            }
+            if (f === 0) break;
+          }
+        }
+        this.fail[t] = fail;
+        this.dict[t] = terminal[fail] !== -1 ? fail : (this.dict[fail] as number);
+      }
+    }
+    this.dense = this.table(denseLimit);
+  }
+
+  /** The child of state `s` on code unit `c`, or -1: a binary search among its sorted children. */
+  private child(s: number, c: number): number {
+    let a = this.childStart[s] as number;
+    let b = (this.childStart[s + 1] as number) - 1;
+    while (a <= b) {
+      const m = (a + b) >>> 1;
+      const l = this.label[m] as number;
+      if (l === c) return m;
+      if (l < c) a = m + 1;
+      else b = m - 1;
+    }
+    return -1;
   }
 
   /** Builds the DFA table from the trie (states in breadth-first order), or none above `limit` cells. */
-  private table(order: readonly number[], limit: number): DenseTable | undefined {
+  private table(limit: number): DenseTable | undefined {
     // Code units that occur in a pattern get classes 1..width-1; every other one is class 0.
     const ascii = new Int32Array(128);
     const other = new Map<number, number>();
     let width = 1;
-    for (const edges of this.next) {
-      for (const c of edges.keys()) {
-        if (c < 128) {
-          if (ascii[c] === 0) ascii[c] = width++;
-        } else if (!other.has(c)) other.set(c, width++);
-      }
+    for (let s = 1; s < this.size; s++) {
+      const c = this.label[s] as number;
+      if (c < 128) {
+        if (ascii[c] === 0) ascii[c] = width++;
+      } else if (!other.has(c)) other.set(c, width++);
+      if (this.size * width > limit) return undefined;
     }
-    if (this.next.length * width > limit) return undefined;
+    if (this.size * width > limit) return undefined;
     const classOf = (c: number): number => (c < 128 ? (ascii[c] as number) : (other.get(c) ?? 0));
-    const table = new Int32Array(this.next.length * width);
-    for (const [c, t] of this.next[0] ?? []) table[classOf(c)] = t;
-    // A state's fail state is shallower, so its row is complete by the time the state is reached.
-    for (const s of order) {
+    const table = new Int32Array(this.size * width);
+    for (let s = 0; s < this.size; s++) {
       const row = s * width;
-      table.copyWithin(row, (this.fail[s] as number) * width, (this.fail[s] as number) * width + width);
-      for (const [c, t] of this.next[s] ?? []) table[row + classOf(c)] = t;
+      // The root's row starts empty; any other state's starts as its fail state's (complete by now).
+      if (s !== 0) {
+        const f = (this.fail[s] as number) * width;
+        table.copyWithin(row, f, f + width);
+      }
+      for (let t = this.childStart[s] as number; t < (this.childStart[s + 1] as number); t++)
+        table[row + classOf(this.label[t] as number)] = t;
     }
-    const reports = new Uint8Array(this.next.length);
-    for (let s = 0; s < reports.length; s++)
-      reports[s] = this.terminal[s] !== -1 || this.dict[s] !== -1 ? 1 : 0;
-    return { table, width, ascii, other, reports };
+    return { table, width, ascii, other };
   }
 
   /** Calls `found(patternIndex)` for every occurrence of every pattern in `text` (an empty pattern never matches). */
   scan(text: string, found: (pattern: number) => void): void {
+    const { terminal, dict } = this;
+    let s = 0;
     if (this.dense) {
-      const { table, width, ascii, other, reports } = this.dense;
-      let s = 0;
+      const { table, width, ascii, other } = this.dense;
       for (let i = 0; i < text.length; i++) {
         const c = text.charCodeAt(i);
         s = table[s * width + (c < 128 ? (ascii[c] as number) : (other.get(c) ?? 0))] as number;
-        if (reports[s] === 0) continue;
-        if (this.terminal[s] !== -1) this.report(this.terminal[s] as number, found);
-        for (let d = this.dict[s] as number; d !== -1; d = this.dict[d] as number)
-          this.report(this.terminal[d] as number, found);
+        if (terminal[s] === -1 && dict[s] === -1) continue;
+        this.reportAll(s, found);
       }
       return;
     }
-    let s = 0;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
-      let t = this.next[s]?.get(c);
-      while (t === undefined && s !== 0) {
+      for (;;) {
+        const t = this.child(s, c);
+        if (t !== -1) {
+          s = t;
+          break;
+        }
+        if (s === 0) break;
         s = this.fail[s] as number;
-        t = this.next[s]?.get(c);
       }
-      s = t ?? 0;
-      if (this.terminal[s] !== -1) this.report(this.terminal[s] as number, found);
-      for (let d = this.dict[s] as number; d !== -1; d = this.dict[d] as number)
-        this.report(this.terminal[d] as number, found);
+      if (terminal[s] === -1 && dict[s] === -1) continue;
+      this.reportAll(s, found);
     }
   }
 
-  /** Reports a pattern and every later index given the same text. */
+  /** Reports the patterns ending at state `s`: its own, then those down its dictionary links. */
+  private reportAll(s: number, found: (pattern: number) => void): void {
+    if (this.terminal[s] !== -1) this.report(this.terminal[s] as number, found);
+    for (let d = this.dict[s] as number; d !== -1; d = this.dict[d] as number)
+      this.report(this.terminal[d] as number, found);
+  }
+
+  /** Reports every pattern index of one run of equal texts. */
   private report(first: number, found: (pattern: number) => void): void {
-    for (let p = first; p !== -1; p = this.same[p] as number) found(p);
+    const end = this.runEnd[first] as number;
+    for (let p = first; p < end; p++) found(this.order[p] as number);
   }
 }

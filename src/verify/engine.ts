@@ -12,6 +12,7 @@ import {
   stricter,
   type TraceResult,
 } from "./decision.js";
+import { ARGUMENT_LIMIT_RULE, jsonBytes, maxArgumentBytes } from "./limits.js";
 import { leafValues, ProvenanceIndex } from "./provenance.js";
 
 /** Rules active for a context, per policy, in evaluation order. */
@@ -80,6 +81,23 @@ function describeArgs(args: unknown): string {
   return args === null ? "null" : Array.isArray(args) ? "an array" : `a ${typeof args}`;
 }
 
+/**
+ * Argument sizes already measured, per call event, with the cap they were measured under: the live
+ * guard re-judges the same events on every call and must not measure a large argument each time.
+ */
+const measured = new WeakMap<ToolCallEvent, { cap: number; bytes: number }>();
+
+/** {@link jsonBytes} of a call's arguments, counted up to just above `cap`. */
+function argumentBytes(call: ToolCallEvent, cap: number): number {
+  const known = measured.get(call);
+  // A size measured in full (not above its cap) is exact; one above a cap at least as high as
+  // this one is above this one too.
+  if (known && (known.bytes <= known.cap || known.cap >= cap)) return known.bytes;
+  const bytes = jsonBytes(call.args, cap);
+  measured.set(call, { cap, bytes });
+  return bytes;
+}
+
 function describeError(err: unknown): string {
   if (err instanceof MatchTypeError) return err.message;
   return err instanceof Error ? err.message : String(err);
@@ -114,8 +132,20 @@ class PolicyRun {
   }
 
   private index(): ProvenanceIndex {
-    this.provenance ??= ProvenanceIndex.build(this.trace, this.policy);
+    // A call over the argument limit is never judged, so its values are no patterns either:
+    // they would cost memory in proportion to the hostile argument.
+    this.provenance ??= ProvenanceIndex.build(this.trace, this.policy, (call) => this.oversized(call));
     return this.provenance;
+  }
+
+  /** The policy's `limits.max_argument_bytes`. */
+  get argumentLimit(): number {
+    return maxArgumentBytes(this.policy.ir);
+  }
+
+  /** Whether a call's arguments are over this policy's limit (measured at most once per call). */
+  oversized(call: ToolCallEvent): boolean {
+    return argumentBytes(call, this.argumentLimit) > this.argumentLimit;
   }
 
   /** Active candidate rules for a tool, in plan order. */
@@ -274,6 +304,18 @@ export class Engine {
     const errors: EvaluationError[] = [];
     for (const run of runs) {
       run.countCall(call);
+      if (run.oversized(call)) {
+        // Not judged at all: every matcher, pattern and provenance lookup would cost in
+        // proportion to the argument. An evaluation error, so it fails closed.
+        rules.push(ARGUMENT_LIMIT_RULE);
+        reasons.add("evaluation_error");
+        errors.push({
+          rule: ARGUMENT_LIMIT_RULE,
+          message: `arguments are over ${run.argumentLimit} bytes, the limit max_argument_bytes of policy ${run.policy.ir.policy_id}: not judged`,
+        });
+        verdict = stricter(verdict, run.policy.ir.defaults.fail_closed ? "block" : "warn");
+        continue;
+      }
       let policyVerdict: Verdict | undefined;
       for (const rule of run.candidates(call.tool)) {
         const outcome = run.evaluate(rule, call);
@@ -303,7 +345,7 @@ export class Engine {
       at: call.at,
       tool: call.tool,
       verdict,
-      rules: rules.sort(),
+      rules: [...new Set(rules)].sort(),
       reasons: [...reasons].sort(),
       evidence,
       errors,

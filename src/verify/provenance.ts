@@ -1,5 +1,5 @@
 import { getPath } from "../expr/matchers.js";
-import type { Trace, TraceEvent } from "../trace/model.js";
+import type { ToolCallEvent, Trace, TraceEvent } from "../trace/model.js";
 import { AhoCorasick } from "./aho-corasick.js";
 import { type CompiledPolicy, LEVEL } from "./compiled.js";
 
@@ -210,12 +210,17 @@ export class ProvenanceIndex {
   /**
    * Builds the index of one trace for one policy (integrity comes from the policy's `sources`).
    * Only argument paths named by a provenance rule that is a candidate for the call's tool
-   * contribute patterns.
+   * contribute patterns, and no call for which `skip` is true (a call over the argument limit,
+   * which is never judged).
    */
-  static build(trace: Trace, policy: CompiledPolicy): ProvenanceIndex {
+  static build(
+    trace: Trace,
+    policy: CompiledPolicy,
+    skip: (call: ToolCallEvent) => boolean = () => false,
+  ): ProvenanceIndex {
     const sets = FAMILIES.map(() => new Set<string>());
     for (const e of trace.events) {
-      if (e.type !== "tool_call") continue;
+      if (e.type !== "tool_call" || skip(e)) continue;
       for (const rule of policy.rulesForTool(e.tool)) {
         const prov = rule.ir.match.provenance;
         if (!prov) continue;

@@ -12,9 +12,9 @@ function naive(patterns: readonly string[], text: string): number[] {
   });
 }
 
-function counts(patterns: readonly string[], text: string): number[] {
+function counts(patterns: readonly string[], text: string, denseLimit?: number): number[] {
   const out = patterns.map(() => 0);
-  new AhoCorasick(patterns).scan(text, (p) => {
+  new AhoCorasick(patterns, denseLimit).scan(text, (p) => {
     out[p] = (out[p] ?? 0) + 1;
   });
   return out;
@@ -58,6 +58,20 @@ describe("AhoCorasick", () => {
         fc.string({ unit: fc.constantFrom("a", "b", "c", "d"), maxLength: 60 }),
         (patterns, text) => {
           expect(counts(patterns, text)).toEqual(naive(patterns, text));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("the trie form (no table) agrees with indexOf too", () => {
+    const word = fc.string({ unit: fc.constantFrom("a", "b", "c"), maxLength: 6 });
+    fc.assert(
+      fc.property(
+        fc.array(word, { maxLength: 8 }),
+        fc.string({ unit: fc.constantFrom("a", "b", "c", "d"), maxLength: 60 }),
+        (patterns, text) => {
+          expect(counts(patterns, text, 0)).toEqual(naive(patterns, text));
         },
       ),
       { numRuns: 500 },
