@@ -3,9 +3,10 @@ import type { Command } from "commander";
 import { inputError } from "../../errors.js";
 import { hashDirectory, readKeyFile } from "../../io/artifacts.js";
 import { digestOf, jsonLine, prettyJson } from "../../io/canonical.js";
-import { listTraceFiles, readTextFile, toPosix } from "../../io/files.js";
-import { traceSource } from "../../io/trace-files.js";
-import { openLineWriter, StagedDir } from "../../io/write.js";
+import { readTextFile, toPosix } from "../../io/files.js";
+import { StagedDir } from "../../io/out-dir.js";
+import { listGateTraceFiles, traceSource } from "../../io/trace-files.js";
+import { openLineWriter } from "../../io/write.js";
 import { activationFromPlan } from "../../plan/activation.js";
 import { checkPlanSelection, loadPlan } from "../../plan/load-plan.js";
 import type { Plan } from "../../plan/plan.js";
@@ -51,6 +52,8 @@ export interface VerifyInput {
   failOn: Verdict;
   format: FormatName | "auto";
   out: string;
+  /** Other files the run reads (a baseline): like every input, they may not lie inside `out`. */
+  inputs?: string[];
   /** Replace matched values in the public artifacts by a SHA-256 prefix (`--redact`, DESIGN.md §7). */
   redact?: boolean;
   /** PKCS#8 PEM Ed25519 key file that signs `manifest.json` (`--sign-key`). */
@@ -165,13 +168,20 @@ export async function runVerify(
   const rootOf = new Map<string, number>();
 
   const cases: CaseResult[] = [];
-  const stage = await StagedDir.create(input.out);
+  const stage = await StagedDir.create(input.out, [
+    ...(typeof input.policy === "string" ? [input.policy] : []),
+    ...input.traces,
+    ...(input.context ? [input.context] : []),
+    ...(typeof input.plan === "string" ? [input.plan] : []),
+    ...(input.signKey ? [input.signKey] : []),
+    ...(input.inputs ?? []),
+  ]);
   try {
     const decisions = await openLineWriter(stage.path("decisions.jsonl"));
     let pending = "";
     try {
       for (const [rootIndex, root] of input.traces.entries()) {
-        for (const found of await listTraceFiles(root)) {
+        for (const found of await listGateTraceFiles(root)) {
           const source = traceSource(found);
           for await (const trace of readTraces(source, input.format)) {
             const result = engine.verify(trace);
