@@ -13,7 +13,7 @@
  *   anything else, and removes what dead runs left.
  */
 import { randomBytes } from "node:crypto";
-import { lstatSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import {
   link,
   lstat,
@@ -121,6 +121,8 @@ function whyNotReplaceable(dir: string, entries: readonly string[]): string | un
  */
 export function isProofOutput(dir: string): boolean {
   if (ANY_STAGING.test(basename(dir))) return true;
+  // Two failed lookups are cheaper than listing a directory of traces a second time.
+  if (!existsSync(join(dir, MANIFEST_FILE)) && !existsSync(join(dir, STATUS_FILE))) return false;
   try {
     const entries = readdirSync(dir);
     return entries.length > 0 && typeof markedFiles(dir, entries) !== "string";

@@ -9,6 +9,8 @@ import { lstat, mkdir, readdir, readFile, readlink, rename, symlink, writeFile }
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { ProofError } from "../../src/errors.js";
+import { writeFailure } from "../../src/io/write.js";
 import { GATE_ARTIFACTS, proof, removeTempDirs, snapshot, tempDir } from "./cli.js";
 
 afterAll(removeTempDirs);
@@ -273,6 +275,23 @@ describe("write errors are exit 6 (the path) or 8 (the machine), never 1", () =>
     }
     expect(await readdir(join(dir, "plans"))).toEqual([]);
     expect(await readFile(join(dir, "a-file"), "utf8")).toBe("x\n");
+  });
+
+  it("a full disk, a read-only file system or an unknown refusal is exit 8 naming the user's path", () => {
+    const sys = (code: string) => Object.assign(new Error(code), { code, path: ".out.123.tmp" });
+    for (const [code, expected] of [
+      ["ENOSPC", "io.enospc"],
+      ["EROFS", "io.erofs"],
+      ["EACCES", "io.eacces"],
+      ["ENOENT", "io.unwritable"],
+    ]) {
+      const e = writeFailure(sys(code as string), "out") as ProofError;
+      expect(e).toBeInstanceOf(ProofError);
+      expect([e.code, e.exitCode, e.location?.file]).toEqual([expected, 8, "out"]);
+    }
+    expect((writeFailure(sys("EISDIR"), "plan.json") as ProofError).exitCode).toBe(6);
+    const bug = new TypeError("x is undefined");
+    expect(writeFailure(bug, "out")).toBe(bug);
   });
 
   it.skipIf(process.platform !== "linux")("a file system that refuses the write: exit 8", async () => {
