@@ -4,10 +4,11 @@
  */
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { chmod, mkdir, open, stat } from "node:fs/promises";
+import { chmod, mkdir, open, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ProofError } from "../errors.js";
 import { readTextFile, toPosix } from "./files.js";
+import { writeFailure } from "./write.js";
 
 /** Digest given to an entry that is neither a regular file nor a directory: it never matches. */
 const NOT_A_FILE = "not-a-regular-file";
@@ -98,25 +99,32 @@ export const PUBLIC_KEY_FILE = "proof.pub";
  * may read a private key) and `proof.pub` with mode 0644. Never overwrites: a lost private key
  * cannot be recovered, and signatures made with it would no longer verify.
  * @returns the paths written.
- * @throws ProofError `io.exists` (exit 6) when either file already exists.
+ * @throws ProofError `io.exists` (exit 6) when either file already exists, and the errors of
+ *   {@link writeFailure}: `io.not_directory` (exit 6) when `dir` is a file, exit 8 when the
+ *   system refuses the write.
  */
 export async function writeKeyPair(
   dir: string,
   pair: { privateKey: string; publicKey: string },
 ): Promise<{ privatePath: string; publicPath: string }> {
-  await mkdir(dir, { recursive: true });
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw writeFailure(err, dir);
+  }
   const privatePath = join(dir, PRIVATE_KEY_FILE);
   const publicPath = join(dir, PUBLIC_KEY_FILE);
+  const exists = (p: string): ProofError =>
+    new ProofError("io.exists", `${toPosix(p)} already exists`, {
+      location: { file: toPosix(p) },
+      hint: "choose another --out directory or remove the old keys",
+    });
   for (const p of [privatePath, publicPath]) {
-    const exists = await stat(p).then(
+    const found = await stat(p).then(
       () => true,
       () => false,
     );
-    if (exists)
-      throw new ProofError("io.exists", `${toPosix(p)} already exists`, {
-        location: { file: toPosix(p) },
-        hint: "choose another --out directory or remove the old keys",
-      });
+    if (found) throw exists(p);
   }
   const write = async (path: string, text: string, mode: number): Promise<void> => {
     // "wx": fail rather than follow or replace a file that appeared meanwhile.
@@ -129,7 +137,20 @@ export async function writeKeyPair(
     // The creation mode is filtered by the umask; set it exactly.
     await chmod(path, mode);
   };
-  await write(privatePath, pair.privateKey, 0o600);
-  await write(publicPath, pair.publicKey, 0o644);
+  // A key file that appeared since the check above is another run's: "wx" refuses it.
+  const failure = (err: unknown, path: string): unknown =>
+    (err as NodeJS.ErrnoException)?.code === "EEXIST" ? exists(path) : writeFailure(err, path);
+  try {
+    await write(privatePath, pair.privateKey, 0o600);
+  } catch (err) {
+    throw failure(err, privatePath);
+  }
+  try {
+    await write(publicPath, pair.publicKey, 0o644);
+  } catch (err) {
+    // A private key without its public half is of no use and must not be left lying around.
+    await rm(privatePath, { force: true }).catch(() => {});
+    throw failure(err, publicPath);
+  }
   return { privatePath: toPosix(privatePath), publicPath: toPosix(publicPath) };
 }

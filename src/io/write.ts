@@ -1,115 +1,80 @@
-import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
-import { mkdir, open, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
-import { basename, dirname, join, resolve, sep } from "node:path";
-import { ProofError } from "../errors.js";
-import { toPosix, unreadable } from "./files.js";
+import { lstat, mkdir, open, rename, rm } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { environmentError, ProofError } from "../errors.js";
+import { toPosix } from "./files.js";
+
+/**
+ * Turns a system error met while writing `path` into a located {@link ProofError}, so that no
+ * refused write ends as exit 1 (kept for proof's own bugs):
+ * - `io.is_directory` (exit 6) when a file was asked for and `path` is a directory (`-o DIR`);
+ * - `io.not_directory` (exit 6) when a directory was asked for, or a path goes through a file
+ *   (`--out FILE`, `--out FILE/sub`);
+ * - the `environment` errors of {@link environmentError} (exit 8: read-only, disk full, denied);
+ * - `io.unwritable` (exit 8) for any other refusal of the operating system (a pseudo file system).
+ * A ProofError, or an error that is no system error (a bug), is returned unchanged.
+ * @param path the path the user named (shown instead of a temporary sibling's)
+ */
+export function writeFailure(err: unknown, path: string): unknown {
+  if (err instanceof ProofError) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code !== "string") return err;
+  const file = toPosix(path);
+  if (code === "EISDIR") return isDirectory(path, err);
+  if (code === "ENOTDIR" || code === "EEXIST")
+    return new ProofError(
+      "io.not_directory",
+      `cannot write ${file}: it, or a directory on its path, is a file where a directory is expected`,
+      { location: { file }, hint: "name a directory, or a path that does not exist yet", cause: err },
+    );
+  // The path the user named, not the temporary sibling the system error names.
+  const env = environmentError({ code, path: file }, "write");
+  if (env)
+    return new ProofError(env.code, env.message, { category: "environment", location: { file }, cause: err });
+  return new ProofError("io.unwritable", `cannot write ${file}: the system refused it (${code})`, {
+    category: "environment",
+    location: { file },
+    cause: err,
+  });
+}
+
+/** `io.is_directory` (exit 6): a file was asked for and `path` is a directory (`-o DIR`). */
+function isDirectory(path: string, cause?: unknown): ProofError {
+  const file = toPosix(path);
+  return new ProofError("io.is_directory", `cannot write ${file}: it is a directory, a file is expected`, {
+    location: { file },
+    hint: "name a file",
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
 
 /**
  * Writes a file so that a reader sees the old content or the new, never a mix: the bytes go to a
- * temporary sibling which is flushed and then renamed over the target.
+ * temporary sibling which is flushed and then renamed over the target. Nothing is left behind
+ * when it fails.
+ * @throws ProofError `io.is_directory` (exit 6) when `path` is a directory, and the errors of
+ *   {@link writeFailure} (exit 6 or 8) when the system refuses the write.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path) || ".", { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const handle = await open(tmp, "w");
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, path);
-}
-
-/**
- * An output directory under construction (DESIGN.md §7): files are written into a temporary
- * sibling directory and swapped in whole by {@link StagedDir.commit}, so a reader sees the old set
- * or the new set, and stale files of the old set do not survive. {@link StagedDir.abort} removes
- * the staging directory and leaves the old one untouched.
- */
-export class StagedDir {
-  private constructor(
-    readonly target: string,
-    readonly staging: string,
-  ) {}
-
-  /**
-   * Creates the staging directory beside `target`. Because the swap deletes whatever `target`
-   * held, it must be new, empty, or an earlier out dir (it holds `status.json` or `report.json`):
-   * `--out src` or `--out .` by mistake must not cost the user a directory.
-   * @throws ProofError `io.out_dir` (exit 6) for a file, the working directory or one above it,
-   *   or a directory of other files.
-   */
-  static async create(target: string): Promise<StagedDir> {
-    await checkReplaceable(target);
-    const parent = dirname(target) || ".";
-    await mkdir(parent, { recursive: true });
-    // mkdir, not mkdtemp: mkdtemp makes the directory 0700, and it becomes the out dir, which
-    // CI steps running as other users (artifact upload, containers) must be able to read.
-    const staging = join(
-      parent,
-      `.${basename(target)}.staging-${process.pid}-${randomBytes(6).toString("hex")}`,
-    );
-    await mkdir(staging);
-    return new StagedDir(target, staging);
-  }
-
-  /** Path of a file inside the staging directory. */
-  path(name: string): string {
-    return join(this.staging, name);
-  }
-
-  /** Writes one whole file into the staging directory. */
-  async write(name: string, data: string | Uint8Array): Promise<void> {
-    await writeFile(this.path(name), data);
-  }
-
-  /** Swaps the staging directory in place of the target. */
-  async commit(): Promise<void> {
-    const old = `${this.staging}.old`;
-    let hadOld = false;
+    // Checked first: renaming a file over an empty directory fails only after the bytes are written.
+    const existing = await lstat(path).catch(() => undefined);
+    if (existing?.isDirectory()) throw isDirectory(path);
+    await mkdir(dirname(path) || ".", { recursive: true });
+    const handle = await open(tmp, "w");
     try {
-      await rename(this.target, old);
-      hadOld = true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
     }
-    await rename(this.staging, this.target);
-    if (hadOld) await rm(old, { recursive: true, force: true });
-  }
-
-  /** Discards everything staged. */
-  async abort(): Promise<void> {
-    await rm(this.staging, { recursive: true, force: true });
-  }
-}
-
-/** Throws unless `target` may be swapped out whole: see {@link StagedDir.create}. */
-async function checkReplaceable(target: string): Promise<void> {
-  const refuse = (why: string) =>
-    new ProofError("io.out_dir", `cannot use ${toPosix(target)} as the out dir: ${why}`, {
-      location: { file: toPosix(target) },
-      hint: "name a new or empty directory",
-    });
-  const full = resolve(target);
-  const cwd = process.cwd();
-  if (full === cwd || cwd.startsWith(full.endsWith(sep) ? full : `${full}${sep}`))
-    throw refuse("it holds the working directory");
-  let entries: string[];
-  try {
-    if (!(await stat(target)).isDirectory()) throw refuse("it is not a directory");
-    entries = await readdir(target);
+    await rename(tmp, path);
   } catch (err) {
-    if (err instanceof ProofError) throw err;
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
-    throw unreadable(target, err);
+    await rm(tmp, { force: true }).catch(() => {});
+    throw writeFailure(err, path);
   }
-  if (entries.length > 0 && !entries.includes("status.json") && !entries.includes("report.json"))
-    throw refuse(
-      "it is not empty and holds no status.json of an earlier run; replacing it could delete files",
-    );
 }
 
 /** A text file written line by line with back-pressure, for artifacts too large to build in memory. */
@@ -118,7 +83,7 @@ export interface LineWriter {
   close(): Promise<void>;
 }
 
-/** Opens a file for streaming writes (inside a {@link StagedDir} or a temporary path). */
+/** Opens a file for streaming writes (inside an out dir's staging directory or a temporary path). */
 export async function openLineWriter(path: string): Promise<LineWriter> {
   const stream = createWriteStream(path, { encoding: "utf8" });
   await once(stream, "open");
@@ -142,9 +107,15 @@ export interface AtomicLineFile extends LineWriter {
 
 /** Opens `path` for streaming writes through a temporary sibling that is renamed in on commit. */
 export async function openAtomicLineFile(path: string): Promise<AtomicLineFile> {
-  await mkdir(dirname(path) || ".", { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const writer = await openLineWriter(tmp);
+  let writer: LineWriter;
+  try {
+    if ((await lstat(path).catch(() => undefined))?.isDirectory()) throw isDirectory(path);
+    await mkdir(dirname(path) || ".", { recursive: true });
+    writer = await openLineWriter(tmp);
+  } catch (err) {
+    throw writeFailure(err, path);
+  }
   let closed = false;
   const close = async () => {
     if (!closed) {
@@ -156,8 +127,13 @@ export async function openAtomicLineFile(path: string): Promise<AtomicLineFile> 
     write: (text) => writer.write(text),
     close,
     async commit() {
-      await close();
-      await rename(tmp, path);
+      try {
+        await close();
+        await rename(tmp, path);
+      } catch (err) {
+        await rm(tmp, { force: true }).catch(() => {});
+        throw writeFailure(err, path);
+      }
     },
     async abort() {
       await close().catch(() => {});

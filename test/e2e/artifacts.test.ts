@@ -2,7 +2,7 @@
  * The out dir's artifacts through the built CLI (DESIGN.md §7): JUnit, SARIF, annotations and the
  * manifest are written; `keys gen` and `attest verify` sign and check them; `--redact` hides
  * matched values from public artifacts; hostile trace text stays inert; a killed run leaves the
- * previous out dir as it was.
+ * previous out dir as it was, and the next run clears what it left.
  */
 import { spawn } from "node:child_process";
 import { appendFile, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
@@ -218,5 +218,9 @@ describe("artifacts", () => {
     // Buffer.equals, not toEqual: a deep comparison of megabytes byte by byte takes a minute.
     expect([...after.keys()]).toEqual([...before.keys()]);
     for (const [name, bytes] of before) expect(after.get(name)?.equals(bytes), name).toBe(true);
+    // The killed run's lock and staging directory do not block the next run, which removes them.
+    const next = await proof([...VERIFY, "--out", "out"], dir);
+    expect(next.code, next.stderr).toBe(5);
+    expect((await readdir(dir)).filter((n) => n.startsWith(".out."))).toEqual([]);
   }, 120_000);
 });

@@ -67,10 +67,10 @@ beforeAll(async () => {
   await mkdir(join(dir, "no-traces"));
   await writeFile(join(dir, "no-traces", "notes.txt"), "traces are elsewhere\n");
   await writeFile(join(dir, "a-file"), "not a directory\n");
-  // The out dir of an earlier good run, plus a file of the user's: both must survive.
+  // The out dir of an earlier good run: it must survive byte for byte. (A file of the user's in
+  // it would make every run refuse the out dir before reading any input: test/e2e/out-dir.test.ts.)
   const first = await proof(verify("policy.yaml", GOOD_TRACE), dir);
   expect(first.code).toBe(0);
-  await writeFile(join(dir, "out", "marker"), "keep me\n");
 });
 
 afterAll(removeTempDirs);
@@ -179,7 +179,7 @@ const CASES: BadCase[] = [
     args: ["verify", "--policy", "policy.yaml", "--traces", GOOD_TRACE, "--out", "no-traces"],
     code: "io.out_dir",
     location: { file: "no-traces", line: null, column: null },
-    message: /not empty and holds no status.json of an earlier run/,
+    message: /not empty and holds no manifest.json of an earlier run/,
   },
 ];
 
@@ -218,11 +218,11 @@ describe("bad input: exit 6, one line, nothing written", () => {
     expect(envelope.error).toMatchObject({ code: c.code, category: "input", location: expectedLocation(c) });
     expect(envelope.error.message).toMatch(c.message);
 
-    // Nothing changed on disk: the earlier out dir (and its marker) byte for byte, no staging dirs.
+    // Nothing changed on disk: the earlier out dir byte for byte, no staging dirs, no lock.
     expect(await snapshot(dir)).toEqual(before);
     expect(await readdir(dir)).toEqual(listing);
-    expect(listing.filter((n) => n.includes("staging"))).toEqual([]);
-    expect(await readFile(join(dir, "out", "marker"), "utf8")).toBe("keep me\n");
+    expect(listing.filter((n) => n.includes("staging") || n.endsWith(".lock"))).toEqual([]);
+    expect((await snapshot(join(dir, "out"))).has("report.json")).toBe(true);
   });
 
   it("gives a usage error (missing --traces) as one line, and the envelope with --json", async () => {

@@ -115,8 +115,13 @@ describe("proof verify exit codes", () => {
 describe("the out dir", () => {
   it("is replaced as a whole: a re-run removes stale files", async () => {
     expect((await verify(HIJACKED, "rerun")).code).toBe(5);
+    // Files an earlier run wrote (its manifest lists them) that this run does not write.
     await writeFile(join(dir, "rerun", "stale.txt"), "from an older version\n");
     await writeFile(join(dir, "rerun", "old-results.sarif"), "{}\n");
+    const manifest = JSON.parse(await readFile(join(dir, "rerun", "manifest.json"), "utf8"));
+    manifest.files["stale.txt"] = "sha256:0";
+    manifest.files["old-results.sarif"] = "sha256:0";
+    await writeFile(join(dir, "rerun", "manifest.json"), JSON.stringify(manifest));
     expect((await verify(RESISTED, "rerun")).code).toBe(0);
     expect((await readdir(join(dir, "rerun"))).sort()).toEqual(GATE_ARTIFACTS);
     expect((await report("rerun")).passed).toBe(true);

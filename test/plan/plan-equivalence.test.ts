@@ -6,6 +6,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { digestOf } from "../../src/io/canonical.js";
 import { activationFromPlan } from "../../src/plan/activation.js";
+import { checkPlanSelection } from "../../src/plan/load-plan.js";
+import type { Plan } from "../../src/plan/plan.js";
 import { planRules } from "../../src/plan/planner.js";
 import { basicSelector, weightedSelector } from "../../src/plan/select.js";
 import { compilePolicy } from "../../src/policy/compile.js";
@@ -123,6 +125,57 @@ describe("verify with a plan", () => {
               b.decisions.map((d) => [d.seq, d.verdict, d.rules]),
             );
           }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe("a plan checked against its policy and context", () => {
+  it("passes as the planner made it, and is refused once a rule moves between active and skipped", () => {
+    fc.assert(
+      fc.property(
+        fc.array(ruleArb, { minLength: 1, maxLength: 7 }),
+        fc.record({ env: fc.constantFrom("prod", "dev"), tier: fc.integer({ min: 0, max: 3 }) }),
+        fc.boolean(),
+        fc.nat(),
+        (rawRules, context, weighted, pick) => {
+          const rules = toRules(rawRules);
+          const file = join(dir, "checked.yaml");
+          writeFileSync(file, policyYaml("checked.v1", rules));
+          const policy = compileIR(compilePolicy(readFileSync(file, "utf8"), file));
+          const weights = Object.fromEntries(rules.map((r, i) => [r.id as string, (i * 5) % 3]));
+          const selector = weighted ? weightedSelector(weights) : basicSelector;
+          const digest = digestOf(context);
+          const { plan } = planRules(policy, context, digest, selector);
+          checkPlanSelection(plan, "plan.json", policy, context, digest);
+
+          // Flip one rule: an active one is skipped, or a skipped one made active.
+          const id = rules[pick % rules.length]?.id as string;
+          const edited: Plan = structuredClone(plan);
+          if (edited.active_rules.includes(id)) {
+            edited.active_rules = edited.active_rules.filter((r) => r !== id);
+            edited.order = edited.order.filter((r) => r !== id);
+            edited.cost_sum -= edited.cost[id] ?? 0;
+            delete edited.cost[id];
+            delete edited.reason[id];
+            edited.skipped = [...edited.skipped, { rule: id, reason: "when:false" as const }].sort((a, b) =>
+              a.rule < b.rule ? -1 : 1,
+            );
+          } else {
+            edited.skipped = edited.skipped.filter((s) => s.rule !== id);
+            edited.active_rules = [...edited.active_rules, id].sort();
+            edited.order = [...edited.order, id];
+            edited.cost[id] = 0;
+            edited.reason[id] = ["when:true"];
+          }
+          expect(() => checkPlanSelection(edited, "plan.json", policy, context, digest)).toThrow(
+            expect.objectContaining({
+              code: "plan.mismatch",
+              message: expect.stringContaining(`rule ${id} `),
+            }),
+          );
         },
       ),
       { numRuns: 200 },

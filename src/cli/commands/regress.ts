@@ -97,6 +97,7 @@ function verifyInput(flags: CommonFlags, failOn: Verdict) {
     failOn,
     format: parseFormat(flags.format),
     out: flags.out,
+    inputs: [flags.baseline],
     redact: flags.redact === true,
     ...(flags.signKey ? { signKey: flags.signKey } : {}),
   };

@@ -1,9 +1,8 @@
-import { join } from "node:path";
 import type { Command } from "commander";
 import { inputError } from "../../errors.js";
 import { prettyJson } from "../../io/canonical.js";
+import { StagedDir, writeOutFile } from "../../io/out-dir.js";
 import { runChild } from "../../io/process.js";
-import { StagedDir, writeFileAtomic } from "../../io/write.js";
 import { addArtifactOptions } from "../options.js";
 import { type GlobalOptions, oneLine } from "../output.js";
 import { parseFormat } from "./import.js";
@@ -96,7 +95,7 @@ export function registerRun(program: Command, run: (action: () => Promise<number
         const exit = await runChild(command, { stdoutToStderr: global.json === true });
         if (exit.code === 0) return gate(opts, global);
         const status: RunStatus = { phase: "cmd", code: exit.code };
-        await writeFileAtomic(join(opts.out, "status.json"), prettyJson(status));
+        await writeOutFile(opts.out, "status.json", prettyJson(status));
         if (global.json) process.stdout.write(prettyJson(status));
         else if (!global.quiet || exit.spawnError) {
           const what = exit.spawnError

@@ -3,11 +3,12 @@ import type { Command } from "commander";
 import { inputError } from "../../errors.js";
 import { hashDirectory, readKeyFile } from "../../io/artifacts.js";
 import { digestOf, jsonLine, prettyJson } from "../../io/canonical.js";
-import { listTraceFiles, readTextFile, toPosix } from "../../io/files.js";
-import { traceSource } from "../../io/trace-files.js";
-import { openLineWriter, StagedDir } from "../../io/write.js";
+import { readTextFile, toPosix } from "../../io/files.js";
+import { StagedDir } from "../../io/out-dir.js";
+import { listGateTraceFiles, traceSource } from "../../io/trace-files.js";
+import { openLineWriter } from "../../io/write.js";
 import { activationFromPlan } from "../../plan/activation.js";
-import { loadPlan } from "../../plan/load-plan.js";
+import { checkPlanSelection, loadPlan } from "../../plan/load-plan.js";
 import type { Plan } from "../../plan/plan.js";
 import type { Verdict } from "../../policy/ir.js";
 import { ruleMetaOf } from "../../report/findings.js";
@@ -51,6 +52,8 @@ export interface VerifyInput {
   failOn: Verdict;
   format: FormatName | "auto";
   out: string;
+  /** Other files the run reads (a baseline): like every input, they may not lie inside `out`. */
+  inputs?: string[];
   /** Replace matched values in the public artifacts by a SHA-256 prefix (`--redact`, DESIGN.md §7). */
   redact?: boolean;
   /** PKCS#8 PEM Ed25519 key file that signs `manifest.json` (`--sign-key`). */
@@ -83,18 +86,23 @@ export interface GateOutcome {
 }
 
 /**
- * Checks that a plan was made for this policy (and this context, when one is given): a plan for
- * another policy or context would silently evaluate the wrong rules.
- * @throws ProofError `plan.policy_mismatch` / `plan.context_mismatch` (exit 6) naming both digests.
+ * Checks that a plan was made for this policy and this context (the empty one without
+ * `--context`), and that its rules are those the planner selects for them: a plan for another
+ * policy or context, or an edited one, would silently evaluate the wrong rules.
+ * @param hasContext whether `--context` was given (for the message only)
+ * @throws ProofError `plan.policy_mismatch` / `plan.context_mismatch` (exit 6) naming both
+ *   digests, `plan.mismatch` (exit 6) naming the first rule that differs.
  */
 export function checkPlan(
   plan: Plan,
   file: string,
   policies: PolicySet,
-  contextDigest: string | null,
+  context: unknown,
+  hasContext: boolean,
 ): Activation {
   const [ir, ...more] = policies.irs;
-  if (!ir || more.length > 0) {
+  const compiled = policies.compiled[0];
+  if (!ir || !compiled || more.length > 0) {
     throw inputError("plan.policy_mismatch", "a plan is made for one policy; --policy names several", {
       file,
     });
@@ -107,14 +115,18 @@ export function checkPlan(
       "make a new plan with proof adapt",
     );
   }
-  if (contextDigest !== null && plan.context_digest !== contextDigest) {
+  const contextDigest = digestOf(context);
+  if (plan.context_digest !== contextDigest) {
     throw inputError(
       "plan.context_mismatch",
-      `plan is for context ${plan.context_digest}, but --context digests to ${contextDigest}`,
+      hasContext
+        ? `plan is for context ${plan.context_digest}, but --context digests to ${contextDigest}`
+        : `plan is for context ${plan.context_digest}, but no --context was given (the empty context digests to ${contextDigest})`,
       { file },
-      "make a new plan with proof adapt",
+      hasContext ? "make a new plan with proof adapt" : "give the --context the plan was made for",
     );
   }
+  checkPlanSelection(plan, file, compiled, context, contextDigest);
   return activationFromPlan(plan);
 }
 
@@ -135,7 +147,7 @@ export async function runVerify(
   const plan =
     typeof input.plan === "string" ? loadPlan(await readTextFile(input.plan), input.plan) : input.plan;
   const activation = plan
-    ? checkPlan(plan, planFile, policies, contextDigest)
+    ? checkPlan(plan, planFile, policies, context, input.context !== undefined)
     : activate(policies.compiled, context);
   const engine = new Engine(policies.compiled, activation, context);
   const builder = new ReportBuilder(
@@ -156,13 +168,20 @@ export async function runVerify(
   const rootOf = new Map<string, number>();
 
   const cases: CaseResult[] = [];
-  const stage = await StagedDir.create(input.out);
+  const stage = await StagedDir.create(input.out, [
+    ...(typeof input.policy === "string" ? [input.policy] : []),
+    ...input.traces,
+    ...(input.context ? [input.context] : []),
+    ...(typeof input.plan === "string" ? [input.plan] : []),
+    ...(input.signKey ? [input.signKey] : []),
+    ...(input.inputs ?? []),
+  ]);
   try {
     const decisions = await openLineWriter(stage.path("decisions.jsonl"));
     let pending = "";
     try {
       for (const [rootIndex, root] of input.traces.entries()) {
-        for (const found of await listTraceFiles(root)) {
+        for (const found of await listGateTraceFiles(root)) {
           const source = traceSource(found);
           for await (const trace of readTraces(source, input.format)) {
             const result = engine.verify(trace);
