@@ -3,6 +3,7 @@
  * where there is one, the `--json` envelope on stdout, and no artifacts: the out dir of the last
  * good run stays byte for byte, and no staging directory is left behind.
  */
+import { existsSync } from "node:fs";
 import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -181,6 +182,24 @@ const CASES: BadCase[] = [
     location: { file: "no-traces", line: null, column: null },
     message: /not empty and holds no status.json of an earlier run/,
   },
+  ...(existsSync("/dev/zero")
+    ? [
+        {
+          name: "/dev/zero as the policy (read up to the limit, not forever)",
+          args: verify("/dev/zero", GOOD_TRACE),
+          code: "io.too_large",
+          location: { file: "/dev/zero", line: null, column: null },
+          message: /larger than the input file limit of 4 MiB/,
+        },
+        {
+          name: "/dev/zero as the context",
+          args: verify("policy.yaml", GOOD_TRACE, "--context", "/dev/zero"),
+          code: "io.too_large",
+          location: { file: "/dev/zero", line: null, column: null },
+          message: /larger than the input file limit of 4 MiB/,
+        },
+      ]
+    : []),
 ];
 
 function expectedLocation(c: BadCase): BadCase["location"] {
