@@ -22,6 +22,10 @@ const BAD_POLICIES: Record<string, string> = {
   "unknown-key.yaml": `${HEAD}    match:\n      tool: [send_money]\n      bogus: 1\n    effect: block\n`,
   "bad-cel.yaml": `${HEAD}    match:\n      tool: [send_money]\n      condition: "args.amount >"\n    effect: block\n`,
   "bad-re2.yaml": `${HEAD}    match:\n      tool: [send_money]\n      args:\n        recipient: { matches: "(?<=x)y" }\n    effect: block\n`,
+  "inf.yaml": `${HEAD}    match:\n      tool: [send_money]\n      args:\n        amount: { gt: .inf }\n    effect: block\n`,
+  "complex-key.yaml": `${HEAD}    match:\n      ? [tool]\n      : send_money\n    effect: block\n`,
+  "deep-context.json": `{"a": ${"[".repeat(600)}${"]".repeat(600)}}\n`,
+  "nan-context.yaml": "environment: prod\nlimit: .nan\n",
   "proto.yaml": `schema: proof.policy/v1\npolicy_id: bad.v1\n__proto__: { polluted: true }\nrules: []\n`,
 };
 
@@ -111,6 +115,35 @@ const CASES: BadCase[] = [
     code: "yaml.forbidden_key",
     location: { file: "proto.yaml", line: 3, column: 1 },
     message: /__proto__/,
+  },
+  {
+    name: "an infinite number in a policy",
+    args: verify("inf.yaml", GOOD_TRACE),
+    code: "yaml.number_out_of_range",
+    location: { file: "inf.yaml", line: 8, column: 23 },
+    message: /'\.inf' is not a finite number/,
+  },
+  {
+    name: "a sequence as a mapping key",
+    args: verify("complex-key.yaml", GOOD_TRACE),
+    code: "yaml.complex_key",
+    location: { file: "complex-key.yaml", line: 6, column: 9 },
+    message: /mapping key must be a plain value/,
+  },
+  {
+    name: "a context nested 600 deep",
+    args: verify("policy.yaml", GOOD_TRACE, "--context", "deep-context.json"),
+    code: "yaml.too_deep",
+    // The 512th `[`: the object around it is the first level.
+    location: { file: "deep-context.json", line: 1, column: 7 + 511 },
+    message: /nested deeper than 512 levels/,
+  },
+  {
+    name: "a context holding .nan",
+    args: verify("policy.yaml", GOOD_TRACE, "--context", "nan-context.yaml"),
+    code: "yaml.number_out_of_range",
+    location: { file: "nan-context.yaml", line: 2, column: 8 },
+    message: /'\.nan' is not a finite number/,
   },
   {
     name: "a missing policy",
