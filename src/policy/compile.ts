@@ -143,7 +143,7 @@ class Compiler {
       .map((p) => ({ path: p, conditions: this.conditions(matchers[p] as Matcher, [...path, p]) }));
   }
 
-  cel(source: string, variables: readonly string[], path: (string | number)[]): string {
+  cel(source: string, variables: readonly string[], path: (string | number)[], ruleId: string): string {
     try {
       return compileCel(source, variables).canonical;
     } catch (err) {
@@ -151,7 +151,7 @@ class Compiler {
       const where = err.column === undefined ? "" : ` (at ${err.line}:${err.column} of the expression)`;
       throw inputError(
         "policy.invalid_cel",
-        `invalid CEL in ${pathLabel(path)}: ${err.message}${where}`,
+        `invalid CEL in rule '${ruleId}' (${pathLabel(path)}): ${err.message}${where}`,
         this.at(path),
       );
     }
@@ -199,7 +199,7 @@ class Compiler {
     };
     if (r.description !== undefined) rule.description = r.description;
     if (r.when !== undefined) {
-      rule.when = this.cel(r.when, WHEN_VARIABLES, [...path, "when"]);
+      rule.when = this.cel(r.when, WHEN_VARIABLES, [...path, "when"], r.id);
       rule.when_parsed = parsedForm(rule.when);
     }
     if (m.provenance) {
@@ -207,7 +207,12 @@ class Compiler {
     }
     if (m.sequence) rule.match.sequence = this.sequence(m.sequence, [...path, "match", "sequence"]);
     if (m.condition !== undefined) {
-      rule.match.condition = this.cel(m.condition, CONDITION_VARIABLES, [...path, "match", "condition"]);
+      rule.match.condition = this.cel(
+        m.condition,
+        CONDITION_VARIABLES,
+        [...path, "match", "condition"],
+        r.id,
+      );
       rule.match.condition_parsed = parsedForm(rule.match.condition);
     }
     return rule;

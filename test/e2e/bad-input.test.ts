@@ -26,6 +26,7 @@ const BAD_POLICIES: Record<string, string> = {
   "complex-key.yaml": `${HEAD}    match:\n      ? [tool]\n      : send_money\n    effect: block\n`,
   "deep-context.json": `{"a": ${"[".repeat(600)}${"]".repeat(600)}}\n`,
   "nan-context.yaml": "environment: prod\nlimit: .nan\n",
+  "cel-chain.yaml": `${HEAD}    match:\n      tool: [send_money]\n      condition: '${Array(2500).fill("args.amount").join(" + ")} > 0'\n    effect: block\n`,
   "proto.yaml": `schema: proof.policy/v1\npolicy_id: bad.v1\n__proto__: { polluted: true }\nrules: []\n`,
 };
 
@@ -144,6 +145,14 @@ const CASES: BadCase[] = [
     code: "yaml.number_out_of_range",
     location: { file: "nan-context.yaml", line: 2, column: 8 },
     message: /'\.nan' is not a finite number/,
+  },
+  {
+    name: "a CEL chain of 2,500 terms",
+    args: verify("cel-chain.yaml", GOOD_TRACE),
+    code: "policy.invalid_cel",
+    location: { file: "cel-chain.yaml", line: 7, column: 18 },
+    message:
+      /invalid CEL in rule 'a' \(rules\[0\]\.match\.condition\): expression nested deeper than 32 levels/,
   },
   {
     name: "a missing policy",
