@@ -1,6 +1,7 @@
 import { inputError, type SourceLocation } from "../errors.js";
 import { CelCompileError, CONDITION_VARIABLES, compileCel, parsedForm, WHEN_VARIABLES } from "../expr/cel.js";
 import { compileGlob, isGlob } from "../expr/glob.js";
+import { operandProblem } from "../expr/matchers.js";
 import { compilePattern } from "../expr/re2.js";
 import { validatePolicy } from "../generated/validators.js";
 import { canonicalJson, digestOf } from "../io/canonical.js";
@@ -74,6 +75,13 @@ const OP_ORDER: readonly MatchOp[] = [
   "starts_with",
 ];
 
+/**
+ * Largest cost of one rule (in a policy, an IR or a weights file). The planner sums the costs of
+ * the active rules; bounded costs keep that sum an exact integer (far below 2^53 for any policy
+ * that fits the input size limit), never a rounded or infinite number that JSON cannot hold.
+ */
+export const MAX_RULE_COST = 1_000_000_000;
+
 function byCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -105,6 +113,8 @@ class Compiler {
       let value = matcher[op] as JsonValue;
       if (op === "in" || op === "not_in") value = valueSet(value as JsonValue[]);
       if (op === "matches") this.pattern(value as string, [...path, op]);
+      const problem = operandProblem({ op, value });
+      if (problem) throw inputError("policy.wrong_type", problem, this.at([...path, op]));
       out.push({ op, value });
     }
     return out;
@@ -186,6 +196,13 @@ class Compiler {
   rule(r: YamlRule, index: number): IRRule {
     const path: (string | number)[] = ["rules", index];
     const m = r.match;
+    if (r.cost !== undefined && r.cost > MAX_RULE_COST) {
+      throw inputError(
+        "policy.invalid_value",
+        `cost of rule '${r.id}' is ${r.cost}, more than the limit of ${MAX_RULE_COST}`,
+        this.at([...path, "cost"]),
+      );
+    }
     const rule: IRRule = {
       id: r.id,
       match: {

@@ -7,6 +7,8 @@ import { existsSync } from "node:fs";
 import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { policyDigest } from "../../src/policy/compile.js";
+import type { ProofIR } from "../../src/policy/ir.js";
 import { proof, ROOT, removeTempDirs, snapshot, tempDir } from "./cli.js";
 
 const RUN =
@@ -70,6 +72,14 @@ beforeAll(async () => {
     join(dir, "latin1.json"),
     Buffer.from('[{"role": "user",\n  "content": "caf\xe9"}]', "latin1"),
   );
+  // An IR whose tool index lost a rule, its digest recomputed to match: the rule would be off.
+  const compiled = await proof(["compile", "policy.yaml", "-o", "policy.ir.json"], dir);
+  expect(compiled.code).toBe(0);
+  const ir = JSON.parse(await readFile(join(dir, "policy.ir.json"), "utf8")) as ProofIR;
+  const [tool] = Object.keys(ir.tool_index.exact);
+  ir.tool_index.exact[tool as string] = [];
+  ir.policy_digest = policyDigest(ir);
+  await writeFile(join(dir, "index.ir.json"), JSON.stringify(ir));
   await mkdir(join(dir, "no-traces"));
   await writeFile(join(dir, "no-traces", "notes.txt"), "traces are elsewhere\n");
   await writeFile(join(dir, "a-file"), "not a directory\n");
@@ -153,6 +163,13 @@ const CASES: BadCase[] = [
     location: { file: "cel-chain.yaml", line: 7, column: 18 },
     message:
       /invalid CEL in rule 'a' \(rules\[0\]\.match\.condition\): expression nested deeper than 32 levels/,
+  },
+  {
+    name: "an IR whose tool index disagrees with its rules (digest recomputed)",
+    args: verify("index.ir.json", GOOD_TRACE),
+    code: "ir.invalid",
+    location: { file: "index.ir.json", line: null, column: null },
+    message: /tool_index does not match the rules/,
   },
   {
     name: "a missing policy",

@@ -709,6 +709,14 @@ const cases: Case[] = [
     line: 5,
     column: 11,
   },
+  {
+    name: "a cost too large for the planner to sum",
+    text: yaml(...HEAD, "rules:", "  - id: a", "    match: {}", "    effect: block", "    cost: 1.5e308"),
+    code: "policy.invalid_value",
+    message: /cost of rule 'a' is 1\.5e\+308, more than the limit of 1000000000/,
+    line: 7,
+    column: 11,
+  },
 ];
 
 describe("compilePolicy rejects bad input with one located error", () => {
