@@ -2,7 +2,7 @@ import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import type { Command, Option } from "commander";
 import { inputError, ProofError } from "../errors.js";
 import { validateConfig } from "../generated/validators.js";
-import { readTextFile } from "../io/files.js";
+import { fileLimit, readTextFile } from "../io/files.js";
 import { schemaError } from "../policy/schema-errors.js";
 import { parseYaml } from "../policy/yaml.js";
 
@@ -70,7 +70,7 @@ function resolvePath(value: string, configDir: string): string {
  *   (all exit 6) with file, line and column.
  */
 export async function loadConfig(file: string): Promise<ProofConfig> {
-  const parsed = parseYaml(await readTextFile(file), file);
+  const parsed = parseYaml(await readTextFile(file, fileLimit()), file);
   if (!validateConfig(parsed.value)) throw schemaError(parsed, validateConfig.errors, "config");
   const configDir = dirname(resolve(file));
   const values: Record<string, string | string[]> = {};

@@ -1,6 +1,6 @@
 import { inputError, ProofError } from "../errors.js";
 import { digestOf } from "../io/canonical.js";
-import { listPolicyFiles, readTextFile } from "../io/files.js";
+import { fileLimit, listPolicyFiles, readTextFile } from "../io/files.js";
 import { compilePolicy } from "../policy/compile.js";
 import type { ProofIR } from "../policy/ir.js";
 import { loadIR } from "../policy/load-ir.js";
@@ -17,7 +17,7 @@ export interface PolicySet {
 
 /** Compiles one policy file: YAML source, or an IR (`.json` holding `proof.ir/v1`). */
 export async function loadPolicyFile(file: string): Promise<ProofIR> {
-  const text = await readTextFile(file);
+  const text = await readTextFile(file, fileLimit());
   if (file.endsWith(".json")) return loadIR(text, file);
   return compilePolicy(text, file);
 }
@@ -64,7 +64,7 @@ export async function loadPolicySet(path: string): Promise<PolicySet> {
  * @throws ProofError `context.invalid` (exit 6).
  */
 export async function loadContext(file: string): Promise<Record<string, unknown>> {
-  const parsed = parseYaml(await readTextFile(file), file);
+  const parsed = parseYaml(await readTextFile(file, fileLimit()), file);
   const value = parsed.value;
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw inputError("context.invalid", "a context must be an object (a map of keys to values)", {

@@ -10,6 +10,21 @@ export const CONDITION_VARIABLES = ["tool", "args", "context"] as const;
 /** Largest expression accepted, in AST nodes: bounds both compile and evaluation work. */
 export const MAX_CEL_NODES = 2_000;
 
+/**
+ * Longest expression text accepted, in UTF-16 code units. Checked before the text reaches the
+ * parser, so that parse time stays bounded whatever the policy holds.
+ */
+export const MAX_CEL_LENGTH = 65_536;
+
+/**
+ * Deepest expression accepted: brackets nested in the text, and the height of the parsed tree
+ * (a chain `1 + 1 + ... + 1` is as deep as it is long). The parser, the planner and the
+ * evaluator all recurse over the tree and run out of stack past a few thousand levels; the
+ * protobuf decoder of the IR's stored parsed form refuses trees past about 48 levels, so that
+ * every expression compiled into an IR can be loaded back from it.
+ */
+export const MAX_CEL_DEPTH = 32;
+
 /** Deepest nesting of comprehension macros (`exists`, `all`, `map`, `filter`, ...). */
 export const MAX_CEL_NESTING = 3;
 
@@ -156,6 +171,83 @@ function inputSize(value: unknown): number {
   return 1;
 }
 
+/** 1-based line and column of a code-unit offset in an expression. */
+function position(source: string, offset: number): { line: number; column: number } {
+  const before = source.slice(0, offset);
+  const lineStart = before.lastIndexOf("\n") + 1;
+  return { line: before.split("\n").length, column: offset - lineStart + 1 };
+}
+
+/**
+ * Refuses, before parsing, an expression longer than {@link MAX_CEL_LENGTH} or with brackets
+ * nested deeper than {@link MAX_CEL_DEPTH}. String literals are skipped (quotes, triple quotes,
+ * backslash escapes); a raw string holding a backslash before its closing quote may make the scan
+ * skip too much, which the tree-height check after parsing still catches.
+ * @throws CelCompileError at the bracket that passes the limit.
+ */
+function checkText(source: string): void {
+  if (source.length > MAX_CEL_LENGTH) {
+    throw new CelCompileError(
+      `expression is ${source.length} characters long, more than the limit of ${MAX_CEL_LENGTH}`,
+    );
+  }
+  let depth = 0;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '"' || c === "'") {
+      const quote = source.startsWith(c.repeat(3), i) ? c.repeat(3) : c;
+      i += quote.length;
+      while (i < source.length && !source.startsWith(quote, i)) i += source[i] === "\\" ? 2 : 1;
+      i += quote.length - 1;
+    } else if (c === "(" || c === "[" || c === "{") {
+      if (++depth > MAX_CEL_DEPTH) {
+        const at = position(source, i);
+        throw new CelCompileError(`brackets nested deeper than ${MAX_CEL_DEPTH} levels`, at.line, at.column);
+      }
+    } else if (c === ")" || c === "]" || c === "}") depth--;
+  }
+}
+
+/** Children of an expression node, in source order. */
+function children(expr: Expr): (Expr | undefined)[] {
+  const kind = expr.exprKind;
+  switch (kind.case) {
+    case "selectExpr":
+      return [kind.value.operand];
+    case "callExpr":
+      return [kind.value.target, ...kind.value.args];
+    case "listExpr":
+      return kind.value.elements;
+    case "structExpr":
+      return kind.value.entries.flatMap((e) => [
+        e.keyKind.case === "mapKey" ? e.keyKind.value : undefined,
+        e.value,
+      ]);
+    case "comprehensionExpr": {
+      const c = kind.value;
+      return [c.iterRange, c.accuInit, c.loopCondition, c.loopStep, c.result];
+    }
+    default:
+      return [];
+  }
+}
+
+/**
+ * Refuses a tree higher than {@link MAX_CEL_DEPTH}, walking it with its own stack: every later
+ * step (checks, unparse, plan, evaluation) recurses over the tree.
+ * @throws CelCompileError
+ */
+function checkDepth(root: Expr): void {
+  const stack: [Expr, number][] = [[root, 1]];
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    const [expr, depth] = top;
+    if (depth > MAX_CEL_DEPTH) {
+      throw new CelCompileError(`expression nested deeper than ${MAX_CEL_DEPTH} levels`);
+    }
+    for (const child of children(expr)) if (child) stack.push([child, depth + 1]);
+  }
+}
+
 function locate(message: string): { line?: number; column?: number } {
   const m = /<input>:(\d+):(\d+)/.exec(message);
   return m ? { line: Number(m[1]), column: Number(m[2]) } : {};
@@ -207,20 +299,27 @@ function build(parsed: ParsedExpr, canonical: string, variables: readonly string
  * @param source the expression text
  * @param variables the variables it may reference (`context`, or `tool`, `args`, `context`)
  * @throws CelCompileError on a syntax error, an undeclared variable, an unknown function, or an
- *   expression over the size or nesting limits.
+ *   expression over the limits: {@link MAX_CEL_LENGTH} characters, {@link MAX_CEL_DEPTH} levels
+ *   (brackets or tree height), {@link MAX_CEL_NODES} nodes, {@link MAX_CEL_NESTING} nested
+ *   comprehensions.
  */
 export function compileCel(source: string, variables: readonly string[]): CompiledCel {
   const key = cacheKey(source, variables);
   const hit = compiled.get(key);
   if (hit) return hit;
+  checkText(source);
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(source);
   } catch (err) {
+    // The parser recurses per level: what the bracket scan cannot see (say, a long chain of
+    // unary operators) may still exhaust the stack, which is a too-deep expression, not a bug.
+    if (err instanceof RangeError) throw new CelCompileError(`expression nested too deeply to parse`);
     const message = err instanceof Error ? err.message : String(err);
     const loc = locate(message);
     throw new CelCompileError(message.replace(/^<input>:\d+:\d+: /, ""), loc.line, loc.column);
   }
+  if (parsed.expr) checkDepth(parsed.expr);
   const result = build(parsed, unparse(parsed), variables);
   compiled.set(key, result);
   compiled.set(cacheKey(result.canonical, variables), result);
@@ -256,6 +355,7 @@ export function compileParsedCel(
   } catch (err) {
     throw new CelCompileError(`the stored parsed expression does not decode: ${(err as Error).message}`);
   }
+  if (parsed.expr) checkDepth(parsed.expr);
   if (unparse(parsed) !== canonical) {
     throw new CelCompileError(`the stored parsed expression is not '${canonical}'`);
   }

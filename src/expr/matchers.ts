@@ -52,6 +52,22 @@ function string(op: string, value: unknown): string {
   return value;
 }
 
+/** Operators that compare numbers: their operand must be a finite number. */
+const NUMERIC_OPS: ReadonlySet<string> = new Set(["gt", "gte", "lt", "lte"]);
+
+/**
+ * What is wrong with a condition's operand that no value could ever satisfy: a comparison
+ * (`gt`, `gte`, `lt`, `lte`) given anything but a finite number would never match, silently
+ * turning its rule off.
+ * @returns a message naming the operator, or undefined when the operand is fine
+ */
+export function operandProblem(cond: Condition): string | undefined {
+  if (NUMERIC_OPS.has(cond.op) && (typeof cond.value !== "number" || !Number.isFinite(cond.value))) {
+    return `'${cond.op}' compares numbers, but its operand is ${describe(cond.value)}`;
+  }
+  return undefined;
+}
+
 function compileOne(cond: Condition): ValueTest {
   const operand = cond.value;
   switch (cond.op) {

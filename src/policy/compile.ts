@@ -1,6 +1,7 @@
 import { inputError, type SourceLocation } from "../errors.js";
 import { CelCompileError, CONDITION_VARIABLES, compileCel, parsedForm, WHEN_VARIABLES } from "../expr/cel.js";
 import { compileGlob, isGlob } from "../expr/glob.js";
+import { operandProblem } from "../expr/matchers.js";
 import { compilePattern, PatternTooLargeError } from "../expr/re2.js";
 import { validatePolicy } from "../generated/validators.js";
 import { canonicalJson, digestOf } from "../io/canonical.js";
@@ -75,6 +76,13 @@ const OP_ORDER: readonly MatchOp[] = [
   "starts_with",
 ];
 
+/**
+ * Largest cost of one rule (in a policy, an IR or a weights file). The planner sums the costs of
+ * the active rules; bounded costs keep that sum an exact integer (far below 2^53 for any policy
+ * that fits the input size limit), never a rounded or infinite number that JSON cannot hold.
+ */
+export const MAX_RULE_COST = 1_000_000_000;
+
 function byCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -106,6 +114,8 @@ class Compiler {
       let value = matcher[op] as JsonValue;
       if (op === "in" || op === "not_in") value = valueSet(value as JsonValue[]);
       if (op === "matches") this.pattern(value as string, [...path, op]);
+      const problem = operandProblem({ op, value });
+      if (problem) throw inputError("policy.wrong_type", problem, this.at([...path, op]));
       out.push({ op, value });
     }
     return out;
@@ -154,7 +164,7 @@ class Compiler {
       .map((p) => ({ path: p, conditions: this.conditions(matchers[p] as Matcher, [...path, p]) }));
   }
 
-  cel(source: string, variables: readonly string[], path: (string | number)[]): string {
+  cel(source: string, variables: readonly string[], path: (string | number)[], ruleId: string): string {
     try {
       return compileCel(source, variables).canonical;
     } catch (err) {
@@ -162,7 +172,7 @@ class Compiler {
       const where = err.column === undefined ? "" : ` (at ${err.line}:${err.column} of the expression)`;
       throw inputError(
         "policy.invalid_cel",
-        `invalid CEL in ${pathLabel(path)}: ${err.message}${where}`,
+        `invalid CEL in rule '${ruleId}' (${pathLabel(path)}): ${err.message}${where}`,
         this.at(path),
       );
     }
@@ -197,6 +207,13 @@ class Compiler {
   rule(r: YamlRule, index: number): IRRule {
     const path: (string | number)[] = ["rules", index];
     const m = r.match;
+    if (r.cost !== undefined && r.cost > MAX_RULE_COST) {
+      throw inputError(
+        "policy.invalid_value",
+        `cost of rule '${r.id}' is ${r.cost}, more than the limit of ${MAX_RULE_COST}`,
+        this.at([...path, "cost"]),
+      );
+    }
     const rule: IRRule = {
       id: r.id,
       match: {
@@ -210,7 +227,7 @@ class Compiler {
     };
     if (r.description !== undefined) rule.description = r.description;
     if (r.when !== undefined) {
-      rule.when = this.cel(r.when, WHEN_VARIABLES, [...path, "when"]);
+      rule.when = this.cel(r.when, WHEN_VARIABLES, [...path, "when"], r.id);
       rule.when_parsed = parsedForm(rule.when);
     }
     if (m.provenance) {
@@ -218,7 +235,12 @@ class Compiler {
     }
     if (m.sequence) rule.match.sequence = this.sequence(m.sequence, [...path, "match", "sequence"]);
     if (m.condition !== undefined) {
-      rule.match.condition = this.cel(m.condition, CONDITION_VARIABLES, [...path, "match", "condition"]);
+      rule.match.condition = this.cel(
+        m.condition,
+        CONDITION_VARIABLES,
+        [...path, "match", "condition"],
+        r.id,
+      );
       rule.match.condition_parsed = parsedForm(rule.match.condition);
     }
     return rule;

@@ -1,5 +1,17 @@
-import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
-import { inputError, type SourceLocation } from "../errors.js";
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  visit as visitDocument,
+} from "yaml";
+import { inputError, type ProofError, type SourceLocation } from "../errors.js";
+import { MAX_JSON_DEPTH } from "../trace/json.js";
 
 /** A parsed YAML (or JSON) document with what is needed to point back into it. */
 export interface ParsedYaml {
@@ -13,38 +25,76 @@ export interface ParsedYaml {
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 
 /**
+ * Deepest nesting of mappings and sequences accepted, aliases expanded: the same bound as JSON
+ * documents ({@link MAX_JSON_DEPTH}), so that a YAML context or policy can never hold what the
+ * JSON reader would refuse, and code that walks the value recursively keeps its stack.
+ */
+export const MAX_YAML_DEPTH = MAX_JSON_DEPTH;
+
+/**
+ * Most nodes that aliases may add to a document in total: an alias adds every node of its
+ * anchor's value, aliases inside included. Real policies reuse a few lists; an alias bomb
+ * ("billion laughs") passes the bound after a few levels.
+ */
+export const MAX_ALIAS_NODES = 10_000;
+
+/**
  * Parses YAML 1.2 (a superset of JSON) with the `yaml` library, keeping line positions.
- * Duplicate keys and forbidden keys (`__proto__`, `constructor`, `prototype`) are errors.
- * @throws ProofError `yaml.syntax` / `yaml.forbidden_key` (exit 6) naming file, line and column.
+ * Refused, each with file, line and column (exit 6): a syntax error (`yaml.syntax`); a duplicate
+ * key; a forbidden key (`__proto__`, `constructor`, `prototype`: `yaml.forbidden_key`); a mapping
+ * key that is a mapping, a sequence or an alias (`yaml.complex_key`: JavaScript would turn it into
+ * a string such as `[ a, b ]`); a number that is not finite (`.inf`, `-.inf`, `.nan`, or `1e400`,
+ * out of the double range: `yaml.number_out_of_range`, as JSON has no such numbers); nesting
+ * deeper than {@link MAX_YAML_DEPTH} (`yaml.too_deep`, aliases expanded); aliases adding more
+ * than {@link MAX_ALIAS_NODES} nodes (`yaml.too_many_aliases`, at the alias that passes the
+ * bound) or an alias inside its own anchor (`yaml.recursive_alias`, which would make a cycle).
+ * @throws ProofError as listed above.
  */
 export function parseYaml(text: string, file: string): ParsedYaml {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: sameKey, prettyErrors: false });
+  const at = (offset: number): SourceLocation => {
+    const pos = lines.linePos(offset);
+    return { file, line: pos.line, column: pos.col };
+  };
+  let doc: Document.Parsed;
+  try {
+    doc = parseDocument(text, { lineCounter: lines, uniqueKeys: sameKey, prettyErrors: false });
+  } catch (err) {
+    if (err instanceof RangeError) throw tooDeep({ file });
+    throw err;
+  }
   const first = doc.errors[0];
   if (first) {
     // `linePos` is only filled in with `prettyErrors`, which also rewrites the message: take the
     // position from the error's offset instead.
-    const pos = lines.linePos(first.pos[0]);
+    // The library catches its own stack overflow on deep nesting and reports it as an error.
+    if (/call stack/i.test(first.message)) throw tooDeep(at(first.pos[0]));
     // The library's own message for this one tells a programmer to call another function.
     const message =
       first.code === "MULTIPLE_DOCS"
         ? "a second YAML document starts here: a file holds one document"
         : (first.message.split("\n")[0] ?? first.message);
-    throw inputError("yaml.syntax", message, {
-      file,
-      line: pos.line,
-      column: pos.col,
-    });
+    throw inputError("yaml.syntax", message, at(first.pos[0]));
   }
-  checkKeys(doc.contents, file, lines);
+  checkNodes(doc, text, at);
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: 100 });
   } catch (err) {
-    // The only way toJS fails on a document without errors: an alias bomb ("billion laughs").
-    throw inputError("yaml.too_many_aliases", (err as Error).message, { file });
+    if (err instanceof RangeError) throw tooDeep({ file });
+    // The library's own bound on alias use (an anchor used more than 100 times): point at the
+    // first alias, as the library does not say which one it was resolving.
+    throw inputError("yaml.too_many_aliases", (err as Error).message, at(firstAlias(doc) ?? 0));
   }
   return { file, doc, lines, value };
+}
+
+function tooDeep(location: SourceLocation): ProofError {
+  return inputError(
+    "yaml.too_deep",
+    `mappings and sequences nested deeper than ${MAX_YAML_DEPTH} levels`,
+    location,
+  );
 }
 
 /**
@@ -56,23 +106,135 @@ function sameKey(a: unknown, b: unknown): boolean {
   return a === b || (isScalar(a) && isScalar(b) && String(a.value) === String(b.value));
 }
 
-function checkKeys(node: unknown, file: string, lines: LineCounter): void {
-  if (isMap(node)) {
-    for (const pair of node.items) {
-      const key = isScalar(pair.key) ? pair.key.value : undefined;
-      if (typeof key === "string" && FORBIDDEN_KEYS.has(key)) {
-        const at = lines.linePos((pair.key as Node).range?.[0] ?? 0);
-        throw inputError("yaml.forbidden_key", `key '${key}' is not allowed`, {
-          file,
-          line: at.line,
-          column: at.col,
-        });
+/** What the walk of {@link checkNodes} knows of a node once all of its children are done. */
+interface Measure {
+  /** Nodes of the value, aliases expanded. */
+  size: number;
+  /** Nesting of mappings and sequences, aliases expanded (0 for a scalar). */
+  height: number;
+}
+
+/** A collection being walked: its children still to visit and what is known of the done ones. */
+interface Frame {
+  node: Node;
+  children: unknown[];
+  next: number;
+  depth: number;
+  measure: Measure;
+}
+
+/**
+ * Checks every node of a parsed document as described in {@link parseYaml}. The walk keeps its
+ * own stack: a document nested too deep for a recursive walk is refused, not a crash. Aliases are
+ * measured by the memoised size and height of their anchor's value, so a bomb costs arithmetic,
+ * never an expansion.
+ */
+function checkNodes(doc: Document.Parsed, text: string, at: (offset: number) => SourceLocation): void {
+  const offset = (n: unknown): number => (n as Node | null)?.range?.[0] ?? 0;
+  // Anchors by name as the walk meets them: an alias refers to the latest one before it.
+  const anchors = new Map<string, Node>();
+  const measured = new WeakMap<Node, Measure>();
+  let aliasNodes = 0;
+  const stack: Frame[] = [];
+  /** Visits one node at `depth` (collections it sits in); returns its measure, or undefined when it was pushed. */
+  const visit = (node: unknown, depth: number): Measure | undefined => {
+    if (node === null || node === undefined) return { size: 1, height: 0 };
+    const anchor = (node as { anchor?: string }).anchor;
+    if (anchor && !isAlias(node)) anchors.set(anchor, node as Node);
+    if (isScalar(node)) {
+      if (typeof node.value === "number" && !Number.isFinite(node.value)) {
+        const range = node.range ?? [0, 0];
+        const source = text.slice(range[0], range[1]).trim().slice(0, 40);
+        throw inputError(
+          "yaml.number_out_of_range",
+          `'${source}' is not a finite number: policies, contexts and traces hold only finite numbers`,
+          at(range[0]),
+        );
       }
-      checkKeys(pair.value, file, lines);
+      const measure = { size: 1, height: 0 };
+      measured.set(node, measure);
+      return measure;
     }
-  } else if (isSeq(node)) {
-    for (const item of node.items) checkKeys(item, file, lines);
+    if (isAlias(node)) {
+      const target = anchors.get(node.source);
+      if (!target) return { size: 1, height: 0 }; // the library reported an unknown anchor already
+      const measure = measured.get(target);
+      if (!measure) {
+        throw inputError(
+          "yaml.recursive_alias",
+          `alias *${node.source} is inside its own anchor &${node.source}: the value would contain itself`,
+          at(offset(node)),
+        );
+      }
+      aliasNodes += measure.size;
+      if (aliasNodes > MAX_ALIAS_NODES) {
+        throw inputError(
+          "yaml.too_many_aliases",
+          `aliases expand to more than ${MAX_ALIAS_NODES} nodes (alias *${node.source} passes the limit)`,
+          at(offset(node)),
+        );
+      }
+      if (depth + measure.height > MAX_YAML_DEPTH) throw tooDeep(at(offset(node)));
+      return measure;
+    }
+    if (depth + 1 > MAX_YAML_DEPTH) throw tooDeep(at(offset(node)));
+    const children: unknown[] = [];
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        checkKey(pair.key, at);
+        children.push(pair.key, pair.value);
+      }
+    } else if (isSeq(node)) children.push(...node.items);
+    stack.push({ node: node as Node, children, next: 0, depth: depth + 1, measure: { size: 1, height: 1 } });
+    return undefined;
+  };
+  const root = visit(doc.contents, 0);
+  if (root) return;
+  for (let top = stack.at(-1); top; top = stack.at(-1)) {
+    if (top.next < top.children.length) {
+      const child = visit(top.children[top.next++], top.depth);
+      if (child) {
+        top.measure.size += child.size;
+        top.measure.height = Math.max(top.measure.height, child.height + 1);
+      }
+      continue;
+    }
+    stack.pop();
+    measured.set(top.node, top.measure);
+    const parent = stack.at(-1);
+    if (parent) {
+      parent.measure.size += top.measure.size;
+      parent.measure.height = Math.max(parent.measure.height, top.measure.height + 1);
+    }
   }
+}
+
+/** Refuses a mapping key that JavaScript cannot hold as it is, or that reaches a prototype. */
+function checkKey(key: unknown, at: (offset: number) => SourceLocation): void {
+  if (key === null || key === undefined) return;
+  const where = at((key as Node).range?.[0] ?? 0);
+  if (!isScalar(key)) {
+    throw inputError(
+      "yaml.complex_key",
+      "a mapping key must be a plain value (a string or a number), not a mapping, a sequence or an alias",
+      where,
+    );
+  }
+  if (typeof key.value === "string" && FORBIDDEN_KEYS.has(key.value)) {
+    throw inputError("yaml.forbidden_key", `key '${key.value}' is not allowed`, where);
+  }
+}
+
+/** Offset of the first alias in the document, if any. */
+function firstAlias(doc: Document.Parsed): number | undefined {
+  let found: number | undefined;
+  visitDocument(doc, {
+    Alias(_key, node) {
+      found = node.range?.[0] ?? 0;
+      return visitDocument.BREAK;
+    },
+  });
+  return found;
 }
 
 /**

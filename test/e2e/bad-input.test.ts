@@ -3,9 +3,12 @@
  * where there is one, the `--json` envelope on stdout, and no artifacts: the out dir of the last
  * good run stays byte for byte, and no staging directory is left behind.
  */
+import { existsSync } from "node:fs";
 import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { policyDigest } from "../../src/policy/compile.js";
+import type { ProofIR } from "../../src/policy/ir.js";
 import { proof, ROOT, removeTempDirs, snapshot, tempDir } from "./cli.js";
 
 const RUN =
@@ -21,6 +24,11 @@ const BAD_POLICIES: Record<string, string> = {
   "unknown-key.yaml": `${HEAD}    match:\n      tool: [send_money]\n      bogus: 1\n    effect: block\n`,
   "bad-cel.yaml": `${HEAD}    match:\n      tool: [send_money]\n      condition: "args.amount >"\n    effect: block\n`,
   "bad-re2.yaml": `${HEAD}    match:\n      tool: [send_money]\n      args:\n        recipient: { matches: "(?<=x)y" }\n    effect: block\n`,
+  "inf.yaml": `${HEAD}    match:\n      tool: [send_money]\n      args:\n        amount: { gt: .inf }\n    effect: block\n`,
+  "complex-key.yaml": `${HEAD}    match:\n      ? [tool]\n      : send_money\n    effect: block\n`,
+  "deep-context.json": `{"a": ${"[".repeat(600)}${"]".repeat(600)}}\n`,
+  "nan-context.yaml": "environment: prod\nlimit: .nan\n",
+  "cel-chain.yaml": `${HEAD}    match:\n      tool: [send_money]\n      condition: '${Array(2500).fill("args.amount").join(" + ")} > 0'\n    effect: block\n`,
   "proto.yaml": `schema: proof.policy/v1\npolicy_id: bad.v1\n__proto__: { polluted: true }\nrules: []\n`,
 };
 
@@ -64,6 +72,14 @@ beforeAll(async () => {
     join(dir, "latin1.json"),
     Buffer.from('[{"role": "user",\n  "content": "caf\xe9"}]', "latin1"),
   );
+  // An IR whose tool index lost a rule, its digest recomputed to match: the rule would be off.
+  const compiled = await proof(["compile", "policy.yaml", "-o", "policy.ir.json"], dir);
+  expect(compiled.code).toBe(0);
+  const ir = JSON.parse(await readFile(join(dir, "policy.ir.json"), "utf8")) as ProofIR;
+  const [tool] = Object.keys(ir.tool_index.exact);
+  ir.tool_index.exact[tool as string] = [];
+  ir.policy_digest = policyDigest(ir);
+  await writeFile(join(dir, "index.ir.json"), JSON.stringify(ir));
   await mkdir(join(dir, "no-traces"));
   await writeFile(join(dir, "no-traces", "notes.txt"), "traces are elsewhere\n");
   await writeFile(join(dir, "a-file"), "not a directory\n");
@@ -110,6 +126,50 @@ const CASES: BadCase[] = [
     code: "yaml.forbidden_key",
     location: { file: "proto.yaml", line: 3, column: 1 },
     message: /__proto__/,
+  },
+  {
+    name: "an infinite number in a policy",
+    args: verify("inf.yaml", GOOD_TRACE),
+    code: "yaml.number_out_of_range",
+    location: { file: "inf.yaml", line: 8, column: 23 },
+    message: /'\.inf' is not a finite number/,
+  },
+  {
+    name: "a sequence as a mapping key",
+    args: verify("complex-key.yaml", GOOD_TRACE),
+    code: "yaml.complex_key",
+    location: { file: "complex-key.yaml", line: 6, column: 9 },
+    message: /mapping key must be a plain value/,
+  },
+  {
+    name: "a context nested 600 deep",
+    args: verify("policy.yaml", GOOD_TRACE, "--context", "deep-context.json"),
+    code: "yaml.too_deep",
+    // The 512th `[`: the object around it is the first level.
+    location: { file: "deep-context.json", line: 1, column: 7 + 511 },
+    message: /nested deeper than 512 levels/,
+  },
+  {
+    name: "a context holding .nan",
+    args: verify("policy.yaml", GOOD_TRACE, "--context", "nan-context.yaml"),
+    code: "yaml.number_out_of_range",
+    location: { file: "nan-context.yaml", line: 2, column: 8 },
+    message: /'\.nan' is not a finite number/,
+  },
+  {
+    name: "a CEL chain of 2,500 terms",
+    args: verify("cel-chain.yaml", GOOD_TRACE),
+    code: "policy.invalid_cel",
+    location: { file: "cel-chain.yaml", line: 7, column: 18 },
+    message:
+      /invalid CEL in rule 'a' \(rules\[0\]\.match\.condition\): expression nested deeper than 32 levels/,
+  },
+  {
+    name: "an IR whose tool index disagrees with its rules (digest recomputed)",
+    args: verify("index.ir.json", GOOD_TRACE),
+    code: "ir.invalid",
+    location: { file: "index.ir.json", line: null, column: null },
+    message: /tool_index does not match the rules/,
   },
   {
     name: "a missing policy",
@@ -181,6 +241,24 @@ const CASES: BadCase[] = [
     location: { file: "no-traces", line: null, column: null },
     message: /not empty and holds no manifest.json of an earlier run/,
   },
+  ...(existsSync("/dev/zero")
+    ? [
+        {
+          name: "/dev/zero as the policy (read up to the limit, not forever)",
+          args: verify("/dev/zero", GOOD_TRACE),
+          code: "io.too_large",
+          location: { file: "/dev/zero", line: null, column: null },
+          message: /larger than the input file limit of 4 MiB/,
+        },
+        {
+          name: "/dev/zero as the context",
+          args: verify("policy.yaml", GOOD_TRACE, "--context", "/dev/zero"),
+          code: "io.too_large",
+          location: { file: "/dev/zero", line: null, column: null },
+          message: /larger than the input file limit of 4 MiB/,
+        },
+      ]
+    : []),
 ];
 
 function expectedLocation(c: BadCase): BadCase["location"] {

@@ -1,11 +1,18 @@
+import { parse, unparse } from "@bufbuild/cel";
+import { ParsedExprSchema } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
+import { toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import {
   CEL_STEP_BUDGET,
   CelCompileError,
   CONDITION_VARIABLES,
   compileCel,
+  compileParsedCel,
+  MAX_CEL_DEPTH,
+  MAX_CEL_LENGTH,
   MAX_CEL_NESTING,
   MAX_CEL_NODES,
+  parsedForm,
   WHEN_VARIABLES,
 } from "../../src/expr/cel.js";
 
@@ -191,5 +198,58 @@ describe("compileCel: step budget", () => {
     const big = Array.from({ length: 5000 }, (_, i) => i);
     const r = evalCondition(pairs, { items: [1, 2] }, { big });
     expect(r).toHaveProperty("error");
+  });
+});
+
+describe("compileCel: expressions too long or too deep for the parser, planner or evaluator", () => {
+  it("refuses a text over the length limit before parsing it", () => {
+    const long = `args.name == '${"x".repeat(MAX_CEL_LENGTH)}'`;
+    expect(compileError(long).message).toMatch(/more than the limit of 65536/);
+  });
+
+  it("refuses brackets nested over the limit at the bracket that passes it", () => {
+    const err = compileError(`${"(".repeat(3000)}true${")".repeat(3000)}`);
+    expect(err.message).toMatch(/brackets nested deeper than 32 levels/);
+    expect([err.line, err.column]).toEqual([1, MAX_CEL_DEPTH + 1]);
+    expect(compileError(`${"[".repeat(500)}${"]".repeat(500)} == []`).message).toMatch(/nested deeper/);
+  });
+
+  it("does not count brackets inside string literals", () => {
+    const text = "(".repeat(200);
+    expect(
+      condition(`args.a == '${text}' || args.b == "${text}" || args.c == '''${text}'''`).nodes,
+    ).toBeGreaterThan(0);
+  });
+
+  it("accepts nesting up to the limit", () => {
+    expect(condition(`${"(".repeat(MAX_CEL_DEPTH)}true${")".repeat(MAX_CEL_DEPTH)}`).canonical).toBe("true");
+    const chain = Array.from({ length: MAX_CEL_DEPTH - 2 }, () => "1").join(" + ");
+    const compiled = condition(`${chain} == ${MAX_CEL_DEPTH - 2}`);
+    expect(compiled.evaluate({ tool: "t", args: {}, context: {} })).toEqual({ value: true });
+    // What compile stores in an IR loads back from it.
+    const stored = compileParsedCel(compiled.canonical, parsedForm(compiled.canonical), CONDITION_VARIABLES);
+    expect(stored.canonical).toBe(compiled.canonical);
+  });
+
+  it("refuses an operator chain whose tree is too deep (2,500 terms)", () => {
+    const chain = Array.from({ length: 2500 }, () => "1").join(" + ");
+    const err = compileError(`${chain} == 1`);
+    expect(err.message).toMatch(/expression nested deeper than 32 levels/);
+  });
+
+  it("keeps a long || chain to the node limit: the parser balances it", () => {
+    const chain = Array.from({ length: 2500 }, () => "context.a").join(" || ");
+    expect(compileError(chain, WHEN_VARIABLES).message).toMatch(/more than the limit of 2000/);
+  });
+});
+
+describe("compileParsedCel: a stored parsed form too deep to check", () => {
+  it("refuses it before unparsing it", () => {
+    // What an edited IR could hold: a tree the compiler would never have written.
+    const parsed = parse(`${Array.from({ length: 40 }, () => "1").join(" + ")} == 1`);
+    const b64 = Buffer.from(toBinary(ParsedExprSchema, parsed)).toString("base64");
+    expect(() => compileParsedCel(unparse(parsed), b64, CONDITION_VARIABLES)).toThrow(
+      /expression nested deeper than 32 levels/,
+    );
   });
 });

@@ -220,6 +220,23 @@ describe("proof adapt", () => {
         /unk\.yaml:1:1: unknown rule id 'no_such_rule'/,
       ],
       [
+        "a weight too large to sum (it would make cost_sum null in the plan)",
+        () => [
+          "--context",
+          OK,
+          "--selector",
+          "weighted",
+          "--weights",
+          write("huge.yaml", "audit_fresh: 1.5e308\n"),
+        ],
+        /huge\.yaml:1:14: weight of 'audit_fresh' is 1\.5e\+308, more than the limit of 1000000000/,
+      ],
+      [
+        "a context holding .inf",
+        () => ["--context", write("inf.yaml", "country: DE\nscore: .inf\n")],
+        /inf\.yaml:2:8: '\.inf' is not a finite number/,
+      ],
+      [
         "an unknown selector",
         () => ["--context", OK, "--selector", "fancy"],
         /--selector must be basic or weighted/,
@@ -239,6 +256,33 @@ describe("proof adapt", () => {
         expect(r.stderr).toMatch(message);
       });
     }
+
+    it("a rule cost too large to sum: no plan with a null cost_sum", () => {
+      const policy = write(
+        "costly.yaml",
+        [
+          "schema: proof.policy/v1",
+          "policy_id: costly.v1",
+          "rules:",
+          "  - id: a",
+          "    match: { tool: [x] }",
+          "    effect: block",
+          "    cost: 1.5e308",
+          "  - id: b",
+          "    match: { tool: [y] }",
+          "    effect: block",
+          "    cost: 1.5e308",
+          "",
+        ].join("\n"),
+      );
+      const planFile = join(tmp, "costly-plan.json");
+      const r = proof("adapt", "--policy", policy, "--context", OK, "-o", planFile);
+      expect(r.code).toBe(6);
+      expect(r.stderr).toMatch(
+        /costly\.yaml:7:11: cost of rule 'a' is 1\.5e\+308, more than the limit of 1000000000/,
+      );
+      expect(() => readFileSync(planFile)).toThrow();
+    });
 
     it("a plan for another policy or another context", () => {
       const planFile = join(tmp, "plan-ok.json");

@@ -298,7 +298,7 @@ const cases: Case[] = [
       "    effect: block",
     ),
     code: "policy.invalid_cel",
-    message: /invalid CEL in rules\[0\]\.when: .*\(at 1:13 of the expression\)/,
+    message: /invalid CEL in rule 'a' \(rules\[0\]\.when\): .*\(at 1:13 of the expression\)/,
     line: 5,
     column: 11,
   },
@@ -314,7 +314,7 @@ const cases: Case[] = [
     ),
     code: "policy.invalid_cel",
     // The CEL parser reports the operator before the stray one.
-    message: /invalid CEL in rules\[0\]\.match\.condition: .*\(at 1:13 of the expression\)/,
+    message: /invalid CEL in rule 'a' \(rules\[0\]\.match\.condition\): .*\(at 1:13 of the expression\)/,
     line: 6,
     column: 18,
   },
@@ -329,7 +329,8 @@ const cases: Case[] = [
       "    effect: block",
     ),
     code: "policy.invalid_cel",
-    message: /rules\[0\]\.match\.condition: undeclared reference to 'foo' \(variables: tool, args, context\)/,
+    message:
+      /rule 'a' \(rules\[0\]\.match\.condition\): undeclared reference to 'foo' \(variables: tool, args, context\)/,
     line: 6,
     column: 18,
   },
@@ -344,7 +345,7 @@ const cases: Case[] = [
       "    effect: block",
     ),
     code: "policy.invalid_cel",
-    message: /rules\[0\]\.when: undeclared reference to 'foo' \(variables: context\)/,
+    message: /rule 'a' \(rules\[0\]\.when\): undeclared reference to 'foo' \(variables: context\)/,
     line: 5,
     column: 11,
   },
@@ -359,7 +360,7 @@ const cases: Case[] = [
       "    effect: block",
     ),
     code: "policy.invalid_cel",
-    message: /rules\[0\]\.when: undeclared reference to 'args' \(variables: context\)/,
+    message: /rule 'a' \(rules\[0\]\.when\): undeclared reference to 'args' \(variables: context\)/,
     line: 5,
     column: 11,
   },
@@ -550,6 +551,172 @@ const cases: Case[] = [
     line: 2,
     column: 1,
   },
+  {
+    name: "an infinite number (.inf) as an operand",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    match:",
+      "      args:",
+      "        amount: { gt: .inf }",
+      "    effect: block",
+    ),
+    code: "yaml.number_out_of_range",
+    message: /'\.inf' is not a finite number/,
+    line: 7,
+    column: 23,
+  },
+  {
+    name: "a negative infinity (-.inf)",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    match:",
+      "      args:",
+      "        amount: { eq: -.inf }",
+      "    effect: block",
+    ),
+    code: "yaml.number_out_of_range",
+    message: /'-\.inf' is not a finite number/,
+    line: 7,
+    column: 23,
+  },
+  {
+    name: "not a number (.nan)",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    match:",
+      "      args:",
+      "        amount: { eq: .NaN }",
+      "    effect: block",
+    ),
+    code: "yaml.number_out_of_range",
+    message: /'\.NaN' is not a finite number/,
+    line: 7,
+    column: 23,
+  },
+  {
+    name: "a number out of the double range (1e400) inside a list",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    match:",
+      "      args:",
+      "        amount: { in: [1, 1e400] }",
+      "    effect: block",
+    ),
+    code: "yaml.number_out_of_range",
+    message: /'1e400' is not a finite number/,
+    line: 7,
+    column: 27,
+  },
+  {
+    name: "a sequence as a mapping key (explicit ? key)",
+    text: yaml(...HEAD, "? [a, b]", ": x", "rules: []"),
+    code: "yaml.complex_key",
+    message: /mapping key must be a plain value/,
+    line: 3,
+    column: 3,
+  },
+  {
+    name: "a mapping as a mapping key (flow)",
+    text: yaml(...HEAD, "rules: []", "description: {{a: 1}: x}"),
+    code: "yaml.complex_key",
+    message: /mapping key must be a plain value/,
+    line: 4,
+    column: 15,
+  },
+  {
+    name: "an alias inside its own anchor (a cycle)",
+    text: yaml(...HEAD, "rules: []", "description: &loop [a, *loop]"),
+    code: "yaml.recursive_alias",
+    message: /alias \*loop is inside its own anchor/,
+    line: 4,
+    column: 24,
+  },
+  {
+    name: "sequences nested deeper than 512 levels",
+    text: yaml(...HEAD, "rules: []", `description: ${"[".repeat(600)}${"]".repeat(600)}`),
+    code: "yaml.too_deep",
+    message: /nested deeper than 512 levels/,
+    line: 4,
+    // The 512th `[`: the top-level mapping is the first level.
+    column: 14 + 511,
+  },
+  {
+    name: "nesting that passes the limit only once aliases are expanded",
+    text: yaml(
+      ...HEAD,
+      "rules: []",
+      `x: &deep ${"[".repeat(300)}${"]".repeat(300)}`,
+      `description: ${"[".repeat(300)}*deep${"]".repeat(300)}`,
+    ),
+    code: "yaml.too_deep",
+    message: /nested deeper than 512 levels/,
+    line: 5,
+    column: 14 + 300,
+  },
+  {
+    name: "a CEL chain of 2,500 terms (too deep for the planner's recursion)",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: long_sum",
+      "    match:",
+      `      condition: '${Array(2500).fill("1").join(" + ")} == 1'`,
+      "    effect: block",
+    ),
+    code: "policy.invalid_cel",
+    message:
+      /invalid CEL in rule 'long_sum' \(rules\[0\]\.match\.condition\): expression nested deeper than 32 levels/,
+    line: 6,
+    column: 18,
+  },
+  {
+    name: "CEL with 3,000 nested parentheses",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: parens",
+      `    when: '${"(".repeat(3000)}true${")".repeat(3000)}'`,
+      "    match: {}",
+      "    effect: block",
+    ),
+    code: "policy.invalid_cel",
+    message:
+      /invalid CEL in rule 'parens' \(rules\[0\]\.when\): brackets nested deeper than 32 levels \(at 1:33 of the expression\)/,
+    line: 5,
+    column: 11,
+  },
+  {
+    name: "a CEL expression longer than 65,536 characters",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: huge",
+      `    when: '${Array(5000).fill("context.flag").join(" || ")}'`,
+      "    match: {}",
+      "    effect: block",
+    ),
+    code: "policy.invalid_cel",
+    message:
+      /invalid CEL in rule 'huge' \(rules\[0\]\.when\): expression is 79996 characters long, more than the limit of 65536/,
+    line: 5,
+    column: 11,
+  },
+  {
+    name: "a cost too large for the planner to sum",
+    text: yaml(...HEAD, "rules:", "  - id: a", "    match: {}", "    effect: block", "    cost: 1.5e308"),
+    code: "policy.invalid_value",
+    message: /cost of rule 'a' is 1\.5e\+308, more than the limit of 1000000000/,
+    line: 7,
+    column: 11,
+  },
 ];
 
 describe("compilePolicy rejects bad input with one located error", () => {
@@ -580,7 +747,23 @@ describe("compilePolicy rejects bad input with one located error", () => {
     const err = failure(text);
     expect(err.code).toBe("yaml.too_many_aliases");
     expect(err.exitCode).toBe(6);
-    expect(err.location?.file).toBe(FILE);
+    // a (11 nodes), b (110 added) and c (1,110 added) stay under the 10,000 nodes aliases may
+    // add; the 8th *c of d passes them.
+    expect(err.location).toEqual({ file: FILE, line: 4, column: 33 });
+    expect(err.message).toMatch(/alias \*c passes the limit/);
+  });
+
+  it("refuses nesting so deep that the YAML library itself runs out of stack, on its line", () => {
+    const err = failure(yaml(...HEAD, "rules: []", `description: ${"[".repeat(5000)}${"]".repeat(5000)}`));
+    expect(err.code).toBe("yaml.too_deep");
+    expect(err.location).toMatchObject({ file: FILE, line: 4 });
+  });
+
+  it("points at the first alias when the library's own bound (an anchor used 101 times) is hit", () => {
+    const text = yaml("a: &a x", `b: [${Array(101).fill("*a").join(", ")}]`);
+    const err = failure(text);
+    expect(err.code).toBe("yaml.too_many_aliases");
+    expect(err.location).toEqual({ file: FILE, line: 2, column: 5 });
   });
 
   it("accepts the same keys when they are spelled differently but mean different things", () => {

@@ -135,6 +135,82 @@ describe("loadIR", () => {
     expect(loadIR(text, "ir.json").policy_digest).toBe(ir.policy_digest);
   });
 
+  /** An edit made with the digest recomputed, as someone editing an IR by hand could. */
+  const redigested = (change: (copy: ProofIR) => void): string =>
+    edit((copy) => {
+      change(copy);
+      copy.policy_digest = policyDigest(copy);
+    });
+
+  it("refuses a tool index that disagrees with the rules, even under a recomputed digest", () => {
+    // Dropping a rule from the index would turn it off: the engine looks rules up through it.
+    const dropped = redigested((copy) => {
+      expect(copy.tool_index.exact.send_money?.length).toBeGreaterThan(0);
+      copy.tool_index.exact.send_money = [];
+    });
+    const err = loadFailure(dropped);
+    expect(err.code).toBe("ir.invalid");
+    expect(err.exitCode).toBe(6);
+    expect(err.location).toEqual({ file: "ir.json" });
+    expect(err.message).toMatch(
+      /tool_index does not match the rules \(first difference: exact\["send_money"\]\)/,
+    );
+    const extra = redigested((copy) => {
+      copy.tool_index.exact.ghost_tool = ["banking.large_payment"];
+    });
+    expect(loadFailure(extra).message).toMatch(/first difference: exact\["ghost_tool"\]/);
+    const patterns = redigested((copy) => {
+      copy.tool_index.patterns.push("banking.large_payment");
+    });
+    expect(loadFailure(patterns).message).toMatch(/first difference: patterns/);
+    // And the index the compiler writes is accepted.
+    expect(
+      loadIR(
+        redigested(() => {}),
+        "ir.json",
+      ).policy_digest,
+    ).toBe(ir.policy_digest);
+  });
+
+  it.each<[string, (copy: ProofIR) => void, RegExp]>([
+    [
+      "a comparison given a string",
+      (c) => {
+        (c.rules[0] as ProofIR["rules"][0]).match.args = [
+          { path: "amount", conditions: [{ op: "gt", value: "x" }] },
+        ];
+      },
+      /'gt' compares numbers, but its operand is string/,
+    ],
+    [
+      "a comparison in a sequence pattern given null",
+      (c) => {
+        (c.rules[0] as ProofIR["rules"][0]).match.sequence = {
+          require_before: { content: [{ op: "lte", value: null }] },
+        };
+      },
+      /match\.sequence\.require_before\.content: 'lte' compares numbers, but its operand is null/,
+    ],
+    [
+      "a cost too large to sum",
+      (c) => {
+        (c.rules[0] as ProofIR["rules"][0]).cost = 1.5e308;
+      },
+      /cost must be an integer from 0 to 1000000000, not 1\.5e\+308/,
+    ],
+    [
+      "a fractional cost",
+      (c) => {
+        (c.rules[0] as ProofIR["rules"][0]).cost = 0.5;
+      },
+      /cost must be an integer/,
+    ],
+  ])("refuses %s under a recomputed digest", (_what, change, message) => {
+    const err = loadFailure(redigested(change));
+    expect(err.code).toBe("ir.invalid");
+    expect(err.message).toMatch(message);
+  });
+
   it("refuses a file that is not an IR", () => {
     const missing = edit((copy) => {
       delete (copy as Partial<ProofIR>).tool_index;

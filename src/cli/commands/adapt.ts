@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import type { Command } from "commander";
 import { inputError, ProofError } from "../../errors.js";
 import { digestOf, prettyJson } from "../../io/canonical.js";
-import { fileSize, readTextFile } from "../../io/files.js";
+import { fileLimit, fileSize, readTextFile } from "../../io/files.js";
 import { writeFileAtomic } from "../../io/write.js";
 import type { Plan } from "../../plan/plan.js";
 import { planRules } from "../../plan/planner.js";
@@ -110,7 +110,7 @@ export function registerAdapt(program: Command, run: (action: () => Promise<numb
         if (opts.selector === "weighted") {
           const ids = new Set(policy.ir.rules.map((r) => r.id));
           const weights = opts.weights
-            ? parseWeights(await readTextFile(opts.weights), opts.weights, ids)
+            ? parseWeights(await readTextFile(opts.weights, fileLimit()), opts.weights, ids)
             : {};
           selector = weightedSelector(weights);
         }
