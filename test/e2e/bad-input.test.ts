@@ -257,6 +257,20 @@ const CASES: BadCase[] = [
           location: { file: "/dev/zero", line: null, column: null },
           message: /larger than the input file limit of 4 MiB/,
         },
+        {
+          name: "/dev/zero as the plan",
+          args: verify("policy.yaml", GOOD_TRACE, "--plan", "/dev/zero"),
+          code: "io.too_large",
+          location: { file: "/dev/zero", line: null, column: null },
+          message: /larger than the input file limit of 4 MiB/,
+        },
+        {
+          name: "/dev/zero as the call of proof check",
+          args: ["check", "--policy", "policy.yaml", "--call", "/dev/zero"],
+          code: "io.too_large",
+          location: { file: "/dev/zero", line: null, column: null },
+          message: /larger than the input file limit of 4 MiB/,
+        },
       ]
     : []),
 ];

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { inputError } from "../../errors.js";
 import { hashDirectory, readKeyFile } from "../../io/artifacts.js";
 import { digestOf, jsonLine, prettyJson } from "../../io/canonical.js";
-import { readTextFile, toPosix } from "../../io/files.js";
+import { fileLimit, readTextFile, toPosix } from "../../io/files.js";
 import { StagedDir } from "../../io/out-dir.js";
 import { listGateTraceFiles, traceSource } from "../../io/trace-files.js";
 import { openLineWriter } from "../../io/write.js";
@@ -145,7 +145,7 @@ export async function runVerify(
   const contextDigest = input.context ? digestOf(context) : null;
   const planFile = typeof input.plan === "string" ? input.plan : "plan";
   const plan =
-    typeof input.plan === "string" ? loadPlan(await readTextFile(input.plan), input.plan) : input.plan;
+    typeof input.plan === "string" ? loadPlan(await readTextFile(input.plan, fileLimit()), input.plan) : input.plan;
   const activation = plan
     ? checkPlan(plan, planFile, policies, context, input.context !== undefined)
     : activate(policies.compiled, context);
