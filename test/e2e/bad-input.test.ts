@@ -83,6 +83,12 @@ beforeAll(async () => {
   await mkdir(join(dir, "no-traces"));
   await writeFile(join(dir, "no-traces", "notes.txt"), "traces are elsewhere\n");
   await writeFile(join(dir, "a-file"), "not a directory\n");
+  // A tool call whose name is given twice: JSON.parse keeps the last, other readers the first.
+  await writeFile(
+    join(dir, "duplicate.json"),
+    '[{"role": "user", "content": "hi"},\n {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",\n  "function": {"name": "delete_repo", "name": "list_repos", "arguments": "{}"}}]}]',
+  );
+  await writeFile(join(dir, "huge-number.json"), '[{"role": "user", "content": "hi", "n": 1e400}]');
   // The out dir of an earlier good run: it must survive byte for byte. (A file of the user's in
   // it would make every run refuse the out dir before reading any input: test/e2e/out-dir.test.ts.)
   const first = await proof(verify("policy.yaml", GOOD_TRACE), dir);
@@ -184,6 +190,20 @@ const CASES: BadCase[] = [
     code: "trace.invalid_json",
     location: null, // set from the cut in the test: the end of the text
     message: /invalid JSON: .*\(the file looks truncated\)$/,
+  },
+  {
+    name: "a trace event with a key given twice",
+    args: verify("policy.yaml", "duplicate.json"),
+    code: "json.duplicate_key",
+    location: { file: "duplicate.json", line: 3, column: 39 },
+    message: /key "name" appears twice in one object/,
+  },
+  {
+    name: "a trace with a number outside the double range",
+    args: verify("policy.yaml", "huge-number.json"),
+    code: "json.number_out_of_range",
+    location: { file: "huge-number.json", line: 1, column: 41 },
+    message: /number out of range/,
   },
   {
     name: "a binary file named .json",
