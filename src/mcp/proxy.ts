@@ -3,30 +3,41 @@
  * the MCP client or from the server. Pure: lines in, lines out through {@link ProxyPorts}; the
  * streams and the server process are wired in src/mcp/run.ts and src/io/stdio-child.ts.
  *
- * Every `tools/call` request is decided by the guard before it reaches the server; only `allow`
- * and `warn` are forwarded (as the very line the client sent). Every other line is forwarded
- * untouched in both directions. The proxy's own faults refuse calls: no policy, a guard that
- * throws, a server that is gone.
+ * The proxy judges exactly what it forwards. Every client line is parsed strictly: a line that
+ * JSON readers could read differently (a duplicate key, an out-of-range number) is refused, never
+ * forwarded, since a server whose parser keeps the first of two keys would act on a value the
+ * guard never saw. Every `tools/call` must name its tool with a non-empty string and carry object
+ * params (and object arguments); it is decided by the guard, and only `allow` and `warn` are
+ * forwarded, re-serialised from the very value the guard judged. Other client messages are
+ * forwarded as they came. The proxy's own faults refuse calls: no policy, a guard that throws, a
+ * server that is gone.
  */
-import type { Guard, GuardCall } from "../guard/guard.js";
+import { type Guard, type GuardCall, PENDING_TRACE_ID } from "../guard/guard.js";
 import { resultText } from "../trace/formats/mcp.js";
 import type { Decision } from "../verify/decision.js";
 import {
   errorLine,
   errorObject,
+  INVALID_PARAMS,
   INVALID_REQUEST,
   idKey,
   idOfMessage,
+  inert,
   isRequest,
   isResponse,
   type JsonRpcId,
   type JsonRpcMessage,
-  PARSE_ERROR,
   POLICY_REFUSED,
   PROXY_FAULT,
   parseLine,
   SERVER_UNAVAILABLE,
+  showName,
+  toolCallParams,
+  validId,
 } from "./jsonrpc.js";
+
+/** The `case_id` of a proxied session (its decisions, its recorded trace). */
+export const PROXY_CASE_ID = "mcp-proxy";
 
 /** Where the proxy's output goes. */
 export interface ProxyPorts {
@@ -34,7 +45,11 @@ export interface ProxyPorts {
   toClient(line: string): void;
   /** One line (no newline) to the server. */
   toServer(line: string): void;
-  /** A decision the guard made (for the ledger), and whether the call was forwarded. */
+  /**
+   * A decision (for the ledger), and whether the call was forwarded. A client message refused
+   * before the guard could judge it (see {@link McpProxy.fromClient}) comes as a `block` decision
+   * with `seq: -1` (it is no event of the session's trace).
+   */
   decided(decision: Decision, forwarded: boolean): void;
   /** A problem worth one line on stderr. */
   warn(message: string): void;
@@ -50,6 +65,9 @@ interface Pending {
 /** Verdicts that let a call run (DESIGN.md §9). */
 const RUNS = new Set(["allow", "warn"]);
 
+/** Longest non-string tool name kept (as JSON text) in a refusal's decision. */
+const MAX_RECORDED_NAME = 256;
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
@@ -58,7 +76,26 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function refusalMessage(d: Decision): string {
   const rules = d.rules.length > 0 ? `: rules ${d.rules.join(", ")} (reasons ${d.reasons.join(", ")})` : "";
   const errors = d.errors.map((e) => `; error in ${e.rule}: ${e.message}`).join("");
-  return `proof: ${d.verdict} ${d.tool}${rules}${errors}`;
+  return `proof: ${d.verdict} ${showName(d.tool)}${rules}${errors}`;
+}
+
+/** The tool a refused message names, as its decision records it: a string as is, else JSON text. */
+function recordedName(name: unknown): string {
+  if (typeof name === "string") return name;
+  if (name === undefined) return "";
+  const text = JSON.stringify(name) ?? "";
+  return text.length > MAX_RECORDED_NAME ? `${text.slice(0, MAX_RECORDED_NAME - 1)}…` : text;
+}
+
+/** How a refusal names a request in words: `(id 7)`, or nothing for a notification. */
+function idWords(id: unknown): string {
+  return validId(id) ? ` (id ${inert(JSON.stringify(id))})` : "";
+}
+
+/** Options of {@link McpProxy}. */
+export interface McpProxyOptions {
+  /** The `case_id` of refusals made before the guard judged anything; default {@link PROXY_CASE_ID}. */
+  caseId?: string;
 }
 
 /**
@@ -69,12 +106,15 @@ export class McpProxy {
   private readonly pending = new Map<string, Pending>();
   private serverDown: string | undefined;
   private fault: string | undefined;
+  private readonly caseId: string;
 
   constructor(
     private readonly guard: Guard | { fault: string },
     private readonly ports: ProxyPorts,
+    options: McpProxyOptions = {},
   ) {
     if ("fault" in guard) this.fault = guard.fault;
+    this.caseId = options.caseId ?? PROXY_CASE_ID;
   }
 
   /** From now on every `tools/call` is refused with {@link PROXY_FAULT} (e.g. the ledger failed). */
@@ -87,12 +127,39 @@ export class McpProxy {
     return this.pending.size;
   }
 
-  /** Handles one line from the client. */
+  /**
+   * Handles one line from the client. Refused, never forwarded: a line that is not JSON
+   * (`-32700`); ambiguous JSON, a value that is not a message, a `method` that is not a string, an
+   * id that is neither a string nor a number or is already waiting for the server (`-32600`,
+   * answered with id null when the id cannot be told); a batch (see {@link refuseBatch}); a
+   * `tools/call` whose params are malformed (`-32602`, see `toolCallParams`).
+   */
   fromClient(line: string): void {
     if (line.trim() === "") return;
     const parsed = parseLine(line);
     if (parsed.kind === "invalid") {
-      this.ports.toClient(errorLine(null, PARSE_ERROR, `Parse error: ${parsed.reason}`));
+      this.ports.toClient(
+        errorLine(
+          null,
+          parsed.code,
+          `${parsed.code === INVALID_REQUEST ? "Invalid Request" : "Parse error"}: ${inert(parsed.reason)}`,
+        ),
+      );
+      return;
+    }
+    if (parsed.kind === "ambiguous") {
+      const why = `the message is ambiguous: ${inert(parsed.reason)}`;
+      const loose = isObject(parsed.value) ? parsed.value : {};
+      const params = isObject(loose.params) ? loose.params : {};
+      this.refuseUnjudged(
+        parsed.id ?? undefined,
+        recordedName(params.name),
+        "line",
+        "ambiguous_json",
+        why,
+        "a client message",
+      );
+      this.ports.toClient(errorLine(parsed.id, INVALID_REQUEST, `Invalid Request: ${why}`));
       return;
     }
     if (parsed.kind === "batch") {
@@ -100,12 +167,25 @@ export class McpProxy {
       return;
     }
     const m = parsed.message;
-    if (m.jsonrpc !== "2.0" || (typeof m.method !== "string" && !isResponse(m))) {
-      this.ports.toClient(errorLine(idOfMessage(m) ?? null, INVALID_REQUEST, "Invalid Request"));
+    const invalid = this.invalidRequest(m);
+    if (invalid !== undefined) {
+      const id = validId(m.id) && !invalid.badId ? m.id : null;
+      if (m.method === "tools/call") {
+        const params = isObject(m.params) ? m.params : {};
+        this.refuseUnjudged(
+          undefined,
+          recordedName(params.name),
+          "id",
+          "invalid_request",
+          invalid.reason,
+          "a tools/call",
+        );
+      }
+      this.ports.toClient(errorLine(id, INVALID_REQUEST, `Invalid Request: ${invalid.reason}`));
       return;
     }
     if (m.method === "tools/call") {
-      this.toolCall(m, line);
+      this.toolCall(m);
       return;
     }
     const id = idOfMessage(m);
@@ -120,16 +200,67 @@ export class McpProxy {
     if (this.serverDown === undefined) this.ports.toServer(line);
   }
 
-  /** Handles one line from the server: observed when it answers a call, always passed on as is. */
-  fromServer(line: string): void {
-    if (line.trim() !== "") {
-      const parsed = parseLine(line);
-      if (parsed.kind === "message") this.answer(parsed.message);
-      else if (parsed.kind === "batch") for (const m of parsed.messages) if (isObject(m)) this.answer(m);
+  /**
+   * Why a parsed client message is no valid JSON-RPC request, notification or response, if it is
+   * not. `badId`: the id itself is at fault (the answer then carries id null).
+   */
+  private invalidRequest(m: JsonRpcMessage): { reason: string; badId: boolean } | undefined {
+    if (m.jsonrpc !== "2.0") return { reason: 'jsonrpc must be "2.0"', badId: false };
+    if (Object.hasOwn(m, "method")) {
+      if (typeof m.method !== "string") return { reason: "method must be a string", badId: false };
+      if (!Object.hasOwn(m, "id")) return undefined;
+      // MCP 2025-06-18: a request's id is a string or an integer, never null.
+      if (!validId(m.id)) return { reason: "id must be a string or a number", badId: true };
+      if (this.pending.has(idKey(m.id)))
+        return {
+          reason: `id ${inert(JSON.stringify(m.id))} is already used by a request waiting for the server`,
+          badId: true,
+        };
+      return undefined;
     }
-    this.ports.toClient(line);
+    if (!isResponse(m))
+      return { reason: "neither a request (method) nor a response (result or error)", badId: false };
+    return undefined;
   }
 
+  /**
+   * Handles one line from the server: observed when it answers a call, passed on as is. An
+   * ambiguous line is passed on re-serialised from what the proxy read, so the client sees the
+   * result the guard observed.
+   */
+  fromServer(line: string): void {
+    if (line.trim() === "") {
+      this.ports.toClient(line);
+      return;
+    }
+    const parsed = parseLine(line);
+    let out = line;
+    let value: unknown;
+    if (parsed.kind === "ambiguous") {
+      value = parsed.value;
+      try {
+        out = JSON.stringify(value);
+      } catch {
+        // Too deep to write back: what it answers gets an error instead (below).
+        out = "";
+      }
+      this.ports.warn(
+        `the MCP server sent an ambiguous line (${inert(parsed.reason)}); passed on as the proxy read it`,
+      );
+    } else if (parsed.kind === "message") value = parsed.message;
+    else if (parsed.kind === "batch") value = parsed.messages;
+    if (out === "") {
+      const m = isObject(value) ? value : {};
+      const id = idOfMessage(m) ?? null;
+      const fault = "proof: the MCP server's answer could not be passed on unambiguously";
+      this.answer({ jsonrpc: "2.0", id, error: { code: PROXY_FAULT, message: fault } });
+      if (id !== null) this.ports.toClient(errorLine(id, PROXY_FAULT, fault));
+      return;
+    }
+    if (isObject(value)) this.answer(value);
+    else if (Array.isArray(value)) for (const m of value) if (isObject(m)) this.answer(m);
+    this.ports.toClient(out);
+  }
   /**
    * The server is gone (exited, or its pipes closed): every waiting request gets an error now and
    * every later one at once; none is forwarded any more.
@@ -168,21 +299,62 @@ export class McpProxy {
     if (answers.length > 0) this.ports.toClient(JSON.stringify(answers));
   }
 
-  private toolCall(m: JsonRpcMessage, line: string): void {
+  /**
+   * Answers (unless it is a notification), records and reports a client message refused before
+   * the guard could judge it: the ledger gets a `block` decision naming what and why.
+   */
+  private refuseUnjudged(
+    id: string | number | undefined,
+    tool: string,
+    at: string,
+    reason: string,
+    why: string,
+    what: string,
+  ): void {
+    this.ports.decided(
+      {
+        case_id: this.caseId,
+        trace_id: PENDING_TRACE_ID,
+        seq: -1,
+        at,
+        tool,
+        verdict: "block",
+        rules: [],
+        reasons: [reason],
+        evidence: [],
+        errors: [{ rule: "", message: why }],
+      },
+      false,
+    );
+    this.ports.warn(`refused ${what}${idWords(id)} without judging it: ${why}`);
+  }
+
+  private toolCall(m: JsonRpcMessage): void {
     const id = idOfMessage(m);
-    const params = isObject(m.params) ? m.params : {};
-    const call: GuardCall = {
-      tool: typeof params.name === "string" ? params.name : "",
-      args: params.arguments === undefined ? {} : params.arguments,
-      // Refused and forwarded calls alike carry the request id, so a trace names what was tried.
-      call_id: id === undefined ? null : String(id),
-    };
     const refuse = (code: number, message: string, data: unknown) => {
       // A notification cannot be answered: it is dropped, which is a refusal too.
       if (id !== undefined) this.ports.toClient(errorLine(id, code, message, data));
     };
+    const params = toolCallParams(m.params);
+    if (!params.ok) {
+      const name = isObject(m.params) ? m.params.name : undefined;
+      this.refuseUnjudged(id, recordedName(name), params.at, "invalid_params", params.reason, "a tools/call");
+      refuse(INVALID_PARAMS, `Invalid params: ${params.reason}`, {
+        verdict: "block",
+        reasons: ["invalid_params"],
+        error: params.reason,
+      });
+      return;
+    }
+    const call: GuardCall = {
+      tool: params.tool,
+      args: params.args,
+      // Refused and forwarded calls alike carry the request id, so a trace names what was tried.
+      call_id: id === undefined ? null : String(id),
+    };
+    const shown = showName(call.tool);
     if (this.fault !== undefined) {
-      refuse(PROXY_FAULT, `proof: block ${call.tool}: ${this.fault}`, {
+      refuse(PROXY_FAULT, `proof: block ${shown}: ${this.fault}`, {
         verdict: "block",
         reasons: ["proxy_fault"],
         error: this.fault,
@@ -196,7 +368,7 @@ export class McpProxy {
       // The guard's own failure: this call and every later one are refused (fail closed).
       this.fault = `the policy could not be evaluated: ${err instanceof Error ? err.message : String(err)}`;
       this.ports.warn(this.fault);
-      refuse(PROXY_FAULT, `proof: block ${call.tool}: ${this.fault}`, {
+      refuse(PROXY_FAULT, `proof: block ${shown}: ${this.fault}`, {
         verdict: "block",
         reasons: ["proxy_fault"],
         error: this.fault,
@@ -218,7 +390,9 @@ export class McpProxy {
     if (id !== undefined) {
       this.pending.set(idKey(id), { id, call: { callId: String(id), tool: call.tool } });
     }
-    this.ports.toServer(line);
+    // The server gets the value the guard judged, written anew: no byte of the client's line that
+    // a reader could take differently survives (strict parsing refused those already).
+    this.ports.toServer(JSON.stringify(m));
   }
 
   /** A message from the server: a response settles its request, a tool call's result is observed. */

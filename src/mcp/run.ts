@@ -20,14 +20,24 @@ export interface SessionIO {
   input: Readable;
   output: Writable;
   server: StdioChild;
-  /** How long a server may take to stop after its input is closed before it gets SIGTERM. */
+  /** How long a server may take to stop after its input is closed before it gets SIGTERM (ms). */
   stopGraceMs?: number;
+  /** How long a server may take to stop after SIGTERM before it gets SIGKILL (ms). */
+  killGraceMs?: number;
 }
 
+/** Default of {@link SessionIO.stopGraceMs}: MCP's stdio shutdown asks for a close, then SIGTERM. */
+export const STOP_GRACE_MS = 5000;
+/** Default of {@link SessionIO.killGraceMs}: a server that ignores SIGTERM must not outlive us. */
+export const KILL_GRACE_MS = 2000;
+
 /**
- * Runs one session until the client closes its input (then the server's input is closed and the
- * server awaited) or the server ends (then waiting calls are answered with errors at once and the
- * session ends without waiting for the client). Resolves once our output is flushed.
+ * Runs one session until the client closes its input or the server ends. When the client closes
+ * its input, the server's input is closed (MCP 2025-06-18, "Lifecycle / Shutdown", stdio), then
+ * after {@link SessionIO.stopGraceMs} the server gets SIGTERM and after a further
+ * {@link SessionIO.killGraceMs} SIGKILL, so the session always ends. When the server ends first,
+ * waiting calls are answered with errors at once and the session ends without waiting for the
+ * client. Resolves once our output is flushed.
  */
 export async function runSession(
   makeProxy: (ports: ProxyPorts) => McpProxy,
@@ -59,9 +69,11 @@ export async function runSession(
     if (rest !== undefined) proxy.fromClient(rest);
     clientDone = true;
     server.endInput();
-    const grace = setTimeout(() => server.kill("SIGTERM"), io.stopGraceMs ?? 5000);
-    grace.unref();
-    void server.exited.then(() => clearTimeout(grace));
+    let timer = setTimeout(() => {
+      server.kill("SIGTERM");
+      timer = setTimeout(() => server.kill("SIGKILL"), io.killGraceMs ?? KILL_GRACE_MS);
+    }, io.stopGraceMs ?? STOP_GRACE_MS);
+    void server.exited.then(() => clearTimeout(timer));
   };
   input.on("data", onInput);
   input.on("end", onInputEnd);

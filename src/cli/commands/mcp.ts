@@ -1,11 +1,12 @@
 import type { Command } from "commander";
-import { inputError } from "../../errors.js";
+import { environmentError, inputError, ProofError } from "../../errors.js";
 import { createGuard, type Guard } from "../../guard/guard.js";
 import { jsonLine } from "../../io/canonical.js";
+import { toPosix } from "../../io/files.js";
 import { type Ledger, openLedger } from "../../io/ledger-file.js";
+import { type ReservedFile, reserveFile } from "../../io/reserved-file.js";
 import { spawnStdioChild } from "../../io/stdio-child.js";
-import { writeFileAtomic } from "../../io/write.js";
-import { McpProxy } from "../../mcp/proxy.js";
+import { McpProxy, PROXY_CASE_ID } from "../../mcp/proxy.js";
 import { runSession } from "../../mcp/run.js";
 import { loadContext, loadPolicySet } from "../load.js";
 import { oneLine } from "../output.js";
@@ -18,9 +19,6 @@ interface ProxyOptions {
   ledgerSignKey?: string;
 }
 
-/** The `case_id` of a recorded proxy session (a recorder may rename the file; the id stays). */
-const CASE_ID = "mcp-proxy";
-
 function say(message: string): void {
   process.stderr.write(`${oneLine(`proof mcp proxy: ${message}`)}\n`);
 }
@@ -29,11 +27,27 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** A failure of the proxy's own files as a located error: exit 8 when the system refused. */
+function fileError(err: unknown, path: string, what: string): ProofError {
+  if (err instanceof ProofError) return err;
+  const env = environmentError(err, what);
+  if (env) return env;
+  const file = toPosix((err as NodeJS.ErrnoException | undefined)?.path ?? path);
+  return inputError("io.unreadable", `cannot ${what} ${file}: ${messageOf(err)}`, { file });
+}
+
+/** The exit code a failure of the ledger deserves: 8 when the system refused, else its own. */
+function exitOf(err: unknown): number {
+  return err instanceof ProofError ? err.exitCode : (environmentError(err)?.exitCode ?? 1);
+}
+
 /**
  * `proof mcp proxy --policy P [--context C] [--record T.jsonl] [--ledger L.jsonl] -- SERVER...`:
  * a stdio MCP proxy that decides every `tools/call` before the server sees it (DESIGN.md §9,
- * docs/boundary.md). A policy, context or ledger that cannot be opened does not stop the proxy:
- * it answers the protocol and refuses every call (fail closed), and exits 6 at the end.
+ * docs/boundary.md). A policy or context that cannot be loaded does not stop the proxy: it
+ * answers the protocol and refuses every call (fail closed), and exits 6 at the end. A ledger that
+ * cannot be opened or a record path that cannot be written stops it before the server starts,
+ * with a located error (exit 8 when the system refused, 6 for a bad path, 2 for a broken ledger).
  * Exit: the server's code when the client ended the session; when the server ended it first,
  * its code (128+N for signal N), or 1 if that was 0.
  */
@@ -57,32 +71,49 @@ export function registerMcp(program: Command, run: (action: () => Promise<number
         try {
           const policies = await loadPolicySet(opts.policy);
           const context = opts.context ? await loadContext(opts.context) : {};
-          guard = createGuard(policies, { context, case_id: CASE_ID });
+          guard = createGuard(policies, { context, case_id: PROXY_CASE_ID });
         } catch (err) {
           fault = `the policy cannot be loaded: ${messageOf(err)}`;
         }
+        // The proxy's own files are opened before the server starts: a session whose decisions
+        // could not be kept must not run a single call.
         let ledger: Ledger | undefined;
-        if (opts.ledger && !fault) {
+        if (opts.ledger) {
+          const path = opts.ledger;
+          ledger = await openLedger(path, opts.ledgerSignKey ? { signKey: opts.ledgerSignKey } : {}).catch(
+            (err: unknown) => {
+              throw fileError(err, path, "open the ledger");
+            },
+          );
+        }
+        let record: ReservedFile | undefined;
+        if (opts.record) {
           try {
-            ledger = await openLedger(opts.ledger, opts.ledgerSignKey ? { signKey: opts.ledgerSignKey } : {});
+            record = await reserveFile(opts.record);
           } catch (err) {
-            fault = `the ledger cannot be opened: ${messageOf(err)}`;
+            await ledger?.close().catch(() => {});
+            throw err;
           }
         }
         if (fault) say(`${fault}; every tool call will be refused`);
         let proxy: McpProxy | undefined;
-        let ledgerFailed = false;
+        let ledgerError: unknown;
+        const ledgerFailed = (err: unknown, why: string) => {
+          ledgerError ??= err;
+          say(why);
+        };
         const end = await runSession(
           (ports) => {
-            proxy = new McpProxy(guard && !fault ? guard : { fault: fault ?? "no guard" }, ports);
+            proxy = new McpProxy(guard && !fault ? guard : { fault: fault ?? "no guard" }, ports, {
+              caseId: PROXY_CASE_ID,
+            });
             return proxy;
           },
           {
             decided: (decision) => {
               ledger?.append(decision).catch((err: unknown) => {
-                ledgerFailed = true;
                 const why = `the ledger append failed: ${messageOf(err)}`;
-                say(`${why}; every later tool call will be refused`);
+                ledgerFailed(err, `${why}; every later tool call will be refused`);
                 proxy?.failClosed(why);
               });
             },
@@ -91,20 +122,19 @@ export function registerMcp(program: Command, run: (action: () => Promise<number
           { input: process.stdin, output: process.stdout, server: spawnStdioChild(server) },
         );
         await ledger?.close().catch((err: unknown) => {
-          ledgerFailed = true;
-          say(`the ledger could not be closed: ${messageOf(err)}`);
+          ledgerFailed(err, `the ledger could not be closed: ${messageOf(err)}`);
         });
-        if (opts.record && guard) {
+        if (record && guard && !fault) {
           const trace = guard.trace();
           const lines = [jsonLine(trace.header), ...trace.events.map((e) => jsonLine(e))];
-          await writeFileAtomic(opts.record, lines.join(""));
-        }
+          await record.commit(lines.join(""));
+        } else await record?.abort();
         if (end.serverDied) {
           say(`the MCP server ${end.server.reason} while the client was connected; calls were refused since`);
           return end.server.code === 0 ? 1 : end.server.code;
         }
         if (fault) return 6;
-        if (ledgerFailed) return 1;
+        if (ledgerError !== undefined) return exitOf(ledgerError);
         return end.server.code;
       }),
     );

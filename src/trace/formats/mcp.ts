@@ -53,11 +53,16 @@ function inspectMcp(doc: unknown): Detection {
   return accept(`an array of ${doc.length} JSON-RPC 2.0 messages`);
 }
 
-/** Text of a CallToolResult: its content blocks, else its structured content as JSON. */
+/**
+ * Text of a CallToolResult: the text of its content blocks, then its structured content as JSON
+ * on a line of its own. Both, because a client may hand either to the model: a value that occurs
+ * only in `structuredContent` is still content the tool returned (provenance must see it).
+ */
 export function resultText(result: Record<string, unknown>): string {
-  if (Array.isArray(result.content) && result.content.length > 0) return contentText(result.content);
-  if (result.structuredContent !== undefined) return JSON.stringify(result.structuredContent);
-  return contentText(result.content);
+  const blocks = contentText(result.content);
+  if (result.structuredContent === undefined) return blocks;
+  const structured = JSON.stringify(result.structuredContent) ?? "";
+  return blocks === "" ? structured : `${blocks}\n${structured}`;
 }
 
 /** One log entry to import: the parsed entry and its address in the file. */
@@ -82,7 +87,7 @@ export interface McpEntry {
  *
  * Events: each `tools/call` request is a call (`message_seq: null`: MCP carries no messages) at
  * the request's address; its response is a result at the response's address, with the content
- * blocks' text (`structuredContent` as JSON when there are none). `isError: true` or a JSON-RPC
+ * blocks' text and `structuredContent` as JSON after it. `isError: true` or a JSON-RPC
  * `error` puts the error text in `error`. Notifications, other methods and their responses are
  * ignored; a response that looks like a tool result but answers no known request is kept as an
  * `orphan_result`.
