@@ -284,13 +284,6 @@ const CASES: BadCase[] = [
           location: { file: "/dev/zero", line: null, column: null },
           message: /larger than the input file limit of 4 MiB/,
         },
-        {
-          name: "/dev/zero as the call of proof check",
-          args: ["check", "--policy", "policy.yaml", "--call", "/dev/zero"],
-          code: "io.too_large",
-          location: { file: "/dev/zero", line: null, column: null },
-          message: /larger than the input file limit of 4 MiB/,
-        },
       ]
     : []),
 ];

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { inputError } from "../../errors.js";
 import { prettyJson } from "../../io/canonical.js";
-import { fileLimit, listTraceFiles, readTextFile } from "../../io/files.js";
+import { listTraceFiles, readTextFile } from "../../io/files.js";
 import { traceSource } from "../../io/trace-files.js";
 import type { Verdict } from "../../policy/ir.js";
 import { publicName, terminalText } from "../../report/escape.js";
@@ -70,7 +70,7 @@ export function registerCheck(program: Command, run: (action: () => Promise<numb
       run(async () => {
         const global = cmd.optsWithGlobals<GlobalOptions>();
         const callFile = opts.call;
-        const call = parseCall(parseJson(await readTextFile(callFile, fileLimit()), callFile), callFile);
+        const call = parseCall(parseJson(await readTextFile(callFile), callFile), callFile);
         const policies = await loadPolicySet(opts.policy);
         const context = opts.context ? await loadContext(opts.context) : {};
         const prior = opts.trace ? await readPrior(opts.trace) : undefined;
