@@ -8,7 +8,7 @@ import { toPosix } from "./files.js";
 import { writeFileAtomic } from "./write.js";
 
 /** Name in package.json of the package whose shipped files {@link readPackageFile} reads. */
-const PACKAGE_NAME = "proof";
+const PACKAGE_NAME = "proof-gate";
 
 /** The package root, found once: see {@link packageRoot}. */
 let root: string | undefined;
