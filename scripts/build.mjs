@@ -1,6 +1,13 @@
 // Builds the CLI: precompiled schema validators, then one ESM bundle per entry point.
+//
+// The bundle is self-contained: every package it uses is compiled into dist/, so the published
+// package declares no runtime dependency and an install pulls nothing else. The build fails when
+// an output still imports a package at run time (anything but a Node.js built-in), and it writes
+// dist/THIRD-PARTY-LICENSES.txt with the license of every package compiled in, which their
+// licenses require to travel with the code.
 import { execFileSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { builtinModules } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -8,9 +15,9 @@ import { build } from "esbuild";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 rmSync(join(root, "dist"), { recursive: true, force: true });
 execFileSync(process.execPath, [join(root, "scripts", "gen-validators.mjs")], { stdio: "inherit" });
-const { version } = JSON.parse((await import("node:fs")).readFileSync(join(root, "package.json"), "utf8"));
+const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 
-await build({
+const result = await build({
   entryPoints: { proof: join(root, "src/cli/main.ts"), index: join(root, "src/index.ts") },
   outdir: join(root, "dist"),
   bundle: true,
@@ -22,9 +29,66 @@ await build({
   sourcemap: false,
   legalComments: "none",
   logLevel: "warning",
-  define: { PROOF_VERSION: JSON.stringify(version) },
+  metafile: true,
+  define: { PROOF_VERSION: JSON.stringify(manifest.version) },
   // Some CommonJS dependencies call require() for Node built-ins.
   banner: {
     js: "import { createRequire as __proofRequire } from 'node:module'; const require = __proofRequire(import.meta.url);",
   },
 });
+
+/** Whether `specifier` names a Node.js built-in module (`node:fs`, `fs`, `fs/promises`). */
+const isBuiltin = (specifier) => specifier.startsWith("node:") || builtinModules.includes(specifier);
+
+const external = [];
+for (const [file, output] of Object.entries(result.metafile.outputs)) {
+  for (const i of output.imports) {
+    if (i.external && !isBuiltin(i.path)) external.push(`${file} imports ${i.path}`);
+  }
+}
+if (external.length > 0) {
+  console.error(`build: the bundle must not import packages at run time:\n  ${external.join("\n  ")}`);
+  process.exit(1);
+}
+
+/**
+ * The package directory (`node_modules/<name>` or `node_modules/@scope/<name>`, innermost when
+ * nested) of a bundled input path, or null for the project's own sources.
+ */
+function packageDir(input) {
+  const parts = input.split("/");
+  const at = parts.lastIndexOf("node_modules");
+  if (at < 0) return null;
+  const length = parts[at + 1]?.startsWith("@") ? 3 : 2;
+  return parts.slice(0, at + length).join("/");
+}
+
+const bundled = new Set();
+for (const input of Object.keys(result.metafile.inputs)) {
+  const dir = packageDir(input);
+  if (dir !== null) bundled.add(dir);
+}
+const notices = [...bundled]
+  .map((dir) => {
+    const pkg = JSON.parse(readFileSync(join(root, dir, "package.json"), "utf8"));
+    const texts = readdirSync(join(root, dir))
+      .filter((f) => /^(licen[cs]e|notice|copying)/i.test(f))
+      .sort()
+      .map((f) => readFileSync(join(root, dir, f), "utf8").trim());
+    const license = typeof pkg.license === "string" ? pkg.license : JSON.stringify(pkg.license ?? "UNKNOWN");
+    const body =
+      texts.length > 0
+        ? texts.join("\n\n")
+        : `(the package ships no license file; its package.json says ${license})`;
+    return {
+      id: `${pkg.name}@${pkg.version}`,
+      text: `${pkg.name}@${pkg.version}, license ${license}\n\n${body}`,
+    };
+  })
+  .sort((a, b) => (a.id < b.id ? -1 : 1));
+writeFileSync(
+  join(root, "dist", "THIRD-PARTY-LICENSES.txt"),
+  `The bundle in this directory includes the following packages, under their own licenses.\n\n${notices
+    .map((n) => `${"-".repeat(78)}\n${n.text}\n`)
+    .join("\n")}`,
+);

@@ -31,8 +31,11 @@ export const MAX_SARIF_MESSAGE = 1024;
 export const SARIF_SCHEMA_URI =
   "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 
-/** Where `proof` is described, for `tool.driver.informationUri`. */
-const INFORMATION_URI = "https://www.npmjs.com/package/proof";
+/**
+ * Where proof is described, for `tool.driver.informationUri`: the registry page of its package,
+ * `proof-gate` (the npm name `proof` is another project's).
+ */
+const INFORMATION_URI = "https://www.npmjs.com/package/proof-gate";
 
 /**
  * SARIF `level` of a result (SARIF §3.27.10): a block is an `error`; an approval requirement a

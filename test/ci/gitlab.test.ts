@@ -1,14 +1,16 @@
 /**
  * The GitLab template executed for real by gitlab-ci-local (a dev dependency; needs git and
  * rsync), in a temporary git repository that holds the template as .gitlab-ci.yml, a policy,
- * traces and their baseline. PROOF_HOME points the template at this repository, so the job runs
- * the real scripts/proof-ci.sh on the local build instead of installing from npm.
+ * traces and their baseline. The job installs the package as the template does, from the tarball
+ * `npm pack` makes of this repository (PROOF_PACKAGE) with npm offline, so it runs the published
+ * package's scripts/proof-ci.sh and bundle, and no registry is needed.
  */
 import { execFile } from "node:child_process";
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { proof, ROOT, removeTempDirs, tempDir } from "../e2e/cli.js";
+import { offlineNpmEnv, packTarball } from "../e2e/pack.js";
 
 const GITLAB_CI_LOCAL = join(ROOT, "node_modules", "gitlab-ci-local", "dist", "index.js");
 
@@ -18,12 +20,17 @@ interface Exit {
   output: string;
 }
 
-/** Runs a command in `cwd`, resolving with its exit code and combined output. */
-function sh(cmd: string, args: string[], cwd: string): Promise<Exit> {
+/** Runs a command in `cwd` (with `env`, else this process's), resolving with its exit code and combined output. */
+function sh(cmd: string, args: string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<Exit> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { cwd, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number(err.code ?? 1) : 0, output: `${stdout}${stderr}` });
-    });
+    execFile(
+      cmd,
+      args,
+      { cwd, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? Number(err.code ?? 1) : 0, output: `${stdout}${stderr}` });
+      },
+    );
   });
 }
 
@@ -96,12 +103,26 @@ async function repository(loosen: boolean): Promise<string> {
   return dir;
 }
 
-/** Runs the pipeline of `dir` with the shell executor (the template sets `image:`). */
-function pipeline(dir: string): Promise<Exit> {
+/**
+ * Runs the pipeline of `dir` with the shell executor (the template sets `image:`), the job
+ * installing the packed tarball offline into a temporary directory of its own.
+ */
+async function pipeline(dir: string): Promise<Exit> {
+  const { tarball } = await packTarball();
+  const env = await offlineNpmEnv();
   return sh(
     process.execPath,
-    [GITLAB_CI_LOCAL, "--force-shell-executor", "--no-color", "--variable", `PROOF_HOME=${ROOT}`],
+    [
+      GITLAB_CI_LOCAL,
+      "--force-shell-executor",
+      "--no-color",
+      "--variable",
+      `PROOF_PACKAGE=${tarball}`,
+      "--variable",
+      `TMPDIR=${await tempDir()}`,
+    ],
     dir,
+    env,
   );
 }
 
@@ -118,6 +139,9 @@ describe("ci-templates/gitlab executed by gitlab-ci-local", () => {
     expect(run.code, run.output).toBe(0);
     expect(run.output).toMatch(/PASS\s+proof/);
     expect(run.output).toContain("proof-ci: gate passed (exit 0)");
+    // The published package was installed and run: no registry, no placeholder.
+    expect(run.output).toMatch(/added 1 package/);
+    expect(run.output).not.toMatch(/ETARGET|E404|ENOTCACHED/);
     expect(JSON.parse(await artifact(dir, "status.json"))).toEqual({ code: 0, phase: "gate" });
     const junit = await artifact(dir, "junit.xml");
     expect(junit).toContain('name="rent.json"');

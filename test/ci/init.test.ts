@@ -1,7 +1,8 @@
 /** `proof init` in an empty git repository, then the command it prints (docs/ci.md). */
 import { execFile } from "node:child_process";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { isAbsolute, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { proof, ROOT, removeTempDirs, snapshot, tempDir } from "../e2e/cli.js";
 
@@ -30,15 +31,28 @@ describe("proof init", () => {
     expect(init.code, init.stderr).toBe(0);
     expect([...(await files(dir)).keys()].sort()).toEqual([
       ".github/workflows/proof.yml",
+      ".gitignore",
       ".proof/baseline.json",
       "policies/payments.yaml",
       "proof.config.yaml",
       "traces/sample.json",
     ]);
-    const next = /run the gate as CI will: npx proof (.+)$/m.exec(init.stdout)?.[1];
+    expect(await readFile(join(dir, ".gitignore"), "utf8")).toBe("proof-out/\n");
+    // The package's own name: `npx proof` would run another project's npm package `proof`.
+    const next = /run the gate as CI will: npx proof-gate (.+)$/m.exec(init.stdout)?.[1];
     expect(next).toBe("regress run");
-    expect(init.stdout).toMatch(/MCP proxy.*planned/);
-    expect(init.stdout).toMatch(/SDK guard.*planned/);
+    expect(init.stdout).not.toMatch(/npx proof /);
+    // The boundary features exist: the output shows how to use them, and calls nothing "planned".
+    expect(init.stdout).not.toMatch(/planned/i);
+    expect(init.stdout).toContain(
+      "npx proof-gate mcp proxy --policy policies/payments.yaml --record traces/mcp-session.jsonl --",
+    );
+    expect(init.stdout).toMatch(/SDK guard \(createGuard\)/);
+    // The documentation it points to ships in the package.
+    const docs = /^Documentation: (.+)\/ \(/m.exec(init.stdout)?.[1] ?? "";
+    for (const doc of ["ci.md", "traces.md", "boundary.md"]) {
+      expect(existsSync(join(isAbsolute(docs) ? docs : join(dir, docs), doc)), doc).toBe(true);
+    }
 
     const gate = await proof((next ?? "").split(" "), dir);
     expect(gate.code, gate.stderr).toBe(0);
@@ -106,5 +120,47 @@ describe("proof init", () => {
       expect(refused.stderr).toContain(path);
       expect([...(await files(other)).keys()]).toEqual([path]);
     }
+  });
+  it("adds proof-out/ to an existing .gitignore once, keeping its lines, and says so", async () => {
+    const dir = await emptyRepository();
+    // No final newline, CRLF line ends: the entry goes on a line of its own after them.
+    await writeFile(join(dir, ".gitignore"), "node_modules/\r\n*.log");
+    const init = await proof(["init"], dir);
+    expect(init.code, init.stderr).toBe(0);
+    expect(await readFile(join(dir, ".gitignore"), "utf8")).toBe("node_modules/\r\n*.log\nproof-out/\n");
+    expect(init.stdout).toMatch(/^Updated:\n {2}\.gitignore \(ignores proof-out\/, /m);
+    expect(init.stdout).not.toMatch(/^ {2}\.gitignore$/m);
+
+    const again = await proof(["--json", "init", "--force"], dir);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ updated: [] });
+    expect(await readFile(join(dir, ".gitignore"), "utf8")).toBe("node_modules/\r\n*.log\nproof-out/\n");
+  });
+
+  it("leaves a .gitignore that ignores the out dir already as it is", async () => {
+    for (const line of ["proof-out", "/proof-out/", "proof-out/  "]) {
+      const dir = await emptyRepository();
+      await writeFile(join(dir, ".gitignore"), `dist/\n${line}\n`);
+      const init = await proof(["--json", "init"], dir);
+      expect(init.code, init.stderr).toBe(0);
+      expect(JSON.parse(init.stdout)).toMatchObject({ updated: [] });
+      expect(JSON.parse(init.stdout).created).not.toContain(".gitignore");
+      expect(await readFile(join(dir, ".gitignore"), "utf8")).toBe(`dist/\n${line}\n`);
+    }
+    // A negation after it un-ignores the directory: the entry is added again.
+    const dir = await emptyRepository();
+    await writeFile(join(dir, ".gitignore"), "proof-out/\n!proof-out/\n");
+    expect((await proof(["init"], dir)).code).toBe(0);
+    expect(await readFile(join(dir, ".gitignore"), "utf8")).toBe("proof-out/\n!proof-out/\nproof-out/\n");
+  });
+
+  it("refuses a .gitignore that is no regular file before writing anything: exit 6", async () => {
+    const dir = await emptyRepository();
+    await writeFile(join(dir, "elsewhere"), "x\n");
+    await symlink("elsewhere", join(dir, ".gitignore"));
+    const init = await proof(["--json", "init"], dir);
+    expect(init.code).toBe(6);
+    expect(JSON.parse(init.stdout)).toMatchObject({ error: { code: "init.gitignore" } });
+    expect([...(await files(dir)).keys()].sort()).toEqual(["elsewhere"]);
   });
 });

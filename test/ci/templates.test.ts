@@ -13,9 +13,12 @@ import { ROOT } from "../e2e/cli.js";
 const OUT = "proof-out";
 /** The only way a template may run the gate: the package's contract script, with bash. */
 const SCRIPT_CALL = 'bash "$PROOF_HOME/scripts/proof-ci.sh"';
-/** The install line: the pinned package, outside the workspace, unless PROOF_HOME names one. */
+/**
+ * The install line: the pinned proof-gate (never `proof`, another project's npm name), outside the
+ * workspace, unless PROOF_PACKAGE names another tarball or PROOF_HOME an installed package.
+ */
 const INSTALL =
-  /npm install --no-save --no-audit --no-fund --prefix "\$\{TMPDIR:-\/tmp\}\/proof-cli" "proof@\$PROOF_VERSION"/;
+  /npm install --no-save --no-audit --no-fund --prefix "\$\{TMPDIR:-\/tmp\}\/proof-cli" "\$\{PROOF_PACKAGE:-proof-gate@\$PROOF_VERSION\}"/;
 
 const version = async (): Promise<string> =>
   (JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
@@ -49,7 +52,7 @@ function expectContractShell(shell: string): void {
     'if [ -z "${PROOF_HOME:-}" ]; then',
     expect.stringMatching(INSTALL),
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion
-    'PROOF_HOME="${TMPDIR:-/tmp}/proof-cli/node_modules/proof"',
+    'PROOF_HOME="${TMPDIR:-/tmp}/proof-cli/node_modules/proof-gate"',
     "fi",
     SCRIPT_CALL,
   ];

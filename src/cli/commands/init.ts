@@ -4,8 +4,10 @@ import { inputError } from "../../errors.js";
 import { prettyJson } from "../../io/canonical.js";
 import { toPosix } from "../../io/files.js";
 import {
+  docsDir,
   firstExisting,
   type NewFile,
+  planIgnore,
   readPackageFile,
   withTempDir,
   writeNewFiles,
@@ -24,8 +26,19 @@ export const INIT_CI = {
   circleci: { path: ".circleci/config.yml", source: "ci-templates/circleci/config.yml" },
 } as const;
 
+/**
+ * How `proof init`'s output runs proof: `npx proof-gate` runs the project's installed proof-gate
+ * when it is a dependency, and fetches it otherwise. Never `npx proof`: without a local install
+ * that runs another project's npm package named `proof`.
+ */
+const NPX = "npx proof-gate";
+
 /** The command `proof init` tells the user to run next: the gate the CI wrappers run. */
-export const NEXT_COMMAND = "npx proof regress run";
+export const NEXT_COMMAND = `${NPX} regress run`;
+
+/** The out dir of proof.config.yaml, replaced by every run: `proof init` adds it to .gitignore. */
+const OUT_DIR = "proof-out";
+const GITIGNORE = ".gitignore";
 
 /** Paths `proof init` writes, relative to the working directory, as proof.config.yaml names them. */
 const CONFIG_FILE = "proof.config.yaml";
@@ -52,37 +65,45 @@ async function plannedFiles(
   return { files, policy, workflow: { path: ci.path, content: await readPackageFile(ci.source) } };
 }
 
-/** What to do after `proof init`: the next command, and how real traces get recorded. */
-function nextSteps(created: readonly string[]): string {
+/** What to do after `proof init`: the next command, how real traces get recorded, where the docs are. */
+function nextSteps(created: readonly string[], updated: readonly string[], policy: string): string {
+  const docs = docsDir();
   return [
     "",
     "Created:",
     ...created.map((f) => `  ${f}`),
+    ...(updated.length > 0
+      ? ["Updated:", ...updated.map((f) => `  ${f} (ignores ${OUT_DIR}/, the out dir every run replaces)`)]
+      : []),
     "",
     `Next, run the gate as CI will: ${NEXT_COMMAND}`,
     "",
     "Record real traces into traces/:",
-    "  - import what you already record (OpenAI chat messages, AgentDojo, tau-bench; docs/traces.md):",
-    "      npx proof import run.json -o traces/run.jsonl",
+    "  - import what you already record (OpenAI, Anthropic, MCP, OpenTelemetry, LangChain, AgentDojo, tau-bench):",
+    `      ${NPX} import run.json -o traces/run.jsonl`,
     "  - wrap the command that runs your agent and writes its traces:",
-    "      npx proof run -- npm run agent-evals",
-    "  - MCP proxy that records tool calls as they happen: planned",
-    "  - SDK guard that checks each call inside your agent: planned",
-    "Then record their verdicts with npx proof regress accept, and commit the files above.",
+    `      ${NPX} run -- npm run agent-evals`,
+    "  - record live sessions with the MCP proxy, which also refuses the calls the policy blocks:",
+    `      ${NPX} mcp proxy --policy ${policy} --record traces/mcp-session.jsonl -- SERVER_COMMAND`,
+    "  - or check each call inside your agent with the SDK guard (createGuard) and save guard.trace()",
+    `Then record their verdicts with ${NPX} regress accept, and commit the files above.`,
+    "",
+    `Documentation: ${docs}/ (ci.md, traces.md, boundary.md for the proxy and the guard)`,
     "",
   ].join("\n");
 }
 
 /**
  * `proof init`: writes a config, a starter policy, a sample trace, its baseline and the CI
- * workflow, so that one pull request adopts the gate and its first run judges something real.
- * Refuses, before writing anything, when one of the files exists (unless `--force`).
+ * workflow, and adds the out dir to .gitignore (creating it, or appending one line), so that one
+ * pull request adopts the gate and its first run judges something real. Refuses, before writing
+ * anything, when one of the files exists (unless `--force`) or .gitignore cannot be read.
  */
 async function init(opts: InitOptions, global: GlobalOptions): Promise<number> {
   const { files, policy, workflow } = await plannedFiles(opts);
-  const all = [...files.map((f) => f.path), DEFAULT_BASELINE, workflow.path];
+  const written = [...files.map((f) => f.path), DEFAULT_BASELINE, workflow.path];
   if (!opts.force) {
-    const existing = await firstExisting(all);
+    const existing = await firstExisting(written);
     if (existing !== null) {
       throw inputError(
         "init.exists",
@@ -92,6 +113,8 @@ async function init(opts: InitOptions, global: GlobalOptions): Promise<number> {
       );
     }
   }
+  // Read before anything is written: an unreadable .gitignore refuses the whole init.
+  const ignore = await planIgnore(GITIGNORE, OUT_DIR);
   await writeNewFiles(files);
   // The same code as `proof regress init`, so the baseline is exactly what that command records;
   // its out dir is thrown away, as the first gate run writes the real one.
@@ -109,8 +132,11 @@ async function init(opts: InitOptions, global: GlobalOptions): Promise<number> {
     ),
   );
   await writeNewFiles([workflow]);
-  if (global.json) process.stdout.write(prettyJson({ created: all, next: NEXT_COMMAND }));
-  else if (!global.quiet) process.stdout.write(nextSteps(all));
+  if (ignore.file !== null) await writeNewFiles([ignore.file]);
+  const created = ignore.action === "create" ? [...written, GITIGNORE] : written;
+  const updated = ignore.action === "append" ? [GITIGNORE] : [];
+  if (global.json) process.stdout.write(prettyJson({ created, updated, next: NEXT_COMMAND }));
+  else if (!global.quiet) process.stdout.write(nextSteps(created, updated, policy));
   return 0;
 }
 
