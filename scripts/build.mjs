@@ -11,7 +11,12 @@ execFileSync(process.execPath, [join(root, "scripts", "gen-validators.mjs")], { 
 const { version } = JSON.parse((await import("node:fs")).readFileSync(join(root, "package.json"), "utf8"));
 
 await build({
-  entryPoints: { proof: join(root, "src/cli/main.ts"), index: join(root, "src/index.ts") },
+  entryPoints: {
+    proof: join(root, "src/cli/main.ts"),
+    index: join(root, "src/index.ts"),
+    // The GitHub action's gate step (action/action.yml runs dist/action.js).
+    action: join(root, "src/action/main.ts"),
+  },
   outdir: join(root, "dist"),
   bundle: true,
   platform: "node",
