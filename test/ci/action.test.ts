@@ -527,6 +527,24 @@ describe("action/action.yml run as the runner would", () => {
     );
   });
 
+  it("runs from a release's files alone, with no node_modules anywhere above them", async () => {
+    // What a release tag holds beside action/ (docs/ci.md, Releases of the action).
+    const release = await tempDir();
+    for (const path of ["action", "bin", "dist", join("scripts", "proof-ci.sh"), "package.json"])
+      await cp(join(ROOT, path), join(release, path), { recursive: true });
+    const ws = await tempDir();
+    await cp(join(ROOT, BANKING, "traces"), join(ws, "traces"), { recursive: true });
+    await cp(join(ROOT, BANKING, "policy.yaml"), join(ws, "policy.yaml"));
+    const run = await runAction(
+      ws,
+      { policy: "policy.yaml", traces: "traces" },
+      { actionPath: join(release, "action") },
+    );
+    expect(run.code).toBe(5);
+    expect(run.outputs.verdict).toBe("fail");
+    expect(run.log).toContain(`proof-ci: proof verify`);
+  });
+
   it("runs the regression gate with a baseline input: a loosened case fails it with 5", async () => {
     const ws = await tempDir();
     await regressedCorpus(ws);
