@@ -144,8 +144,15 @@ async function main(): Promise<number> {
 
   if (gateRan) {
     const summary = await readOut(join(out, "summary.md"));
-    if (summary !== undefined)
-      await core.summary.addRaw(fitSummary(summary, `${outPath}/summary.md`)).write();
+    // A summary that cannot be written (no GITHUB_STEP_SUMMARY outside a runner, a full disk)
+    // is reported, never allowed to replace proof's exit code.
+    if (summary !== undefined && process.env.GITHUB_STEP_SUMMARY)
+      await core.summary
+        .addRaw(fitSummary(summary, `${outPath}/summary.md`))
+        .write()
+        .catch((err: unknown) =>
+          core.warning(`proof: the step summary was not written: ${(err as Error).message}`),
+        );
     const annotations = inputs.annotations ? await readOut(join(out, "annotations.txt")) : undefined;
     if (annotations !== undefined) {
       const filePrefix = prefix === "." || isAbsolute(prefix) ? "" : prefix;

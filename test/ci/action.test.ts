@@ -559,6 +559,38 @@ describe("action/action.yml run as the runner would", () => {
   });
 });
 
+describe("dist/action.js run directly", () => {
+  it("keeps proof's exit code when there is no step summary to write (outside a runner)", async () => {
+    const ws = await tempDir();
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env))
+      if (v !== undefined && !/^(PROOF_|GITHUB_|INPUT_|RUNNER_)/.test(k)) env[k] = v;
+    const result = await new Promise<{ code: number; stdout: string }>((done, fail) => {
+      execFile(
+        process.execPath,
+        [join(ROOT, "dist", "action.js")],
+        {
+          cwd: ws,
+          env: {
+            ...env,
+            GITHUB_WORKSPACE: ws,
+            INPUT_POLICY: join(ROOT, BANKING, "policy.yaml"),
+            INPUT_TRACES: join(ROOT, BANKING, "traces"),
+          },
+          encoding: "utf8",
+        },
+        (err, stdout) => {
+          if (err && typeof err.code !== "number") fail(err);
+          else done({ code: err ? (err.code as number) : 0, stdout });
+        },
+      );
+    });
+    expect(result.code).toBe(5);
+    expect(result.stdout).not.toContain("step summary was not written");
+    expect(result.stdout).toContain(FAILED);
+  });
+});
+
 describe("action/action.yml on a pull request", () => {
   it("passes the base branch's policy and baseline digests: the summary names the policy change", async () => {
     const origin = await tempDir();
