@@ -18,7 +18,12 @@ execFileSync(process.execPath, [join(root, "scripts", "gen-validators.mjs")], { 
 const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 
 const result = await build({
-  entryPoints: { proof: join(root, "src/cli/main.ts"), index: join(root, "src/index.ts") },
+  entryPoints: {
+    proof: join(root, "src/cli/main.ts"),
+    index: join(root, "src/index.ts"),
+    // The GitHub action's gate step (action/action.yml runs dist/action.js).
+    action: join(root, "src/action/main.ts"),
+  },
   outdir: join(root, "dist"),
   bundle: true,
   platform: "node",

@@ -1,6 +1,6 @@
 /** Static checks of the CI files: the GitHub schemas (action-validator) and shellcheck. */
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -21,8 +21,22 @@ function run(file: string, args: string[]): Promise<{ code: number; output: stri
 /** `@action-validator/cli` (WebAssembly, works offline), run with this Node. */
 const VALIDATOR = join(ROOT, "node_modules", "@action-validator", "cli", "cli.mjs");
 
+/** The repository's workflow files. */
+const WORKFLOWS = readdirSync(join(ROOT, ".github", "workflows"))
+  .filter((f) => f.endsWith(".yml"))
+  .map((f) => `.github/workflows/${f}`)
+  .sort();
+
 describe("GitHub files validate against their schemas", () => {
-  for (const file of ["action/action.yml", ".github/workflows/proof-gate.yml", ".github/workflows/ci.yml"]) {
+  it("covers every workflow", () => {
+    expect(WORKFLOWS).toEqual([
+      ".github/workflows/ci.yml",
+      ".github/workflows/proof-gate.yml",
+      ".github/workflows/release.yml",
+    ]);
+  });
+
+  for (const file of ["action/action.yml", ...WORKFLOWS]) {
     it(file, async () => {
       const r = await run(process.execPath, [VALIDATOR, file]);
       expect(r.output).toBe("");
@@ -61,21 +75,38 @@ describe("shellcheck", () => {
     expect(r.code).toBe(0);
   });
 
-  it("passes on the bash of the action's run steps", async () => {
+  it("passes on the bash of every run step of the action and the workflows", async () => {
     const { parse } = await import("yaml");
     const { readFile } = await import("node:fs/promises");
+    interface Step {
+      name?: string;
+      run?: string;
+      shell?: string;
+    }
+    const steps: { where: string; step: Step }[] = [];
     const action = parse(await readFile(join(ROOT, "action", "action.yml"), "utf8")) as {
-      runs: { steps: { run?: string }[] };
+      runs: { steps: Step[] };
     };
+    for (const step of action.runs.steps) steps.push({ where: "action/action.yml", step });
+    for (const file of WORKFLOWS) {
+      const workflow = parse(await readFile(join(ROOT, file), "utf8")) as {
+        jobs: Record<string, { steps?: Step[] }>;
+      };
+      for (const job of Object.values(workflow.jobs))
+        for (const step of job.steps ?? []) steps.push({ where: file, step });
+    }
     const dir = await tempDir();
     const files: string[] = [];
-    for (const [i, step] of action.runs.steps.entries()) {
+    for (const [i, { where, step }] of steps.entries()) {
       if (step.run === undefined) continue;
+      // Inputs and contexts reach scripts through env only: a `${{ }}` in a script is injection.
+      expect(step.run, `${where}: ${step.name ?? i}`).not.toContain("${{");
+      if (step.shell !== undefined) expect(step.shell, `${where}: ${step.name ?? i}`).toBe("bash");
       const file = join(dir, `step-${i}.sh`);
       await writeFile(file, `#!/usr/bin/env bash\n${step.run}`);
       files.push(file);
     }
-    expect(files.length).toBeGreaterThan(2);
+    expect(files.length).toBeGreaterThan(6);
     const r = await run("shellcheck", files);
     expect(r.output).toBe("");
     expect(r.code).toBe(0);
