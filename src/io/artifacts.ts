@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { chmod, mkdir, open, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ProofError } from "../errors.js";
-import { readTextFile, toPosix } from "./files.js";
+import { fileSize, readTextFile, toPosix } from "./files.js";
 import { writeFailure } from "./write.js";
 
 /** Digest given to an entry that is neither a regular file nor a directory: it never matches. */
@@ -153,4 +153,36 @@ export async function writeKeyPair(
     throw failure(err, publicPath);
   }
   return { privatePath: toPosix(privatePath), publicPath: toPosix(publicPath) };
+}
+
+/**
+ * Most bytes of input files (traces, the baseline) read a second time after a gate, to give SARIF
+ * results a line and column: 64 MiB in all, so a run over a huge corpus costs at most that much.
+ */
+export const MAX_REGION_SOURCE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads the text of files, in the order given (each once), while their sizes add up to at most
+ * `budget` bytes. A file that cannot be read any more, or would pass the budget, is left out: it
+ * only costs its results their region, never the run.
+ * @returns path as given -> text.
+ */
+export async function readSourcesWithin(
+  paths: readonly string[],
+  budget = MAX_REGION_SOURCE_BYTES,
+): Promise<Map<string, string>> {
+  const texts = new Map<string, string>();
+  let used = 0;
+  for (const path of paths) {
+    if (texts.has(path)) continue;
+    try {
+      const size = await fileSize(path);
+      if (used + size > budget) continue;
+      texts.set(path, await readTextFile(path));
+      used += size;
+    } catch (err) {
+      if (!(err instanceof ProofError)) throw err;
+    }
+  }
+  return texts;
 }

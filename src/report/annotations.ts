@@ -7,9 +7,12 @@
  * is made visible first (no line break or control character survives), so it can neither end the
  * line nor start a command of its own.
  */
-import { clip, publicName } from "./escape.js";
+import { atLeast } from "../verify/decision.js";
+import { clip, publicName, visible } from "./escape.js";
 import { describeDecision, findingsBySeverity } from "./findings.js";
+import { acceptHint, type RegressGate, transitionSentence, verdictArrow } from "./gate.js";
 import type { Report } from "./report.js";
+import { count } from "./text.js";
 
 /** Findings annotated one by one; the rest are counted in one closing line. */
 export const MAX_ANNOTATIONS = 10;
@@ -27,21 +30,66 @@ export function escapeProperty(text: string): string {
   return escapeData(text).replace(/:/g, "%3A").replace(/,/g, "%2C");
 }
 
+/** Transition kinds in the order their annotations come: what fails first. */
+const KIND_ORDER = ["loosened", "tightened", "missing", "new", "changed"];
+
 /**
- * Renders `annotations.txt`: one `::error` (block) or `::warning` (other verdicts) line per
- * finding, most restrictive first, at most {@link MAX_ANNOTATIONS}, then `::notice::and N more
- * findings in report.json` when there are more; an empty file when there are none. `file` is the
- * trace file, `title` the verdict and rules, the message the case, call and evidence. Trace text
- * is visible text (line breaks and control characters as `\n`, `\xNN`..., `##[` broken; see
- * escape.ts), names are cut to 200 code points and the message to
- * {@link MAX_ANNOTATION_MESSAGE}, each cut marked with `…` and a SHA-256 prefix; matched values
- * are shortened or, with `redact`, replaced by a SHA-256 prefix. Lines end with `\n`.
+ * The annotations of the regression gate: one `::error` per failing transition (a case whose
+ * verdict equals the baseline's annotates nothing, blocked or not), loosened first, then by case
+ * id. `file` is the trace file (the baseline for a missing case), `title` the transition, the
+ * message what changed and the `proof regress accept` command that records an intended change.
  */
-export function renderAnnotations(report: Report, options: { redact?: boolean } = {}): string {
+function regressLines(report: Report, gate: RegressGate): { lines: string[]; total: number } {
+  const files = new Map(report.traces.map((t) => [t.case_id, t.file]));
+  const failing = gate.result.transitions
+    .filter((t) => t.fails)
+    .sort(
+      (a, b) =>
+        KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) ||
+        (a.case_id < b.case_id ? -1 : a.case_id > b.case_id ? 1 : 0),
+    );
+  const lines = failing.slice(0, MAX_ANNOTATIONS).map((t) => {
+    const file = files.get(t.case_id) ?? gate.baseline;
+    const title = `proof: ${t.kind} ${verdictArrow(t)}`;
+    const message = clip(
+      `${publicName(t.case_id)}: ${transitionSentence(t)} ${visible(gate.baseline)}. ${visible(acceptHint(gate))}`,
+      MAX_ANNOTATION_MESSAGE,
+    );
+    return `::error file=${escapeProperty(publicName(file))},title=${escapeProperty(title)}::${escapeData(message)}`;
+  });
+  return { lines, total: failing.length };
+}
+
+/**
+ * Renders `annotations.txt`, most important first, at most {@link MAX_ANNOTATIONS} lines, then
+ * `::notice::and N more ... in report.json` when there are more; an empty file when there are
+ * none. Lines end with `\n`.
+ *
+ * - Under `proof verify`: one line per finding, most restrictive first: `::error` when its verdict
+ *   is at or above `fail_on` (it fails the gate), `::warning` otherwise. `file` is the trace file,
+ *   `title` the verdict and rules, the message the case, call and evidence.
+ * - Under the regression gate (`regress`): one `::error` per failing transition (see
+ *   {@link regressLines}); findings of cases that are as recorded are not annotated.
+ *
+ * Trace text is visible text (line breaks and control characters as `\n`, `\xNN`..., `##[`
+ * broken; see escape.ts), names are cut to 200 code points and the message to
+ * {@link MAX_ANNOTATION_MESSAGE}, each cut marked with `…` and a SHA-256 prefix; matched values
+ * are shortened or, with `redact`, replaced by a SHA-256 prefix.
+ */
+export function renderAnnotations(
+  report: Report,
+  options: { redact?: boolean; regress?: RegressGate } = {},
+): string {
+  if (options.regress) {
+    const { lines, total } = regressLines(report, options.regress);
+    if (total > MAX_ANNOTATIONS)
+      lines.push(`::notice::and ${count(total - MAX_ANNOTATIONS, "more regression")} in regress.json`);
+    return lines.map((l) => `${l}\n`).join("");
+  }
   const redact = options.redact === true;
   const findings = findingsBySeverity(report);
   const lines = findings.slice(0, MAX_ANNOTATIONS).map(({ trace, decision: d }) => {
-    const command = d.verdict === "block" ? "error" : "warning";
+    const command = atLeast(d.verdict, report.fail_on) ? "error" : "warning";
     const title = publicName(`proof: ${d.verdict} by ${d.rules.join(" ")}`);
     const evidence = describeDecision(d, redact);
     const message = clip(
@@ -51,7 +99,7 @@ export function renderAnnotations(report: Report, options: { redact?: boolean } 
     return `::${command} file=${escapeProperty(publicName(trace.file))},title=${escapeProperty(title)}::${escapeData(message)}`;
   });
   if (findings.length > MAX_ANNOTATIONS) {
-    lines.push(`::notice::and ${findings.length - MAX_ANNOTATIONS} more findings in report.json`);
+    lines.push(`::notice::and ${count(findings.length - MAX_ANNOTATIONS, "more finding")} in report.json`);
   }
   return lines.map((l) => `${l}\n`).join("");
 }

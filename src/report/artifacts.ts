@@ -1,6 +1,8 @@
 import { renderAnnotations } from "./annotations.js";
 import type { RuleMeta } from "./findings.js";
+import type { RegressGate } from "./gate.js";
 import { renderJunit } from "./junit.js";
+import { RegionFinder } from "./regions.js";
 import type { Report } from "./report.js";
 import { renderSarif } from "./sarif.js";
 
@@ -15,16 +17,30 @@ export interface PublicArtifactOptions {
   version: string;
   /** Replace matched values by a SHA-256 prefix instead of shortening them (DESIGN.md §7). */
   redact: boolean;
+  /** The regression gate, when it decided the run: the artifacts then follow it, not `fail_on`. */
+  regress?: RegressGate;
+  /**
+   * Texts of the files results point into (trace files, the baseline), by the path the report
+   * names them with: SARIF results get a line and column region in them. Files left out get none.
+   */
+  sources?: ReadonlyMap<string, string>;
 }
 
 /**
  * The artifacts of an out dir derived from the report for other tools: `junit.xml`,
- * `results.sarif` and `annotations.txt` (file name -> UTF-8 text). See docs/artifacts.md.
+ * `results.sarif` and `annotations.txt` (file name -> UTF-8 text), each failing exactly the cases
+ * that fail the gate. See docs/artifacts.md.
  */
 export function renderPublicArtifacts(report: Report, o: PublicArtifactOptions): Record<string, string> {
+  const gate = o.regress ? { regress: o.regress } : {};
   return {
-    "annotations.txt": renderAnnotations(report, { redact: o.redact }),
-    "junit.xml": renderJunit(report, o.roots, o.rootOf, { redact: o.redact }),
-    "results.sarif": renderSarif(report, o.rules, { version: o.version, redact: o.redact }),
+    "annotations.txt": renderAnnotations(report, { redact: o.redact, ...gate }),
+    "junit.xml": renderJunit(report, o.roots, o.rootOf, { redact: o.redact, ...gate }),
+    "results.sarif": renderSarif(report, o.rules, {
+      version: o.version,
+      redact: o.redact,
+      ...gate,
+      ...(o.sources ? { regions: new RegionFinder(o.sources) } : {}),
+    }),
   };
 }

@@ -10,10 +10,13 @@
  * piece of trace text is in its visible form first (escape.ts), so what a reader parses back is
  * exactly what was written.
  */
+import type { Transition } from "../regress/compare.js";
 import { atLeast } from "../verify/decision.js";
-import { clip, publicName, xmlAttr, xmlText } from "./escape.js";
+import { clip, publicName, visible, xmlAttr, xmlText } from "./escape.js";
 import { describeDecision } from "./findings.js";
+import { acceptHint, type RegressGate, transitionSentence, transitionsByCase, verdictArrow } from "./gate.js";
 import type { Report, TraceEntry } from "./report.js";
+import { count } from "./text.js";
 
 /** Most findings listed in one test case's failure or output text; the rest are counted. */
 export const MAX_JUNIT_FINDINGS = 100;
@@ -47,20 +50,66 @@ function findingLines(t: TraceEntry, redact: boolean): string[] {
     );
   });
   if (findings.length > MAX_JUNIT_FINDINGS)
-    lines.push(`and ${findings.length - MAX_JUNIT_FINDINGS} more findings in report.json`);
+    lines.push(`and ${count(findings.length - MAX_JUNIT_FINDINGS, "more finding")} in report.json`);
   return lines;
+}
+
+/** `<properties>` of a test case under the regression gate: current and expected verdict. */
+function regressProperties(t: Transition | undefined, verdict: string | null): string[] {
+  const expected = t ? (t.before?.verdict ?? "none (new case)") : verdict;
+  const props: [string, string][] = [
+    ["verdict", verdict ?? "none (missing)"],
+    ["expected_verdict", expected ?? "none"],
+    ["transition", t?.kind ?? "unchanged"],
+  ];
+  return element("      ", "properties", [], {
+    children: props.flatMap(([name, value]) =>
+      element("        ", "property", [
+        ["name", name],
+        ["value", value],
+      ]),
+    ),
+  });
+}
+
+/** The failure of a case that fails the regression gate: what changed, its findings, the fix. */
+function regressFailure(t: Transition, lines: string[], gate: RegressGate): string[] {
+  const text = [
+    `${t.kind} (${verdictArrow(t)}): ${transitionSentence(t)} ${visible(gate.baseline)}.`,
+    ...lines,
+    visible(acceptHint(gate)),
+  ];
+  return element(
+    "      ",
+    "failure",
+    [
+      ["message", `${t.kind}: ${verdictArrow(t)}`],
+      ["type", t.kind],
+    ],
+    { text: text.join("\n") },
+  );
 }
 
 /**
  * Renders `junit.xml` (UTF-8 text): one `<testsuite>` per traces root, in the order given and named
  * as given, one `<testcase>` per case (`name` = case id, `classname` = the root, `file` = the trace
- * file), every `time="0"` because wall-clock time would break determinism. A case at or above
- * `fail_on` holds a `<failure>` whose `message` names its verdict and rules and whose text lists
- * each finding with its evidence; a case with findings below `fail_on` lists them in
- * `<system-out>`. Names are visible text cut to 200 code points; a case lists at most
- * {@link MAX_JUNIT_FINDINGS} findings of at most {@link MAX_JUNIT_LINE} code points each. Matched
- * values are shortened, or with `redact` replaced by a SHA-256 prefix. XML-invalid code points
- * (only possible in text we did not make visible) become U+FFFD.
+ * file), every `time="0"` because wall-clock time would break determinism. A case that fails the
+ * gate holds a `<failure>`; a case with findings that passes lists them in `<system-out>`.
+ *
+ * - Under `proof verify` (no `regress`), a case fails when its verdict is at or above `fail_on`:
+ *   the failure's `message` names its verdict and rules, its text lists each finding with its
+ *   evidence.
+ * - Under the regression gate, a case fails exactly when its transition fails (gate.ts): the
+ *   message is `KIND: BEFORE -> AFTER`, the text says what changed, lists the findings and ends
+ *   with the `proof regress accept` command. Every test case carries `<properties>` `verdict`,
+ *   `expected_verdict` (the baseline's) and `transition` (`unchanged` when as recorded). A case
+ *   missing from the traces is a test case of the first suite whose `file` is the baseline: a
+ *   failure, or `<skipped>` under `--allow-missing`.
+ *
+ * Names are visible text cut to 200 code points; a case lists at most {@link MAX_JUNIT_FINDINGS}
+ * findings of at most {@link MAX_JUNIT_LINE} code points each. Matched values are shortened, or with
+ * `redact` replaced by a SHA-256 prefix. XML-invalid code points (only possible in text we did not
+ * make visible) become U+FFFD.
  * @param roots the traces roots as given on the command line, `/`-separated.
  * @param rootOf index into `roots` of each case id; a case without one goes to the first root.
  */
@@ -68,17 +117,22 @@ export function renderJunit(
   report: Report,
   roots: readonly string[],
   rootOf: ReadonlyMap<string, number>,
-  options: { redact?: boolean } = {},
+  options: { redact?: boolean; regress?: RegressGate } = {},
 ): string {
   const redact = options.redact === true;
+  const gate = options.regress;
+  const transitions = gate ? transitionsByCase(gate) : new Map<string, Transition>();
   const byRoot: TraceEntry[][] = roots.map(() => []);
   for (const t of report.traces) byRoot[rootOf.get(t.case_id) ?? 0]?.push(t);
+  const missing = gate ? gate.result.transitions.filter((t) => t.kind === "missing") : [];
   let tests = 0;
   let failures = 0;
+  let skippedAll = 0;
   const suites = roots.flatMap((root, i) => {
     const cases = byRoot[i] ?? [];
     const name = publicName(root);
     let failed = 0;
+    let skipped = 0;
     const children = cases.flatMap((t) => {
       const lines = findingLines(t, redact);
       const attrs: [string, string][] = [
@@ -87,7 +141,15 @@ export function renderJunit(
         ["file", publicName(t.file)],
         ["time", "0"],
       ];
-      if (atLeast(t.verdict, report.fail_on)) {
+      const transition = transitions.get(t.case_id);
+      const props = gate ? regressProperties(transition, t.verdict) : [];
+      if (gate && transition?.fails) {
+        failed++;
+        return element("    ", "testcase", attrs, {
+          children: [...props, ...regressFailure(transition, lines, gate)],
+        });
+      }
+      if (!gate && atLeast(t.verdict, report.fail_on)) {
         failed++;
         const message = publicName(t.rules.length > 0 ? `${t.verdict} by ${t.rules.join(", ")}` : t.verdict);
         const failure = element(
@@ -101,24 +163,47 @@ export function renderJunit(
         );
         return element("    ", "testcase", attrs, { children: failure });
       }
-      if (lines.length > 0) {
-        const out = element("      ", "system-out", [], { text: lines.join("\n") });
-        return element("    ", "testcase", attrs, { children: out });
-      }
-      return element("    ", "testcase", attrs);
+      const out = lines.length > 0 ? element("      ", "system-out", [], { text: lines.join("\n") }) : [];
+      return element("    ", "testcase", attrs, { children: [...props, ...out] });
     });
-    tests += cases.length;
+    let n = cases.length;
+    if (i === 0 && gate) {
+      for (const t of missing) {
+        n++;
+        const attrs: [string, string][] = [
+          ["classname", name],
+          ["name", publicName(t.case_id)],
+          ["file", publicName(gate.baseline)],
+          ["time", "0"],
+        ];
+        const props = regressProperties(t, null);
+        if (t.fails) {
+          failed++;
+          children.push(
+            ...element("    ", "testcase", attrs, { children: [...props, ...regressFailure(t, [], gate)] }),
+          );
+        } else {
+          skipped++;
+          const skip = element("      ", "skipped", [
+            ["message", "missing from the traces, allowed by --allow-missing"],
+          ]);
+          children.push(...element("    ", "testcase", attrs, { children: [...props, ...skip] }));
+        }
+      }
+    }
+    tests += n;
     failures += failed;
+    skippedAll += skipped;
     return element(
       "  ",
       "testsuite",
       [
         ["name", name],
         ["time", 0],
-        ["tests", cases.length],
+        ["tests", n],
         ["failures", failed],
         ["errors", 0],
-        ["skipped", 0],
+        ["skipped", skipped],
       ],
       { children },
     );
@@ -127,11 +212,11 @@ export function renderJunit(
     "",
     "testsuites",
     [
-      ["name", "proof verify"],
+      ["name", gate ? "proof regress" : "proof verify"],
       ["tests", tests],
       ["failures", failures],
       ["errors", 0],
-      ["skipped", 0],
+      ["skipped", skippedAll],
     ],
     { children: suites },
   );

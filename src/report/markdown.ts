@@ -10,6 +10,7 @@ import {
 } from "./escape.js";
 import { findingsOf } from "./findings.js";
 import type { Report } from "./report.js";
+import { count } from "./text.js";
 
 /** Most finding rows in the summary; the rest are counted. */
 export const MAX_SUMMARY_ROWS = 50;
@@ -49,16 +50,24 @@ function evidenceCell(e: Evidence, redact: boolean): string {
  * {@link MAX_SUMMARY_ROWS} finding rows, {@link MAX_PUBLIC_EVIDENCE} pieces of evidence per row
  * and {@link MAX_SUMMARY_POLICIES} policies are listed, and rows stop before the section would
  * exceed {@link MAX_SUMMARY_SECTION_BYTES}; what is left out is counted (`and N more ...`).
+ * With `gate: false` (under the regression gate, whose section comes first and decides) the
+ * heading says neither passed nor failed, so the file gives one verdict.
  */
-export function renderSummary(report: Report, options: { redact?: boolean } = {}): string {
+export function renderSummary(report: Report, options: { redact?: boolean; gate?: boolean } = {}): string {
   const redact = options.redact === true;
   const s = report.summary;
   const out: string[] = [];
-  out.push(`## proof verify: ${report.passed ? "passed" : "failed"}`);
-  out.push("");
-  out.push(
-    `${s.traces} traces, ${s.tool_calls} tool calls; ${s.failed} at or above ${code(report.fail_on)}.`,
-  );
+  const totals = `${count(s.traces, "trace")}, ${count(s.tool_calls, "tool call")}`;
+  if (options.gate === false) {
+    // The regression section above holds the verdict: this one only describes the run.
+    out.push("## Verdicts of this run");
+    out.push("");
+    out.push(`${totals}. The regression gate above, not these verdicts, decides the result.`);
+  } else {
+    out.push(`## proof verify: ${report.passed ? "passed" : "failed"}`);
+    out.push("");
+    out.push(`${totals}; ${s.failed} at or above ${code(report.fail_on)}.`);
+  }
   out.push("");
   out.push("| verdict | traces |");
   out.push("| --- | ---: |");
@@ -101,12 +110,12 @@ export function renderSummary(report: Report, options: { redact?: boolean } = {}
     out.push(...rows);
     if (findings.length > rows.length) {
       out.push("");
-      out.push(`and ${findings.length - rows.length} more findings in report.json.`);
+      out.push(`and ${count(findings.length - rows.length, "more finding")} in report.json.`);
     }
   }
   if (report.warnings.length > 0) {
     out.push("");
-    out.push(`${report.warnings.length} warnings in report.json.`);
+    out.push(`${count(report.warnings.length, "warning")} in report.json.`);
   }
   out.push("");
   return out.join("\n");

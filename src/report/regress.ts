@@ -5,9 +5,11 @@
  */
 import { Chalk } from "chalk";
 import type { RegressResult, Transition } from "../regress/compare.js";
-import { code, escapeMarkdown, publicName, takeWithin, terminalText } from "./escape.js";
+import { code, escapeMarkdown, publicName, takeWithin, terminalText, visible } from "./escape.js";
+import type { RegressGate } from "./gate.js";
 import { MAX_SUMMARY_POLICIES, MAX_SUMMARY_ROWS, SUMMARY_ROWS_BYTES } from "./markdown.js";
 import { MAX_TERMINAL_ROWS } from "./terminal.js";
+import { count } from "./text.js";
 
 /** Transition kinds in the order they are listed: what fails first, what is informative last. */
 const KIND_ORDER = ["loosened", "tightened", "missing", "new", "changed"] as const;
@@ -42,23 +44,25 @@ function detail(t: Transition): string {
 /** One-sentence counts of a comparison. */
 function counts(r: RegressResult): string {
   const s = r.summary;
-  return `${s.cases} cases: ${s.unchanged} unchanged, ${s.loosened} loosened, ${s.tightened} tightened, ${s.changed} changed, ${s.missing} missing, ${s.new} new`;
+  return `${count(s.cases, "case")}: ${s.unchanged} unchanged, ${s.loosened} loosened, ${s.tightened} tightened, ${s.changed} changed, ${s.missing} missing, ${s.new} new`;
 }
 
 /**
  * The markdown section of a comparison, for `summary.md`: a policy change and its impact first,
  * then every transition: at most {@link MAX_SUMMARY_ROWS} rows and {@link MAX_SUMMARY_POLICIES}
  * policies per side, rows stopping before the section would exceed `MAX_SUMMARY_SECTION_BYTES`
- * (regress.json has all). Case ids are made visible, cut to 200 code points and escaped.
+ * (regress.json has all). Case ids are made visible, cut to 200 code points and escaped. When the
+ * gate failed and `gate` is given, a last paragraph gives the `proof regress accept` command that
+ * records an intended change, and the baseline file to commit.
  */
-export function renderRegressMarkdown(r: RegressResult): string {
+export function renderRegressMarkdown(r: RegressResult, gate?: RegressGate): string {
   const out: string[] = [];
   out.push(`## proof regress: ${r.passed ? "passed" : "failed"}`);
   out.push("");
   if (r.policy_change) {
     const pc = r.policy_change;
     out.push(
-      `**The policy changed since the baseline** (bundle ${code(pc.baseline.bundle_digest)} -> ${code(pc.current.bundle_digest)}): ${pc.impact.length} verdict transitions.`,
+      `**The policy changed since the baseline** (bundle ${code(pc.baseline.bundle_digest)} -> ${code(pc.current.bundle_digest)}): ${count(pc.impact.length, "verdict transition")}.`,
     );
     out.push("");
     for (const [side, policies] of [
@@ -79,7 +83,7 @@ export function renderRegressMarkdown(r: RegressResult): string {
     out.push("");
   }
   out.push(
-    `${counts(r)}; ${r.summary.failed} fail the gate (${code(`--fail-on-regression ${r.fail_on_regression}`)}${r.allow_missing ? `, ${code("--allow-missing")}` : ""}, new cases at or above ${code(r.fail_on)}).`,
+    `${counts(r)}; ${r.summary.failed} ${r.summary.failed === 1 ? "fails" : "fail"} the gate (${code(`--fail-on-regression ${r.fail_on_regression}`)}${r.allow_missing ? `, ${code("--allow-missing")}` : ""}, new cases at or above ${code(r.fail_on)}).`,
   );
   out.push("");
   if (r.transitions.length === 0) {
@@ -100,8 +104,28 @@ export function renderRegressMarkdown(r: RegressResult): string {
     out.push(...shown);
     if (rows.length > shown.length) {
       out.push("");
-      out.push(`and ${rows.length - shown.length} more transitions in regress.json.`);
+      out.push(`and ${count(rows.length - shown.length, "more transition")} in regress.json.`);
     }
+  }
+  if (!r.passed && gate) {
+    // A fenced block shows the command as it is to be pasted; visible and terminal-safe first,
+    // so a path cannot end the block early or carry a workflow command.
+    const command = terminalText(visible(gate.accept));
+    const fence = "`".repeat(Math.max(3, ...[...command.matchAll(/`+/g)].map((m) => m[0].length + 1)));
+    out.push("");
+    out.push("### How to fix");
+    out.push("");
+    out.push(
+      `If the change is intended, record the current verdicts and commit ${escapeMarkdown(terminalText(visible(gate.baseline)))}:`,
+    );
+    out.push("");
+    out.push(`${fence}sh`);
+    out.push(command);
+    out.push(fence);
+    out.push("");
+    out.push(
+      "Otherwise fix the policy or the agent until each failing case has its recorded verdict again (docs/baselines.md).",
+    );
   }
   out.push("");
   return out.join("\n");
@@ -120,7 +144,7 @@ export function renderRegressTerminal(r: RegressResult, color: boolean): string 
     const pc = r.policy_change;
     lines.push(
       c.bold(
-        `Policy changed since the baseline (bundle ${pc.baseline.bundle_digest} -> ${pc.current.bundle_digest}): ${pc.impact.length} verdict transitions.`,
+        `Policy changed since the baseline (bundle ${pc.baseline.bundle_digest} -> ${pc.current.bundle_digest}): ${count(pc.impact.length, "verdict transition")}.`,
       ),
     );
   }
@@ -138,15 +162,25 @@ export function renderRegressTerminal(r: RegressResult, color: boolean): string 
     );
   }
   if (rows.length > MAX_TERMINAL_ROWS)
-    lines.push(c.dim(`... and ${rows.length - MAX_TERMINAL_ROWS} more in regress.json`));
+    lines.push(c.dim(`... and ${count(rows.length - MAX_TERMINAL_ROWS, "more transition")} in regress.json`));
   lines.push(`${counts(r)}.`);
   return `${lines.join("\n")}\n`;
 }
 
-/** The last line of `proof regress run`: the gate's verdict, which decides the exit code. */
-export function renderRegressVerdict(r: RegressResult, color: boolean): string {
+/**
+ * The last lines of `proof regress run`: the gate's verdict, which decides the exit code, and when
+ * it failed and `gate` is given, the `proof regress accept` command that records an intended
+ * change and the baseline file to commit (terminal-safe: paths come from the command line).
+ */
+export function renderRegressVerdict(r: RegressResult, color: boolean, gate?: RegressGate): string {
   const c = new Chalk({ level: color ? 1 : 0 });
-  return r.passed
-    ? `Regression gate ${c.green("passed")}.\n`
-    : `Regression gate ${c.red(`failed (${r.summary.failed} failing cases)`)}.\n`;
+  if (r.passed) return `Regression gate ${c.green("passed")}.\n`;
+  const lines = [`Regression gate ${c.red(`failed (${count(r.summary.failed, "failing case")})`)}.`];
+  if (gate) {
+    lines.push(
+      `If the change is intended, record the current verdicts and commit ${terminalText(visible(gate.baseline))}:`,
+    );
+    lines.push(`  ${terminalText(visible(gate.accept))}`);
+  }
+  return `${lines.join("\n")}\n`;
 }

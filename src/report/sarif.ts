@@ -5,11 +5,14 @@
  * Types from `@types/sarif`.
  */
 import type * as Sarif from "sarif";
-import { prettyJson } from "../io/canonical.js";
+import { prettyJson, sha256Hex } from "../io/canonical.js";
 import type { Severity, Verdict } from "../policy/ir.js";
-import { VERDICT_ORDER } from "../verify/decision.js";
-import { clip, publicName, utf8Bytes } from "./escape.js";
+import type { Transition } from "../regress/compare.js";
+import { atLeast, VERDICT_ORDER } from "../verify/decision.js";
+import { clip, escapeMarkdown, publicName, utf8Bytes, visible } from "./escape.js";
 import { describeDecision, findingsOf, type RuleMeta } from "./findings.js";
+import { acceptHint, type RegressGate, transitionSentence, transitionsByCase, verdictArrow } from "./gate.js";
+import type { RegionFinder, SourceRegion } from "./regions.js";
 import type { Report } from "./report.js";
 
 /**
@@ -30,6 +33,26 @@ export const MAX_SARIF_MESSAGE = 1024;
 /** The schema URI the log names (the OASIS errata 01 location of the official schema). */
 export const SARIF_SCHEMA_URI =
   "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
+
+/**
+ * The documentation of a proof version, for `helpUri`: the `docs/` folder of the repository at the
+ * release tag `vVERSION` (the tag the GitHub action is used at).
+ */
+export function docsUri(version: string): string {
+  return `https://github.com/proof-dev/proof/blob/v${version}/docs/`;
+}
+
+/** Anchor of docs/policy.md that says how to fix a finding: the default `helpUri` of a rule. */
+export const RULE_HELP_PAGE = "policy.md#findings-and-how-to-fix-them";
+
+/** Anchor of docs/baselines.md that says how to fix a regression. */
+export const REGRESSION_HELP_PAGE = "baselines.md#fixing-a-regression";
+
+/**
+ * The rule of the results the regression gate adds, one per failing case. Its id cannot be a
+ * policy rule's (those match `^[a-z0-9_.-]+$`).
+ */
+export const REGRESSION_RULE_ID = "proof/regression";
 
 /**
  * Where proof is described, for `tool.driver.informationUri`: the registry page of its package,
@@ -60,6 +83,57 @@ const SECURITY_SEVERITY: Record<Severity, string> = {
 };
 
 /**
+ * The help of a rule (SARIF §3.49.13, required by GitHub code scanning, rule GH2012): what a
+ * finding of it means and the two ways to fix one, as text and as markdown. Policy text (ids,
+ * descriptions) is escaped for markdown like trace text.
+ */
+export function ruleHelp(r: RuleMeta, helpUri: string): Sarif.MultiformatMessageString {
+  const what = r.description ?? r.reason;
+  const text = [
+    `${what}`,
+    `Rule ${r.id} of policy ${r.policy_id}: effect ${r.effect}, severity ${r.severity}, reason ${r.reason}.`,
+    "A finding means a recorded tool call matched this rule. If the call should not happen, fix the agent or its tools.",
+    "If the policy is wrong, change the rule's match (or its effect) in the policy file and review the verdict transitions proof regress reports.",
+    "If the trace is an expected case (an attack the policy must stop), record its verdict in the baseline with proof regress accept.",
+    `More: ${helpUri}`,
+  ].join("\n");
+  const md = (t: string) => escapeMarkdown(visible(t));
+  const markdown = [
+    `**${md(what)}**`,
+    "",
+    `Rule \`${r.id}\` of policy \`${r.policy_id}\`: effect \`${r.effect}\`, severity \`${r.severity}\`, reason \`${r.reason}\`.`,
+    "",
+    "A finding means a recorded tool call matched this rule.",
+    "",
+    "- If the call should not happen, fix the agent or its tools.",
+    "- If the policy is wrong, change the rule's `match` (or its `effect`) in the policy file and review the verdict transitions `proof regress run` reports.",
+    "- If the trace is an expected case (an attack the policy must stop), record its verdict in the baseline with `proof regress accept`.",
+    "",
+    `[How to fix a finding](${helpUri})`,
+  ].join("\n");
+  return { text, markdown };
+}
+
+/** The descriptor of {@link REGRESSION_RULE_ID}. */
+function regressionRule(helpUri: string): Sarif.ReportingDescriptor {
+  return {
+    id: REGRESSION_RULE_ID,
+    name: "regression",
+    shortDescription: { text: "A case's verdict differs from the one recorded in the baseline." },
+    fullDescription: {
+      text: "The regression gate fails a case whose verdict is less restrictive than its baseline (loosened), more restrictive under --fail-on-regression any (tightened), that no trace has any more (missing), or that is new with a verdict at or above --fail-on.",
+    },
+    help: {
+      text: `If the change is intended, run proof regress accept with the same --policy, --traces and --baseline and commit the baseline file; otherwise fix the policy or the agent so the case gets its recorded verdict again. More: ${helpUri}`,
+      markdown: `If the change is intended, run \`proof regress accept\` with the same \`--policy\`, \`--traces\` and \`--baseline\` and commit the baseline file; otherwise fix the policy or the agent so that the case gets its recorded verdict again.\n\n[How to fix a regression](${helpUri})`,
+    },
+    helpUri,
+    defaultConfiguration: { level: "error" },
+    properties: { tags: ["regression", "ai-agent"] },
+  };
+}
+
+/**
  * A trace file path (relative, `/`-separated) as a relative URI reference (RFC 3986): each segment
  * percent-encoded, so that spaces, brackets and `#` in file names stay part of the path.
  */
@@ -69,9 +143,18 @@ export function fileUri(file: string): string {
 
 /**
  * Renders `results.sarif`: one run whose driver lists every rule of the policies
- * (`tool.driver.rules`, sorted by id) and one result per finding, that is per rule that decided a
- * non-`allow` call (a rule whose effect is `allow` is no finding). `ruleId` is the rule id, the
- * location the trace file with the event address `at` as a logical location. Trace text is
+ * (`tool.driver.rules`, sorted by id, each with `help` and `helpUri`) and one result per finding,
+ * that is per rule that decided a non-`allow` call (a rule whose effect is `allow` is no finding).
+ * `ruleId` is the rule id, the location the trace file, with a `region` when `regions` can map the
+ * event address `at` back to the file, and `at` as a logical location.
+ *
+ * The levels follow the gate. Under `proof verify` a result is an `error` when its verdict is at or
+ * above `fail_on`, else its rule's level ({@link sarifLevel}). Under the regression gate
+ * (`regress`), each failing case adds one `error` result of rule {@link REGRESSION_RULE_ID} (whose
+ * descriptor comes after the policies' rules), the findings of a failing case are at most
+ * `warning`, and the findings of a case that passes are `note`s carrying `expected_verdict`: an
+ * `error` is exactly a case that fails the gate.
+ * Trace text is
  * visible text (escape.ts): names cut to 200 code points, messages to {@link MAX_SARIF_MESSAGE},
  * matched values shortened or, with `redact`, replaced by a SHA-256 prefix. At most
  * {@link MAX_SARIF_RESULTS} results and {@link MAX_SARIF_RESULTS_BYTES} bytes of them are kept,
@@ -82,13 +165,21 @@ export function fileUri(file: string): string {
 export function renderSarif(
   report: Report,
   rules: readonly RuleMeta[],
-  options: { version: string; redact?: boolean },
+  options: { version: string; redact?: boolean; regress?: RegressGate; regions?: RegionFinder },
 ): string {
   const redact = options.redact === true;
+  const gate = options.regress;
+  const docs = docsUri(options.version);
+  const transitions = gate ? transitionsByCase(gate) : new Map<string, Transition>();
+  const files = new Map(report.traces.map((t) => [t.case_id, t.file]));
   const index = new Map(rules.map((r, i) => [r.id, i]));
   const findings = findingsOf(report);
-  // Every (finding, rule) pair that is a result, in report order; built into a result only when kept.
-  const candidates: { f: number; ruleId: string; rank: number }[] = [];
+  // Failing regressions first (rank above every verdict), then every (finding, rule) pair that is
+  // a result, in report order; each is built into a result only when kept.
+  type Candidate = { rank: number } & ({ f: number; ruleId: string } | { t: Transition });
+  const candidates: Candidate[] = [];
+  for (const t of gate?.result.transitions ?? [])
+    if (t.fails) candidates.push({ t, rank: VERDICT_ORDER.length });
   findings.forEach(({ decision: d }, f) => {
     for (const ruleId of d.rules) {
       const meta = rules[index.get(ruleId) ?? -1];
@@ -97,14 +188,62 @@ export function renderSarif(
       candidates.push({ f, ruleId, rank: VERDICT_ORDER.indexOf(d.verdict) });
     }
   });
-  const build = (c: { f: number; ruleId: string }): Sarif.Result => {
+  const regionOf = (file: string, at: string | string[], seq = -1): SourceRegion | undefined => {
+    if (!options.regions) return undefined;
+    return Array.isArray(at) ? options.regions.ofPath(file, at) : options.regions.ofEvent({ file, at, seq });
+  };
+  const physical = (file: string, region: SourceRegion | undefined): Sarif.PhysicalLocation => ({
+    artifactLocation: { uri: fileUri(publicName(file)) },
+    ...(region ? { region } : {}),
+  });
+  const buildRegression = (t: Transition): Sarif.Result => {
+    const caseId = publicName(t.case_id);
+    const file = files.get(t.case_id);
+    const region = file
+      ? options.regions?.ofFile(file)
+      : regionOf(gate?.baseline ?? "", ["cases", t.case_id]);
+    const text = clip(
+      `${caseId}: ${transitionSentence(t)} ${visible(gate?.baseline ?? "")}. ${gate ? visible(acceptHint(gate)) : ""}`.trimEnd(),
+      MAX_SARIF_MESSAGE,
+    );
+    return {
+      ruleId: REGRESSION_RULE_ID,
+      ruleIndex: rules.length,
+      level: "error",
+      message: { text },
+      locations: [{ physicalLocation: physical(file ?? gate?.baseline ?? "", region) }],
+      partialFingerprints: {
+        "proofRegression/v1": `${t.kind}:${verdictArrow(t).replace(" -> ", ":")}:${sha256Hex(t.case_id).slice(0, 16)}`,
+      },
+      properties: {
+        case_id: caseId,
+        transition: t.kind,
+        verdict: t.after?.verdict ?? null,
+        expected_verdict: t.before?.verdict ?? null,
+      },
+    };
+  };
+  const build = (c: Candidate): Sarif.Result => {
+    if ("t" in c) return buildRegression(c.t);
     const { trace, decision: d } = findings[c.f] as (typeof findings)[number];
     const ruleId = c.ruleId;
     const meta = rules[index.get(ruleId) ?? -1];
     const failed = d.errors.some((e) => e.rule === ruleId);
-    const level = failed
-      ? sarifLevel(d.verdict, meta?.severity ?? "high")
-      : sarifLevel(meta?.effect ?? d.verdict, meta?.severity ?? "high");
+    const judged = failed ? d.verdict : (meta?.effect ?? d.verdict);
+    const own = sarifLevel(judged, meta?.severity ?? "high");
+    const transition = transitions.get(trace.case_id);
+    // The level follows the gate: under verify a result is an error when its verdict fails the
+    // gate; under regress only the regression results above are errors, and the findings of a
+    // case that is as recorded are notes.
+    const level: Sarif.Result.level = gate
+      ? transition?.fails
+        ? own === "error"
+          ? "warning"
+          : own
+        : "note"
+      : atLeast(judged, report.fail_on)
+        ? "error"
+        : own;
     const evidence = describeDecision(d, redact, ruleId);
     const caseId = publicName(trace.case_id);
     const at = publicName(d.at);
@@ -121,7 +260,7 @@ export function renderSarif(
       message: { text },
       locations: [
         {
-          physicalLocation: { artifactLocation: { uri: fileUri(publicName(trace.file)) } },
+          physicalLocation: physical(trace.file, regionOf(trace.file, d.at, d.seq)),
           logicalLocations: [{ name: at, fullyQualifiedName: `${caseId}#${at}`, kind: "element" }],
         },
       ],
@@ -134,6 +273,9 @@ export function renderSarif(
         tool: publicName(d.tool),
         verdict: d.verdict,
         reasons: d.reasons,
+        ...(gate
+          ? { expected_verdict: transition ? (transition.before?.verdict ?? null) : trace.verdict }
+          : {}),
       },
     };
   };
@@ -159,22 +301,33 @@ export function renderSarif(
             name: "proof",
             version: options.version,
             informationUri: INFORMATION_URI,
-            rules: rules.map(
-              (r): Sarif.ReportingDescriptor => ({
-                id: r.id,
-                name: r.reason,
-                shortDescription: { text: r.description ?? `${r.reason} (${r.effect})` },
-                ...(r.description ? { fullDescription: { text: r.description } } : {}),
-                defaultConfiguration: { level: sarifLevel(r.effect, r.severity) },
-                properties: {
-                  policy_id: r.policy_id,
-                  effect: r.effect,
-                  severity: r.severity,
-                  "security-severity": SECURITY_SEVERITY[r.severity],
-                  tags: ["security", "ai-agent"],
-                },
-              }),
-            ),
+            rules: [
+              ...rules.map(
+                (r): Sarif.ReportingDescriptor => ({
+                  id: r.id,
+                  name: r.reason,
+                  shortDescription: { text: r.description ?? `${r.reason} (${r.effect})` },
+                  // GitHub code scanning requires a full description (GH2012): a rule without one gets a
+                  // sentence made of its effect and reason.
+                  fullDescription: {
+                    text:
+                      r.description ??
+                      `Rule ${r.id} ${r.effect === "block" ? "blocks" : `gives ${r.effect} to`} a tool call it matches (reason ${r.reason}).`,
+                  },
+                  help: ruleHelp(r, `${docs}${RULE_HELP_PAGE}`),
+                  helpUri: `${docs}${RULE_HELP_PAGE}`,
+                  defaultConfiguration: { level: sarifLevel(r.effect, r.severity) },
+                  properties: {
+                    policy_id: r.policy_id,
+                    effect: r.effect,
+                    severity: r.severity,
+                    "security-severity": SECURITY_SEVERITY[r.severity],
+                    tags: ["security", "ai-agent"],
+                  },
+                }),
+              ),
+              ...(gate ? [regressionRule(`${docs}${REGRESSION_HELP_PAGE}`)] : []),
+            ],
           },
         },
         ...(omitted > 0
@@ -200,7 +353,8 @@ export function renderSarif(
           policies: report.policies,
           bundle_digest: report.bundle_digest,
           fail_on: report.fail_on,
-          passed: report.passed,
+          gate: gate ? "regress" : "verify",
+          passed: gate ? gate.result.passed : report.passed,
         },
       },
     ],

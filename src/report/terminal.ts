@@ -1,17 +1,19 @@
 import { Chalk } from "chalk";
 import { publicName, terminalText } from "./escape.js";
 import type { Report } from "./report.js";
+import { count } from "./text.js";
 
 /** Most trace rows printed to a terminal; the report has all of them. */
 export const MAX_TERMINAL_ROWS = 40;
 
 /**
  * The readable table printed after `verify`: one row per trace that is not `allow`, then totals.
- * Colour only when asked (a TTY without `NO_COLOR` or `--no-color`). Case ids come from the
+ * With `gate: false` (the regression gate decides, and prints its own verdict) the totals say
+ * nothing of passing or failing. Colour only when asked (a TTY without `NO_COLOR` or `--no-color`). Case ids come from the
  * agent's world: they are cut to 200 code points and shown escaped ({@link terminalText}), so a
  * case id can neither move the cursor nor issue a CI workflow command (`::cmd::`, `##[cmd]`).
  */
-export function renderTable(report: Report, color: boolean): string {
+export function renderTable(report: Report, color: boolean, options: { gate?: boolean } = {}): string {
   const c = new Chalk({ level: color ? 1 : 0 });
   const paint: Record<string, (s: string) => string> = {
     allow: c.green,
@@ -34,9 +36,13 @@ export function renderTable(report: Report, color: boolean): string {
   const counts = Object.entries(s.verdicts)
     .map(([v, n]) => `${n} ${v}`)
     .join(", ");
-  const status = report.passed
-    ? c.green("passed")
-    : c.red(`failed (${s.failed} at or above ${report.fail_on})`);
-  lines.push(`${s.traces} traces, ${s.tool_calls} tool calls: ${counts}. Gate ${status}.`);
+  const totals = `${count(s.traces, "trace")}, ${count(s.tool_calls, "tool call")}: ${counts}.`;
+  if (options.gate === false) lines.push(totals);
+  else {
+    const status = report.passed
+      ? c.green("passed")
+      : c.red(`failed (${s.failed} at or above ${report.fail_on})`);
+    lines.push(`${totals} Gate ${status}.`);
+  }
   return `${lines.join("\n")}\n`;
 }

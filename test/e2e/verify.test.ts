@@ -54,7 +54,7 @@ describe("proof verify exit codes", () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("");
     expect(r.stdout).toBe(
-      "1 traces, 1 tool calls: 1 allow, 0 warn, 0 require_approval, 0 block. Gate passed.\n",
+      "1 trace, 1 tool call: 1 allow, 0 warn, 0 require_approval, 0 block. Gate passed.\n",
     );
     expect((await readdir(join(dir, "pass"))).sort()).toEqual(GATE_ARTIFACTS);
     expect(JSON.parse(await readFile(join(dir, "pass", "status.json"), "utf8"))).toEqual({

@@ -11,10 +11,12 @@ import {
   type RegressionMode,
   type RegressResult,
 } from "../../regress/compare.js";
+import type { RegressGate } from "../../report/gate.js";
 import { renderSummary } from "../../report/markdown.js";
 import { renderRegressMarkdown, renderRegressTerminal, renderRegressVerdict } from "../../report/regress.js";
 import type { Report } from "../../report/report.js";
 import { renderTable } from "../../report/terminal.js";
+import { count, shellCommand } from "../../report/text.js";
 import { addArtifactOptions } from "../options.js";
 import { type GlobalOptions, oneLine, useColor } from "../output.js";
 import { parseFormat } from "./import.js";
@@ -103,6 +105,27 @@ function verifyInput(flags: CommonFlags, failOn: Verdict) {
   };
 }
 
+/**
+ * The `proof regress accept` command line that records what a run found, with the options that
+ * decide the verdicts and where they are kept (policy, traces, baseline, context, format), so
+ * that pasting it accepts exactly what the failed run compared.
+ */
+export function acceptCommand(flags: CommonFlags): string {
+  return shellCommand([
+    "proof",
+    "regress",
+    "accept",
+    "--policy",
+    toPosix(flags.policy),
+    "--traces",
+    ...flags.traces.map(toPosix),
+    "--baseline",
+    toPosix(flags.baseline),
+    ...(flags.context ? ["--context", toPosix(flags.context)] : []),
+    ...(flags.format !== "auto" ? ["--format", flags.format] : []),
+  ]);
+}
+
 /** Prints warnings of a run to stderr (one inert line each), unless quiet or JSON. */
 function printWarnings(warnings: readonly string[], global: GlobalOptions): void {
   if (global.json || global.quiet) return;
@@ -141,7 +164,7 @@ export async function regressInit(
     const verdicts = Object.entries(report.summary.verdicts)
       .map(([v, k]) => `${k} ${v}`)
       .join(", ");
-    process.stdout.write(`Recorded ${n} cases (${verdicts}) in ${toPosix(flags.baseline)}.\n`);
+    process.stdout.write(`Recorded ${count(n, "case")} (${verdicts}) in ${toPosix(flags.baseline)}.\n`);
   }
   return 0;
 }
@@ -165,30 +188,32 @@ export async function regressRun(flags: RegressRunFlags, global: GlobalOptions):
   };
   // Read before verifying: a missing or invalid baseline must leave the previous out dir alone.
   const baseline = await readBaseline(flags.baseline);
-  let result: RegressResult | undefined;
+  let gate: RegressGate | undefined;
   const { report, code, warnings } = await runVerify({
     ...verifyInput(flags, opts.failOn),
     gate: (report, cases) => {
       const r = compareWithBaseline(baseline, currentRun(report, cases), opts);
-      result = r;
+      gate = { result: r, baseline: toPosix(flags.baseline), accept: acceptCommand(flags) };
       return {
         code: r.passed ? 0 : EXIT_GATE_FAILED,
         files: {
           "regress.json": prettyJson(r),
-          // The regression section comes first: it, not the verify section, decides the exit code.
-          "summary.md": `${renderRegressMarkdown(r)}\n${renderSummary(report, { redact: flags.redact === true })}`,
+          // The regression section comes first and alone gives a verdict: it decides the exit code.
+          "summary.md": `${renderRegressMarkdown(r, gate)}\n${renderSummary(report, { redact: flags.redact === true, gate: false })}`,
         },
+        regress: gate,
       };
     },
   });
-  if (!result) throw new Error("the regression gate did not run");
+  if (!gate) throw new Error("the regression gate did not run");
+  const result = gate.result;
   printWarnings(warnings, global);
   if (global.json) process.stdout.write(prettyJson(result));
   else if (!global.quiet) {
     const color = useColor(global);
     process.stdout.write(renderRegressTerminal(result, color));
-    process.stdout.write(renderTable(report, color));
-    process.stdout.write(renderRegressVerdict(result, color));
+    process.stdout.write(renderTable(report, color, { gate: false }));
+    process.stdout.write(renderRegressVerdict(result, color, gate));
   }
   return code;
 }

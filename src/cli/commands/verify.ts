@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Command } from "commander";
 import { inputError } from "../../errors.js";
-import { hashDirectory, readKeyFile } from "../../io/artifacts.js";
+import { hashDirectory, readKeyFile, readSourcesWithin } from "../../io/artifacts.js";
 import { digestOf, jsonLine, prettyJson } from "../../io/canonical.js";
 import { fileLimit, readTextFile, toPosix } from "../../io/files.js";
 import { StagedDir } from "../../io/out-dir.js";
@@ -11,7 +11,8 @@ import { activationFromPlan } from "../../plan/activation.js";
 import { checkPlanSelection, loadPlan } from "../../plan/load-plan.js";
 import type { Plan } from "../../plan/plan.js";
 import type { Verdict } from "../../policy/ir.js";
-import { ruleMetaOf } from "../../report/findings.js";
+import { findingsBySeverity, ruleMetaOf } from "../../report/findings.js";
+import type { RegressGate } from "../../report/gate.js";
 import { MANIFEST_FILE, parsePrivateKey, renderManifest } from "../../report/manifest.js";
 import { renderSummary } from "../../report/markdown.js";
 import { type Report, ReportBuilder } from "../../report/report.js";
@@ -79,10 +80,28 @@ export interface CaseResult {
   decision_digest: string;
 }
 
-/** What a gate decided: the exit code, and artifacts to add to the out dir (name -> text). */
+/**
+ * What a gate decided: the exit code, artifacts to add to the out dir (name -> text), and for the
+ * regression gate its comparison, which the public artifacts (JUnit, SARIF, annotations) follow.
+ */
 export interface GateOutcome {
   code: number;
   files?: Record<string, string>;
+  regress?: RegressGate;
+}
+
+/**
+ * The files SARIF results will point into, most important first: the trace files of failing
+ * regressions (and the baseline when a failing case is missing), then those of findings, most
+ * restrictive first.
+ */
+function regionSources(report: Report, regress: RegressGate | undefined): string[] {
+  const files = new Map(report.traces.map((t) => [t.case_id, t.file]));
+  const failing = (regress?.result.transitions ?? []).filter((t) => t.fails);
+  return [
+    ...failing.map((t) => files.get(t.case_id) ?? regress?.baseline ?? ""),
+    ...findingsBySeverity(report).map((f) => f.trace.file),
+  ].filter((f) => f !== "");
 }
 
 /**
@@ -263,6 +282,8 @@ export async function runVerify(
       rootOf,
       version: VERSION,
       redact: input.redact === true,
+      ...(outcome.regress ? { regress: outcome.regress } : {}),
+      sources: await readSourcesWithin(regionSources(report, outcome.regress)),
     });
     for (const [name, text] of Object.entries(artifacts)) await stage.write(name, text);
     for (const [name, text] of Object.entries(outcome.files ?? {})) await stage.write(name, text);

@@ -1,0 +1,186 @@
+/**
+ * Where in a trace file an event is: its `at` address (docs/traces.md) mapped back to line and
+ * column, for SARIF `region`s. Pure: the file texts are given. Each file is parsed at most once,
+ * and only when a result that is emitted points into it.
+ */
+import { findNodeAtLocation, type Node, parseTree, type Segment } from "jsonc-parser";
+
+/**
+ * A SARIF region (SARIF §3.30): 1-based lines, 1-based columns counted in Unicode code points
+ * (the run's `columnKind` is `unicodeCodePoints`); the end column is one past the last character.
+ */
+export interface SourceRegion {
+  startLine: number;
+  startColumn: number;
+  endLine: number;
+  endColumn: number;
+}
+
+/**
+ * An event address as a JSON path: `messages[4].tool_calls[0]` is `["messages", 4, "tool_calls",
+ * 0]`. `undefined` when the address is not of that shape (keys are identifiers).
+ */
+export function parseAddress(at: string): Segment[] | undefined {
+  const path: Segment[] = [];
+  const token = /\.?([A-Za-z_$][\w$-]*)|\[(\d+)\]/y;
+  let i = 0;
+  while (i < at.length) {
+    token.lastIndex = i;
+    const m = token.exec(at);
+    if (!m) return undefined;
+    path.push(m[2] !== undefined ? Number(m[2]) : (m[1] as string));
+    i = token.lastIndex;
+  }
+  return path;
+}
+
+/** A file's text with the offsets of its line starts, computed on first use. */
+class SourceText {
+  private starts: number[] | undefined;
+  private tree: Node | undefined | null = null;
+
+  constructor(readonly text: string) {}
+
+  /** Offsets (UTF-16) at which each line starts; line 1 at 0. */
+  lineStarts(): number[] {
+    if (!this.starts) {
+      const starts = [0];
+      for (let i = this.text.indexOf("\n"); i !== -1; i = this.text.indexOf("\n", i + 1)) starts.push(i + 1);
+      this.starts = starts;
+    }
+    return this.starts;
+  }
+
+  /** The text of a 1-based line, without its line break (and CR). */
+  line(n: number): string | undefined {
+    const starts = this.lineStarts();
+    const start = starts[n - 1];
+    if (start === undefined) return undefined;
+    const end = starts[n] === undefined ? this.text.length : (starts[n] as number) - 1;
+    const text = this.text.slice(start, end);
+    return text.endsWith("\r") ? text.slice(0, -1) : text;
+  }
+
+  /** The whole document's syntax tree (jsonc-parser), parsed once; undefined when it has none. */
+  document(): Node | undefined {
+    if (this.tree === null) this.tree = parseTree(this.text, [], { disallowComments: true });
+    return this.tree;
+  }
+
+  /** 1-based line and code-point column of a UTF-16 offset. */
+  position(offset: number): { line: number; column: number } {
+    const starts = this.lineStarts();
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((starts[mid] as number) <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    const start = starts[lo] as number;
+    return { line: lo + 1, column: codePoints(this.text.slice(start, offset)) + 1 };
+  }
+}
+
+/** Number of Unicode code points of a string (a surrogate pair counts once). */
+function codePoints(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
+/** The region of a node of a tree parsed from `text` at `base` (an offset into the file). */
+function nodeRegion(source: SourceText, node: Node, base: number): SourceRegion {
+  const start = source.position(base + node.offset);
+  const end = source.position(base + node.offset + node.length);
+  return { startLine: start.line, startColumn: start.column, endLine: end.line, endColumn: end.column };
+}
+
+/** The region of a whole line (1-based), or undefined when there is no such line. */
+function lineRegion(source: SourceText, n: number): SourceRegion | undefined {
+  const text = source.line(n);
+  if (text === undefined) return undefined;
+  return { startLine: n, startColumn: 1, endLine: n, endColumn: codePoints(text) + 1 };
+}
+
+/** What locates an event: its file, its address, and (for `proof` traces) its seq. */
+export interface EventRef {
+  file: string;
+  at: string;
+  seq: number;
+}
+
+/**
+ * Maps event addresses to regions of the files whose text it holds (file as the report names it
+ * -> text). A file it does not hold, or an address it cannot resolve, has no region.
+ *
+ * - A `.json` document: `at` is a JSON path from its root, resolved with jsonc-parser.
+ * - A JSON Lines file of documents or MCP messages: `at` starts with `lines[N]` (0-based line
+ *   index); the rest is a path inside that line's document.
+ * - A `proof` trace (a `.jsonl` file whose addresses do not start with `lines[`; header first): `at` names the event's place in its original
+ *   source, so the event is found by position instead: event `seq` is the `seq + 2`-th non-blank
+ *   line, accepted only when that line's `seq` and `at` are the event's (a file of several traces
+ *   resolves only its first).
+ */
+export class RegionFinder {
+  private readonly sources = new Map<string, SourceText>();
+
+  constructor(texts: ReadonlyMap<string, string>) {
+    for (const [file, text] of texts) this.sources.set(file, new SourceText(text));
+  }
+
+  /** The whole of a file, from line 1 to its last line, if the file is held. */
+  ofFile(file: string): SourceRegion | undefined {
+    const source = this.sources.get(file);
+    if (!source) return undefined;
+    const last = source.lineStarts().length;
+    const text = source.line(last) as string;
+    return { startLine: 1, startColumn: 1, endLine: last, endColumn: codePoints(text) + 1 };
+  }
+
+  /** The region of the value at a JSON path of a file's document, if the file is held. */
+  ofPath(file: string, path: Segment[]): SourceRegion | undefined {
+    const source = this.sources.get(file);
+    const root = source?.document();
+    if (!source || !root) return undefined;
+    const node = findNodeAtLocation(root, path);
+    return node ? nodeRegion(source, node, 0) : undefined;
+  }
+
+  /** The region of an event, or undefined when it cannot be located. */
+  ofEvent(e: EventRef): SourceRegion | undefined {
+    const source = this.sources.get(e.file);
+    if (!source) return undefined;
+    const lines = /^lines\[(\d+)\]/.exec(e.at);
+    // A JSON Lines file whose addresses do not start with a line is a `proof` trace.
+    if (!lines && /\.jsonl$/i.test(e.file)) return this.proofEvent(source, e);
+    if (lines) {
+      const n = Number(lines[1]) + 1;
+      const path = parseAddress(e.at.slice(lines[0].length));
+      const text = source.line(n);
+      if (!path || text === undefined) return undefined;
+      if (path.length === 0) return lineRegion(source, n);
+      const root = parseTree(text, [], { disallowComments: true });
+      const node = root ? findNodeAtLocation(root, path) : undefined;
+      return node ? nodeRegion(source, node, source.lineStarts()[n - 1] as number) : undefined;
+    }
+    const path = parseAddress(e.at);
+    return path ? this.ofPath(e.file, path) : undefined;
+  }
+
+  private proofEvent(source: SourceText, e: EventRef): SourceRegion | undefined {
+    const starts = source.lineStarts();
+    let nonBlank = 0;
+    for (let n = 1; n <= starts.length; n++) {
+      const text = source.line(n) as string;
+      if (text.trim() === "") continue;
+      nonBlank++;
+      if (nonBlank < e.seq + 2) continue;
+      const root = parseTree(text, [], { disallowComments: true });
+      const seq = root ? findNodeAtLocation(root, ["seq"])?.value : undefined;
+      const at = root ? findNodeAtLocation(root, ["at"])?.value : undefined;
+      return seq === e.seq && at === e.at ? lineRegion(source, n) : undefined;
+    }
+    return undefined;
+  }
+}
