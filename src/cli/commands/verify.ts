@@ -145,7 +145,9 @@ export async function runVerify(
   const contextDigest = input.context ? digestOf(context) : null;
   const planFile = typeof input.plan === "string" ? input.plan : "plan";
   const plan =
-    typeof input.plan === "string" ? loadPlan(await readTextFile(input.plan, fileLimit()), input.plan) : input.plan;
+    typeof input.plan === "string"
+      ? loadPlan(await readTextFile(input.plan, fileLimit()), input.plan)
+      : input.plan;
   const activation = plan
     ? checkPlan(plan, planFile, policies, context, input.context !== undefined)
     : activate(policies.compiled, context);
