@@ -13,7 +13,7 @@ export interface GlobalOptions {
 /**
  * Whether to colour terminal output. In order, the first that applies decides:
  * `--no-color` or a non-empty `NO_COLOR` (https://no-color.org): never; `--color`: always;
- * `FORCE_COLOR` (as chalk reads it: `0` or `false` never, any other value always, so that CI logs,
+ * a non-empty `FORCE_COLOR` (`0` or `false`: never, any other value: always, so that CI logs,
  * which are no terminal, can be coloured); else only when stdout is a terminal.
  * @param env the environment (default process.env); @param isTTY whether stdout is a terminal.
  */
@@ -25,7 +25,7 @@ export function useColor(
   if (opts.color === false || (env.NO_COLOR !== undefined && env.NO_COLOR !== "")) return false;
   if (opts.color === true) return true;
   const force = env.FORCE_COLOR;
-  if (force !== undefined) return force !== "0" && force.toLowerCase() !== "false";
+  if (force !== undefined && force !== "") return force !== "0" && force.toLowerCase() !== "false";
   return isTTY;
 }
 
@@ -80,9 +80,12 @@ export function errorLine(e: ProofError): string {
 
 /**
  * Reports an error: one readable line per problem on stderr, or the JSON envelope, alone, on
- * stdout with `--json`. Returns the exit code.
+ * stdout with `--json`. Returns the exit code: that of the error's category, 0 and nothing
+ * printed for a write to a closed pipe (see {@link guardStandardStreams}).
  */
 export function reportError(err: unknown, opts: GlobalOptions): number {
+  // The reader of stdout has gone (`proof import | head -1`): it took what it wanted.
+  if (isClosedPipe(err)) return 0;
   const e =
     err instanceof ProofError
       ? err
@@ -101,4 +104,53 @@ export function reportError(err: unknown, opts: GlobalOptions): number {
     }
   }
   return e.exitCode;
+}
+
+/** Whether the reader of stdout has gone (`proof import | head -1`): later output is dropped. */
+let stdoutGone = false;
+/** Exit code forced by a standard stream that failed for another reason than a closed pipe. */
+let streamFailure: number | undefined;
+
+/** Whether stdout's reader has closed the pipe: a command may stop producing output for it. */
+export function stdoutClosed(): boolean {
+  return stdoutGone;
+}
+
+/**
+ * Whether `err` is a write to a pipe whose reader has gone (`EPIPE`, or a write to stdout after
+ * that): the quiet end of `proof ... | head -1`, not a failure of proof.
+ */
+export function isClosedPipe(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === "EPIPE" || (stdoutGone && code === "ERR_STREAM_DESTROYED");
+}
+
+/**
+ * Keeps a closed stdout or stderr from ending proof with a stack trace and exit 1, as Node's
+ * default does with an unhandled stream error. When the reader of a stream goes away (`EPIPE`,
+ * `proof verify --json | head -1`), writes to it are dropped from then on and the command runs
+ * to its end: a gate still writes its whole out dir, and proof exits with the code it would
+ * have had (docs/cli.md). Any other error of a stream (disk full behind a redirection) is one
+ * line on stderr when it still works, and exit 8.
+ */
+export function guardStandardStreams(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (isClosedPipe(err) || err.code === "ERR_STREAM_DESTROYED") {
+        if (stream === process.stdout) stdoutGone = true;
+        stream.write = (() => true) as typeof stream.write;
+        return;
+      }
+      streamFailure = 8;
+      stream.write = (() => true) as typeof stream.write;
+      const e = environmentError(err, `write standard ${stream === process.stdout ? "output" : "error"}`);
+      if (stream !== process.stderr)
+        process.stderr.write(`proof: ${e?.message ?? `cannot write standard output: ${err.message}`}\n`);
+    });
+  }
+}
+
+/** The exit code a failed standard stream forces (8), if one failed other than by a closed pipe. */
+export function streamExitCode(): number | undefined {
+  return streamFailure;
 }
