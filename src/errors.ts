@@ -130,3 +130,50 @@ export function offsetToLineColumn(text: string, offset: number): { line: number
   }
   return { line, column: end - lineStart + 1 };
 }
+
+/**
+ * Several problems of one input found at once (every schema error of a policy or a config, every
+ * invalid rule), sorted by position. The first is this error itself (its code, message, hint and
+ * location), so that code reading one error keeps working; `errors` lists them all, the first
+ * included, and `omitted` counts those found beyond the list's bound.
+ */
+export class ProofErrors extends ProofError {
+  readonly errors: readonly ProofError[];
+  readonly omitted: number;
+
+  /** @param errors at least one; the first gives this error's code, message and location. */
+  constructor(errors: readonly ProofError[], omitted = 0) {
+    const first = errors[0];
+    if (first === undefined) throw new TypeError("ProofErrors needs at least one error");
+    super(first.code, first.message, {
+      category: first.category,
+      ...(first.hint ? { hint: first.hint } : {}),
+      ...(first.location ? { location: first.location } : {}),
+    });
+    this.name = "ProofErrors";
+    this.errors = errors;
+    this.omitted = omitted;
+  }
+}
+
+/**
+ * One error for a list of located problems: the problem itself when there is one, else a
+ * {@link ProofErrors} of the first `max` by file, line and column (the order a reader fixes
+ * them in), the rest counted.
+ */
+export function combineErrors(errors: readonly ProofError[], max: number): ProofError {
+  const sorted = [...errors].sort(byPosition);
+  if (sorted.length === 1) return sorted[0] as ProofError;
+  return new ProofErrors(sorted.slice(0, max), Math.max(0, sorted.length - max));
+}
+
+/** Orders errors by location: file, then line, then column; errors without one last. */
+function byPosition(a: ProofError, b: ProofError): number {
+  const fa = a.location?.file ?? "\uffff";
+  const fb = b.location?.file ?? "\uffff";
+  if (fa !== fb) return fa < fb ? -1 : 1;
+  const line = (a.location?.line ?? Infinity) - (b.location?.line ?? Infinity);
+  if (line !== 0 && !Number.isNaN(line)) return line;
+  const column = (a.location?.column ?? Infinity) - (b.location?.column ?? Infinity);
+  return Number.isNaN(column) ? 0 : column;
+}

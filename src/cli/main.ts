@@ -14,7 +14,8 @@ import { registerRegress } from "./commands/regress.js";
 import { registerRun } from "./commands/run.js";
 import { registerVerify } from "./commands/verify.js";
 import { applyConfig, checkRequiredOptions, deferRequiredOptions, findConfig } from "./config.js";
-import { type GlobalOptions, reportError } from "./output.js";
+import { type GlobalOptions, guardStandardStreams, reportError, streamExitCode } from "./output.js";
+import { configureProgress } from "./progress.js";
 
 /**
  * The `proof` command line. The only place that maps errors to exit codes (DESIGN.md §6):
@@ -37,13 +38,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     .version(VERSION, "-V, --version")
     .option("--json", "machine-readable output on stdout (errors as a JSON envelope)")
     .option("--quiet", "print nothing but errors")
-    .option("--no-color", "never colour the output")
+    .option("--color", "colour the output even when it is not a terminal (as FORCE_COLOR=1 does)")
+    .option("--no-color", "never colour the output (as NO_COLOR=1 does); wins over --color")
     .option("--config <file>", "option values from this file (default: ./proof.config.yaml when present)")
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    // commander's error messages are reported by reportError below, with proof's prefix (or as
+    // the --json envelope); its help text still goes to stderr.
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => {} })
     .showSuggestionAfterError(true)
     // Config values fill the options of the command about to run that no flag set (DESIGN.md §12).
     .hook("preAction", async (_program, command) => {
+      // Never colour wins, wherever on the line (commander would keep the last of the two).
+      if (ownArguments(argv).includes("--no-color")) program.setOptionValue("color", false);
+      configureProgress(globals());
       const config = await findConfig(globals().config);
       if (config) applyConfig(command, config);
       checkRequiredOptions(command);
@@ -67,17 +74,34 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return 0;
-      // commander already printed its message; under --json give the envelope too. Arguments
-      // after `--` belong to a wrapped command (`proof run -- CMD --json`), not to proof.
-      const ours = argv.includes("--") ? argv.slice(0, argv.indexOf("--")) : argv;
-      if (ours.includes("--json")) {
-        reportError(new ProofError(usageCode(err.code), err.message.replace(/^error: /, "")), { json: true });
-      }
-      return 6;
+      // Help shown because no command was given: commander printed it, there is no message.
+      if (err.code === "commander.help") return 6;
+      // The options may not be parsed yet, so --json is looked for in the arguments.
+      return reportError(usageError(err), { json: ownArguments(argv).includes("--json") });
     }
     return reportError(err, globals());
   }
   return exitCode;
+}
+
+/** proof's own arguments: those after `--` belong to a wrapped command (`proof run -- CMD --json`). */
+function ownArguments(argv: readonly string[]): readonly string[] {
+  return argv.includes("--") ? argv.slice(0, argv.indexOf("--")) : argv;
+}
+
+/**
+ * A commander usage error as a ProofError (exit 6): its message without commander's `error: `
+ * prefix, and its suggestion (`(Did you mean --policy?)`) as the hint.
+ */
+function usageError(err: CommanderError): ProofError {
+  const [first = "", ...rest] = err.message.split("\n");
+  const suggestion = rest
+    .join(" ")
+    .trim()
+    .replace(/^\((.*)\)$/, "$1");
+  return new ProofError(usageCode(err.code), first.replace(/^error: /, ""), {
+    ...(suggestion ? { hint: suggestion.replace(/^Did/, "did") } : {}),
+  });
 }
 
 /**
@@ -91,9 +115,10 @@ function usageCode(commanderCode: string): string {
   return `usage.${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
 }
 
+guardStandardStreams();
 main(process.argv.slice(2)).then(
   (code) => {
-    process.exitCode = code;
+    process.exitCode = streamExitCode() ?? code;
   },
   (err) => {
     process.stderr.write(`proof: internal error: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,31 +1,58 @@
-import { environmentError, formatLocation, ProofError } from "../errors.js";
+import { environmentError, formatLocation, ProofError, ProofErrors } from "../errors.js";
 
 /** Options every command takes. */
 export interface GlobalOptions {
   json?: boolean;
   quiet?: boolean;
+  /** `--color` true, `--no-color` false, neither undefined. */
   color?: boolean;
   /** `--config FILE`: option values from a `proof.config.yaml` (src/cli/config.ts). */
   config?: string;
 }
 
-/** Whether to colour terminal output: a TTY, no `NO_COLOR`, no `--no-color`. */
-export function useColor(opts: GlobalOptions): boolean {
-  return opts.color !== false && process.stdout.isTTY === true && !process.env.NO_COLOR;
+/**
+ * Whether to colour terminal output. In order, the first that applies decides:
+ * `--no-color` or a non-empty `NO_COLOR` (https://no-color.org): never; `--color`: always;
+ * a non-empty `FORCE_COLOR` (`0` or `false`: never, any other value: always, so that CI logs,
+ * which are no terminal, can be coloured); else only when stdout is a terminal.
+ * @param env the environment (default process.env); @param isTTY whether stdout is a terminal.
+ */
+export function useColor(
+  opts: GlobalOptions,
+  env: NodeJS.ProcessEnv = process.env,
+  isTTY: boolean = process.stdout.isTTY === true,
+): boolean {
+  if (opts.color === false || (env.NO_COLOR !== undefined && env.NO_COLOR !== "")) return false;
+  if (opts.color === true) return true;
+  const force = env.FORCE_COLOR;
+  if (force !== undefined && force !== "") return force !== "0" && force.toLowerCase() !== "false";
+  return isTTY;
 }
 
-/** The `--json` error envelope of DESIGN.md §6. */
-export function errorEnvelope(err: ProofError): object {
+/** One error of the `--json` envelope. */
+function errorObject(err: ProofError): object {
   return {
-    error: {
-      code: err.code,
-      category: err.category,
-      message: err.message,
-      hint: err.hint ?? null,
-      location: err.location
-        ? { file: err.location.file, line: err.location.line ?? null, column: err.location.column ?? null }
-        : null,
-    },
+    code: err.code,
+    category: err.category,
+    message: err.message,
+    hint: err.hint ?? null,
+    location: err.location
+      ? { file: err.location.file, line: err.location.line ?? null, column: err.location.column ?? null }
+      : null,
+  };
+}
+
+/**
+ * The `--json` error envelope (docs/cli.md): `error` is the first problem, `errors` every problem
+ * found (one for most errors; every schema error of a policy), `omitted` how many more were found
+ * than listed.
+ */
+export function errorEnvelope(err: ProofError): object {
+  const all = err instanceof ProofErrors ? err.errors : [err];
+  return {
+    error: errorObject(err),
+    errors: all.map(errorObject),
+    omitted: err instanceof ProofErrors ? err.omitted : 0,
   };
 }
 
@@ -44,11 +71,21 @@ export function oneLine(text: string): string {
   );
 }
 
+/** The one stderr line of an error: `proof: FILE:LINE:COLUMN: message (hint: ...)`. */
+export function errorLine(e: ProofError): string {
+  // One line, hint included, so that CI logs and `2>&1 | tail -1` keep the whole error.
+  const where = formatLocation(e.location);
+  return `${oneLine(`proof: ${where ? `${where}: ` : ""}${e.message}${e.hint ? ` (hint: ${e.hint})` : ""}`)}\n`;
+}
+
 /**
- * Reports an error: one readable line on stderr (`proof: file:line:col: message (hint: ...)`), or
- * the JSON envelope on stdout with `--json`. Returns the exit code.
+ * Reports an error: one readable line per problem on stderr, or the JSON envelope, alone, on
+ * stdout with `--json`. Returns the exit code: that of the error's category, 0 and nothing
+ * printed for a write to a closed pipe (see {@link guardStandardStreams}).
  */
 export function reportError(err: unknown, opts: GlobalOptions): number {
+  // The reader of stdout has gone (`proof import | head -1`): it took what it wanted.
+  if (isClosedPipe(err)) return 0;
   const e =
     err instanceof ProofError
       ? err
@@ -59,14 +96,61 @@ export function reportError(err: unknown, opts: GlobalOptions): number {
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(errorEnvelope(e))}\n`);
   } else {
-    // One line, hint included, so that CI logs and `2>&1 | tail -1` keep the whole error.
-    const where = formatLocation(e.location);
-    process.stderr.write(
-      `${oneLine(`proof: ${where ? `${where}: ` : ""}${e.message}${e.hint ? ` (hint: ${e.hint})` : ""}`)}\n`,
-    );
+    for (const one of e instanceof ProofErrors ? e.errors : [e]) process.stderr.write(errorLine(one));
+    if (e instanceof ProofErrors && e.omitted > 0)
+      process.stderr.write(`proof: and ${e.omitted} more error${e.omitted === 1 ? "" : "s"}\n`);
     if (e.category === "internal" && err instanceof Error && err.stack && process.env.PROOF_DEBUG) {
       process.stderr.write(`${err.stack}\n`);
     }
   }
   return e.exitCode;
+}
+
+/** Whether the reader of stdout has gone (`proof import | head -1`): later output is dropped. */
+let stdoutGone = false;
+/** Exit code forced by a standard stream that failed for another reason than a closed pipe. */
+let streamFailure: number | undefined;
+
+/** Whether stdout's reader has closed the pipe: a command may stop producing output for it. */
+export function stdoutClosed(): boolean {
+  return stdoutGone;
+}
+
+/**
+ * Whether `err` is a write to a pipe whose reader has gone (`EPIPE`, or a write to stdout after
+ * that): the quiet end of `proof ... | head -1`, not a failure of proof.
+ */
+export function isClosedPipe(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === "EPIPE" || (stdoutGone && code === "ERR_STREAM_DESTROYED");
+}
+
+/**
+ * Keeps a closed stdout or stderr from ending proof with a stack trace and exit 1, as Node's
+ * default does with an unhandled stream error. When the reader of a stream goes away (`EPIPE`,
+ * `proof verify --json | head -1`), writes to it are dropped from then on and the command runs
+ * to its end: a gate still writes its whole out dir, and proof exits with the code it would
+ * have had (docs/cli.md). Any other error of a stream (disk full behind a redirection) is one
+ * line on stderr when it still works, and exit 8.
+ */
+export function guardStandardStreams(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (isClosedPipe(err) || err.code === "ERR_STREAM_DESTROYED") {
+        if (stream === process.stdout) stdoutGone = true;
+        stream.write = (() => true) as typeof stream.write;
+        return;
+      }
+      streamFailure = 8;
+      stream.write = (() => true) as typeof stream.write;
+      const e = environmentError(err, `write standard ${stream === process.stdout ? "output" : "error"}`);
+      if (stream !== process.stderr)
+        process.stderr.write(`proof: ${e?.message ?? `cannot write standard output: ${err.message}`}\n`);
+    });
+  }
+}
+
+/** The exit code a failed standard stream forces (8), if one failed other than by a closed pipe. */
+export function streamExitCode(): number | undefined {
+  return streamFailure;
 }

@@ -98,3 +98,54 @@ export function compilePattern(source: string, maxWork: number = MAX_MATCH_WORK)
 export function quoteMeta(literal: string): string {
   return literal.replace(/[\\.+*?()|[\]{}^$]/g, "\\$&");
 }
+
+/**
+ * Constructs of other regular expression dialects (PCRE, JavaScript, Java) that RE2 refuses
+ * because they cannot run in linear time, with the sign that starts each.
+ */
+const UNSUPPORTED: readonly { test: RegExp; name: string }[] = [
+  { test: /^\(\?=/, name: "lookahead '(?=...)'" },
+  { test: /^\(\?!/, name: "negative lookahead '(?!...)'" },
+  { test: /^\(\?<=/, name: "lookbehind '(?<=...)'" },
+  { test: /^\(\?<!/, name: "negative lookbehind '(?<!...)'" },
+  { test: /^\(\?>/, name: "atomic group '(?>...)'" },
+  { test: /^\(\?\(/, name: "conditional '(?(...)...)'" },
+  { test: /^\(\?(?:R|[+-]?\d)\)/, name: "recursion '(?R)'" },
+  { test: /^\\[1-9]/, name: "backreference '\\1'" },
+  { test: /^\\k[<{']/, name: "named backreference '\\k<name>'" },
+  { test: /^\\g[{<'\d-]/, name: "backreference '\\g{...}'" },
+  { test: /^[*+?}]\+/, name: "possessive quantifier ('*+', '++', '?+', '{n}+')" },
+  { test: /^\\[GZ]/, name: "anchor '\\G' or '\\Z'" },
+];
+
+/**
+ * Names the first construct of `source` that RE2 does not support (lookaround, backreferences,
+ * atomic groups, possessive quantifiers, recursion, conditionals), for the hint of an invalid
+ * pattern; escaped characters and character classes are skipped, so `\(?=` and `[(?=]` are not
+ * taken for one. Only a guess from the text: call it once RE2 has refused the pattern.
+ * @returns a hint such as "RE2 has no lookahead '(?=...)': ...", or undefined when none is found.
+ */
+export function unsupportedSyntaxHint(source: string): string | undefined {
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    const rest = source.slice(i, i + 8);
+    if (!inClass) {
+      const found = UNSUPPORTED.find((u) => u.test.test(rest));
+      if (found !== undefined) {
+        return (
+          `RE2 has no ${found.name}: it matches in linear time, so it leaves out what needs ` +
+          "backtracking; match without it (several matchers on one argument, or a CEL condition)"
+        );
+      }
+    }
+    if (c === "\\") i++;
+    else if (c === "[" && !inClass) {
+      inClass = true;
+      // A `]` right after `[` or `[^` is a literal member, not the end of the class.
+      if (source[i + 1] === "^") i++;
+      if (source[i + 1] === "]") i++;
+    } else if (c === "]" && inClass) inClass = false;
+  }
+  return undefined;
+}

@@ -1,8 +1,8 @@
-import { inputError, type SourceLocation } from "../errors.js";
+import { combineErrors, inputError, ProofError, type SourceLocation } from "../errors.js";
 import { CelCompileError, CONDITION_VARIABLES, compileCel, parsedForm, WHEN_VARIABLES } from "../expr/cel.js";
 import { compileGlob, isGlob } from "../expr/glob.js";
 import { operandProblem } from "../expr/matchers.js";
-import { compilePattern, PatternTooLargeError } from "../expr/re2.js";
+import { compilePattern, PatternTooLargeError, unsupportedSyntaxHint } from "../expr/re2.js";
 import { validatePolicy } from "../generated/validators.js";
 import { canonicalJson, digestOf } from "../io/canonical.js";
 import { VERSION } from "../version.js";
@@ -20,7 +20,7 @@ import type {
   ToolIndex,
   Verdict,
 } from "./ir.js";
-import { schemaError } from "./schema-errors.js";
+import { MAX_SCHEMA_ERRORS, schemaError } from "./schema-errors.js";
 import { locate, type ParsedYaml, parseYaml, pathLabel } from "./yaml.js";
 
 type Matcher = Partial<Record<MatchOp, JsonValue>>;
@@ -139,6 +139,7 @@ class Compiler {
         "policy.invalid_pattern",
         `invalid RE2 pattern '${source}': ${(err as Error).message}`,
         this.at(path),
+        unsupportedSyntaxHint(source),
       );
     }
   }
@@ -260,19 +261,35 @@ class Compiler {
   }
 
   policy(p: YamlPolicy): ProofIR {
+    // Every rule is compiled even after one fails, so that one run names every invalid rule.
+    const problems: ProofError[] = [];
+    const collect = <T>(compile: () => T): T | undefined => {
+      try {
+        return compile();
+      } catch (err) {
+        if (!(err instanceof ProofError)) throw err;
+        problems.push(err);
+        return undefined;
+      }
+    };
     const seen = new Map<string, number>();
     for (const [i, r] of p.rules.entries()) {
       const first = seen.get(r.id);
       if (first !== undefined) {
-        throw inputError(
-          "policy.duplicate_rule",
-          `rule id '${r.id}' is used twice (rules[${first}] and rules[${i}])`,
-          this.at(["rules", i, "id"]),
+        problems.push(
+          inputError(
+            "policy.duplicate_rule",
+            `rule id '${r.id}' is used twice (rules[${first}] and rules[${i}])`,
+            this.at(["rules", i, "id"]),
+          ),
         );
       }
       seen.set(r.id, i);
     }
-    const rules = p.rules.map((r, i) => this.rule(r, i)).sort((a, b) => byCodeUnits(a.id, b.id));
+    const compiled = p.rules.map((r, i) => collect(() => this.rule(r, i)));
+    const sources = collect(() => this.sources(p.sources));
+    if (problems.length > 0) throw combineErrors(problems, MAX_SCHEMA_ERRORS);
+    const rules = (compiled as IRRule[]).sort((a, b) => byCodeUnits(a.id, b.id));
     const ir: ProofIR = {
       schema: "proof.ir/v1",
       policy_id: p.policy_id,
@@ -283,7 +300,7 @@ class Compiler {
       ...(p.limits?.max_argument_bytes !== undefined
         ? { limits: { max_argument_bytes: p.limits.max_argument_bytes } }
         : {}),
-      sources: this.sources(p.sources),
+      sources: sources as IRSource[],
       rules,
       tool_index: buildToolIndex(rules),
     };
@@ -333,7 +350,8 @@ export function policyDigest(ir: ProofIR): string {
  * fills defaults, sorts rules by id and set-like lists, checks CEL and RE2, builds the tool index
  * and computes the digest.
  * @throws ProofError (exit 6) naming file, line and column for YAML, schema, CEL, RE2 or
- *   duplicate-id errors.
+ *   duplicate-id errors: a ProofErrors listing every schema error when the schema is not met,
+ *   else every rule that does not compile (its first problem each), sorted by position.
  */
 export function compilePolicy(text: string, file: string): ProofIR {
   const parsed = parseYaml(text, file);

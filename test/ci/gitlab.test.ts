@@ -8,9 +8,10 @@
 import { execFile } from "node:child_process";
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { proof, ROOT, removeTempDirs, tempDir } from "../e2e/cli.js";
 import { offlineNpmEnv, packTarball } from "../e2e/pack.js";
+import { missingTools } from "../helpers/tools.js";
 
 const GITLAB_CI_LOCAL = join(ROOT, "node_modules", "gitlab-ci-local", "dist", "index.js");
 
@@ -132,7 +133,13 @@ const artifact = (dir: string, file: string): Promise<string> =>
 
 afterAll(removeTempDirs);
 
+/** Why these tests are skipped here (gitlab-ci-local needs git and rsync), if they are. */
+const NO_TOOLS = missingTools("git", "rsync");
+
 describe("ci-templates/gitlab executed by gitlab-ci-local", () => {
+  beforeEach((ctx) => {
+    if (NO_TOOLS) ctx.skip(NO_TOOLS);
+  });
   it("passes on an unchanged corpus: job exit 0, junit.xml and the artifacts exported", async () => {
     const dir = await repository(false);
     const run = await pipeline(dir);

@@ -1,10 +1,14 @@
-/** Static checks of the CI files: the GitHub schemas (action-validator) and shellcheck. */
+/**
+ * Static checks of the CI files: the GitHub schemas (action-validator) and shellcheck (a system
+ * tool: skipped with the reason where it is missing, outside CI).
+ */
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ROOT, removeTempDirs, tempDir } from "../e2e/cli.js";
+import { missingTools } from "../helpers/tools.js";
 
 afterAll(removeTempDirs);
 
@@ -66,8 +70,12 @@ async function shellScripts(): Promise<string[]> {
   return found.sort();
 }
 
+/** Why the shellcheck tests are skipped here (shellcheck missing outside CI), if they are. */
+const NO_SHELLCHECK = missingTools("shellcheck");
+
 describe("shellcheck", () => {
-  it("passes on every shell script", async () => {
+  it("passes on every shell script", async (ctx) => {
+    if (NO_SHELLCHECK) ctx.skip(NO_SHELLCHECK);
     const scripts = await shellScripts();
     expect(scripts).toContain("scripts/proof-ci.sh");
     const r = await run("shellcheck", ["--shell=bash", ...scripts]);
@@ -75,7 +83,8 @@ describe("shellcheck", () => {
     expect(r.code).toBe(0);
   });
 
-  it("passes on the bash of every run step of the action and the workflows", async () => {
+  it("passes on the bash of every run step of the action and the workflows", async (ctx) => {
+    if (NO_SHELLCHECK) ctx.skip(NO_SHELLCHECK);
     const { parse } = await import("yaml");
     const { readFile } = await import("node:fs/promises");
     interface Step {

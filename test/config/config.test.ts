@@ -133,12 +133,14 @@ describe("proof.config.yaml", () => {
       code: "config.unknown_key",
       category: "input",
       message: "unknown key 'fail_onn' in (document)",
-      hint: null,
+      hint: "did you mean 'fail_on'?",
       location: { file: "proof.config.yaml", line: 4, column: 1 },
     });
     const plain = await proof(["verify"], bad);
     expect(plain.code).toBe(6);
-    expect(plain.stderr).toBe("proof: proof.config.yaml:4:1: unknown key 'fail_onn' in (document)\n");
+    expect(plain.stderr).toBe(
+      "proof: proof.config.yaml:4:1: unknown key 'fail_onn' in (document) (hint: did you mean 'fail_on'?)\n",
+    );
   });
 
   it("refuses a wrong value and a YAML syntax error with their location (--config given)", async () => {

@@ -316,9 +316,11 @@ describe("bad input: exit 6, one line, nothing written", () => {
     const json = await proof(["--json", ...c.args], dir);
     expect(json.code).toBe(6);
     expect(json.stderr).toBe("");
-    const envelope = JSON.parse(json.stdout) as { error: Record<string, unknown> };
+    const envelope = JSON.parse(json.stdout) as { error: Record<string, unknown>; errors: unknown[] };
     expect(json.stdout.endsWith("}\n")).toBe(true);
-    expect(Object.keys(envelope)).toEqual(["error"]);
+    // One problem: `errors` lists it alone, the same object as `error`.
+    expect(Object.keys(envelope)).toEqual(["error", "errors", "omitted"]);
+    expect(envelope.errors).toEqual([envelope.error]);
     expect(Object.keys(envelope.error).sort()).toEqual(["category", "code", "hint", "location", "message"]);
     expect(envelope.error).toMatchObject({ code: c.code, category: "input", location: expectedLocation(c) });
     expect(envelope.error.message).toMatch(c.message);
@@ -338,15 +340,14 @@ describe("bad input: exit 6, one line, nothing written", () => {
     expect(plain.stderr).toBe(`proof: required option '--traces <paths...>' not specified (hint: ${hint})\n`);
     const json = await proof(["--json", "verify", "--policy", "policy.yaml"], dir);
     expect(json.code).toBe(6);
-    expect(JSON.parse(json.stdout)).toEqual({
-      error: {
-        code: "usage.missing_option",
-        category: "input",
-        message: "required option '--traces <paths...>' not specified",
-        hint,
-        location: null,
-      },
-    });
+    const error = {
+      code: "usage.missing_option",
+      category: "input",
+      message: "required option '--traces <paths...>' not specified",
+      hint,
+      location: null,
+    };
+    expect(JSON.parse(json.stdout)).toEqual({ error, errors: [error], omitted: 0 });
   });
 
   it("gives commander's own usage errors the envelope with a stable code", async () => {

@@ -11,6 +11,7 @@ import { canonicalJson } from "../../src/io/canonical.js";
 import { openLedger } from "../../src/io/ledger-file.js";
 import { GENESIS, headSignedBytes, recordHash, verifyLedger } from "../../src/ledger/ledger.js";
 import { proof, removeTempDirs, tempDir } from "../e2e/cli.js";
+import { missingTools } from "../helpers/tools.js";
 
 const DECISIONS = [
   { tool: "read_file", verdict: "allow", rules: [], seq: 2 },
@@ -215,17 +216,9 @@ async function cutAndReHead(
   await writeFile(`${file}.head`, `${canonicalJson(head(last))}\n`);
 }
 
-/** Whether the openssl command line tool runs here. */
-function hasOpenssl(): boolean {
-  try {
-    execFileSync("openssl", ["version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-// Under CI the openssl cross-checks always run (and fail if openssl is missing).
-const OPENSSL = process.env.CI === "true" || hasOpenssl();
+// Under CI the openssl cross-checks always run (and fail if openssl is missing); elsewhere
+// they are skipped with the reason when it is.
+const NO_OPENSSL = missingTools("openssl");
 
 describe("signed head", () => {
   it("signs the head of a signed ledger; a cut ledger with a rewritten head fails with the key", async () => {
@@ -309,27 +302,25 @@ describe("signed head", () => {
     ).toContain("head file is not strict JSON");
   });
 
-  it.skipIf(!OPENSSL)(
-    "head signatures are plain Ed25519 over the documented bytes (checked with openssl)",
-    async () => {
-      const file = await makeLedger("openssl.jsonl", true);
-      const head = JSON.parse(await readFile(`${file}.head`, "utf8"));
-      // The documented message: canonical JSON of {hash, schema, seq}.
-      const message = `{"hash":"${head.hash}","schema":"proof.ledger.head/v1","seq":4}`;
-      expect(headSignedBytes(4, head.hash).toString("utf8")).toBe(message);
-      await writeFile(join(dir, "head.msg"), message);
-      await writeFile(join(dir, "head.sig"), Buffer.from(head.sig, "base64"));
-      const check = (msg: string) =>
-        execFileSync(
-          "openssl",
-          ["pkeyutl", "-verify", "-pubin", "-inkey", pubFile, "-rawin", "-in", msg, "-sigfile", "head.sig"],
-          { cwd: dir, encoding: "utf8" },
-        );
-      expect(check("head.msg")).toContain("Signature Verified Successfully");
-      await writeFile(join(dir, "head.bad"), message.replace('"seq":4', '"seq":3'));
-      expect(() => check("head.bad")).toThrow();
-    },
-  );
+  it("head signatures are plain Ed25519 over the documented bytes (checked with openssl)", async (ctx) => {
+    if (NO_OPENSSL) ctx.skip(NO_OPENSSL);
+    const file = await makeLedger("openssl.jsonl", true);
+    const head = JSON.parse(await readFile(`${file}.head`, "utf8"));
+    // The documented message: canonical JSON of {hash, schema, seq}.
+    const message = `{"hash":"${head.hash}","schema":"proof.ledger.head/v1","seq":4}`;
+    expect(headSignedBytes(4, head.hash).toString("utf8")).toBe(message);
+    await writeFile(join(dir, "head.msg"), message);
+    await writeFile(join(dir, "head.sig"), Buffer.from(head.sig, "base64"));
+    const check = (msg: string) =>
+      execFileSync(
+        "openssl",
+        ["pkeyutl", "-verify", "-pubin", "-inkey", pubFile, "-rawin", "-in", msg, "-sigfile", "head.sig"],
+        { cwd: dir, encoding: "utf8" },
+      );
+    expect(check("head.msg")).toContain("Signature Verified Successfully");
+    await writeFile(join(dir, "head.bad"), message.replace('"seq":4', '"seq":3'));
+    expect(() => check("head.bad")).toThrow();
+  });
 });
 
 describe("proof ledger query", () => {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { ProofError } from "../../src/errors.js";
+import { ProofError, ProofErrors } from "../../src/errors.js";
+import { unsupportedSyntaxHint } from "../../src/expr/re2.js";
 import { compilePolicy } from "../../src/policy/compile.js";
+import { didYouMean, MAX_SCHEMA_ERRORS } from "../../src/policy/schema-errors.js";
 
 const FILE = "policies/bad.yaml";
 
@@ -782,5 +784,162 @@ describe("compilePolicy rejects bad input with one located error", () => {
       FILE,
     );
     expect(ir.rules[0]?.match.args.map((a) => a.path)).toEqual(["x", "x "]);
+  });
+});
+
+/** `[code, line, column, hint]` of every problem of an error, as a reader sees them. */
+function problems(err: ProofError): [string, number | undefined, number | undefined, string | undefined][] {
+  const all = err instanceof ProofErrors ? err.errors : [err];
+  return all.map((e) => [e.code, e.location?.line, e.location?.column, e.hint]);
+}
+
+describe("compilePolicy reports every problem at once, like a linter", () => {
+  it("lists every schema error, each located, in file order, with did-you-mean hints", () => {
+    const err = failure(
+      yaml(
+        ...HEAD,
+        "rules:",
+        "  - id: a",
+        "    match:",
+        "      tools: send_money",
+        "      args:",
+        "        amount: { greater: 1000 }",
+        "    efect: block",
+        "  - id: b",
+        "    match: {}",
+        "    effect: blok",
+      ),
+    );
+    expect(err).toBeInstanceOf(ProofErrors);
+    // In file order; the misspelt effect is an unknown key and leaves `effect` missing: both.
+    expect(problems(err)).toEqual([
+      ["policy.missing_key", 4, 5, undefined],
+      ["policy.unknown_key", 6, 7, "did you mean 'tool'?"],
+      ["policy.unknown_key", 8, 19, "did you mean 'gt'?"],
+      ["policy.unknown_key", 9, 5, "did you mean 'effect'?"],
+      ["policy.invalid_value", 12, 13, "did you mean 'block'?"],
+    ]);
+    // The error itself is the first problem, so a caller reading one error sees it.
+    expect(err.location).toEqual({ file: FILE, line: 4, column: 5 });
+    expect(err.code).toBe("policy.missing_key");
+    expect((err as ProofErrors).omitted).toBe(0);
+  });
+
+  it("names an alternative branch's problem once, not every branch of anyOf", () => {
+    const err = failure(yaml(...HEAD, "sources:", "  - role: robot", "    integrity: trusted", "rules: []"));
+    expect(problems(err)).toEqual([["policy.invalid_value", 4, 11, undefined]]);
+    expect(err.message).toBe("sources[0].role must be one of: system, user");
+  });
+
+  it("bounds the list and counts the rest", () => {
+    const rules = Array.from(
+      { length: MAX_SCHEMA_ERRORS + 7 },
+      (_, i) => `  - { id: r${i}, match: {}, effect: nope }`,
+    );
+    const err = failure(yaml(...HEAD, "rules:", ...rules));
+    expect(err).toBeInstanceOf(ProofErrors);
+    expect((err as ProofErrors).errors).toHaveLength(MAX_SCHEMA_ERRORS);
+    expect((err as ProofErrors).omitted).toBe(7);
+  });
+
+  it("lists every rule that does not compile (invalid RE2, invalid CEL, duplicate id)", () => {
+    const err = failure(
+      yaml(
+        ...HEAD,
+        "rules:",
+        "  - id: a",
+        "    match: { args: { to: { matches: '(?=x)y' } } }",
+        "    effect: block",
+        "  - id: b",
+        "    when: 'context.env ==='",
+        "    match: {}",
+        "    effect: block",
+        "  - id: a",
+        "    match: {}",
+        "    effect: warn",
+      ),
+    );
+    expect(problems(err).map(([code, line]) => [code, line])).toEqual([
+      ["policy.invalid_pattern", 5],
+      ["policy.invalid_cel", 8],
+      ["policy.duplicate_rule", 11],
+    ]);
+    expect(err.hint).toMatch(/^RE2 has no lookahead/);
+  });
+});
+
+describe("did you mean", () => {
+  it.each([
+    ["greater", "gt", ["eq", "gt", "gte", "lt"]],
+    ["less_than", "lt", ["eq", "gt", "lt", "lte"]],
+    ["regex", "matches", ["eq", "matches"]],
+    ["tools", "tool", ["tool", "args", "provenance"]],
+    ["efect", "effect", ["id", "match", "effect"]],
+    ["contians", "contains", ["contains", "in"]],
+    ["failOn", "fail_on", ["fail_on", "format"]],
+    ["fail-on", "fail_on", ["fail_on", "format"]],
+    ["blok", "block", ["allow", "warn", "require_approval", "block"]],
+  ])("%s -> %s", (word, expected, candidates) => {
+    expect(didYouMean(word, candidates)).toBe(expected);
+  });
+
+  it.each([
+    ["xyz", ["eq", "gt"]],
+    ["severity_level", ["id", "match", "effect"]],
+    // An alias is suggested only where its target is allowed.
+    ["greater", ["id", "match", "effect"]],
+    ["__proto__", ["id"]],
+  ])("nothing close to %s", (word, candidates) => {
+    expect(didYouMean(word, candidates)).toBeUndefined();
+  });
+});
+
+describe("an invalid RE2 pattern names the construct RE2 lacks", () => {
+  it.each([
+    ["^(?=.*admin)", "lookahead"],
+    ["(?!x)y", "negative lookahead"],
+    ["(?<=\\$)\\d+", "lookbehind"],
+    ["(?<!-)\\d", "negative lookbehind"],
+    ["(a)\\1", "backreference"],
+    ["(?<n>a)\\k<n>", "named backreference"],
+    ["a*+b", "possessive quantifier"],
+    ["a{2}+", "possessive quantifier"],
+    ["(?>ab|a)c", "atomic group"],
+  ])("%s: %s", (source, construct) => {
+    const err = failure(
+      yaml(
+        ...HEAD,
+        "rules:",
+        "  - id: a",
+        "    match:",
+        "      args:",
+        `        to: { matches: '${source}' }`,
+        "    effect: block",
+      ),
+    );
+    expect(err.code).toBe("policy.invalid_pattern");
+    expect(err.hint).toMatch(new RegExp(`^RE2 has no ${construct} `));
+  });
+
+  it("does not take an escaped or bracketed sign for the construct", () => {
+    expect(unsupportedSyntaxHint("\\(?=")).toBeUndefined();
+    expect(unsupportedSyntaxHint("[(?=]")).toBeUndefined();
+    expect(unsupportedSyntaxHint("[]\\1]")).toBeUndefined();
+    expect(unsupportedSyntaxHint("\\\\1")).toBeUndefined();
+    expect(unsupportedSyntaxHint("a[b](?=c)")).toMatch(/lookahead/);
+  });
+
+  it("gives no hint for a pattern that is merely malformed", () => {
+    const err = failure(
+      yaml(
+        ...HEAD,
+        "rules:",
+        "  - id: a",
+        "    match: { args: { to: { matches: '(unclosed' } } }",
+        "    effect: block",
+      ),
+    );
+    expect(err.code).toBe("policy.invalid_pattern");
+    expect(err.hint).toBeUndefined();
   });
 });

@@ -6,7 +6,7 @@ import { traceSource } from "../../io/trace-files.js";
 import { openAtomicLineFile, stdoutWriter } from "../../io/write.js";
 import type { FormatName } from "../../trace/model.js";
 import { type Explanation, explainSource, FORMAT_NAMES, readTraces } from "../../trace/read.js";
-import { type GlobalOptions, oneLine } from "../output.js";
+import { type GlobalOptions, oneLine, stdoutClosed } from "../output.js";
 
 /** Parses `--format`. @throws ProofError `usage.format` (exit 6). */
 export function parseFormat(value: string): FormatName | "auto" {
@@ -41,7 +41,8 @@ export function explanationText(e: Explanation): string {
 
 /**
  * `proof import FILE... [--format F] [-o OUT.jsonl] [--explain]`: convert traces to canonical JSON
- * Lines, or with `--explain` only say which format each file is detected as, and why.
+ * Lines, or with `--explain` only say which format each file is detected as, and why. When the
+ * reader of stdout goes away (`| head -1`), the import stops quietly with exit 0.
  */
 export function registerImport(
   program: Command,
@@ -73,6 +74,8 @@ export function registerImport(
           for (const root of files) {
             for (const found of await listTraceFiles(root)) {
               for await (const trace of readTraces(traceSource(found), format)) {
+                // The reader of stdout has gone (`proof import DIR | head -1`): nothing more to do.
+                if (!file && stdoutClosed()) return 0;
                 await out.write(jsonLine(trace.header));
                 for (const e of trace.events) await out.write(jsonLine(e));
                 for (const w of trace.warnings)

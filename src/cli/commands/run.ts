@@ -3,6 +3,7 @@ import { inputError } from "../../errors.js";
 import { prettyJson } from "../../io/canonical.js";
 import { StagedDir, writeOutFile } from "../../io/out-dir.js";
 import { runChild } from "../../io/process.js";
+import { DEFAULT_CONFIG_FILE } from "../config.js";
 import { addArtifactOptions } from "../options.js";
 import { type GlobalOptions, oneLine } from "../output.js";
 import { parseFormat } from "./import.js";
@@ -29,7 +30,8 @@ interface RunOptions extends VerifyFlags {
  * baseline is given (by flag or in the config); else `proof verify`. The gate writes the out
  * dir as a whole, `status.json` (`phase: gate`) included.
  */
-async function gate(opts: RunOptions, global: GlobalOptions): Promise<number> {
+async function gate(opts: RunOptions, global: GlobalOptions, why: string): Promise<number> {
+  if (!global.quiet && !global.json) process.stderr.write(`${oneLine(why)}\n`);
   if (opts.gate === "regress" || (opts.gate === "auto" && opts.baseline)) {
     const baseline = opts.baseline ?? DEFAULT_BASELINE;
     if (opts.plan)
@@ -52,6 +54,29 @@ async function gate(opts: RunOptions, global: GlobalOptions): Promise<number> {
     );
   }
   return verifyWithFlags(opts, global);
+}
+
+/**
+ * The line `proof run` prints before gating: which gate it chose and why, e.g.
+ * `gate: regress (baseline .proof/baseline.json from proof.config.yaml)`,
+ * `gate: verify (no baseline given)`, `gate: regress (--gate regress, baseline ...)`. An explicit
+ * `--gate` wins over a baseline given by flag or config.
+ * @param baselineSource where `--baseline` came from: commander's source (`cli`, `config`) or
+ *   undefined when none was given.
+ * @param configFile the config file a `config` source is read from.
+ */
+export function gateChoice(
+  opts: Pick<RunOptions, "gate" | "baseline">,
+  baselineSource: string | undefined,
+  configFile: string,
+): string {
+  const baseline = opts.baseline ?? DEFAULT_BASELINE;
+  if (opts.gate === "verify") return "gate: verify (--gate verify)";
+  if (opts.gate === "regress")
+    return `gate: regress (--gate regress, baseline ${baseline}${opts.baseline ? "" : ", the default"})`;
+  if (opts.baseline === undefined) return "gate: verify (no baseline given)";
+  const from = baselineSource === "config" ? configFile : "--baseline";
+  return `gate: regress (baseline ${baseline} from ${from})`;
 }
 
 /**
@@ -93,7 +118,10 @@ export function registerRun(program: Command, run: (action: () => Promise<number
         await (await StagedDir.create(opts.out)).abort();
 
         const exit = await runChild(command, { stdoutToStderr: global.json === true });
-        if (exit.code === 0) return gate(opts, global);
+        if (exit.code === 0) {
+          const source = opts.baseline === undefined ? undefined : cmd.getOptionValueSource("baseline");
+          return gate(opts, global, gateChoice(opts, source, global.config ?? DEFAULT_CONFIG_FILE));
+        }
         const status: RunStatus = { phase: "cmd", code: exit.code };
         await writeOutFile(opts.out, "status.json", prettyJson(status));
         if (global.json) process.stdout.write(prettyJson(status));

@@ -26,6 +26,7 @@ import { VERSION } from "../../version.js";
 import { loadContext, loadPolicySet, type PolicySet } from "../load.js";
 import { addArtifactOptions } from "../options.js";
 import { type GlobalOptions, oneLine, useColor } from "../output.js";
+import { progress } from "../progress.js";
 import { parseFormat } from "./import.js";
 
 /** Characters of decision lines gathered before one write to `decisions.jsonl`. */
@@ -197,6 +198,8 @@ export async function runVerify(
     ...(input.signKey ? [input.signKey] : []),
     ...(input.inputs ?? []),
   ]);
+  // A line on stderr for a person at a terminal; none in CI or with --quiet/--json.
+  const shown = progress();
   try {
     const decisions = await openLineWriter(stage.path("decisions.jsonl"));
     let pending = "";
@@ -206,6 +209,7 @@ export async function runVerify(
           const source = traceSource(found);
           for await (const trace of readTraces(source, input.format)) {
             const result = engine.verify(trace);
+            shown?.trace(result.decisions.length);
             if (exporter) {
               for (const d of result.decisions) {
                 const call = trace.events[d.seq];
@@ -254,6 +258,7 @@ export async function runVerify(
       }
       if (pending !== "") await decisions.write(pending);
     } finally {
+      shown?.done();
       await decisions.close();
     }
     const report = builder.build();
