@@ -1,4 +1,4 @@
-// Benchmark of `proof adapt` (DESIGN.md §4): selection latency p50/p95/p99 for a generated
+// Benchmark of `proof adapt` (docs/adapt.md): selection latency p50/p95/p99 for a generated
 // 1,000-rule policy with realistic `when` predicates, in process; and the whole `proof adapt`
 // process time against a bare `node -e 0` measured in the same run. Prints a markdown section;
 // scripts/bench.mjs writes it into docs/performance.md.

@@ -1,4 +1,4 @@
-// Benchmark of `proof mcp proxy` (DESIGN.md §9): per-call latency of `tools/call` through the
+// Benchmark of `proof mcp proxy` (docs/boundary.md): per-call latency of `tools/call` through the
 // proxy against calling the same MCP server (@modelcontextprotocol/server-filesystem) directly,
 // both with the MCP SDK's client over stdio, in the same run. Prints a markdown section;
 // scripts/bench.mjs writes it into docs/performance.md.

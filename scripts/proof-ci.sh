@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# proof-ci.sh: the CI contract of proof (DESIGN.md §8). Every CI wrapper (the GitHub action, the
+# proof-ci.sh: the CI contract of proof (docs/ci.md). Every CI wrapper (the GitHub action, the
 # GitLab, Jenkins and CircleCI templates) calls this one script, so the behaviour lives here once.
 #
 # Needs bash (arrays, `read -ra`), not a POSIX sh: Alpine images ship only busybox sh, so add bash
@@ -164,7 +164,7 @@ if (regress) {
   lines.push(`regression: ${s.cases} cases: ${s.unchanged} unchanged, ${s.loosened} loosened, ${s.tightened} tightened, ${s.changed} changed, ${s.missing} missing, ${s.new} new; ${s.failed} failing`);
   transitions(regress.transitions.filter((t) => t.fails), 8);
 }
-// The governance gate (DESIGN.md §8): does this pull request change the policy or the baseline?
+// The governance gate (docs/ci.md): does this pull request change the policy or the baseline?
 const moved = regress ? regress.transitions.filter((t) => t.kind === "loosened" || t.kind === "tightened") : [];
 const impact = () => {
   if (!regress) lines.push("  (the gate ran without a baseline, so there are no verdict transitions to list)");

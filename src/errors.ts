@@ -1,6 +1,6 @@
 /**
  * Errors that cross layer boundaries. Core functions throw {@link ProofError}; only `src/cli`
- * maps them to exit codes (DESIGN.md §6).
+ * maps them to exit codes (docs/exit-codes.md).
  */
 
 /** Where in a user's file a problem is: 1-based line and column, file relative as given. */
@@ -10,10 +10,10 @@ export interface SourceLocation {
   column?: number;
 }
 
-/** Error categories of the `--json` envelope; each has one exit code (DESIGN.md §6). */
+/** Error categories of the `--json` envelope; each has one exit code (docs/exit-codes.md). */
 export type ErrorCategory = "input" | "integrity" | "dependency" | "environment" | "internal";
 
-/** Exit codes of DESIGN.md §6 keyed by category. */
+/** Exit codes of docs/exit-codes.md keyed by category. */
 export const EXIT_CODE: Record<ErrorCategory, number> = {
   internal: 1,
   integrity: 2,

@@ -55,7 +55,7 @@ export function optionName(key: string): string {
 
 /**
  * Makes a path from the config file relative to the working directory, as if the user had typed
- * it there: reports show paths as given, and must hold no absolute path (DESIGN.md §1).
+ * it there: reports show paths as given, and must hold no absolute path (docs/artifacts.md).
  */
 function resolvePath(value: string, configDir: string): string {
   if (isAbsolute(value)) return value;

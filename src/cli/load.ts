@@ -11,7 +11,7 @@ import { type CompiledPolicy, compileIR } from "../verify/compiled.js";
 export interface PolicySet {
   irs: ProofIR[];
   compiled: CompiledPolicy[];
-  /** SHA-256 over the sorted list of policy digests (DESIGN.md §3). */
+  /** SHA-256 over the sorted list of policy digests (docs/policy.md). */
   bundleDigest: string;
 }
 

@@ -18,7 +18,7 @@ import { type GlobalOptions, guardStandardStreams, reportError, streamExitCode }
 import { configureProgress } from "./progress.js";
 
 /**
- * The `proof` command line. The only place that maps errors to exit codes (DESIGN.md §6):
+ * The `proof` command line. The only place that maps errors to exit codes (docs/exit-codes.md):
  * usage and input errors 6, integrity 2, missing dependency 7, bugs 1.
  */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -46,7 +46,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     // the --json envelope); its help text still goes to stderr.
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => {} })
     .showSuggestionAfterError(true)
-    // Config values fill the options of the command about to run that no flag set (DESIGN.md §12).
+    // Config values fill the options of the command about to run that no flag set (docs/cli.md).
     .hook("preAction", async (_program, command) => {
       // Never colour wins, wherever on the line (commander would keep the last of the two).
       if (ownArguments(argv).includes("--no-color")) program.setOptionValue("color", false);

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 /**
  * Adds the options of every command that writes an out dir (`verify`, `regress`, `run`,
  * `adapt --traces`): the trace format, the out dir, redaction and manifest signing. One
- * declaration keeps their names, defaults and help the same everywhere (DESIGN.md §12).
+ * declaration keeps their names, defaults and help the same everywhere (docs/cli.md).
  */
 export function addArtifactOptions(
   cmd: Command,

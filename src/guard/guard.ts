@@ -1,5 +1,5 @@
 /**
- * The live guard (DESIGN.md §9): decides tool calls one at a time, as they happen, with the same
+ * The live guard (docs/boundary.md): decides tool calls one at a time, as they happen, with the same
  * engine, the same activation and the same policies as `proof verify`. Pure: no file system.
  */
 import type { PolicySet } from "../cli/load.js";

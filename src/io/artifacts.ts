@@ -1,5 +1,5 @@
 /**
- * File-system side of manifests and keys (DESIGN.md §7): hashing an out dir's files, reading PEM
+ * File-system side of manifests and keys (docs/artifacts.md): hashing an out dir's files, reading PEM
  * keys, writing a new key pair. The manifest logic itself is pure (src/report/manifest.ts).
  */
 import { createHash } from "node:crypto";

@@ -77,7 +77,7 @@ function sortedCopy(value: unknown, depth: number): unknown {
 }
 
 /**
- * The on-disk form of every artifact (DESIGN.md §1): RFC 8785 key order, pretty-printed with two
+ * The on-disk form of every artifact (docs/artifacts.md): RFC 8785 key order, pretty-printed with two
  * spaces and a final newline, so that files are readable and byte-identical across runs.
  */
 export function prettyJson(value: unknown): string {
@@ -108,7 +108,7 @@ export function sha256Hex(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-/** `sha256:` + hex SHA-256 of the value's canonical JSON: the digest form of DESIGN.md §3. */
+/** `sha256:` + hex SHA-256 of the value's canonical JSON: the digest form of docs/policy.md. */
 export function digestOf(value: unknown): string {
   return `sha256:${sha256Hex(canonicalJson(value))}`;
 }

@@ -32,7 +32,7 @@ export async function runChild(
 ): Promise<ChildExit> {
   const [file, ...args] = argv;
   if (file === undefined) throw new Error("runChild: empty command");
-  // execa costs about 90 ms to import (DESIGN.md §10): only commands that run a child load it.
+  // execa costs about 90 ms to import: only commands that run a child load it.
   const { execa } = await import("execa");
   const child = execa(file, args, {
     stdin: "inherit",

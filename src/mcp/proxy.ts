@@ -1,5 +1,5 @@
 /**
- * The policy core of `proof mcp proxy` (DESIGN.md §9): what to do with each line that arrives from
+ * The policy core of `proof mcp proxy` (docs/boundary.md): what to do with each line that arrives from
  * the MCP client or from the server. Pure: lines in, lines out through {@link ProxyPorts}; the
  * streams and the server process are wired in src/mcp/run.ts and src/io/stdio-child.ts.
  *
@@ -62,7 +62,7 @@ interface Pending {
   call?: { callId: string; tool: string };
 }
 
-/** Verdicts that let a call run (DESIGN.md §9). */
+/** Verdicts that let a call run (docs/boundary.md). */
 const RUNS = new Set(["allow", "warn"]);
 
 /** Longest non-string tool name kept (as JSON text) in a refusal's decision. */

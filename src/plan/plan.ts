@@ -1,5 +1,5 @@
 /**
- * The plan of `proof adapt`, `proof.plan/v1` (DESIGN.md §4; schemas/plan.schema.json is generated
+ * The plan of `proof adapt`, `proof.plan/v1` (docs/adapt.md; schemas/plan.schema.json is generated
  * from this type): which rules of one policy are active for a context, in which order, and why.
  */
 

@@ -3,7 +3,7 @@ import type { ActivationReason, Plan } from "./plan.js";
 import type { SelectedRules, Selector } from "./select.js";
 
 /**
- * Plans one policy for one context (DESIGN.md §4): the selector decides which rules are active and
+ * Plans one policy for one context (docs/adapt.md): the selector decides which rules are active and
  * what they cost; the order is a stable sort by (cost ascending, rule id ascending in code-unit
  * order). No clock, no randomness: the same inputs give the same bytes.
  * @returns the plan and the selection (for warnings and metrics).

@@ -331,7 +331,7 @@ export function buildToolIndex(rules: readonly IRRule[]): ToolIndex {
 }
 
 /**
- * The policy digest of DESIGN.md §3: `sha256:` + hex SHA-256 over the RFC 8785 canonical JSON of
+ * The policy digest of docs/policy.md: `sha256:` + hex SHA-256 over the RFC 8785 canonical JSON of
  * the IR without `policy_digest`, `compiler` and every `description`. The parsed forms of CEL
  * expressions are left out too: they are derived from the canonical text, which is digested, and
  * checked against it when an IR is loaded.

@@ -1,5 +1,5 @@
 /**
- * The compiled policy IR, `proof.ir/v1` (DESIGN.md §3). `schemas/ir.schema.json` is generated
+ * The compiled policy IR, `proof.ir/v1` (docs/policy.md). `schemas/ir.schema.json` is generated
  * from these types (`npm run gen:schemas`) and a test fails when the two drift apart.
  */
 
@@ -18,7 +18,7 @@ export type Severity = "low" | "medium" | "high" | "critical";
 /** Roles of canonical message events; `tool` in an event pattern stands for tool results. */
 export type Role = "system" | "user" | "assistant" | "tool";
 
-/** Argument and content operators of DESIGN.md §2. */
+/** Argument and content operators of docs/policy.md. */
 export type MatchOp =
   | "eq"
   | "ne"
@@ -52,7 +52,7 @@ export interface IRSource {
   integrity: Integrity;
 }
 
-/** A pattern over earlier events of a trace (DESIGN.md §2, "Sequence"). Absent fields match anything. */
+/** A pattern over earlier events of a trace (docs/policy.md, "Sequence"). Absent fields match anything. */
 export interface EventPattern {
   role?: Role;
   tools?: string[];

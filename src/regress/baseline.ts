@@ -1,5 +1,5 @@
 /**
- * The baseline of `proof regress`, `proof.baseline/v1` (DESIGN.md §7; schemas/baseline.schema.json
+ * The baseline of `proof regress`, `proof.baseline/v1` (docs/baselines.md; schemas/baseline.schema.json
  * is generated from these types): the last known-good result of every case, keyed by `case_id`,
  * and the policies it was judged by.
  */

@@ -1,5 +1,5 @@
 /**
- * The comparison of `proof regress run` (DESIGN.md §7): the current result of every case against
+ * The comparison of `proof regress run` (docs/baselines.md): the current result of every case against
  * its baseline, as transitions, and which of them fail the gate.
  */
 import type { Verdict } from "../policy/ir.js";

@@ -15,7 +15,7 @@ export interface PublicArtifactOptions {
   rootOf: ReadonlyMap<string, number>;
   /** The proof version (SARIF's driver). */
   version: string;
-  /** Replace matched values by a SHA-256 prefix instead of shortening them (DESIGN.md §7). */
+  /** Replace matched values by a SHA-256 prefix instead of shortening them (docs/artifacts.md). */
   redact: boolean;
   /** The regression gate, when it decided the run: the artifacts then follow it, not `fail_on`. */
   regress?: RegressGate;

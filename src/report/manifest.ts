@@ -1,5 +1,5 @@
 /**
- * `manifest.json` (`proof.manifest/v1`, DESIGN.md §7): the SHA-256 of every other artifact of an
+ * `manifest.json` (`proof.manifest/v1`, docs/artifacts.md): the SHA-256 of every other artifact of an
  * out dir, the policy and bundle digests and the proof version, optionally signed with Ed25519
  * (RFC 8032, via `node:crypto`). The signature covers the canonical JSON (RFC 8785) of the
  * manifest without its `signature` field. Keys are PEM: SPKI public, PKCS#8 private keys, as

@@ -8,7 +8,7 @@ export interface PolicyRef {
   policy_digest: string;
 }
 
-/** One trace in the report (DESIGN.md §11). `decisions` lists the calls some rule matched or that are not `allow`. */
+/** One trace in the report (docs/artifacts.md). `decisions` lists the calls some rule matched or that are not `allow`. */
 export interface TraceEntry {
   case_id: string;
   trace_id: string;

@@ -1,5 +1,5 @@
 /**
- * OpenTelemetry export of decisions (DESIGN.md §9): one span per decision, with low-risk fields
+ * OpenTelemetry export of decisions (docs/boundary.md): one span per decision, with low-risk fields
  * only, to an OTLP JSON file and/or an OTLP/HTTP endpoint, through the official JS SDK
  * (`@opentelemetry/sdk-trace-base` 2.x, `@opentelemetry/exporter-trace-otlp-http` 0.223.x, whose
  * later versions need Node 22). The SDK is imported on first use: a run without export never

@@ -103,7 +103,7 @@ export class TraceBuilder {
 }
 
 /**
- * The trace id of DESIGN.md §5: a digest of the events without `at`, with every call id replaced
+ * The trace id of docs/traces.md: a digest of the events without `at`, with every call id replaced
  * by the order of its call (`#0`, `#1`, ...), so that re-recording the same behaviour with fresh
  * call ids, or under another file name, gives the same id.
  */

@@ -1,5 +1,5 @@
 /**
- * The canonical trace model, `proof.trace/v1` (DESIGN.md §5; schema: schemas/trace-event.schema.json).
+ * The canonical trace model, `proof.trace/v1` (docs/traces.md; schema: schemas/trace-event.schema.json).
  * On disk it is JSON Lines: one header line, then one line per event in order.
  */
 import type { JsonValue } from "../policy/ir.js";

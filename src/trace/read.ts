@@ -166,7 +166,7 @@ export async function explainSource(source: TraceSource): Promise<Explanation> {
 }
 
 /**
- * Reads every trace in one file, one at a time (DESIGN.md §5): a `.jsonl` file streams line by
+ * Reads every trace in one file, one at a time (docs/traces.md): a `.jsonl` file streams line by
  * line, either canonical `proof` lines (header, events, header, ...) or one document per line; a
  * `.json` file is one document, which may hold several traces (tau-bench arrays). Case ids get
  * `#N` (0-based) where a file holds several traces.

@@ -41,7 +41,7 @@ export function parseCall(value: unknown, file: string): ToolCall {
 /**
  * The message that holds a call appended to `events`: the trailing assistant message, or the
  * message of trailing calls (a sibling of a parallel call); none after a tool result or a user
- * message. Sequence rules exclude the call's own message from their `since` window (DESIGN.md §2).
+ * message. Sequence rules exclude the call's own message from their `since` window (docs/policy.md).
  */
 function holdingMessage(events: readonly TraceEvent[]): number | null {
   const last = events[events.length - 1];

@@ -43,7 +43,7 @@ export interface EvaluationError {
   message: string;
 }
 
-/** The decision on one tool call (DESIGN.md §6). `rules` and `reasons` are sorted. */
+/** The decision on one tool call (docs/cli.md, "proof verify"). `rules` and `reasons` are sorted. */
 export interface Decision {
   case_id: string;
   trace_id: string;

@@ -53,7 +53,7 @@ function ref(e: TraceEvent): EventRef {
   return r;
 }
 
-/** Running sequence state of one rule over one trace: never a rescan (DESIGN.md §2). */
+/** Running sequence state of one rule over one trace: never a rescan (docs/policy.md). */
 interface SequenceState {
   sincePrev: number;
   sinceLast: number;
@@ -257,7 +257,7 @@ class PolicyRun {
 }
 
 /**
- * The decision engine (DESIGN.md §2, §6): judges every tool call of a trace against every
+ * The decision engine (docs/policy.md): judges every tool call of a trace against every
  * policy's active rules. A call's verdict is the most restrictive effect of the rules that match
  * it, or each policy's default verdict when none does; an evaluation error counts as `block`
  * (`fail_closed`) or `warn` (observe mode) and is reported either way.

@@ -150,7 +150,7 @@ interface Candidate {
 }
 
 /**
- * Provenance of every argument value of one trace (DESIGN.md §2). Built once per trace: the
+ * Provenance of every argument value of one trace (docs/policy.md). Built once per trace: the
  * argument values that provenance rules look at, normalised by each family of normalisations
  * (FAMILIES), become the patterns of one Aho-Corasick automaton per family, and every content
  * event is normalised and scanned once per family, recording per value the earliest event at

@@ -1,5 +1,5 @@
 /**
- * Drift test of the CI templates (DESIGN.md §8): each calls the contract script of the installed
+ * Drift test of the CI templates (docs/ci.md): each calls the contract script of the installed
  * package, installs the version this package is, and archives exactly the documented out dir,
  * JUnit into the system's test view. A template that grows gate logic or other paths fails here.
  */

@@ -1,5 +1,5 @@
 /**
- * The out dir's artifacts through the built CLI (DESIGN.md §7): JUnit, SARIF, annotations and the
+ * The out dir's artifacts through the built CLI (docs/artifacts.md): JUnit, SARIF, annotations and the
  * manifest are written; `keys gen` and `attest verify` sign and check them; `--redact` hides
  * matched values from public artifacts; hostile trace text stays inert; a killed run leaves the
  * previous out dir as it was, and the next run clears what it left.

@@ -1,5 +1,5 @@
 /**
- * DESIGN.md §1: every artifact is byte-identical when run twice, in any time zone or locale.
+ * Every artifact is byte-identical when run twice, in any time zone or locale.
  * Runs the whole corpus through all example policies, three times.
  */
 import { join } from "node:path";

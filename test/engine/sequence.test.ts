@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { decision, lastCall, rules, type Step, trace, verdicts, verify } from "./helpers.js";
 
-/** The tau-bench airline rule of DESIGN.md §2: a write needs the user's "yes" after the assistant's last text. */
+/** The tau-bench airline rule (examples/policies/airline.yaml): a write needs the user's "yes" after the assistant's last text. */
 const airline = rules(`  - id: confirm_before_booking_write
     match:
       tool: [book_reservation, update_reservation_*, cancel_reservation]

@@ -55,7 +55,7 @@ function swap(from: string, to: string, text = BASE): string {
   return text.replace(from, to);
 }
 
-describe("policy_digest is invariant under reformatting (DESIGN §3)", () => {
+describe("policy_digest is invariant under reformatting (docs/policy.md)", () => {
   const base = digest(BASE);
 
   const equivalent: [string, string][] = [

@@ -1,4 +1,4 @@
-/** `junit.xml` (DESIGN.md §7): well-formed XML, one suite per traces root, one case per case. */
+/** `junit.xml` (docs/artifacts.md): well-formed XML, one suite per traces root, one case per case. */
 import fc from "fast-check";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";

@@ -1,5 +1,5 @@
 /**
- * `results.sarif` (DESIGN.md §7): valid against the official SARIF 2.1.0 schema (vendored in
+ * `results.sarif` (docs/artifacts.md): valid against the official SARIF 2.1.0 schema (vendored in
  * test/schemas/, draft-04, hence ajv-draft-04), one result per finding, rules described.
  */
 import { createHash } from "node:crypto";

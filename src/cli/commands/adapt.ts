@@ -74,7 +74,7 @@ interface AdaptOptions {
 }
 
 /**
- * `proof adapt`: plans which rules of a policy apply to a context (DESIGN.md §4). The plan goes
+ * `proof adapt`: plans which rules of a policy apply to a context (docs/adapt.md). The plan goes
  * to `-o` or stdout. With `--traces` (and without `--dry-run`) the traces are then verified with
  * the plan, exactly as `proof verify --plan` would; `--dry-run` plans and evaluates nothing else.
  */

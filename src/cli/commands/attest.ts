@@ -26,7 +26,7 @@ function describe(p: AttestProblem): string {
 
 /**
  * `proof attest verify DIR --pub KEY`: checks an out dir against its signed `manifest.json`
- * (DESIGN.md §7). Exit 0 when the signature holds for KEY and names KEY's id, every listed file
+ * (docs/artifacts.md). Exit 0 when the signature holds for KEY and names KEY's id, every listed file
  * has its listed SHA-256 and no other file or directory exists; exit 2 otherwise, naming the first
  * offending file (in sorted order), directory or the signature; exit 6 when DIR, its manifest or KEY
  * cannot be read.

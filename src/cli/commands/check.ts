@@ -14,7 +14,7 @@ import { activate, Engine } from "../../verify/engine.js";
 import { loadContext, loadPolicySet } from "../load.js";
 import { type GlobalOptions, oneLine } from "../output.js";
 
-/** Exit code of `proof check` per verdict (DESIGN.md §6): allow and warn let the call run. */
+/** Exit code of `proof check` per verdict (docs/exit-codes.md): allow and warn let the call run. */
 export const CHECK_EXIT: Record<Verdict, number> = { allow: 0, warn: 0, require_approval: 4, block: 3 };
 
 interface CheckOptions {

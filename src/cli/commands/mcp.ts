@@ -43,7 +43,7 @@ function exitOf(err: unknown): number {
 
 /**
  * `proof mcp proxy --policy P [--context C] [--record T.jsonl] [--ledger L.jsonl] -- SERVER...`:
- * a stdio MCP proxy that decides every `tools/call` before the server sees it (DESIGN.md §9,
+ * a stdio MCP proxy that decides every `tools/call` before the server sees it (docs/boundary.md,
  * docs/boundary.md). A policy or context that cannot be loaded does not stop the proxy: it
  * answers the protocol and refuses every call (fail closed), and exits 6 at the end. A ledger that
  * cannot be opened or a record path that cannot be written stops it before the server starts,

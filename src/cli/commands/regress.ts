@@ -22,7 +22,7 @@ import { type GlobalOptions, oneLine, useColor } from "../output.js";
 import { parseFormat } from "./import.js";
 import { type CaseResult, EXIT_GATE_FAILED, parseVerdict, runVerify } from "./verify.js";
 
-/** Where the baseline lives unless `--baseline` says otherwise (DESIGN.md §12). */
+/** Where the baseline lives unless `--baseline` says otherwise (docs/cli.md). */
 export const DEFAULT_BASELINE = ".proof/baseline.json";
 
 /** Flags shared by `regress init`, `run` and `accept`. */
@@ -269,7 +269,7 @@ function common(cmd: Command): Command {
 
 /**
  * `proof regress init|run|accept`: baselines of known-good verdicts and the regression gate
- * against them (DESIGN.md §7, docs/baselines.md).
+ * against them (docs/baselines.md).
  */
 export function registerRegress(
   program: Command,

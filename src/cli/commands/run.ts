@@ -10,7 +10,7 @@ import { parseFormat } from "./import.js";
 import { DEFAULT_BASELINE, parseRegressionMode, regressRun } from "./regress.js";
 import { parseVerdict, type VerifyFlags, verifyWithFlags } from "./verify.js";
 
-/** What `status.json` in the out dir says (DESIGN.md §6): which phase decided the exit code. */
+/** What `status.json` in the out dir says (docs/exit-codes.md): which phase decided the exit code. */
 export interface RunStatus {
   phase: "cmd" | "gate";
   code: number;

@@ -32,7 +32,7 @@ import { parseFormat } from "./import.js";
 /** Characters of decision lines gathered before one write to `decisions.jsonl`. */
 const WRITE_CHUNK = 1 << 16;
 
-/** Exit code of a failed gate (DESIGN.md §6). */
+/** Exit code of a failed gate (docs/exit-codes.md). */
 export const EXIT_GATE_FAILED = 5;
 
 /** Parses a verdict flag such as `--fail-on`. @throws ProofError `usage.verdict` (exit 6). */
@@ -56,7 +56,7 @@ export interface VerifyInput {
   out: string;
   /** Other files the run reads (a baseline): like every input, they may not lie inside `out`. */
   inputs?: string[];
-  /** Replace matched values in the public artifacts by a SHA-256 prefix (`--redact`, DESIGN.md §7). */
+  /** Replace matched values in the public artifacts by a SHA-256 prefix (`--redact`, docs/artifacts.md). */
   redact?: boolean;
   /** PKCS#8 PEM Ed25519 key file that signs `manifest.json` (`--sign-key`). */
   signKey?: string;
