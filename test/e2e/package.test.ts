@@ -198,11 +198,14 @@ describe("the packed tarball", () => {
       "ci-templates/gitlab/proof.gitlab-ci.yml",
       "templates/init/proof.config.yaml",
       "README.md",
+      "LICENSE",
       "package.json",
     ]) {
       expect(packed.files, file).toContain(file);
     }
     expect(packed.files.filter((f) => /^(src|test|fixtures|node_modules)\//.test(f))).toEqual([]);
+    // The GitHub action's bundle ships with the action's release, not with the npm package.
+    expect(packed.files).not.toContain("dist/action.js");
   });
 
   it("installs offline into an empty project; npx proof init, then the command it prints, exit 0", async () => {
