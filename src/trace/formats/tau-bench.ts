@@ -60,7 +60,8 @@ export const tauBench: TraceFormat = {
       const prefix = Array.isArray(doc) ? `${ctx.prefix}[${n}]` : ctx.prefix;
       const builder = new TraceBuilder();
       const dot = `${prefix}${prefix ? "." : ""}`;
-      if (r.info !== undefined && r.info !== null)
+      // An empty info (`{}`) holds nothing to skip.
+      if (r.info !== undefined && r.info !== null && !(isObject(r.info) && Object.keys(r.info).length === 0))
         builder.warnings.push(
           `skipped: ${dot}info is the benchmark's task and grading, not the conversation (${infoSummary(r.info)})`,
         );
