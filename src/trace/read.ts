@@ -121,6 +121,20 @@ function pickFormat(doc: unknown, format: FormatName | "auto", file: string, lin
   return chosen;
 }
 
+/** One importer warning of a file, with the case it belongs to. */
+export interface ImportWarning {
+  case_id: string;
+  /** `skipped: <address> <why>`, `orphan_result: ...`, ... (docs/traces.md, "Nothing silent"). */
+  message: string;
+}
+
+/** What importing a file gave, for `--explain`: how many traces and every warning, in order. */
+export interface ImportOutcome {
+  format: FormatName;
+  traces: number;
+  warnings: ImportWarning[];
+}
+
 /** What `proof import --explain` says about one file. */
 export interface Explanation {
   file: string;
@@ -129,14 +143,42 @@ export interface Explanation {
   /** The one format that accepts it, or null (none, or several: see `verdicts`). */
   detected: FormatName | null;
   verdicts: FormatVerdict[];
+  /**
+   * The import in the detected (or named) format: its traces and every warning, so that what the
+   * importer skipped is listed with its address; null when no single format reads the file.
+   */
+  imported: ImportOutcome | null;
 }
 
 /**
- * Explains the detection of one file without importing it: every format's verdict on the
- * document (`.json`) or on the first non-empty line (`.jsonl`, which decides how the rest is read).
- * @throws ProofError (exit 6) for an empty file or invalid JSON.
+ * Imports one file and keeps only what the import says about it: the number of traces and every
+ * warning, unbounded (the explanation lists them all; `proof import` prints the first few).
+ * @throws ProofError (exit 6) as `readTraces` does.
  */
-export async function explainSource(source: TraceSource): Promise<Explanation> {
+export async function importOutcome(
+  source: TraceSource,
+  format: FormatName | "auto",
+): Promise<ImportOutcome> {
+  const out: ImportOutcome = { format: format === "auto" ? "proof" : format, traces: 0, warnings: [] };
+  for await (const t of readTraces(source, format)) {
+    out.format = t.header.source.format;
+    out.traces++;
+    for (const message of t.warnings) out.warnings.push({ case_id: t.header.case_id, message });
+  }
+  return out;
+}
+
+/**
+ * Explains one file: every format's verdict on the document (`.json`) or on the first non-empty
+ * line (`.jsonl`, which decides how the rest is read), then, when one format reads it (detected,
+ * or named by `format`), the outcome of importing it in that format with every warning.
+ * @throws ProofError (exit 6) for an empty file, invalid JSON, or a file that the chosen format
+ *   fails to import (located as `proof import` locates it).
+ */
+export async function explainSource(
+  source: TraceSource,
+  format: FormatName | "auto" = "auto",
+): Promise<Explanation> {
   let doc: unknown;
   let line: number | undefined;
   let basis: string;
@@ -157,11 +199,14 @@ export async function explainSource(source: TraceSource): Promise<Explanation> {
   }
   const all = verdicts(doc, line);
   const ok = all.filter((v) => v.ok);
+  const detected = ok.length === 1 ? (ok[0]?.format ?? null) : null;
+  const chosen = format === "auto" ? detected : format;
   return {
     file: source.path,
     basis,
-    detected: ok.length === 1 ? (ok[0]?.format ?? null) : null,
+    detected,
     verdicts: all,
+    imported: chosen === null ? null : await importOutcome(source, chosen),
   };
 }
 

@@ -47,6 +47,29 @@ describe("proof import", () => {
     expect(lines[5]).toMatchObject({ type: "tool_result", call_id: "gone\n::error::pwned", tool: null });
   });
 
+  it("prints the first 20 warnings, then how many more and where to see them", async () => {
+    const runs = Array.from({ length: 25 }, (_, n) => ({
+      task_id: n,
+      reward: 1,
+      info: { task: { instruction: `task ${n}` } },
+      traj: [{ role: "user", content: `hi ${n}` }],
+    }));
+    await writeFile(join(dir, "tau.json"), JSON.stringify(runs));
+    const r = await proof(["import", "tau.json"], dir);
+    expect(r.code).toBe(0);
+    const lines = r.stderr.trimEnd().split("\n");
+    expect(lines).toHaveLength(21);
+    expect(lines[0]).toBe(
+      "warning: tau.json#0: skipped: [0].info is the benchmark's task and grading, not the conversation (task.instruction)",
+    );
+    expect(lines[19]).toMatch(/^warning: tau\.json#19: skipped: \[19\]\.info /);
+    expect(lines[20]).toBe(
+      "warning: 5 more warnings not shown: proof import --explain tau.json lists them all",
+    );
+    // Every trace is still written.
+    expect(r.stdout.split("\n").filter((l) => l.includes('"type":"trace"'))).toHaveLength(25);
+  });
+
   it("prints no warnings with --quiet", async () => {
     const r = await proof(["--quiet", "import", "messy.json"], dir);
     expect(r.code).toBe(0);

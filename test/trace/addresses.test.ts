@@ -61,12 +61,20 @@ describe("event addresses lead back into the source file", () => {
     expect(files).toHaveLength(71);
     let events = 0;
     for (const file of files) {
-      const doc = loadJson(file.path) as { messages: Obj[] };
+      const doc = loadJson(file.path) as { messages: Obj[]; injections: Obj };
       const traces = await readAll(file.source);
       expect(traces).toHaveLength(1);
       const trace = traces[0] as Trace;
       expect(trace.header.case_id).toBe(file.rel);
-      expect(trace.warnings).toEqual([]);
+      // The only field not imported is an attacked run's planted payloads (docs/traces.md).
+      const n = Object.keys(doc.injections).length;
+      expect(trace.warnings).toEqual(
+        n === 0
+          ? []
+          : [
+              `skipped: injections holds ${n} attack ${n === 1 ? "payload" : "payloads"} as planted in the environment; the agent saw them only in tool results, which are imported`,
+            ],
+      );
       for (const e of trace.events) checkEvent(doc, trace, e, "agentdojo");
       expect(eventCounts(trace)).toEqual(counts(doc.messages));
       events += trace.events.length;

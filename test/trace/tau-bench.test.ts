@@ -63,6 +63,24 @@ describe("tau-bench importer", () => {
     expect(traces[0]?.header.trace_id).not.toBe(traces[1]?.header.trace_id);
   });
 
+  it("names info and any unknown run key in one skipped warning each, per run", async () => {
+    const traces = await readDoc("traj/airline.json", [
+      { ...run(7, 0, "SEA"), judge: "gpt-4" },
+      run(8, 3, "JFK"),
+    ]);
+    expect(traces.map((t) => t.warnings)).toEqual([
+      [
+        "skipped: [0].info is the benchmark's task and grading, not the conversation (task.user_id)",
+        "skipped: [0].judge is not a tau-bench run field proof reads",
+      ],
+      ["skipped: [1].info is the benchmark's task and grading, not the conversation (task.user_id)"],
+    ]);
+    const [one] = await readDoc("one.json", { traj: [], reward: 0, info: { task: { actions: [1, 2] } } });
+    expect(one?.warnings).toEqual([
+      "skipped: info is the benchmark's task and grading, not the conversation (task.actions: 2)",
+    ]);
+  });
+
   it("reads a single run object as one trace without #N", async () => {
     const traces = await readDoc("one.json", run(1, 0, "LAX"));
     expect(traces.map((t) => t.header.case_id)).toEqual(["one.json"]);
@@ -78,7 +96,11 @@ describe("tau-bench importer", () => {
       Array.from({ length: 200 }, (_, n) => `gpt-4o-airline.json#${n}`),
     );
     expect(traces.every((t) => t.header.source.format === "tau-bench")).toBe(true);
-    expect(traces.flatMap((t) => t.warnings)).toEqual([]);
+    // One warning per run names its info (task and grading), the only field not imported.
+    expect(traces.map((t) => t.warnings.length)).toEqual(Array(200).fill(1));
+    expect(traces[0]?.warnings).toEqual([
+      "skipped: [0].info is the benchmark's task and grading, not the conversation (task.user_id, task.actions: 1, task.instruction, task.outputs: 0, source, user_cost, reward_info)",
+    ]);
     // 1164 tool calls in the file, each answered by a tool message naming the same tool.
     const calls = traces.flatMap((t) => t.events.filter((e) => e.type === "tool_call"));
     const results = traces.flatMap((t) => t.events.filter((e) => e.type === "tool_result"));

@@ -40,7 +40,9 @@ describe("trace_id", () => {
     expect(other.events.filter((e) => e.type === "tool_call").map((e) => e.call_id)).not.toEqual(
       original.events.filter((e) => e.type === "tool_call").map((e) => e.call_id),
     );
-    expect(other.warnings).toEqual([]);
+    // No result lost its call (no orphan_result); the run's other warnings are unchanged.
+    expect(other.warnings).toEqual(original.warnings);
+    expect(other.warnings.filter((w) => !w.startsWith("skipped: injections "))).toEqual([]);
     expect(other.header.trace_id).toBe(original.header.trace_id);
   });
 

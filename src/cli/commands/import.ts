@@ -21,9 +21,18 @@ export function parseFormat(value: string): FormatName | "auto" {
   return value as FormatName | "auto";
 }
 
+/** How many importer warnings `proof import` prints before it only counts them. */
+export const PRINTED_WARNINGS = 20;
+
+/** `1 trace`, `2 warnings`. */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
 /**
- * The text of `--explain` for one file: the detected format (or why none is), then every
- * format's verdict with its reason.
+ * The text of `--explain` for one file: the detected format (or why none is), every format's
+ * verdict with its reason, then what the import gave and every warning of it (what was skipped,
+ * by address).
  */
 export function explanationText(e: Explanation): string {
   const ok = e.verdicts.filter((v) => v.ok).map((v) => v.format);
@@ -36,6 +45,13 @@ export function explanationText(e: Explanation): string {
   const lines = [oneLine(head), `  judged on ${e.basis}`];
   for (const v of e.verdicts)
     lines.push(oneLine(`  ${v.ok ? "accepted by" : "rejected by"} ${v.format}: ${v.reason}`));
+  const i = e.imported;
+  if (i !== null) {
+    lines.push(
+      `  imported as ${i.format}: ${count(i.traces, "trace")}, ${count(i.warnings.length, "warning")}`,
+    );
+    for (const w of i.warnings) lines.push(oneLine(`  warning: ${w.case_id}: ${w.message}`));
+  }
   return `${lines.join("\n")}\n`;
 }
 
@@ -62,7 +78,7 @@ export function registerImport(
         if (opts.explain) {
           for (const root of files)
             for (const found of await listTraceFiles(root)) {
-              const e = await explainSource(traceSource(found));
+              const e = await explainSource(traceSource(found), format);
               process.stdout.write(global.json ? `${JSON.stringify(e)}\n` : explanationText(e));
             }
           return 0;
@@ -70,6 +86,9 @@ export function registerImport(
         const file = opts.output ? await openAtomicLineFile(opts.output) : undefined;
         const out = file ?? stdoutWriter;
         let traces = 0;
+        // Printed up to PRINTED_WARNINGS, then counted: a corpus of runs with one warning each
+        // must not bury the output; --explain lists every one.
+        let warnings = 0;
         try {
           for (const root of files) {
             for (const found of await listTraceFiles(root)) {
@@ -79,13 +98,17 @@ export function registerImport(
                 await out.write(jsonLine(trace.header));
                 for (const e of trace.events) await out.write(jsonLine(e));
                 for (const w of trace.warnings)
-                  if (!global.quiet)
+                  if (!global.quiet && warnings++ < PRINTED_WARNINGS)
                     process.stderr.write(`${oneLine(`warning: ${trace.header.case_id}: ${w}`)}\n`);
                 traces++;
               }
             }
           }
           if (traces === 0) throw inputError("trace.none", `no traces found in ${files.join(", ")}`);
+          if (warnings > PRINTED_WARNINGS)
+            process.stderr.write(
+              `${oneLine(`warning: ${count(warnings - PRINTED_WARNINGS, "more warning")} not shown: proof import --explain ${files.join(" ")} lists them all`)}\n`,
+            );
           await file?.commit();
         } catch (err) {
           await file?.abort();
