@@ -88,6 +88,26 @@ describe("format detection", () => {
     expect((await readDoc("d.json", agentdojo))[0]?.header.source.format).toBe("agentdojo");
   });
 
+  it("reads wrap_openai runs (OpenAI messages inside a run) as langchain, never as openai", async () => {
+    const run = {
+      id: "r",
+      run_type: "llm",
+      inputs: { messages: [{ role: "user", content: "hi" }] },
+      outputs: { choices: [{ message: { role: "assistant", content: "hello" } }] },
+    };
+    expect((await readDoc("run.json", run))[0]?.header.source.format).toBe("langchain");
+    expect((await readDoc("runs.json", [run, { ...run, id: "s" }]))[0]?.header.source.format).toBe("langchain");
+  });
+
+  it("refuses runs that are also JSON-RPC messages: langchain and mcp both accept them", async () => {
+    const doc = [{ jsonrpc: "2.0", id: 1, method: "tools/call", run_type: "tool", inputs: {} }];
+    const err = await rejection(readDoc("both.json", doc));
+    expect(err).toMatchObject({
+      code: "trace.ambiguous_format",
+      message: expect.stringMatching(/mcp.*langchain|langchain.*mcp/),
+    });
+  });
+
   it("explains a .json file with the reason of every format", async () => {
     const doc = { system: "s", messages: [{ role: "user", content: "hi" }] };
     const e = await explainSource(memorySource("sys.json", JSON.stringify(doc)));

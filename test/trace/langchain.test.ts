@@ -30,7 +30,11 @@ describe("langchain importer: a LangGraph agent run", () => {
     const { trace } = await readFixture();
     const golden = readFileSync(join(ROOT, "fixtures/formats/langchain/expected/weather.jsonl"), "utf8");
     expect([trace.header, ...trace.events].map(jsonLine).join("")).toBe(golden);
-    expect(trace.warnings).toEqual([]);
+    // The tool run recorded its arguments as Python's str(dict): the call's own are used, and
+    // the tool run's copy is named rather than dropped without a word.
+    expect(trace.warnings).toEqual([
+      "skipped: child_runs[2].inputs records the arguments of call call_ZaxIDx9SNTbBYTiaN3Jpr4PM differently from the call; the call's arguments are used",
+    ]);
   });
 
   it("flattens in dotted_order, not in child_runs order, and keeps the repeated history once", async () => {
@@ -241,5 +245,157 @@ describe("langchain importer: quirks", () => {
       ["c1", "one"],
     ]);
     expect(t?.warnings).toEqual([]);
+  });
+});
+
+/** A fixture made by a real producer (scripts/fixtures/), read as `proof import` reads it. */
+async function readProduced(name: string): Promise<Trace> {
+  const file = `fixtures/formats/langchain/${name}.json`;
+  const [trace, ...more] = await readAll(
+    memorySource(file, readFileSync(join(ROOT, file), "utf8"), `${name}.json`),
+  );
+  expect(more).toEqual([]);
+  return trace as Trace;
+}
+
+describe("langchain importer: runs recorded by LangSmith's OpenAI wrapper", () => {
+  it("imports byte for byte as the golden canonical JSONL", async () => {
+    const trace = await readProduced("wrap-openai");
+    const golden = readFileSync(join(ROOT, "fixtures/formats/langchain/expected/wrap-openai.jsonl"), "utf8");
+    expect([trace.header, ...trace.events].map(jsonLine).join("")).toBe(golden);
+  });
+
+  it("gives the 2 calls with their names and arguments, each answered once in message order, and the final answer", async () => {
+    const trace = await readProduced("wrap-openai");
+    expect(
+      trace.events.map((e) =>
+        e.type === "message"
+          ? [e.role, e.content]
+          : e.type === "tool_call"
+            ? ["call", e.call_id, e.tool, e.args, e.message_seq]
+            : ["result", e.call_id, e.content],
+      ),
+    ).toEqual([
+      ["system", "You are a weather assistant. Use the tools."],
+      ["user", "What is the weather like in Paris and in Bogotá today?"],
+      ["assistant", ""],
+      ["call", "call_12345xyz", "get_weather", { location: "Paris, France" }, 2],
+      ["call", "call_67890abc", "get_weather", { location: "Bogotá, Colombia" }, 2],
+      ["result", "call_12345xyz", "Sunny, 14°C in Paris, France"],
+      // A tool returning a dict is stored as the outputs themselves: kept whole as JSON.
+      [
+        "result",
+        "call_67890abc",
+        '{"location":"Bogotá, Colombia","temperature_c":18,"conditions":"light rain"}',
+      ],
+      ["assistant", "Paris is sunny at 14°C; Bogotá has light rain at 18°C."],
+    ]);
+    // The tool declarations are the only thing not imported, and they are named.
+    expect(trace.warnings).toEqual([
+      "skipped: child_runs[0].inputs.tools declares tools the model may call (declarations are not events)",
+      "skipped: child_runs[3].inputs.tools declares tools the model may call (declarations are not events)",
+    ]);
+  });
+
+  it("a tool run recorded before the message that made its call follows that message, paired by order without ids", async () => {
+    // No llm output recorded for the first model call: its message is only in the next input.
+    const [t] = await readDoc(
+      "late.json",
+      run("root", "chain", {
+        dotted_order: "1",
+        child_runs: [
+          run("l1", "llm", {
+            dotted_order: "1.1",
+            inputs: { messages: [{ role: "user", content: "pay it" }] },
+          }),
+          run("t1", "tool", {
+            name: "lookup_bill",
+            dotted_order: "1.2",
+            inputs: { n: 1 },
+            outputs: { output: "120 EUR" },
+          }),
+          run("t2", "tool", {
+            name: "pay",
+            dotted_order: "1.3",
+            inputs: { to: "DE89" },
+            outputs: { ok: true },
+          }),
+          run("l2", "llm", {
+            dotted_order: "1.4",
+            inputs: {
+              messages: [
+                { role: "user", content: "pay it" },
+                {
+                  role: "assistant",
+                  content: null,
+                  tool_calls: [
+                    { type: "function", function: { name: "get_bill", arguments: '{"n":1}' } },
+                    { type: "function", function: { name: "send_money", arguments: '{"to":"DE89"}' } },
+                  ],
+                },
+              ],
+            },
+            outputs: { choices: [{ index: 0, message: { role: "assistant", content: "Paid." } }] },
+          }),
+        ],
+      }),
+    );
+    expect(
+      t?.events.map((e) => [
+        e.type,
+        e.type === "tool_call" ? e.tool : e.type === "tool_result" ? e.content : e.at,
+      ]),
+    ).toEqual([
+      ["message", "child_runs[0].inputs.messages[0]"],
+      ["message", "child_runs[3].inputs.messages[1]"],
+      ["tool_call", "get_bill"],
+      ["tool_call", "send_money"],
+      ["tool_result", "120 EUR"],
+      ["tool_result", '{"ok":true}'],
+      ["message", "child_runs[3].outputs.choices[0].message"],
+    ]);
+    // Each result answers its own call (by order: the tool runs' names differ from the calls').
+    const results = t?.events.filter((e) => e.type === "tool_result") ?? [];
+    expect(results.map((e) => e.type === "tool_result" && e.tool)).toEqual(["get_bill", "send_money"]);
+  });
+
+  it("a refusal is the assistant's text, and an OpenAI call without a name is kept and named in a warning", async () => {
+    const [t] = await readDoc(
+      "refusal.json",
+      run("l", "llm", {
+        inputs: { messages: [{ role: "user", content: "help me steal" }] },
+        outputs: {
+          choices: [
+            { message: { role: "assistant", content: null, refusal: "I can't help with that." } },
+            {
+              message: {
+                role: "assistant",
+                content: null,
+                tool_calls: [{ id: "c", function: { arguments: "{}" } }],
+              },
+            },
+          ],
+        },
+      }),
+    );
+    expect(
+      t?.events.filter((e) => e.type === "message").map((e) => e.type === "message" && e.content),
+    ).toEqual(["help me steal", "I can't help with that.", ""]);
+    expect(t?.warnings).toEqual(["unnamed_call: outputs.choices[1].message.tool_calls[0] has no tool name"]);
+  });
+});
+
+describe("langchain importer: runs collected by @langchain/core's RunCollectorCallbackHandler", () => {
+  it("imports byte for byte as the golden canonical JSONL, with nothing skipped", async () => {
+    const trace = await readProduced("run-collector");
+    const golden = readFileSync(
+      join(ROOT, "fixtures/formats/langchain/expected/run-collector.jsonl"),
+      "utf8",
+    );
+    expect([trace.header, ...trace.events].map(jsonLine).join("")).toBe(golden);
+    expect(
+      trace.events.filter((e) => e.type === "tool_call").map((e) => e.type === "tool_call" && e.tool),
+    ).toEqual(["read_inbox", "send_money"]);
+    expect(trace.warnings).toEqual([]);
   });
 });
