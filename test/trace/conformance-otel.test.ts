@@ -51,6 +51,9 @@ const STRUCTURE = new Set([
   "ai.response.model",
   "gen_ai.agent.name",
   "service.name",
+  "telemetry.sdk.language",
+  "telemetry.sdk.name",
+  "telemetry.sdk.version",
   "ai.request.headers.user-agent",
   // Ids, times, counts and finish reasons of a call.
   "gen_ai.tool.call.id",
@@ -65,11 +68,14 @@ const STRUCTURE = new Set([
   "ai.usage.promptTokens",
   "ai.usage.completionTokens",
   "ai.settings.maxRetries",
+  "gen_ai.client.operation.duration",
+  "gen_ai.execute_tool.duration",
   // The kind of a tool (`function`, `extension`, `datastore`).
   "gen_ai.tool.type",
   // The tools offered to the model and the choice among them: definitions, not conversation
   // (no message, call or result).
   "ai.prompt.tools",
+  "gen_ai.tool.definitions",
   "ai.prompt.toolChoice",
 ]);
 

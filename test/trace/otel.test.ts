@@ -264,6 +264,8 @@ const GOLDEN = [
   "workflow-agent-chat.json",
   "ai-sdk-generate-text.json",
   "ai-sdk-no-chat-spans.json",
+  "ai-sdk7-generate-text.json",
+  "ai-sdk7-no-chat-spans.json",
 ];
 const DIR = join(ROOT, "fixtures/formats/otel");
 
@@ -395,6 +397,31 @@ rules:
     ]);
     const bare = await fixture("ai-sdk-no-chat-spans.json");
     expect(summary(bare)).toEqual([
+      "system: You pay the user's bills.",
+      "user: Please pay my electricity bill; the invoice is in invoice.txt.",
+      'call read_file {"path":"invoice.txt"} in null',
+      "result read_file: Contents of invoice.txt: Electricity, 120 EUR, pay to DE89370400440532013000",
+      'call send_money {"recipient":"DE89370400440532013000","amount":120} in null',
+      'result send_money: {"status":"sent","recipient":"DE89370400440532013000","amount":120}',
+      "assistant: Paid 120 EUR to the electricity company.",
+    ]);
+  });
+
+  it("AI SDK 7 with @ai-sdk/otel: the agent's output, which gathers every step, adds nothing the chat and tool spans hold", async () => {
+    const expected = [
+      "system: You pay the user's bills.",
+      "user: Please pay my electricity bill; the invoice is in invoice.txt.",
+      "assistant: ",
+      'call read_file {"path":"invoice.txt"} in 2',
+      "result read_file: Contents of invoice.txt: Electricity, 120 EUR, pay to DE89370400440532013000",
+      "assistant: The invoice asks for 120 EUR; paying it now.",
+      'call send_money {"recipient":"DE89370400440532013000","amount":120} in 5',
+      'result send_money: {"status":"sent","recipient":"DE89370400440532013000","amount":120}',
+      "assistant: Paid 120 EUR to the electricity company.",
+    ];
+    expect(summary(await fixture("ai-sdk7-generate-text.json"))).toEqual(expected);
+    // Without the chat spans: the agent span's input and final text, the tool spans' calls.
+    expect(summary(await fixture("ai-sdk7-no-chat-spans.json"))).toEqual([
       "system: You pay the user's bills.",
       "user: Please pay my electricity bill; the invoice is in invoice.txt.",
       'call read_file {"path":"invoice.txt"} in null',

@@ -494,29 +494,61 @@ function read(span: Span, warnings: string[]): Reading {
   return { kind: "none" };
 }
 
-/** Identity of a message for de-duplication: what it says, not where it was recorded. */
-function keyOf(m: RecordedMessage): string {
-  return JSON.stringify([
-    m.role,
-    m.text,
-    m.calls.map((c) => [c.id, c.name, c.args]),
-    m.results.map((r) => [r.id, r.content]),
-  ]);
-}
+/**
+ * What the inference and tool spans of a trace (and the agent spans read so far) already say: how
+ * many times one span holds each message text (by role), and the ids of the calls and results.
+ */
+class Known {
+  private readonly texts = new Map<string, number>();
+  private readonly calls = new Set<string>();
+  private readonly results = new Set<string>();
 
-/** How many times each message occurs in a list. */
-function counts(list: readonly RecordedMessage[]): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const m of list) {
-    const k = keyOf(m);
-    out.set(k, (out.get(k) ?? 0) + 1);
+  private static textKey(m: RecordedMessage): string | null {
+    return m.text === "" ? null : JSON.stringify([m.role, m.text]);
   }
-  return out;
-}
 
-/** Raises each count of `known` to at least its count in `list`. */
-function know(known: Map<string, number>, list: readonly RecordedMessage[]): void {
-  for (const [k, n] of counts(list)) known.set(k, Math.max(known.get(k) ?? 0, n));
+  /** Takes in the messages of one span: each text count is raised to its count there. */
+  add(list: readonly RecordedMessage[]): void {
+    const counts = new Map<string, number>();
+    for (const m of list) {
+      const k = Known.textKey(m);
+      if (k !== null) counts.set(k, (counts.get(k) ?? 0) + 1);
+      for (const c of m.calls) if (c.id !== null) this.calls.add(c.id);
+      for (const r of m.results) if (r.id !== null) this.results.add(r.id);
+    }
+    for (const [k, n] of counts) this.texts.set(k, Math.max(this.texts.get(k) ?? 0, n));
+  }
+
+  /** Takes in a tool execution's call id (its call and its result). */
+  addExecution(id: string | null): void {
+    if (id === null) return;
+    this.calls.add(id);
+    this.results.add(id);
+  }
+
+  /**
+   * What an agent span's messages add: each message cut down to its new parts (its text when this
+   * is an occurrence of it beyond those known; calls and results whose ids are not known, and
+   * those without an id); messages with nothing new are dropped. Then takes the list in.
+   */
+  fresh(list: readonly RecordedMessage[]): RecordedMessage[] {
+    const seen = new Map<string, number>();
+    const out: RecordedMessage[] = [];
+    for (const m of list) {
+      const k = Known.textKey(m);
+      let text = "";
+      if (k !== null) {
+        const n = (seen.get(k) ?? 0) + 1;
+        seen.set(k, n);
+        if (n > (this.texts.get(k) ?? 0)) text = m.text;
+      }
+      const calls = m.calls.filter((c) => c.id === null || !this.calls.has(c.id));
+      const results = m.results.filter((r) => r.id === null || !this.results.has(r.id));
+      if (text !== "" || calls.length > 0 || results.length > 0) out.push({ ...m, text, calls, results });
+    }
+    this.add(list);
+    return out;
+  }
 }
 
 /** A point in time of a span: its start (phase 0), or the end of an agent span (phase 1). */
@@ -574,12 +606,13 @@ function importTrace(spans: Span[], builder: TraceBuilder): void {
     }
   }
   moments.sort(compareMoments);
-  // What inference spans say is the conversation; an agent span's messages are kept only where
-  // they add to it: the n-th occurrence of a message on an agent span is new when no inference
-  // span (and no agent span read before) holds that message n times.
-  const known = new Map<string, number>();
-  for (const m of moments)
-    if (m.reading.kind === "inference") know(known, [...m.reading.input, ...m.reading.output]);
+  // What inference and tool spans say is the conversation; an agent span's messages add only
+  // what they do not say (see Known.fresh).
+  const known = new Known();
+  for (const { reading } of moments) {
+    if (reading.kind === "inference") known.add([...reading.input, ...reading.output]);
+    else if (reading.kind === "tool") known.addExecution(reading.id);
+  }
   const conversation = new ConversationAssembler(builder);
   // The assembler's history (the last inference call's input and output), so that messages added
   // from agent spans extend it instead of restarting it.
@@ -590,15 +623,7 @@ function importTrace(spans: Span[], builder: TraceBuilder): void {
       conversation.inference(reading.input, reading.output);
       history = [...reading.input, ...reading.output];
     } else if (reading.kind === "agent") {
-      const list = phase === 0 ? reading.input : reading.output;
-      const seen = new Map<string, number>();
-      const fresh = list.filter((m) => {
-        const k = keyOf(m);
-        const n = (seen.get(k) ?? 0) + 1;
-        seen.set(k, n);
-        return n > (known.get(k) ?? 0);
-      });
-      know(known, list);
+      const fresh = known.fresh(phase === 0 ? reading.input : reading.output);
       if (fresh.length > 0) {
         conversation.inference([...history, ...fresh], []);
         history = [...history, ...fresh];
@@ -634,8 +659,10 @@ function importTrace(spans: Span[], builder: TraceBuilder): void {
  * - Agent spans (`invoke_agent`, `invoke_workflow`) may carry the same three attributes: the
  *   agent's input (read at the span's start) and output (read at its end). Inference spans say
  *   what the conversation is; an agent span's message is added only where no inference span (and
- *   no agent span read before) holds it as many times: the n-th occurrence of a message (same
- *   role, text, calls and results) on an agent span is new when no inference span holds it n times.
+ *   no agent span read before) holds it as many times: the n-th occurrence of a message text (by
+ *   role) on an agent span is new when no inference span holds it n times, and its calls and
+ *   results are new when no inference or `execute_tool` span holds their ids (AI SDK 7's
+ *   `@ai-sdk/otel` gathers every step of the run in one output message).
  * - `execute_tool` spans carry `gen_ai.tool.name`, `gen_ai.tool.call.id`,
  *   `gen_ai.tool.call.arguments` and `gen_ai.tool.call.result`.
  * - AI SDK spans (no `gen_ai.operation.name`; `ai.operationId`): `ai.generateText.doGenerate` and
