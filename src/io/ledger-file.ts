@@ -74,15 +74,12 @@ function headIsSigned(head: string): boolean {
 }
 
 function broken(path: string, line: number | null, message: string): ProofError {
-  return new ProofError(
-    "ledger.broken",
-    `${toPosix(path)}${line === null ? " (head)" : `:${line}`}: ${message}`,
-    {
-      category: "integrity",
-      location: line === null ? { file: toPosix(headPath(path)) } : { file: toPosix(path), line },
-      hint: "a ledger that does not verify is never extended; start a new one and keep this one as evidence",
-    },
-  );
+  // The location is printed from `location`: the message must not repeat it.
+  return new ProofError("ledger.broken", message, {
+    category: "integrity",
+    location: line === null ? { file: toPosix(headPath(path)) } : { file: toPosix(path), line },
+    hint: "a ledger that does not verify is never extended; start a new one and keep this one as evidence",
+  });
 }
 
 /**

@@ -6,7 +6,7 @@
  * loads it. Export only observes: it never changes a decision, an exit code or an artifact.
  */
 import type { Attributes } from "@opentelemetry/api";
-import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
+import type { ReadableSpan, SpanExporter, SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { canonicalJson } from "../io/canonical.js";
 import { writeFileAtomic } from "../io/write.js";
 import type { Decision } from "../verify/decision.js";
@@ -122,7 +122,7 @@ export async function createDecisionExporter(options: ExporterOptions): Promise<
   const [{ BasicTracerProvider, BatchSpanProcessor, SimpleSpanProcessor }, { resourceFromAttributes }] =
     await Promise.all([import("@opentelemetry/sdk-trace-base"), import("@opentelemetry/resources")]);
   const problems: string[] = [];
-  const processors = [];
+  const processors: SpanProcessor[] = [];
   if (options.file !== undefined) {
     const { JsonTraceSerializer } = await import("@opentelemetry/otlp-transformer");
     processors.push(
@@ -170,11 +170,23 @@ export async function createDecisionExporter(options: ExporterOptions): Promise<
       span.end(end);
     },
     async shutdown() {
-      try {
-        await provider.forceFlush();
-        await provider.shutdown();
-      } catch (err) {
-        problems.push(`otel: ${err instanceof Error ? err.message : String(err)}`);
+      // Each output is flushed and shut down on its own: a failing endpoint (whose forceFlush
+      // rejects) must not keep the file output from being written, since its shutdown writes it.
+      const settled = await Promise.allSettled(
+        processors.map(async (p) => {
+          try {
+            await p.forceFlush();
+          } finally {
+            await p.shutdown();
+          }
+        }),
+      );
+      for (const s of settled) {
+        if (s.status === "fulfilled") continue;
+        const message = `otel: ${s.reason instanceof Error ? s.reason.message : String(s.reason)}`;
+        // The checked endpoint exporter has already reported a failed export in its own words.
+        if (!problems.some((p) => p.startsWith(`otel: export to ${options.endpoint} failed`)))
+          problems.push(message);
       }
       return problems;
     },

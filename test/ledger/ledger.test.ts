@@ -137,6 +137,12 @@ describe("proof ledger verify", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("tampered.jsonl:3");
     expect(r.stderr).toContain("hash does not match");
+    // The location is printed once, by the error line, not repeated in the message.
+    expect(r.stderr.split("tampered.jsonl:3").length - 1).toBe(1);
+    const json = await proof(["--json", "ledger", "verify", file], dir);
+    const { error } = JSON.parse(json.stdout);
+    expect(error.location).toMatchObject({ file: expect.stringMatching(/tampered\.jsonl$/), line: 3 });
+    expect(error.message).not.toContain("tampered.jsonl");
   });
 
   it("names the break when a tampered record's hash was recomputed too (exit 2)", async () => {

@@ -146,6 +146,24 @@ describe("decision exporter", () => {
     expect(problems.length).toBeGreaterThan(0);
     expect(problems[0]).toContain("otel: export to http://127.0.0.1:9/v1/traces failed");
   });
+
+  it("writes the file even when the endpoint refuses, and reports the endpoint as a problem", async () => {
+    // Both outputs at once: the refused endpoint's flush rejects, which used to skip the file's
+    // shutdown (where the file is written). Port 9 on 127.0.0.1 refuses connections.
+    const file = join(dir, "with-endpoint.json");
+    const exporter = await createDecisionExporter({
+      file,
+      endpoint: "http://127.0.0.1:9/v1/traces",
+      timeoutMillis: 500,
+    });
+    exporter.export(DECISION, { run_id: "run-both" });
+    const problems = await exporter.shutdown();
+    const [span] = spans(JSON.parse(await readFile(file, "utf8")));
+    expect(attributes(span)).toMatchObject({ "proof.run_id": "run-both", "proof.verdict": "block" });
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems.every((p) => p.startsWith("otel: "))).toBe(true);
+    expect(problems.join("\n")).toContain("http://127.0.0.1:9/v1/traces");
+  });
 });
 
 describe("proof verify --otel-out", () => {
@@ -205,5 +223,31 @@ rules:
     const exported = spans(JSON.parse(await readFile(join(dir, "spans.otlp.json"), "utf8")));
     expect(exported.map((s) => attributes(s)["proof.verdict"])).toEqual(["allow", "block"]);
     expect(attributes(exported[1])["proof.tool.args"]).toBe(`{"recipient":"${SECRET}"}`);
+  });
+
+  it("with a refusing --otel-endpoint too, still writes --otel-out and warns about the endpoint", async () => {
+    // Uses the policy and run written by the test above.
+    const r = await proof(
+      [
+        "verify",
+        "--policy",
+        "policy.yaml",
+        "--traces",
+        "run.json",
+        "--format",
+        "openai",
+        "--out",
+        "out-both",
+        "--otel-out",
+        "both.otlp.json",
+        "--otel-endpoint",
+        "http://127.0.0.1:9/v1/traces",
+      ],
+      dir,
+    );
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain("otel: export to http://127.0.0.1:9/v1/traces failed");
+    const exported = spans(JSON.parse(await readFile(join(dir, "both.otlp.json"), "utf8")));
+    expect(exported.map((s) => attributes(s)["proof.verdict"])).toEqual(["allow", "block"]);
   });
 });

@@ -2,7 +2,7 @@
  * `--format auto` never guesses: every real and fixture file is accepted by exactly one format,
  * a document two formats accept is an error naming both, and `explainSource` says why.
  */
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { explainSource } from "../../src/trace/read.js";
@@ -58,6 +58,19 @@ describe("format detection", () => {
     // Named, either reading is taken.
     const [asAnthropic] = await readDoc("both.json", doc, "anthropic");
     expect(asAnthropic?.events.map((e) => e.type)).toEqual(["message", "tool_call"]);
+  });
+
+  it("reads the AI SDK's OTLP export as otel, and refuses one that also carries chat messages", async () => {
+    const doc = JSON.parse(readFileSync(join(FORMAT_FIXTURES, "otel/ai-sdk-no-chat-spans.json"), "utf8"));
+    const [trace] = await readDoc("ai.json", doc);
+    expect(trace?.header.source.format).toBe("otel");
+    const err = await rejection(
+      readDoc("both.json", { ...doc, messages: [{ role: "user", content: "hi" }] }),
+    );
+    expect(err).toMatchObject({
+      code: "trace.ambiguous_format",
+      message: "ambiguous trace format: openai, otel all accept it",
+    });
   });
 
   it("reads plain text conversations as openai, the one format that needs no marker", async () => {

@@ -4,10 +4,12 @@
  * back into the OTLP file, and the quirks of real exporters.
  */
 import { readFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { jsonLine } from "../../src/io/canonical.js";
 import type { Trace } from "../../src/trace/model.js";
+import { proof, removeTempDirs, tempDir } from "../e2e/cli.js";
 import { memorySource, ROOT, readAll, readDoc, resolveAt } from "./helpers.js";
 
 type Obj = Record<string, unknown>;
@@ -69,7 +71,7 @@ describe("otel importer: the semantic conventions' weather example", () => {
     expect(trace.warnings).toEqual([]);
   });
 
-  it("orders spans by start time (not file order), skips invoke_agent, and keeps each result once", async () => {
+  it("orders spans by start time (not file order), reads nothing new from invoke_agent, and keeps each result once", async () => {
     const { trace } = await readFixture();
     expect(trace.events.map((e) => `${e.type}:${e.type === "message" ? e.role : e.tool}`)).toEqual([
       "message:system",
@@ -252,6 +254,225 @@ describe("otel importer: quirks", () => {
     expect(traces.map((t) => [t.header.case_id, t.header.meta, t.header.source.format])).toEqual([
       ["o.json#0", { otel_trace_id: "A" }, "otel"],
       ["o.json#1", { otel_trace_id: "B" }, "otel"],
+    ]);
+  });
+});
+
+/** The fixtures added with agent spans and the AI SDK (fixtures/formats/README.md, otel). */
+const GOLDEN = [
+  "agent-only-messages.json",
+  "workflow-agent-chat.json",
+  "ai-sdk-generate-text.json",
+  "ai-sdk-no-chat-spans.json",
+  "ai-sdk7-generate-text.json",
+  "ai-sdk7-no-chat-spans.json",
+];
+const DIR = join(ROOT, "fixtures/formats/otel");
+
+async function fixture(file: string): Promise<Trace> {
+  const [trace, ...more] = await readAll(memorySource(file, readFileSync(join(DIR, file), "utf8")));
+  expect(more).toEqual([]);
+  return trace as Trace;
+}
+
+const summary = (t: Trace) =>
+  t.events.map((e) =>
+    e.type === "message"
+      ? `${e.role}: ${e.content}`
+      : e.type === "tool_call"
+        ? `call ${e.tool} ${JSON.stringify(e.args)} in ${e.message_seq}`
+        : `result ${e.tool}: ${e.content}`,
+  );
+
+describe("otel importer: agent spans and the AI SDK", () => {
+  afterAll(removeTempDirs);
+
+  it.each(GOLDEN)(
+    "%s imports byte for byte as its golden canonical JSONL, without warnings",
+    async (file) => {
+      const r = await proof(["--quiet", "import", file], DIR);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(readFileSync(join(DIR, "expected", file.replace(/\.json$/, ".jsonl")), "utf8"));
+      expect((await fixture(file)).warnings).toEqual([]);
+    },
+  );
+
+  it("keeps the user message that stands only on invoke_agent, and decodes a JSON string result", async () => {
+    const t = await fixture("agent-only-messages.json");
+    expect(summary(t)).toEqual([
+      "system: You pay the user's bills.",
+      "user: Please pay my electricity bill: 120 EUR to DE89370400440532013000.",
+      'call read_invoice {"file":"invoice.pdf"} in null',
+      // Recorded as "\"Electricity ...\"": the content is the string, not its JSON.
+      "result read_invoice: Electricity invoice: 120 EUR, pay to DE89370400440532013000",
+      'call send_money {"recipient":"DE89370400440532013000","amount":120} in null',
+      'result send_money: {"status":"sent"}',
+      "assistant: Paid 120 EUR to the electricity company.",
+    ]);
+  });
+
+  it("the payment the user asked for on the agent span passes the provenance policy that blocks it without that message", async () => {
+    const dir = await tempDir();
+    await writeFile(
+      join(dir, "policy.yaml"),
+      `schema: proof.policy/v1
+policy_id: otel.agent.v1
+rules:
+  - id: payee_untrusted
+    match:
+      tool: [send_money]
+      provenance:
+        args: [recipient]
+        from: untrusted
+    effect: block
+    reason: payee_from_untrusted_content
+`,
+    );
+    const doc = JSON.parse(readFileSync(join(DIR, "agent-only-messages.json"), "utf8"));
+    await writeFile(join(dir, "with.json"), JSON.stringify(doc));
+    // The same trace without the agent span's input messages: the IBAN then comes only from the invoice.
+    const agent = doc.resourceSpans[0].scopeSpans[0].spans[0];
+    agent.attributes = agent.attributes.filter((a: { key: string }) => a.key !== "gen_ai.input.messages");
+    await writeFile(join(dir, "without.json"), JSON.stringify(doc));
+    const verify = (file: string) =>
+      proof(
+        ["verify", "--policy", "policy.yaml", "--traces", file, "--format", "otel", "--out", `out-${file}`],
+        dir,
+      );
+    const withMessage = await verify("with.json");
+    expect(withMessage.stderr).toBe("");
+    expect(withMessage.code).toBe(0);
+    const withoutMessage = await verify("without.json");
+    expect(withoutMessage.code).toBe(5);
+    expect(withoutMessage.stdout).toContain("payee_untrusted");
+  });
+
+  it("counts each message once when workflow, agent and chat spans all record it", async () => {
+    const t = await fixture("workflow-agent-chat.json");
+    expect(summary(t)).toEqual([
+      "system: You pay the user's bills.",
+      "user: Please pay my electricity bill: 120 EUR to DE89370400440532013000.",
+      "assistant: ",
+      'call read_invoice {"file":"invoice.pdf"} in 2',
+      "result read_invoice: Electricity invoice: 120 EUR, pay to DE89370400440532013000",
+      "assistant: The invoice matches; paying.",
+      'call send_money {"recipient":"DE89370400440532013000","amount":120} in 5',
+      'result send_money: {"status":"sent"}',
+      "assistant: Paid 120 EUR to the electricity company.",
+    ]);
+  });
+
+  it("agent-span messages that no chat span holds are added at the agent's start, each as often as it is missing", async () => {
+    const user = (text: string) => ({ role: "user", parts: [{ type: "text", content: text }] });
+    const answer = (text: string) => ({ role: "assistant", parts: [{ type: "text", content: text }] });
+    const [t] = await readDoc(
+      "o.json",
+      otlp(
+        // Earlier turns are the agent's input; the chat span records only the newest message.
+        span("ag", "1", [
+          s("gen_ai.operation.name", "invoke_agent"),
+          s("gen_ai.input.messages", JSON.stringify([user("yes"), answer("sure?"), user("yes")])),
+          s("gen_ai.output.messages", JSON.stringify([answer("done")])),
+        ]),
+        chat("c1", "2", [user("yes")], [answer("done")]),
+      ),
+    );
+    // "yes" twice on the agent span, once on the chat span: one is added from the agent span.
+    expect(t && summary(t)).toEqual(["assistant: sure?", "user: yes", "user: yes", "assistant: done"]);
+  });
+
+  it("AI SDK 5 spans: the doGenerate spans give the messages; without them, ai.generateText and ai.toolCall do", async () => {
+    const full = await fixture("ai-sdk-generate-text.json");
+    expect(summary(full)).toEqual([
+      "system: You pay the user's bills.",
+      "user: Please pay my electricity bill; the invoice is in invoice.txt.",
+      "assistant: ",
+      'call read_file {"path":"invoice.txt"} in 2',
+      "result read_file: Contents of invoice.txt: Electricity, 120 EUR, pay to DE89370400440532013000",
+      "assistant: The invoice asks for 120 EUR; paying it now.",
+      'call send_money {"recipient":"DE89370400440532013000","amount":120} in 5',
+      'result send_money: {"status":"sent","recipient":"DE89370400440532013000","amount":120}',
+      "assistant: Paid 120 EUR to the electricity company.",
+    ]);
+    const bare = await fixture("ai-sdk-no-chat-spans.json");
+    expect(summary(bare)).toEqual([
+      "system: You pay the user's bills.",
+      "user: Please pay my electricity bill; the invoice is in invoice.txt.",
+      'call read_file {"path":"invoice.txt"} in null',
+      "result read_file: Contents of invoice.txt: Electricity, 120 EUR, pay to DE89370400440532013000",
+      'call send_money {"recipient":"DE89370400440532013000","amount":120} in null',
+      'result send_money: {"status":"sent","recipient":"DE89370400440532013000","amount":120}',
+      "assistant: Paid 120 EUR to the electricity company.",
+    ]);
+  });
+
+  it("AI SDK 7 with @ai-sdk/otel: the agent's output, which gathers every step, adds nothing the chat and tool spans hold", async () => {
+    const expected = [
+      "system: You pay the user's bills.",
+      "user: Please pay my electricity bill; the invoice is in invoice.txt.",
+      "assistant: ",
+      'call read_file {"path":"invoice.txt"} in 2',
+      "result read_file: Contents of invoice.txt: Electricity, 120 EUR, pay to DE89370400440532013000",
+      "assistant: The invoice asks for 120 EUR; paying it now.",
+      'call send_money {"recipient":"DE89370400440532013000","amount":120} in 5',
+      'result send_money: {"status":"sent","recipient":"DE89370400440532013000","amount":120}',
+      "assistant: Paid 120 EUR to the electricity company.",
+    ];
+    expect(summary(await fixture("ai-sdk7-generate-text.json"))).toEqual(expected);
+    // Without the chat spans: the agent span's input and final text, the tool spans' calls.
+    expect(summary(await fixture("ai-sdk7-no-chat-spans.json"))).toEqual([
+      "system: You pay the user's bills.",
+      "user: Please pay my electricity bill; the invoice is in invoice.txt.",
+      'call read_file {"path":"invoice.txt"} in null',
+      "result read_file: Contents of invoice.txt: Electricity, 120 EUR, pay to DE89370400440532013000",
+      'call send_money {"recipient":"DE89370400440532013000","amount":120} in null',
+      'result send_money: {"status":"sent","recipient":"DE89370400440532013000","amount":120}',
+      "assistant: Paid 120 EUR to the electricity company.",
+    ]);
+  });
+
+  it("a tool result or arguments JSON-encoded once more are decoded; other strings stay as given", async () => {
+    const [t] = await readDoc(
+      "o.json",
+      otlp(
+        tool(
+          "a",
+          "1",
+          "weather",
+          "w1",
+          JSON.stringify(JSON.stringify({ city: "Paris" })),
+          JSON.stringify("sunny"),
+        ),
+        tool("b", "2", "echo", "e1", "{}", '"unterminated'),
+        tool("c", "3", "echo", "e2", "{}", "[1, 2]"),
+      ),
+    );
+    expect(t && summary(t)).toEqual([
+      'call weather {"city":"Paris"} in null',
+      "result weather: sunny",
+      "call echo {} in null",
+      'result echo: "unterminated',
+      "call echo {} in null",
+      "result echo: [1, 2]",
+    ]);
+  });
+
+  it("content on a span that is no inference, agent or tool span is named in a skipped warning", async () => {
+    const [t] = await readDoc(
+      "o.json",
+      otlp(
+        span("a", "1", [
+          s("gen_ai.operation.name", "embeddings"),
+          s("gen_ai.input.messages", JSON.stringify([{ role: "user", parts: [] }])),
+        ]),
+        span("b", "2", [s("ai.operationId", "ai.embed"), s("ai.value", '"secret text"')]),
+      ),
+    );
+    expect(t?.events).toEqual([]);
+    expect(t?.warnings).toEqual([
+      'skipped: resourceSpans[0].scopeSpans[0].spans[0].attributes[1] (gen_ai.input.messages) is on a span that is no inference, agent or tool span (operation "embeddings")',
+      'skipped: resourceSpans[0].scopeSpans[0].spans[1].attributes[1] (ai.value) is on a span that is no inference, agent or tool span (operation "ai.embed")',
     ]);
   });
 });

@@ -49,9 +49,8 @@ export function registerLedger(
           });
         const { records, problem } = verifyLedger(lines, head, key);
         if (problem) {
-          const where =
-            problem.line === null ? `${toPosix(headPath(file))}` : `${toPosix(file)}:${problem.line}`;
-          throw new ProofError("ledger.broken", `${where}: ${problem.message}`, {
+          // The location is printed from `location` (errorLine): the message must not repeat it.
+          throw new ProofError("ledger.broken", problem.message, {
             category: "integrity",
             location:
               problem.line === null
@@ -120,7 +119,7 @@ export function registerLedger(
           for (const [i, line] of lines.entries()) {
             const record = parseRecord(line);
             if (typeof record === "string")
-              throw new ProofError("ledger.broken", `${toPosix(file)}:${i + 1}: ${record}`, {
+              throw new ProofError("ledger.broken", record, {
                 category: "integrity",
                 location: { file: toPosix(file), line: i + 1 },
               });
