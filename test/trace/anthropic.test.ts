@@ -2,7 +2,7 @@
  * The anthropic importer on server tools, the MCP connector and reasoning blocks (fixture made
  * from the SDK's types: scripts/fixtures/vendor-sdk-types.ts).
  */
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { traceSource } from "../../src/io/trace-files.js";
@@ -80,6 +80,31 @@ describe("anthropic server tools and MCP connector", () => {
       },
     ]);
     expect(t?.events.at(-1)).toMatchObject({ type: "tool_result", tool: "send_money", error: "denied" });
+  });
+
+  it("blocks the MCP connector's send_money under a policy that blocks send_money (proof verify)", async () => {
+    const dir = await tempDir();
+    await writeFile(
+      join(dir, "no-payments.yaml"),
+      [
+        "schema: proof.policy/v1",
+        "policy_id: no_payments.v1",
+        "rules:",
+        "  - id: no_send_money",
+        "    match: { tool: [send_money] }",
+        "    effect: block",
+        "",
+      ].join("\n"),
+    );
+    const r = await proof(
+      ["verify", "--policy", "no-payments.yaml", "--traces", SERVER_TOOLS, "--out", "out"],
+      dir,
+    );
+    expect(r.code).toBe(5);
+    const report = JSON.parse(await readFile(join(dir, "out", "report.json"), "utf8")) as {
+      traces: { verdict: string; rules: string[] }[];
+    };
+    expect(report.traces).toMatchObject([{ verdict: "block", rules: ["no_send_money"] }]);
   });
 
   it("blocks the MCP connector's send_money whose payee came from a fetched web page (proof verify)", async () => {

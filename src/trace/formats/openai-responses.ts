@@ -284,7 +284,9 @@ export const openaiResponses: TraceFormat = {
         builder.warnings.push(
           key === "tools"
             ? `skipped: ${ctx.prefix}${dot}tools holds tool definitions, not conversation`
-            : `skipped: ${ctx.prefix}${dot}${key} is not an item list this importer reads`,
+            : key === "instructions"
+              ? `skipped: ${ctx.prefix}${dot}instructions is not a string; only string instructions are read`
+              : `skipped: ${ctx.prefix}${dot}${key} is neither an item list nor a setting`,
         );
       }
     }
