@@ -44,7 +44,9 @@ export const MAX_ALIAS_NODES = 10_000;
  * key; a forbidden key (`__proto__`, `constructor`, `prototype`: `yaml.forbidden_key`); a mapping
  * key that is a mapping, a sequence or an alias (`yaml.complex_key`: JavaScript would turn it into
  * a string such as `[ a, b ]`); a number that is not finite (`.inf`, `-.inf`, `.nan`, or `1e400`,
- * out of the double range: `yaml.number_out_of_range`, as JSON has no such numbers); nesting
+ * out of the double range: `yaml.number_out_of_range`, as JSON has no such numbers); an integer
+ * literal beyond 2^53 - 1 in magnitude (`yaml.integer_out_of_range`: a double would round it, so
+ * `9007199254740993` would silently become `...992`); nesting
  * deeper than {@link MAX_YAML_DEPTH} (`yaml.too_deep`, aliases expanded); aliases adding more
  * than {@link MAX_ALIAS_NODES} nodes (`yaml.too_many_aliases`, at the alias that passes the
  * bound) or an alias inside its own anchor (`yaml.recursive_alias`, which would make a cycle).
@@ -106,6 +108,12 @@ function sameKey(a: unknown, b: unknown): boolean {
   return a === b || (isScalar(a) && isScalar(b) && String(a.value) === String(b.value));
 }
 
+/**
+ * An integer as YAML 1.2's core schema spells one (decimal, `0o` octal, `0x` hex), with an
+ * optional sign: the literals that promise an exact value.
+ */
+const INTEGER_LITERAL = /^[-+]?(?:[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$/;
+
 /** What the walk of {@link checkNodes} knows of a node once all of its children are done. */
 interface Measure {
   /** Nodes of the value, aliases expanded. */
@@ -150,6 +158,18 @@ function checkNodes(doc: Document.Parsed, text: string, at: (offset: number) => 
           `'${source}' is not a finite number: policies, contexts and traces hold only finite numbers`,
           at(range[0]),
         );
+      }
+      if (typeof node.value === "number" && !Number.isSafeInteger(node.value)) {
+        const range = node.range ?? [0, 0];
+        const source = text.slice(range[0], range[1]).trim();
+        // Only an integer literal is promised exactly; `1e20` or `0.1` are doubles by their spelling.
+        if (INTEGER_LITERAL.test(source)) {
+          throw inputError(
+            "yaml.integer_out_of_range",
+            `'${source.slice(0, 40)}' is an integer beyond 2^53 - 1 (9007199254740991), which a JSON number cannot hold exactly: it would become ${node.value}; quote it to compare it as a string`,
+            at(range[0]),
+          );
+        }
       }
       const measure = { size: 1, height: 0 };
       measured.set(node, measure);

@@ -618,6 +618,38 @@ const cases: Case[] = [
     column: 27,
   },
   {
+    name: "an integer beyond 2^53 (a double would round it to ...992)",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    match:",
+      "      args:",
+      "        account: { eq: 9007199254740993 }",
+      "    effect: block",
+    ),
+    code: "yaml.integer_out_of_range",
+    message: /'9007199254740993' is an integer beyond 2\^53 - 1 .* become 9007199254740992/,
+    line: 7,
+    column: 24,
+  },
+  {
+    name: "a hexadecimal integer beyond 2^53 inside a list",
+    text: yaml(
+      ...HEAD,
+      "rules:",
+      "  - id: a",
+      "    match:",
+      "      args:",
+      "        account: { in: [1, 0x20000000000001] }",
+      "    effect: block",
+    ),
+    code: "yaml.integer_out_of_range",
+    message: /'0x20000000000001' is an integer beyond/,
+    line: 7,
+    column: 28,
+  },
+  {
     name: "a sequence as a mapping key (explicit ? key)",
     text: yaml(...HEAD, "? [a, b]", ": x", "rules: []"),
     code: "yaml.complex_key",
@@ -941,5 +973,23 @@ describe("an invalid RE2 pattern names the construct RE2 lacks", () => {
     );
     expect(err.code).toBe("policy.invalid_pattern");
     expect(err.hint).toBeUndefined();
+  });
+});
+
+describe("integers a JSON number holds exactly still compile", () => {
+  it("keeps 2^53 - 1, and a double spelled as one (1e20, 0.1), as written", () => {
+    const ir = compilePolicy(
+      yaml(
+        ...HEAD,
+        "rules:",
+        "  - id: a",
+        "    match:",
+        "      args:",
+        "        account: { in: [9007199254740991, -9007199254740991, 1e20, 0.1] }",
+        "    effect: block",
+      ),
+      FILE,
+    );
+    expect(JSON.stringify(ir)).toContain("[-9007199254740991,0.1,100000000000000000000,9007199254740991]");
   });
 });

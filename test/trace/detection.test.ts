@@ -37,7 +37,7 @@ describe("format detection", () => {
       expect(e.detected, file.path).toBe(ok[0]);
       found.set(ok[0] as string, (found.get(ok[0] as string) ?? 0) + 1);
     }
-    for (const f of ["agentdojo", "tau-bench", "proof", "openai-responses", "anthropic", "mcp"])
+    for (const f of ["agentdojo", "tau-bench", "proof", "openai-responses", "anthropic", "mcp", "openai"])
       expect(found.get(f), f).toBeGreaterThan(0);
   });
 
@@ -109,7 +109,9 @@ describe("format detection", () => {
       outputs: { choices: [{ message: { role: "assistant", content: "hello" } }] },
     };
     expect((await readDoc("run.json", run))[0]?.header.source.format).toBe("langchain");
-    expect((await readDoc("runs.json", [run, { ...run, id: "s" }]))[0]?.header.source.format).toBe("langchain");
+    expect((await readDoc("runs.json", [run, { ...run, id: "s" }]))[0]?.header.source.format).toBe(
+      "langchain",
+    );
   });
 
   it("refuses runs that are also JSON-RPC messages: langchain and mcp both accept them", async () => {
@@ -119,6 +121,35 @@ describe("format detection", () => {
       code: "trace.ambiguous_format",
       message: expect.stringMatching(/mcp.*langchain|langchain.*mcp/),
     });
+  });
+
+  it("detects the vendors' newer shapes by exactly one format", async () => {
+    // Anthropic messages whose only marker is an MCP connector block.
+    const mcp = [
+      { role: "user", content: "pay" },
+      {
+        role: "assistant",
+        content: [{ type: "mcp_tool_use", id: "m1", name: "f", server_name: "s", input: {} }],
+      },
+    ];
+    // Chat completions whose only call is a custom tool's.
+    const custom = [
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{ id: "c1", type: "custom", custom: { name: "f", input: "x" } }],
+      },
+    ];
+    // A Responses item list holding only a hosted call.
+    const hosted = [{ type: "shell_call", call_id: "s1", action: { commands: ["ls"] } }];
+    for (const [doc, format] of [
+      [mcp, "anthropic"],
+      [custom, "openai"],
+      [hosted, "openai-responses"],
+    ] as const) {
+      const e = await explainSource(memorySource("d.json", JSON.stringify(doc)));
+      expect(e.verdicts.filter((v) => v.ok).map((v) => v.format)).toEqual([format]);
+    }
   });
 
   it("explains a .json file with the reason of every format", async () => {

@@ -10,7 +10,7 @@ import { proof } from "../e2e/cli.js";
 import { FORMAT_FIXTURES } from "./helpers.js";
 
 /** The formats whose fixtures this test covers. */
-const FORMATS = ["openai-responses", "anthropic", "mcp"] as const;
+const FORMATS = ["openai-responses", "anthropic", "mcp", "openai"] as const;
 
 /** Source files of one format directory (everything but `expected/`). */
 function sources(format: string): string[] {

@@ -1,6 +1,8 @@
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { traceSource } from "../../src/io/trace-files.js";
 import type { TraceEvent } from "../../src/trace/model.js";
-import { memorySource, readAll, readDoc, rejection } from "./helpers.js";
+import { FORMAT_FIXTURES, memorySource, readAll, readDoc, rejection } from "./helpers.js";
 
 /** A chat-completions conversation: two parallel calls, their results, a final answer. */
 const MESSAGES = [
@@ -192,5 +194,102 @@ describe("openai importer", () => {
     expect(traces.map((t) => t.header.case_id)).toEqual(["chats.jsonl#0", "chats.jsonl#1"]);
     expect(traces[0]?.events[3]?.at).toBe("lines[0][2].tool_calls[0]");
     expect(traces[1]?.events.map((e) => e.at)).toEqual(["lines[2].messages[0]", "lines[2].messages[1]"]);
+  });
+});
+
+describe("openai chat completions: refusals and custom tools", () => {
+  it("makes a refusal the assistant's message text, never an empty message", async () => {
+    const [t] = await readDoc("r.json", [
+      { role: "user", content: "Write malware." },
+      { role: "assistant", content: null, refusal: "I can't help with that." },
+      { role: "assistant", content: [{ type: "refusal", refusal: "Still no." }] },
+      { role: "assistant", content: "Here is a poem instead.", refusal: "Not the malware." },
+    ]);
+    expect(t?.events.slice(1).map((e) => e.type === "message" && e.content)).toEqual([
+      "I can't help with that.",
+      "Still no.",
+      "Here is a poem instead.\nNot the malware.",
+    ]);
+  });
+
+  it("imports a custom tool call with its input string as the arguments", async () => {
+    const [t] = await readDoc("c.json", [
+      { role: "user", content: "list files" },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{ id: "call_1", type: "custom", custom: { name: "code_exec", input: "ls -la ~" } }],
+      },
+      { role: "tool", tool_call_id: "call_1", content: "notes.txt" },
+    ]);
+    expect(t?.header.source.format).toBe("openai");
+    expect(t?.events.slice(2)).toEqual([
+      {
+        type: "tool_call",
+        seq: 2,
+        message_seq: 1,
+        call_id: "call_1",
+        tool: "code_exec",
+        args: "ls -la ~",
+        at: "[1].tool_calls[0]",
+      },
+      {
+        type: "tool_result",
+        seq: 3,
+        call_id: "call_1",
+        tool: "code_exec",
+        content: "notes.txt",
+        error: null,
+        at: "[2]",
+      },
+    ]);
+  });
+
+  it("warns that a request body's tool definitions are skipped", async () => {
+    const [t] = await readDoc("b.json", {
+      model: "gpt-5",
+      tools: [{ type: "function", function: { name: "f", description: "does f" } }],
+      messages: [{ role: "user", content: "hi" }],
+    });
+    expect(t?.warnings).toEqual(["skipped: tools holds tool definitions, not conversation"]);
+  });
+});
+
+describe("openai-responses hosted tools", () => {
+  it("makes every hosted call item a call with a documented name, and its output a result", async () => {
+    const path = join(FORMAT_FIXTURES, "openai-responses/hosted-tools.json");
+    const [t] = await readAll(traceSource({ path, rel: "hosted-tools.json" }));
+    const calls = t?.events.filter((e) => e.type === "tool_call") ?? [];
+    expect(calls.map((c) => c.tool)).toEqual([
+      "web_search",
+      "file_search",
+      "code_interpreter",
+      "send_money",
+      "get_balance",
+      "computer",
+      "image_generation",
+      "local_shell",
+      "shell",
+      "apply_patch",
+      "sql",
+    ]);
+    const results = t?.events.filter((e) => e.type === "tool_result") ?? [];
+    // Every call is answered (the MCP approval request and its mcp_call are one call).
+    expect(results.map((r) => r.call_id)).toEqual(calls.map((c) => c.call_id));
+    expect(results.find((r) => r.tool === "get_balance")).toMatchObject({
+      error: "Error: the bank server timed out",
+    });
+    expect(t?.header.meta).toEqual({ mcp_servers: { mcpr_68c1: "bank", mcp_68c1e: "bank" } });
+    expect(t?.warnings.every((w) => w.startsWith("skipped: "))).toBe(true);
+  });
+
+  it("warns about a reasoning item instead of skipping it silently", async () => {
+    const [t] = await readDoc("r.json", [
+      { role: "user", content: [{ type: "input_text", text: "hi" }] },
+      { type: "reasoning", id: "rs_1", summary: [{ type: "summary_text", text: "think" }] },
+    ]);
+    expect(t?.warnings).toEqual([
+      "skipped: [1] is a reasoning item: the model's reasoning, neither said nor a call",
+    ]);
   });
 });

@@ -1,3 +1,4 @@
+import type { JsonValue } from "../../policy/ir.js";
 import { TraceBuilder } from "../builder.js";
 import type { Trace } from "../model.js";
 import {
@@ -19,9 +20,47 @@ const MARKER_BLOCKS = new Set([
   "thinking",
   "redacted_thinking",
   "server_tool_use",
+  "mcp_tool_use",
+  "mcp_tool_result",
 ]);
 /** Blocks of the model's private reasoning: neither said to the user nor a tool call. */
 const REASONING_BLOCKS = new Set(["thinking", "redacted_thinking"]);
+/** Blocks that call a tool: client tools, server tools (web search, code execution...), MCP connector. */
+const CALL_BLOCKS = new Set(["tool_use", "server_tool_use", "mcp_tool_use"]);
+/**
+ * Top-level keys of a request body that are settings, not conversation: their strings (a model
+ * name, a stop sequence, a user id) are never judged. Any other key but `messages` and `system`
+ * (`tools`, `mcp_servers`, `tool_choice`, `container`...) is skipped with a warning.
+ */
+const SETTINGS = new Set([
+  "model",
+  "max_tokens",
+  "temperature",
+  "top_p",
+  "top_k",
+  "stream",
+  "stop_sequences",
+  "service_tier",
+  "metadata",
+  "thinking",
+]);
+
+/** Whether a block is a tool result: `tool_result`, `mcp_tool_result`, or a server tool's `*_tool_result`. */
+function isResultBlock(b: unknown): b is Record<string, unknown> {
+  return isObject(b) && typeof b.type === "string" && b.type.endsWith("tool_result");
+}
+
+/**
+ * The error of a tool result block: its text when `is_error` is true, or the `error_code` of a
+ * server tool's error object (`{type: "web_search_tool_result_error", error_code}`), else null.
+ */
+function resultError(b: Record<string, unknown>, text: string): string | null {
+  if (b.is_error === true) return text;
+  const c = b.content;
+  if (isObject(c) && typeof c.error_code === "string" && String(c.type).endsWith("_error"))
+    return c.error_code;
+  return null;
+}
 
 /**
  * Why a value is not an Anthropic message list (null when it is one), and the marker it found.
@@ -76,20 +115,33 @@ function inspectAnthropic(doc: unknown): Detection {
 }
 
 /**
- * Anthropic Messages. Source: the Messages API reference (docs.anthropic.com/en/api/messages) and
- * the tool use guide (docs.anthropic.com/en/docs/build-with-claude/tool-use): `{system?, messages}`
- * where `system` is a string or text blocks, and each message is `{role: "user"|"assistant",
- * content}` with `content` a string or blocks: `{type: "text", text}`, `{type: "tool_use", id,
- * name, input}` (input an object), `{type: "tool_result", tool_use_id, content?, is_error?}`
- * (content a string or text/image blocks), `thinking`/`redacted_thinking`, `image`, `document`.
+ * Anthropic Messages. Source: the Messages API reference (docs.anthropic.com/en/api/messages), the
+ * tool use guide (docs.anthropic.com/en/docs/build-with-claude/tool-use), the server tools' and
+ * MCP connector's pages (docs.anthropic.com/en/docs/agents-and-tools/tool-use/web-search-tool,
+ * .../mcp-connector), and the SDK's types (`@anthropic-ai/sdk` 1.14: `ContentBlock`,
+ * `ContentBlockParam` in resources/messages, `BetaMCPToolUseBlock`, `BetaMCPToolResultBlock` in
+ * resources/beta/messages). `{system?, messages, ...settings}` where `system` is a string or text
+ * blocks, and each message is `{role: "user"|"assistant", content}` with `content` a string or
+ * blocks: `{type: "text", text}`, `{type: "tool_use", id, name, input}` (input an object),
+ * `{type: "tool_result", tool_use_id, content?, is_error?}` (content a string or text/image
+ * blocks), `server_tool_use {id, name, input}` (`web_search`, `web_fetch`, `code_execution`, ...),
+ * `web_search_tool_result`, `web_fetch_tool_result`, `code_execution_tool_result` and the other
+ * `*_tool_result {tool_use_id, content}` server blocks, `mcp_tool_use {id, name, server_name,
+ * input}`, `mcp_tool_result {tool_use_id, content, is_error}`, `thinking`/`redacted_thinking`,
+ * `image`, `document`.
  *
  * Events: `system` becomes a system message at `system`. An assistant message becomes one message
- * (its text blocks; reasoning blocks left out) followed by one call per `tool_use` block, at
- * `messages[i].content[j]`. In a user message every `tool_result` block is a tool result at its
- * block address, never the user's words; the user's other blocks, if any, follow as one user
- * message at `messages[i]`. `is_error: true` puts the result's text in `error` too. Tolerated
- * quirks: ids that are null, `input` given as a JSON string, content null, results whose
- * `tool_use_id` is unknown (`orphan_result`).
+ * (its text and other plain blocks) followed, in block order, by a call per `tool_use`,
+ * `server_tool_use` or `mcp_tool_use` block (tool name: the block's `name`; an MCP connector
+ * call's `server_name` goes to `meta.mcp_servers`, by call id) and a result per `*_tool_result`
+ * block, at `messages[i].content[j]`: server tools run within the assistant's turn. In a user
+ * message every `*_tool_result` block is a tool result at its block address, never the user's
+ * words; the user's other blocks, if any, follow as one user message at `messages[i]`. A result's
+ * text is its content's text (blocks without text as JSON); `is_error: true` puts it in `error`
+ * too, and a server tool's error object puts its `error_code` there. Skipped with a warning:
+ * reasoning blocks, and top-level keys other than `messages`, `system` and the request settings
+ * (`tools` holds definitions, not conversation). Tolerated quirks: ids that are null, `input`
+ * given as a JSON string, content null, results whose `tool_use_id` is unknown (`orphan_result`).
  */
 export const anthropic: TraceFormat = {
   name: "anthropic",
@@ -98,6 +150,8 @@ export const anthropic: TraceFormat = {
   import(doc, ctx): Trace[] {
     const builder = new TraceBuilder();
     const dot = ctx.prefix ? "." : "";
+    /** The MCP server of each connector call, by call id (else by address). */
+    const servers: Record<string, JsonValue> = {};
     let list: unknown[];
     let base: string;
     if (Array.isArray(doc)) {
@@ -109,6 +163,14 @@ export const anthropic: TraceFormat = {
       base = `${ctx.prefix}${dot}messages`;
       if (obj.system !== undefined && obj.system !== null)
         builder.message("system", contentText(obj.system), `${ctx.prefix}${dot}system`);
+      for (const key of Object.keys(obj)) {
+        if (key === "messages" || key === "system" || SETTINGS.has(key)) continue;
+        builder.warnings.push(
+          key === "tools" || key === "mcp_servers"
+            ? `skipped: ${ctx.prefix}${dot}${key} holds ${key === "tools" ? "tool definitions" : "MCP server definitions"}, not conversation`
+            : `skipped: ${ctx.prefix}${dot}${key} is a request setting, not conversation`,
+        );
+      }
     }
     for (const [i, m] of list.entries()) {
       const at = `${base}[${i}]`;
@@ -126,37 +188,54 @@ export const anthropic: TraceFormat = {
         builder.message(m.role, contentText(m.content), at);
         continue;
       }
+      for (const [j, b] of blocks.entries())
+        if (isObject(b) && REASONING_BLOCKS.has(b.type as string))
+          builder.warnings.push(
+            `skipped: ${at}.content[${j}] is a ${b.type} block: the model's reasoning, neither said nor a call`,
+          );
       if (m.role === "assistant") {
+        // Server tools and the MCP connector run on Anthropic's side: their calls and results
+        // stand in the assistant's own content, in the order they happened.
         const said = blocks.filter(
-          (b) => !(isObject(b) && (b.type === "tool_use" || REASONING_BLOCKS.has(b.type as string))),
+          (b) =>
+            !(
+              isObject(b) &&
+              (CALL_BLOCKS.has(b.type as string) ||
+                REASONING_BLOCKS.has(b.type as string) ||
+                isResultBlock(b))
+            ),
         );
         const seq = builder.message("assistant", contentText(said), at);
         for (const [j, b] of blocks.entries()) {
-          if (!isObject(b) || b.type !== "tool_use") continue;
-          const callAt = `${at}.content[${j}]`;
+          const blockAt = `${at}.content[${j}]`;
+          if (isResultBlock(b)) {
+            result(builder, b, blockAt);
+            continue;
+          }
+          if (!isObject(b) || !CALL_BLOCKS.has(b.type as string)) continue;
           const name = typeof b.name === "string" ? b.name : "";
-          builder.toolCall(seq, idOf(b.id), name, parseArguments(b.input, callAt, builder.warnings), callAt);
+          const id = idOf(b.id);
+          builder.toolCall(seq, id, name, parseArguments(b.input, blockAt, builder.warnings), blockAt);
+          if (b.type === "mcp_tool_use" && typeof b.server_name === "string")
+            servers[id ?? blockAt] = b.server_name;
         }
         continue;
       }
       const words: unknown[] = [];
       for (const [j, b] of blocks.entries()) {
-        if (!isObject(b) || b.type !== "tool_result") {
-          words.push(b);
-          continue;
-        }
-        const text = contentText(b.content);
-        builder.toolResult(
-          idOf(b.tool_use_id),
-          null,
-          text,
-          b.is_error === true ? text : null,
-          `${at}.content[${j}]`,
-        );
+        if (isResultBlock(b)) result(builder, b, `${at}.content[${j}]`);
+        else if (!(isObject(b) && REASONING_BLOCKS.has(b.type as string))) words.push(b);
       }
       // A user turn that only returns tool results says nothing itself: no empty user message.
       if (words.length > 0 || blocks.length === 0) builder.message("user", contentText(words), at);
     }
-    return [builder.build(ctx.caseId, "anthropic", ctx.file)];
+    const meta: Record<string, JsonValue> = Object.keys(servers).length > 0 ? { mcp_servers: servers } : {};
+    return [builder.build(ctx.caseId, "anthropic", ctx.file, meta)];
   },
 };
+
+/** Appends the tool result of a `*_tool_result` block (its content's text; see {@link resultError}). */
+function result(builder: TraceBuilder, b: Record<string, unknown>, at: string): void {
+  const text = contentText(b.content);
+  builder.toolResult(idOf(b.tool_use_id), null, text, resultError(b, text), at);
+}
