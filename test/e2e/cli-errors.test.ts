@@ -136,9 +136,11 @@ describe("errors", () => {
 });
 
 describe("a closed pipe", () => {
-  it("ends `proof import DIR | head` quietly: exit 0, nothing on stderr", async () => {
+  it("ends `proof import DIR | head` quietly: exit 0, no error on stderr", async () => {
     const r = await closedPipe(["import", "many"], 100);
-    expect(r.stderr).toBe("");
+    // The importer's own warnings (what AgentDojo runs hold besides the conversation) may come
+    // first; the closed pipe adds no line of its own: no EPIPE, no stack trace.
+    expect(r.stderr.split("\n").filter((l) => l !== "" && !l.startsWith("warning: "))).toEqual([]);
     expect(r.code).toBe(0);
   });
 

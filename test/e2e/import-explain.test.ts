@@ -100,7 +100,9 @@ describe("proof import --explain and ambiguous input", () => {
   it("imports an ambiguous file in the format --format names, and nothing when none is named", async () => {
     const named = await proof(["import", "--explain", "--format", "anthropic", "both.json"], dir);
     expect(named.code).toBe(0);
-    expect(named.stdout).toContain("\n  imported as anthropic: 1 trace, 0 warnings\n");
+    // `input` is the Responses reading's key; read as Anthropic messages it is named, not dropped.
+    expect(named.stdout).toContain("\n  imported as anthropic: 1 trace, 1 warning\n");
+    expect(named.stdout).toContain("warning: both.json: skipped: input is a request setting");
     const auto = await proof(["import", "--explain", "both.json"], dir);
     expect(auto.stdout).not.toContain("imported as");
   });
