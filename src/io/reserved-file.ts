@@ -13,9 +13,10 @@ export interface ReservedFile {
 
 /** Why a path cannot be written, as a located error: exit 8 for the machine's refusals, else 6. */
 function unwritable(err: unknown, path: string): ProofError {
-  const env = environmentError(err, "write");
-  if (env) return env;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  // The path the user named, not the temporary sibling the system error names.
+  const env = environmentError({ code, path: toPosix(path) }, "write");
+  if (env) return env;
   const why =
     code === "ENOTDIR"
       ? "a parent of it is not a directory"

@@ -1,5 +1,6 @@
 /** Runs the built CLI (`node bin/proof.js`) as a user would; `npm test` builds dist/ first. */
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,12 +23,38 @@ export interface RunResult {
  * rejects on a non-zero exit). `env` is added to a copy of the environment without PROOF_DEBUG.
  */
 export function proof(args: string[], cwd: string, env: Record<string, string> = {}): Promise<RunResult> {
+  return runAs([process.execPath, BIN, ...args], cwd, env);
+}
+
+/**
+ * How to run a command without root's privileges: as root (CI runs as root) `setpriv` drops to
+ * the user `nobody` (uid and gid 65534), so that permission bits apply; as anyone else, nothing.
+ * Undefined when the tests run as root and `setpriv` (util-linux) is missing.
+ */
+export const UNPRIVILEGED: readonly string[] | undefined =
+  process.getuid?.() !== 0
+    ? []
+    : existsSync("/usr/bin/setpriv")
+      ? ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+      : undefined;
+
+/**
+ * {@link proof} as a user whom permission bits bind (see {@link UNPRIVILEGED}); `cwd` and the
+ * files the run reads must be readable by that user.
+ */
+export function proofUnprivileged(args: string[], cwd: string): Promise<RunResult> {
+  if (UNPRIVILEGED === undefined) throw new Error("no way to drop root's privileges here");
+  return runAs([...UNPRIVILEGED, process.execPath, BIN, ...args], cwd, {});
+}
+
+function runAs(command: string[], cwd: string, env: Record<string, string>): Promise<RunResult> {
   const base = { ...process.env };
   delete base.PROOF_DEBUG;
+  const [file = "", ...rest] = command;
   return new Promise((resolve, reject) => {
     execFile(
-      process.execPath,
-      [BIN, ...args],
+      file,
+      rest,
       { cwd, env: { ...base, NO_COLOR: "1", ...env }, maxBuffer: 256 * 1024 * 1024, encoding: "utf8" },
       (err, stdout, stderr) => {
         if (err && typeof err.code !== "number") reject(err);

@@ -11,7 +11,15 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ProofError } from "../../src/errors.js";
 import { writeFailure } from "../../src/io/write.js";
-import { GATE_ARTIFACTS, proof, removeTempDirs, snapshot, tempDir } from "./cli.js";
+import {
+  GATE_ARTIFACTS,
+  proof,
+  proofUnprivileged,
+  removeTempDirs,
+  snapshot,
+  tempDir,
+  UNPRIVILEGED,
+} from "./cli.js";
 
 afterAll(removeTempDirs);
 
@@ -302,19 +310,18 @@ describe("write errors are exit 6 (the path) or 8 (the machine), never 1", () =>
     expect(JSON.parse(r.stdout).error).toMatchObject({ category: "environment" });
   });
 
-  it.skipIf(process.platform === "win32" || process.getuid?.() === 0)(
-    "an unwritable parent: exit 8 naming the path",
-    async () => {
-      const dir = await scenario();
-      const { chmod } = await import("node:fs/promises");
-      await mkdir(join(dir, "ro"));
-      await chmod(join(dir, "ro"), 0o555);
-      const r = await proof(["--json", ...VERIFY, "--out", "ro/out"], dir);
-      await chmod(join(dir, "ro"), 0o755);
-      expect(r.code).toBe(8);
-      expect(JSON.parse(r.stdout).error).toMatchObject({ code: "io.eacces", category: "environment" });
-    },
-  );
+  it.skipIf(UNPRIVILEGED === undefined)("an unwritable parent: exit 8 naming the path", async () => {
+    const dir = await scenario();
+    const { chmod } = await import("node:fs/promises");
+    // The run may read the scenario but not write into ro/ (as root, it runs as nobody).
+    await chmod(dir, 0o755);
+    await mkdir(join(dir, "ro"));
+    await chmod(join(dir, "ro"), 0o555);
+    const r = await proofUnprivileged(["--json", ...VERIFY, "--out", "ro/out"], dir);
+    await chmod(join(dir, "ro"), 0o755);
+    expect(r.code, r.stderr).toBe(8);
+    expect(JSON.parse(r.stdout).error).toMatchObject({ code: "io.eacces", category: "environment" });
+  });
 });
 
 describe("an edited plan", () => {

@@ -11,7 +11,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, proof, removeTempDirs, tempDir } from "../e2e/cli.js";
+import { BIN, proof, proofUnprivileged, removeTempDirs, tempDir, UNPRIVILEGED } from "../e2e/cli.js";
 import { parseFirstKey } from "./helpers.js";
 
 const SERVER = createRequire(import.meta.url).resolve(
@@ -447,15 +447,31 @@ describe("proof mcp proxy with outputs it cannot write", () => {
     expect(existsSync(join(d, "started"))).toBe(false);
   }, 30_000);
 
-  it.skipIf(process.getuid?.() === 0)(
+  it.skipIf(UNPRIVILEGED === undefined)(
     "refuses a --record in a read-only directory with exit 8 before the server starts",
     async () => {
       const d = await scriptedDir();
+      // As root the proxy runs as nobody, which may read the directory and, were the server
+      // started, write its marker there; ro/ only it may not write.
+      await chmod(d, 0o777);
       await mkdir(join(d, "ro"));
       await chmod(join(d, "ro"), 0o555);
-      const r = await run(d, ["--record", "ro/session.jsonl"]);
+      const r = await proofUnprivileged(
+        [
+          "mcp",
+          "proxy",
+          "--policy",
+          "policy.yaml",
+          "--record",
+          "ro/session.jsonl",
+          "--",
+          process.execPath,
+          "server.mjs",
+        ],
+        d,
+      );
       await chmod(join(d, "ro"), 0o755);
-      expect(r.code).toBe(8);
+      expect(r.code, r.stderr).toBe(8);
       expect(r.stderr).toContain("ro/session.jsonl");
       expect(existsSync(join(d, "started"))).toBe(false);
     },
