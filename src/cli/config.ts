@@ -27,9 +27,10 @@ const REPLACEABLE_SOURCES = new Set([undefined, "default"]);
 /**
  * Options that share a config key's name but not its meaning, by command path: `out` is the
  * artifact directory, which every gate run replaces whole, so it must never receive the keys of
- * `proof keys gen --out` (the private key would be deleted by the next run).
+ * `proof keys gen --out` (the private key would be deleted by the next run), nor those of
+ * `proof test --out` (its junit.xml would replace the gate's out dir).
  */
-const NOT_FROM_CONFIG: Record<string, readonly string[]> = { "keys gen": ["out"] };
+const NOT_FROM_CONFIG: Record<string, readonly string[]> = { "keys gen": ["out"], test: ["out"] };
 
 /** `regress run` for the `run` subcommand of `regress`: the command's names below the program. */
 function commandPath(cmd: Command): string {

@@ -12,6 +12,7 @@ import { registerLedger } from "./commands/ledger.js";
 import { registerMcp } from "./commands/mcp.js";
 import { registerRegress } from "./commands/regress.js";
 import { registerRun } from "./commands/run.js";
+import { registerTest } from "./commands/test.js";
 import { registerVerify } from "./commands/verify.js";
 import { applyConfig, checkRequiredOptions, deferRequiredOptions, findConfig } from "./config.js";
 import { type GlobalOptions, guardStandardStreams, reportError, streamExitCode } from "./output.js";
@@ -67,6 +68,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerInit(program, run);
   registerLedger(program, run);
   registerMcp(program, run);
+  registerTest(program, run);
   // After every registration: required options are checked once the config is merged.
   deferRequiredOptions(program);
   try {

@@ -364,7 +364,7 @@ export async function listTraceFiles(root: string): Promise<FoundFile[]> {
 
 /**
  * Lists the policy files of `--policy P`: P itself when it is a file; in a directory, every
- * `*.yaml`, `*.yml` and `*.ir.json`, sorted.
+ * `*.yaml`, `*.yml` and `*.ir.json`, sorted, but not the policy unit tests `*.test.yaml`.
  * @throws ProofError `policy.none` for a directory without policies, `io.unreadable` when missing.
  */
 export async function listPolicyFiles(path: string): Promise<string[]> {
@@ -374,7 +374,8 @@ export async function listPolicyFiles(path: string): Promise<string[]> {
   }
   const entries = await readdir(path, { withFileTypes: true });
   const files = entries
-    .filter((e) => e.isFile() && /\.(ya?ml|ir\.json)$/.test(e.name))
+    // Policy unit tests (`*.test.yaml`) live beside the policies they test: they are not policies.
+    .filter((e) => e.isFile() && /\.(ya?ml|ir\.json)$/.test(e.name) && !/\.test\.ya?ml$/.test(e.name))
     .map((e) => toPosix(join(path, e.name)))
     .sort();
   if (files.length === 0)

@@ -43,7 +43,7 @@ export function parseCall(value: unknown, file: string): ToolCall {
  * message of trailing calls (a sibling of a parallel call); none after a tool result or a user
  * message. Sequence rules exclude the call's own message from their `since` window (docs/policy.md).
  */
-function holdingMessage(events: readonly TraceEvent[]): number | null {
+export function holdingMessage(events: readonly TraceEvent[]): number | null {
   const last = events[events.length - 1];
   if (last?.type === "message") return last.role === "assistant" ? last.seq : null;
   if (last?.type === "tool_call") return last.message_seq;

@@ -33,6 +33,7 @@ describe("proof init", () => {
       ".github/workflows/proof.yml",
       ".gitignore",
       ".proof/baseline.json",
+      "policies/payments.test.yaml",
       "policies/payments.yaml",
       "proof.config.yaml",
       "traces/sample.json",

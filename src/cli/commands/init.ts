@@ -60,6 +60,11 @@ async function plannedFiles(
   const files: NewFile[] = [
     { path: CONFIG_FILE, content: await readPackageFile("templates/init/proof.config.yaml") },
     { path: policy, content: await readPackageFile(`templates/init/policies/${opts.template}.yaml`) },
+    // The policy's unit tests beside it (`proof test`), the start of the author's loop.
+    {
+      path: `policies/${opts.template}.test.yaml`,
+      content: await readPackageFile(`templates/init/policies/${opts.template}.test.yaml`),
+    },
     { path: SAMPLE_TRACE, content: await readPackageFile(`templates/init/traces/${opts.template}.json`) },
   ];
   return { files, policy, workflow: { path: ci.path, content: await readPackageFile(ci.source) } };
