@@ -118,7 +118,7 @@ export function loadBaseline(text: string, file: string): Baseline {
         : "";
     throw inputError(
       "baseline.invalid",
-      `not a proof.baseline/v1 file: ${e?.instancePath || "(document)"} ${e?.message ?? ""}${extra}`.trim(),
+      `not a proof.baseline/v1 or v2 file: ${e?.instancePath || "(document)"} ${e?.message ?? ""}${extra}`.trim(),
       { file },
       "make one with proof regress init",
     );

@@ -77,7 +77,7 @@ async function exists(path: string): Promise<boolean> {
 /**
  * Reads and validates a baseline file.
  * @throws ProofError `baseline.missing` when there is none, `baseline.invalid` or a JSON error
- *   when it is not `proof.baseline/v1` (exit 6, naming the file).
+ *   when it is not `proof.baseline/v1` or `v2` (exit 6, naming the file).
  */
 async function readBaseline(file: string): Promise<Baseline> {
   let text: string;
