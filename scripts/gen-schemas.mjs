@@ -28,7 +28,7 @@ export const GENERATED = {
   "baseline.schema.json": {
     path: "src/regress/baseline.ts",
     type: "Baseline",
-    title: "proof regression baseline (proof.baseline/v1)",
+    title: "proof regression baseline (proof.baseline/v1, v2)",
   },
   "regress.schema.json": {
     path: "src/regress/compare.ts",

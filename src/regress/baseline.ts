@@ -1,12 +1,13 @@
 /**
- * The baseline of `proof regress`, `proof.baseline/v1` (docs/baselines.md; schemas/baseline.schema.json
- * is generated from these types): the last known-good result of every case, keyed by `case_id`,
- * and the policies it was judged by.
+ * The baseline of `proof regress`, `proof.baseline/v1`, or `proof.baseline/v2` when some case has
+ * several trials (docs/baselines.md; schemas/baseline.schema.json is generated from these types):
+ * the last known-good result of every case, keyed by `case_id`, and the policies it was judged by.
  */
 import { inputError } from "../errors.js";
 import { validateBaseline } from "../generated/validators.js";
 import type { Verdict } from "../policy/ir.js";
 import { parseJson } from "../trace/json.js";
+import { type BaselineTrials, groupTrials, type TrialOf } from "./trials.js";
 
 /** A policy a baseline was made with. */
 export interface BaselinePolicy {
@@ -30,11 +31,20 @@ export interface BaselineCase {
    * @pattern ^sha256:[0-9a-f]{64}$
    */
   decision_digest: string;
+  /**
+   * Set for a case recorded by several trials (then `verdict` is the most restrictive, `rules`
+   * their union, `trace_id` and `decision_digest` digests of the trials' sorted ones). Only in
+   * `proof.baseline/v2`.
+   */
+  trials?: BaselineTrials;
 }
 
-/** `baseline.json`, `proof.baseline/v1`. Byte-identical for the same policies and traces. */
+/**
+ * `baseline.json`: `proof.baseline/v1`, or `proof.baseline/v2` when some case has `trials` (so a
+ * baseline without trials stays v1, byte for byte). Byte-identical for the same policies and traces.
+ */
 export interface Baseline {
-  schema: "proof.baseline/v1";
+  schema: "proof.baseline/v1" | "proof.baseline/v2";
   /** Policies the baseline was judged by, as the report lists them. */
   policies: BaselinePolicy[];
   /**
@@ -49,32 +59,41 @@ export interface Baseline {
 }
 
 /** One judged case as `runVerify` reports it (the fields a baseline keeps, plus its id). */
-export interface CaseRecord extends BaselineCase {
+export interface CaseRecord extends Omit<BaselineCase, "trials"> {
   case_id: string;
+  /** The case this trace is a trial of, when it is one (see trials.ts). */
+  trial?: TrialOf;
 }
 
 /**
- * Makes a baseline from a run: the policies and digests it was judged by and its cases. A case id
- * that occurs twice is a bug of the caller (verify refuses duplicate case ids).
- * @throws Error on a duplicate case id.
+ * Makes a baseline from a run: the policies and digests it was judged by and its cases, trials of
+ * a case grouped into one. A case id that occurs twice is a bug of the caller (verify refuses
+ * duplicate case ids).
+ * @throws Error on a duplicate case id; ProofError `trial.*` from {@link groupTrials}.
  */
 export function makeBaseline(
   run: { policies: readonly BaselinePolicy[]; bundle_digest: string; context_digest: string | null },
   cases: readonly CaseRecord[],
 ): Baseline {
-  const sorted = [...cases].sort((a, b) => (a.case_id < b.case_id ? -1 : a.case_id > b.case_id ? 1 : 0));
+  const ids = new Set<string>();
+  for (const c of cases) {
+    if (ids.has(c.case_id)) throw new Error(`duplicate case id '${c.case_id}'`);
+    ids.add(c.case_id);
+  }
   const out: Record<string, BaselineCase> = {};
-  for (const c of sorted) {
-    if (Object.hasOwn(out, c.case_id)) throw new Error(`duplicate case id '${c.case_id}'`);
+  let trials = false;
+  for (const c of groupTrials(cases)) {
     out[c.case_id] = {
       trace_id: c.trace_id,
       verdict: c.verdict,
       rules: [...c.rules].sort(),
       decision_digest: c.decision_digest,
+      ...(c.trials ? { trials: c.trials } : {}),
     };
+    if (c.trials) trials = true;
   }
   return {
-    schema: "proof.baseline/v1",
+    schema: trials ? "proof.baseline/v2" : "proof.baseline/v1",
     policies: run.policies.map((p) => ({ policy_id: p.policy_id, policy_digest: p.policy_digest })),
     bundle_digest: run.bundle_digest,
     context_digest: run.context_digest,
@@ -83,10 +102,11 @@ export function makeBaseline(
 }
 
 /**
- * Reads a baseline file's text (`proof.baseline/v1`, checked with the precompiled validator of
- * schemas/baseline.schema.json).
+ * Reads a baseline file's text (`proof.baseline/v1` or `v2`, checked with the precompiled validator
+ * of schemas/baseline.schema.json, then the trial counts: they sum to `n`, one case id per trial,
+ * and only in v2).
  * @throws ProofError `json.*` on malformed JSON, `baseline.invalid` (exit 6) naming the file and
- *   the first schema error.
+ *   the first schema error or the first case whose trials do not add up.
  */
 export function loadBaseline(text: string, file: string): Baseline {
   const value = parseJson(text, file);
@@ -98,10 +118,31 @@ export function loadBaseline(text: string, file: string): Baseline {
         : "";
     throw inputError(
       "baseline.invalid",
-      `not a proof.baseline/v1 file: ${e?.instancePath || "(document)"} ${e?.message ?? ""}${extra}`.trim(),
+      `not a proof.baseline/v1 or v2 file: ${e?.instancePath || "(document)"} ${e?.message ?? ""}${extra}`.trim(),
       { file },
       "make one with proof regress init",
     );
   }
-  return value as Baseline;
+  const baseline = value as Baseline;
+  for (const [caseId, c] of Object.entries(baseline.cases)) {
+    if (!c.trials) continue;
+    const t = c.trials;
+    const sum = t.verdicts.allow + t.verdicts.warn + t.verdicts.require_approval + t.verdicts.block;
+    const problem =
+      baseline.schema === "proof.baseline/v1"
+        ? "has trials, which need proof.baseline/v2"
+        : sum !== t.n
+          ? `counts ${sum} trials by verdict, not n = ${t.n}`
+          : t.cases.length !== t.n
+            ? `lists ${t.cases.length} trial case ids, not n = ${t.n}`
+            : undefined;
+    if (problem)
+      throw inputError(
+        "baseline.invalid",
+        `not a valid baseline: case '${caseId}' ${problem}`,
+        { file },
+        "make one with proof regress init",
+      );
+  }
+  return baseline;
 }

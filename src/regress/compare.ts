@@ -4,29 +4,45 @@
  */
 import type { Verdict } from "../policy/ir.js";
 import { atLeast, VERDICT_ORDER } from "../verify/decision.js";
-import type { Baseline, BaselineCase, BaselinePolicy, CaseRecord } from "./baseline.js";
+import type { Baseline, BaselinePolicy, CaseRecord } from "./baseline.js";
+import { countsOf, type GroupedCase, groupTrials, passes, passHatK, type VerdictCounts } from "./trials.js";
 
 /** Which verdict transitions fail the gate: only less restrictive ones, or any. */
 export type RegressionMode = "loosened" | "any";
 
 /**
  * How a case differs from its baseline:
- * - `loosened`: its verdict is less restrictive than recorded (a regression);
- * - `tightened`: more restrictive (a regression unless `--fail-on-regression loosened`);
- * - `changed`: same verdict, but other rules, other decisions or another trace (never fails);
+ * - `loosened`: its verdict is less restrictive than recorded (a regression); for a case with
+ *   trials, its pass rate rose by more than `--trials-tolerance`;
+ * - `tightened`: more restrictive (a regression unless `--fail-on-regression loosened`); for a
+ *   case with trials, its pass rate fell by more than `--trials-tolerance`;
+ * - `changed`: same verdict (or pass rate within the tolerance), but other rules, other decisions,
+ *   another trace or other trial counts (never fails);
  * - `missing`: recorded, but no current trace has its case id (fails unless `--allow-missing`);
  * - `new`: not recorded; judged by `--fail-on` like `verify`.
  */
 export type TransitionKind = "loosened" | "tightened" | "changed" | "missing" | "new";
 
 /** What differs in a `changed` case. */
-export type ChangeField = "rules" | "decisions" | "trace";
+export type ChangeField = "rules" | "decisions" | "trace" | "trials";
+
+/** The trials of a case on one side of a transition. */
+export interface TrialState {
+  /** Number of trials. */
+  n: number;
+  /** Trials whose verdict is below the run's `--fail-on`. */
+  passed: number;
+  /** Trials at each verdict. */
+  verdicts: VerdictCounts;
+}
 
 /** A case's result on one side of a transition. */
 export interface CaseState {
   verdict: Verdict;
   rules: string[];
   trace_id: string;
+  /** Set for a case with several trials (then `verdict` is the most restrictive of them). */
+  trials?: TrialState;
 }
 
 /** One case that is not exactly as recorded. */
@@ -37,7 +53,7 @@ export interface Transition {
   before: CaseState | null;
   /** The current result; null for a `missing` case. */
   after: CaseState | null;
-  /** For `changed`: what differs, in this order: rules, decisions, trace. Empty otherwise. */
+  /** For `changed`: what differs, in this order: rules, decisions, trace, trials. Empty otherwise. */
   changes: ChangeField[];
   /** Whether this transition fails the gate under the options of the run. */
   fails: boolean;
@@ -65,6 +81,35 @@ export interface CompareOptions {
   failOnRegression: RegressionMode;
   /** `--allow-missing`: a case absent from the current traces does not fail. */
   allowMissing: boolean;
+  /**
+   * `--trials-tolerance`: how far (absolute difference, 0 to 1) the pass rate of a case with
+   * trials may move before it fails; 0 when absent.
+   */
+  trialsTolerance?: number;
+}
+
+/** pass^k of both sides for one k. */
+export interface PassHatK {
+  k: number;
+  /** Over the baseline's cases with at least k trials; null when there is none. */
+  baseline: number | null;
+  /** Over the current run's cases with at least k trials; null when there is none. */
+  current: number | null;
+}
+
+/** Set when a case on either side has several trials: the tolerance and pass^k. */
+export interface TrialsSummary {
+  /** `--trials-tolerance`. */
+  tolerance: number;
+  /** Cases with several trials in the baseline. */
+  baseline_cases: number;
+  /** Cases with several trials in the current run. */
+  current_cases: number;
+  /**
+   * pass^k (tau-bench) for k = 1 to the largest number of trials of a case on either side, over
+   * cases with several trials; a trial passes when its verdict is below `fail_on`.
+   */
+  pass_hat_k: PassHatK[];
 }
 
 /** The current run, as much of it as the comparison needs. */
@@ -100,6 +145,8 @@ export interface RegressResult {
   };
   /** Every case that is not exactly as recorded, sorted by case id. */
   transitions: Transition[];
+  /** Only when some case has several trials (a run without trials reads exactly as before). */
+  trials?: TrialsSummary;
 }
 
 const byCaseId = (a: { case_id: string }, b: { case_id: string }): number =>
@@ -108,8 +155,30 @@ const byCaseId = (a: { case_id: string }, b: { case_id: string }): number =>
 const sameList = (a: readonly string[], b: readonly string[]): boolean =>
   a.length === b.length && a.every((x, i) => x === b[i]);
 
-function state(c: BaselineCase): CaseState {
-  return { verdict: c.verdict, rules: [...c.rules].sort(), trace_id: c.trace_id };
+function state(c: GroupedCase, failOn: Verdict): CaseState {
+  return {
+    verdict: c.verdict,
+    rules: [...c.rules].sort(),
+    trace_id: c.trace_id,
+    ...(c.trials
+      ? { trials: { n: c.trials.n, passed: passes(c.trials.verdicts, failOn), verdicts: c.trials.verdicts } }
+      : {}),
+  };
+}
+
+const sameCounts = (a: VerdictCounts, b: VerdictCounts): boolean => VERDICT_ORDER.every((v) => a[v] === b[v]);
+
+/**
+ * How the pass rate of a case with trials moved, in the sense of a verdict's move: 1 when it fell
+ * (more restrictive, tightened), -1 when it rose (loosened), 0 within the tolerance. Compared
+ * on integers (c1·n0 - c0·n1 over n0·n1), so a rate like 1/3 is not lost to rounding.
+ */
+function rateMove(before: GroupedCase, after: GroupedCase, failOn: Verdict, tolerance: number): number {
+  const b = countsOf(before);
+  const a = countsOf(after);
+  const diff = passes(a.verdicts, failOn) * b.n - passes(b.verdicts, failOn) * a.n;
+  if (Math.abs(diff) / (a.n * b.n) <= tolerance + 1e-9) return 0;
+  return -Math.sign(diff);
 }
 
 /** Whether a transition of this kind fails the gate; `after` is the new case's verdict. */
@@ -131,8 +200,10 @@ function failing(kind: TransitionKind, opts: CompareOptions, after: Verdict | un
 /**
  * Compares a run with a baseline, case by case by `case_id`. A trace file that was renamed is
  * therefore a `missing` case and a `new` one (its old key does not linger); a trace re-recorded
- * with new call ids keeps its trace id and decisions, so it is unchanged.
+ * with new call ids keeps its trace id and decisions, so it is unchanged. Trials of a case are
+ * grouped first (trials.ts); a case with trials on either side is compared by its pass rate.
  * @returns the result, with `passed` false exactly when some transition fails.
+ * @throws ProofError `trial.*` (exit 6) when the current run's trials are ambiguous.
  */
 export function compareWithBaseline(
   baseline: Baseline,
@@ -142,10 +213,13 @@ export function compareWithBaseline(
   const transitions: Transition[] = [];
   const seen = new Set<string>();
   let unchanged = 0;
-  for (const c of current.cases) {
+  const failOn = opts.failOn;
+  const grouped = groupTrials(current.cases);
+  for (const c of grouped) {
     seen.add(c.case_id);
-    const before = Object.hasOwn(baseline.cases, c.case_id) ? baseline.cases[c.case_id] : undefined;
-    const after = state(c);
+    const recorded = Object.hasOwn(baseline.cases, c.case_id) ? baseline.cases[c.case_id] : undefined;
+    const before: GroupedCase | undefined = recorded && { case_id: c.case_id, ...recorded };
+    const after = state(c, failOn);
     if (!before) {
       transitions.push({
         case_id: c.case_id,
@@ -157,12 +231,19 @@ export function compareWithBaseline(
       });
       continue;
     }
-    const delta = VERDICT_ORDER.indexOf(c.verdict) - VERDICT_ORDER.indexOf(before.verdict);
+    // A case with trials is judged by its pass rate; its most restrictive verdict alone says little.
+    const delta =
+      c.trials || before.trials
+        ? rateMove(before, c, failOn, opts.trialsTolerance ?? 0)
+        : VERDICT_ORDER.indexOf(c.verdict) - VERDICT_ORDER.indexOf(before.verdict);
     const changes: ChangeField[] = [];
     if (delta === 0) {
       if (!sameList(after.rules, [...before.rules].sort())) changes.push("rules");
       if (c.decision_digest !== before.decision_digest) changes.push("decisions");
       if (c.trace_id !== before.trace_id) changes.push("trace");
+      const [b, a] = [countsOf(before), countsOf(c)];
+      if ((c.trials || before.trials) && (a.n !== b.n || !sameCounts(a.verdicts, b.verdicts)))
+        changes.push("trials");
       if (changes.length === 0) {
         unchanged++;
         continue;
@@ -172,7 +253,7 @@ export function compareWithBaseline(
     transitions.push({
       case_id: c.case_id,
       kind,
-      before: state(before),
+      before: state(before, failOn),
       after,
       changes,
       fails: failing(kind, opts, c.verdict),
@@ -183,7 +264,7 @@ export function compareWithBaseline(
     transitions.push({
       case_id: caseId,
       kind: "missing",
-      before: state(before),
+      before: state({ case_id: caseId, ...before }, failOn),
       after: null,
       changes: [],
       fails: failing("missing", opts, undefined),
@@ -229,5 +310,34 @@ export function compareWithBaseline(
       failed,
     },
     transitions,
+    ...trialsSummary(baseline, grouped, opts),
+  };
+}
+
+/** The `trials` field of a result: empty unless a case on either side has several trials. */
+function trialsSummary(
+  baseline: Baseline,
+  current: readonly GroupedCase[],
+  opts: CompareOptions,
+): { trials?: TrialsSummary } {
+  const side = (cases: readonly GroupedCase[]) =>
+    cases.flatMap((c) =>
+      c.trials ? [{ n: c.trials.n, passed: passes(c.trials.verdicts, opts.failOn) }] : [],
+    );
+  const before = side(Object.entries(baseline.cases).map(([case_id, c]) => ({ case_id, ...c })));
+  const after = side(current);
+  if (before.length === 0 && after.length === 0) return {};
+  const most = Math.max(...before.map((c) => c.n), ...after.map((c) => c.n));
+  return {
+    trials: {
+      tolerance: opts.trialsTolerance ?? 0,
+      baseline_cases: before.length,
+      current_cases: after.length,
+      pass_hat_k: Array.from({ length: most }, (_, i) => ({
+        k: i + 1,
+        baseline: passHatK(before, i + 1),
+        current: passHatK(after, i + 1),
+      })),
+    },
   };
 }

@@ -4,7 +4,9 @@
  * from trace file names, which the agent's world may choose: they are escaped for each medium.
  */
 import { Chalk } from "chalk";
-import type { RegressResult, Transition } from "../regress/compare.js";
+import type { Verdict } from "../policy/ir.js";
+import type { CaseState, RegressResult, Transition, TrialsSummary } from "../regress/compare.js";
+import { atLeast } from "../verify/decision.js";
 import { code, escapeMarkdown, publicName, takeWithin, terminalText, visible } from "./escape.js";
 import type { RegressGate } from "./gate.js";
 import { MAX_SUMMARY_POLICIES, MAX_SUMMARY_ROWS, SUMMARY_ROWS_BYTES } from "./markdown.js";
@@ -23,9 +25,39 @@ function ordered(transitions: readonly Transition[]): Transition[] {
   );
 }
 
-/** `before -> after` of a transition, `-` for the side that does not exist. */
-function arrow(t: Transition): string {
+/** Passing trials of one side, `c/n` (an ordinary case is one trial), `-` when it does not exist. */
+function passedOf(s: CaseState | null, failOn: Verdict): string {
+  if (!s) return "-";
+  return s.trials ? `${s.trials.passed}/${s.trials.n}` : `${atLeast(s.verdict, failOn) ? 0 : 1}/1`;
+}
+
+/**
+ * `before -> after` of a transition, `-` for the side that does not exist; for a case with trials
+ * on either side, the passing trials (`3/4 -> 2/4 passed`), which is what decides it.
+ */
+function arrow(t: Transition, failOn: Verdict): string {
+  if (t.before?.trials || t.after?.trials)
+    return `${passedOf(t.before, failOn)} -> ${passedOf(t.after, failOn)} passed`;
   return `${t.before?.verdict ?? "-"} -> ${t.after?.verdict ?? "-"}`;
+}
+
+/** pass^k values shown in a summary or a terminal; regress.json has them all. */
+const MAX_SHOWN_K = 8;
+
+/** A pass^k estimate with three decimals, `-` when no case has k trials. */
+const rate = (x: number | null): string => (x === null ? "-" : x.toFixed(3));
+
+/**
+ * The sentence on trials: how many cases have several, the tolerance, and pass^k on both sides for
+ * k up to {@link MAX_SHOWN_K}.
+ */
+function trialsLine(t: TrialsSummary, failOn: Verdict): string {
+  const ks = t.pass_hat_k
+    .slice(0, MAX_SHOWN_K)
+    .map((p) => `pass^${p.k} ${rate(p.baseline)} -> ${rate(p.current)}`)
+    .join(", ");
+  const more = t.pass_hat_k.length > MAX_SHOWN_K ? ` (to k = ${t.pass_hat_k.length} in regress.json)` : "";
+  return `Trials: ${count(t.current_cases, "case")} with several trials (${t.baseline_cases} in the baseline); a pass rate may move by ${t.tolerance}; a trial passes below ${failOn}; ${ks}${more}.`;
 }
 
 /** What a transition's row says beyond the verdicts: rules gained and lost, what changed. */
@@ -86,6 +118,11 @@ export function renderRegressMarkdown(r: RegressResult, gate?: RegressGate): str
     `${counts(r)}; ${r.summary.failed} ${r.summary.failed === 1 ? "fails" : "fail"} the gate (${code(`--fail-on-regression ${r.fail_on_regression}`)}${r.allow_missing ? `, ${code("--allow-missing")}` : ""}, new cases at or above ${code(r.fail_on)}).`,
   );
   out.push("");
+  if (r.trials) {
+    // Only numbers and verdict names: nothing here comes from a trace, so nothing to escape.
+    out.push(trialsLine(r.trials, r.fail_on));
+    out.push("");
+  }
   if (r.transitions.length === 0) {
     out.push("Every case is as recorded.");
   } else {
@@ -96,7 +133,7 @@ export function renderRegressMarkdown(r: RegressResult, gate?: RegressGate): str
       rows.length,
       (i) => {
         const t = rows[i] as Transition;
-        return `| ${t.fails ? "❌" : "ℹ️"} | ${t.kind} | ${escapeMarkdown(publicName(t.case_id))} | ${arrow(t)} | ${escapeMarkdown(publicName(detail(t)))} |`;
+        return `| ${t.fails ? "❌" : "ℹ️"} | ${t.kind} | ${escapeMarkdown(publicName(t.case_id))} | ${arrow(t, r.fail_on)} | ${escapeMarkdown(publicName(detail(t)))} |`;
       },
       MAX_SUMMARY_ROWS,
       SUMMARY_ROWS_BYTES,
@@ -158,12 +195,13 @@ export function renderRegressTerminal(r: RegressResult, color: boolean): string 
   for (const t of rows.slice(0, MAX_TERMINAL_ROWS)) {
     const kind = t.kind.padEnd(width);
     lines.push(
-      `${t.fails ? c.red(kind) : c.dim(kind)}  ${terminalText(publicName(t.case_id))}  ${arrow(t)}  ${c.dim(terminalText(publicName(detail(t))))}`.trimEnd(),
+      `${t.fails ? c.red(kind) : c.dim(kind)}  ${terminalText(publicName(t.case_id))}  ${arrow(t, r.fail_on)}  ${c.dim(terminalText(publicName(detail(t))))}`.trimEnd(),
     );
   }
   if (rows.length > MAX_TERMINAL_ROWS)
     lines.push(c.dim(`... and ${count(rows.length - MAX_TERMINAL_ROWS, "more transition")} in regress.json`));
   lines.push(`${counts(r)}.`);
+  if (r.trials) lines.push(trialsLine(r.trials, r.fail_on));
   return `${lines.join("\n")}\n`;
 }
 

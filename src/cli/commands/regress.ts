@@ -48,6 +48,22 @@ export function parseRegressionMode(value: string): RegressionMode {
   return value;
 }
 
+/**
+ * Parses `--trials-tolerance`: a decimal number from 0 to 1, the absolute difference of pass rate
+ * a case with trials may move by without failing.
+ * @throws ProofError `usage.trials_tolerance` (exit 6).
+ */
+export function parseTrialsTolerance(value: string): number {
+  const n = /^(0|1)(\.[0-9]{1,6})?$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!(n >= 0 && n <= 1)) {
+    throw inputError(
+      "usage.trials_tolerance",
+      `--trials-tolerance must be a number from 0 to 1 (a difference of pass rate), not '${value}'`,
+    );
+  }
+  return n;
+}
+
 /** Whether a file exists (any readable entry at the path). */
 async function exists(path: string): Promise<boolean> {
   try {
@@ -61,7 +77,7 @@ async function exists(path: string): Promise<boolean> {
 /**
  * Reads and validates a baseline file.
  * @throws ProofError `baseline.missing` when there is none, `baseline.invalid` or a JSON error
- *   when it is not `proof.baseline/v1` (exit 6, naming the file).
+ *   when it is not `proof.baseline/v1` or `v2` (exit 6, naming the file).
  */
 async function readBaseline(file: string): Promise<Baseline> {
   let text: string;
@@ -148,11 +164,17 @@ export async function regressInit(
       "use proof regress accept to rewrite it and see what changed, or --force",
     );
   }
-  const { report, cases, warnings } = await runVerify({
+  let made: Baseline | undefined;
+  const { report, warnings } = await runVerify({
     ...verifyInput(flags, "block"),
-    gate: () => ({ code: 0 }),
+    // Made inside the gate: ambiguous trials are bad input, refused before the out dir is written.
+    gate: (report, cases) => {
+      made = makeBaseline(report, cases);
+      return { code: 0 };
+    },
   });
-  const baseline = makeBaseline(report, cases);
+  if (!made) throw new Error("the baseline was not made");
+  const baseline = made;
   await writeFileAtomic(flags.baseline, prettyJson(baseline));
   printWarnings(warnings, global);
   const n = Object.keys(baseline.cases).length;
@@ -174,6 +196,7 @@ export type RegressRunFlags = CommonFlags & {
   failOn: string;
   failOnRegression: string;
   allowMissing?: boolean;
+  trialsTolerance?: string;
 };
 
 /**
@@ -185,6 +208,9 @@ export async function regressRun(flags: RegressRunFlags, global: GlobalOptions):
     failOn: parseVerdict(flags.failOn, "--fail-on"),
     failOnRegression: parseRegressionMode(flags.failOnRegression),
     allowMissing: flags.allowMissing === true,
+    ...(flags.trialsTolerance !== undefined
+      ? { trialsTolerance: parseTrialsTolerance(flags.trialsTolerance) }
+      : {}),
   };
   // Read before verifying: a missing or invalid baseline must leave the previous out dir alone.
   const baseline = await readBaseline(flags.baseline);
@@ -289,11 +315,12 @@ export function registerRegress(
     .option("--fail-on-regression <mode>", "which verdict transitions fail: loosened or any", "any")
     .option("--allow-missing", "a case missing from the traces does not fail")
     .option("--fail-on <verdict>", "fail when a new case is at or above this verdict", "block")
-    .action(
-      (
-        opts: CommonFlags & { failOn: string; failOnRegression: string; allowMissing?: boolean },
-        cmd: Command,
-      ) => run(() => regressRun(opts, cmd.optsWithGlobals<GlobalOptions>())),
+    .option(
+      "--trials-tolerance <rate>",
+      "how far (0 to 1) the pass rate of a case with several trials may move (default 0)",
+    )
+    .action((opts: RegressRunFlags, cmd: Command) =>
+      run(() => regressRun(opts, cmd.optsWithGlobals<GlobalOptions>())),
     );
   common(regress.command("accept"))
     .description("rewrite the baseline from the current run and print what changed")

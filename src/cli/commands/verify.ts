@@ -11,6 +11,7 @@ import { activationFromPlan } from "../../plan/activation.js";
 import { checkPlanSelection, loadPlan } from "../../plan/load-plan.js";
 import type { Plan } from "../../plan/plan.js";
 import type { Verdict } from "../../policy/ir.js";
+import { type TrialOf, trialOf } from "../../regress/trials.js";
 import { findingsBySeverity, ruleMetaOf } from "../../report/findings.js";
 import type { RegressGate } from "../../report/gate.js";
 import { MANIFEST_FILE, parsePrivateKey, renderManifest } from "../../report/manifest.js";
@@ -79,6 +80,8 @@ export interface CaseResult {
   rules: string[];
   /** Digest of every call's `{seq, tool, verdict, rules}`: changes when any decision does. */
   decision_digest: string;
+  /** The case this trace is a trial of (src/regress/trials.ts), when it is one. */
+  trial?: TrialOf;
 }
 
 /**
@@ -231,6 +234,7 @@ export async function runVerify(
             }
             for (const w of trace.warnings) builder.warn(result.case_id, w);
             rootOf.set(result.case_id, rootIndex);
+            const trial = trialOf(result.case_id, trace.header.meta);
             cases.push({
               case_id: result.case_id,
               trace_id: result.trace_id,
@@ -245,6 +249,7 @@ export async function runVerify(
                   rules: d.rules,
                 })),
               ),
+              ...(trial ? { trial } : {}),
             });
             // Lines are written in chunks of about 64 KiB: a write per decision costs more than
             // serialising it (docs/performance.md).
