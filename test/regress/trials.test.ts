@@ -266,5 +266,15 @@ describe("proof regress on tau-bench's trials (built CLI)", () => {
     const bad = await proof([...gate, "--trials-tolerance", "2"], dir);
     expect(bad.code).toBe(6);
     expect(bad.stderr).toContain("--trials-tolerance must be a number from 0 to 1");
+
+    // proof run and a config file take the same tolerance.
+    const wrapped = ["run", ...common, "--gate", "regress", "--fail-on", "require_approval"];
+    expect(
+      (await proof([...wrapped, "--trials-tolerance", "0.25", "--", process.execPath, "-e", "0"], dir)).code,
+    ).toBe(0);
+    expect((await proof([...wrapped, "--", process.execPath, "-e", "0"], dir)).code).toBe(5);
+    await writeFile(join(dir, "proof.config.yaml"), "schema: proof.config/v1\ntrials_tolerance: 0.25\n");
+    expect((await proof([...gate], dir)).code).toBe(0);
+    expect((await proof([...wrapped, "--", process.execPath, "-e", "0"], dir)).code).toBe(0);
   }, 120_000);
 });

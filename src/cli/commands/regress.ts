@@ -53,8 +53,10 @@ export function parseRegressionMode(value: string): RegressionMode {
  * a case with trials may move by without failing.
  * @throws ProofError `usage.trials_tolerance` (exit 6).
  */
-export function parseTrialsTolerance(value: string): number {
-  const n = /^(0|1)(\.[0-9]{1,6})?$/.test(value.trim()) ? Number(value) : Number.NaN;
+export function parseTrialsTolerance(value: string | number): number {
+  // A config file gives a YAML number, the command line a string: both are read as the text.
+  const text = String(value).trim();
+  const n = /^(0|1)(\.[0-9]{1,6})?$/.test(text) ? Number(text) : Number.NaN;
   if (!(n >= 0 && n <= 1)) {
     throw inputError(
       "usage.trials_tolerance",
@@ -196,7 +198,7 @@ export type RegressRunFlags = CommonFlags & {
   failOn: string;
   failOnRegression: string;
   allowMissing?: boolean;
-  trialsTolerance?: string;
+  trialsTolerance?: string | number;
 };
 
 /**

@@ -22,6 +22,7 @@ interface RunOptions extends VerifyFlags {
   gate: string;
   failOnRegression: string;
   allowMissing?: boolean;
+  trialsTolerance?: string | number;
 }
 
 /**
@@ -49,6 +50,7 @@ async function gate(opts: RunOptions, global: GlobalOptions, why: string): Promi
         failOn: opts.failOn,
         failOnRegression: opts.failOnRegression,
         ...(opts.allowMissing ? { allowMissing: true } : {}),
+        ...(opts.trialsTolerance !== undefined ? { trialsTolerance: opts.trialsTolerance } : {}),
       },
       global,
     );
@@ -102,6 +104,10 @@ export function registerRun(program: Command, run: (action: () => Promise<number
     )
     .option("--fail-on-regression <mode>", "with --baseline: loosened | any", "any")
     .option("--allow-missing", "with --baseline: a case missing from the traces does not fail")
+    .option(
+      "--trials-tolerance <rate>",
+      "with --baseline: how far (0 to 1) the pass rate of a case with several trials may move (default 0)",
+    )
     .option("--fail-on <verdict>", "fail when a trace is at or above this verdict", "block")
     .action((command: string[], opts: RunOptions, cmd: Command) =>
       run(async () => {
