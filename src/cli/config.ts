@@ -29,7 +29,11 @@ const REPLACEABLE_SOURCES = new Set([undefined, "default"]);
  * artifact directory, which every gate run replaces whole, so it must never receive the keys of
  * `proof keys gen --out` (the private key would be deleted by the next run).
  */
-const NOT_FROM_CONFIG: Record<string, readonly string[]> = { "keys gen": ["out"] };
+const NOT_FROM_CONFIG: Record<string, readonly string[]> = {
+  "keys gen": ["out"],
+  // `proof diff --format` is the output form, not the trace format that `format:` sets.
+  diff: ["format"],
+};
 
 /** `regress run` for the `run` subcommand of `regress`: the command's names below the program. */
 function commandPath(cmd: Command): string {
