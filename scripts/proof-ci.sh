@@ -20,6 +20,13 @@
 #                  the base branch's policy bundle digest and baseline file digest (`sha256:HEX`,
 #                  or `absent`): when they differ from the current ones, the summary says that the
 #                  pull request changes the policy or the baseline, with the verdict transitions
+#   PROOF_BASE_REF a git ref holding the base branch (origin/main): after the gate, `proof diff
+#                  --git-base` says what the policy change does rule by rule, with its impact on
+#                  the traces, in the log (markdown) and in PROOF_POLICY_DIFF when that names a file
+#                  (outside PROOF_OUT, which proof replaces whole)
+#   PROOF_FAIL_ON_LOOSENING
+#                  1: a gate that passed exits 5 when that diff loosens the policy (status.json
+#                  still holds the gate's own 0; the log says why)
 #
 # Paths out: $PROOF_OUT/{report.json,decisions.jsonl,summary.md,status.json,junit.xml,
 #   results.sarif,annotations.txt,manifest.json} and regress.json for the regression gate
@@ -122,6 +129,39 @@ echo "proof-ci: $what, artifacts in $out"
 "${invocation[@]}"
 code=$?
 
+# The policy diff of a pull request: only after a gate verdict, never replacing a failure's code.
+# Its --policy and --traces come from PROOF_ARGS, else from the config as for the gate.
+loosened=0
+if [[ -n ${PROOF_BASE_REF:-} ]] && ((code == 0 || code == 5)); then
+  diff_args=()
+  for ((i = 0; i < ${#args[@]}; i++)); do
+    case ${args[i]} in
+      --policy) diff_args+=(--policy "${args[i + 1]:-}") ;;
+      --policy=*) diff_args+=(--policy "${args[i]#--policy=}") ;;
+      --traces)
+        diff_args+=(--traces)
+        for ((j = i + 1; j < ${#args[@]}; j++)); do
+          [[ ${args[j]} == -* ]] && break
+          diff_args+=("${args[j]}")
+        done
+        ;;
+    esac
+  done
+  [[ ${PROOF_FAIL_ON_LOOSENING:-} == 1 ]] && diff_args+=(--fail-on-loosening)
+  diff_out=${PROOF_POLICY_DIFF:-}
+  [[ -n $diff_out ]] || diff_out=$(mktemp)
+  echo "proof-ci: proof diff --git-base $PROOF_BASE_REF"
+  "${bin[@]}" "${global[@]}" diff --git-base "$PROOF_BASE_REF" --format markdown "${diff_args[@]}" >"$diff_out"
+  diff_code=$?
+  cat "$diff_out"
+  [[ -n ${PROOF_POLICY_DIFF:-} ]] || rm -f "$diff_out"
+  if ((diff_code == 5 && code == 0)); then
+    loosened=1
+  elif ((diff_code != 0 && diff_code != 5)); then
+    echo "proof-ci: proof diff failed with exit $diff_code; the gate's exit $code stands" >&2
+  fi
+fi
+
 # The bounded summary: read from the artifacts by node (proof's own runtime), at most 40 lines.
 # Trace text (case ids) is attacker-controlled: control characters become spaces and every line
 # starts with fixed text, so none can start a workflow command.
@@ -190,5 +230,11 @@ process.stdout.write(shown.join("\n") + "\n");
 '
 node -e "$summary_js" "$out" "$code" "$baseline" "${PROOF_BASE_POLICY_DIGEST:-}" "${PROOF_BASE_BASELINE_DIGEST:-}" ||
   echo "proof-ci: could not summarise $out (exit $code stands)" >&2
+
+# After the summary, which reports the gate's own verdict as status.json holds it.
+if ((loosened == 1)); then
+  echo "proof-ci: GOVERNANCE: the pull request loosens the policy (PROOF_FAIL_ON_LOOSENING=1): exit 5"
+  code=5
+fi
 
 exit "$code"

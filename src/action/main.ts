@@ -8,7 +8,8 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as core from "@actions/core";
@@ -127,6 +128,11 @@ async function main(): Promise<number> {
     );
     if (digests.policy) env.PROOF_BASE_POLICY_DIGEST = digests.policy;
     if (digests.baseline) env.PROOF_BASE_BASELINE_DIGEST = digests.baseline;
+    // The base branch's policy compiled: the script diffs it rule by rule for the step summary.
+    if (digests.policy) {
+      env.PROOF_BASE_REF = `origin/${baseRef}`;
+      env.PROOF_POLICY_DIFF = join(mkdtempSync(join(tmpdir(), "proof-diff-")), "policy-diff.md");
+    }
   }
 
   const code = await runScript(join(ROOT, "scripts", "proof-ci.sh"), cwd, env);
@@ -139,11 +145,16 @@ async function main(): Promise<number> {
   } catch {
     status = undefined;
   }
-  const verdict = verdictOf(status, code);
+  const policyDiff = env.PROOF_POLICY_DIFF ? await readOut(env.PROOF_POLICY_DIFF) : undefined;
+  // With PROOF_FAIL_ON_LOOSENING=1 the script turns a passing gate into 5 on a loosening policy
+  // diff; status.json keeps the gate's own 0.
+  const loosened = code === 5 && status?.code === 0 && env.PROOF_FAIL_ON_LOOSENING === "1" && !!policyDiff;
+  const verdict = loosened ? "fail" : verdictOf(status, code);
   const gateRan = verdict === "pass" || verdict === "fail";
 
   if (gateRan) {
-    const summary = await readOut(join(out, "summary.md"));
+    const gateSummary = await readOut(join(out, "summary.md"));
+    const summary = policyDiff ? `${policyDiff}\n${gateSummary ?? ""}` : gateSummary;
     // A summary that cannot be written (no GITHUB_STEP_SUMMARY outside a runner, a full disk)
     // is reported, never allowed to replace proof's exit code.
     if (summary !== undefined && process.env.GITHUB_STEP_SUMMARY)

@@ -30,7 +30,13 @@ const REPLACEABLE_SOURCES = new Set([undefined, "default"]);
  * `proof keys gen --out` (the private key would be deleted by the next run), nor those of
  * `proof test --out` (its junit.xml would replace the gate's out dir).
  */
-const NOT_FROM_CONFIG: Record<string, readonly string[]> = { "keys gen": ["out"], test: ["out"] };
+const NOT_FROM_CONFIG: Record<string, readonly string[]> = {
+  "keys gen": ["out"],
+  // `proof test --out` holds the tests' junit.xml: never the gate's out dir of the config.
+  test: ["out"],
+  // `proof diff --format` is the output form, not the trace format that `format:` sets.
+  diff: ["format"],
+};
 
 /** `regress run` for the `run` subcommand of `regress`: the command's names below the program. */
 function commandPath(cmd: Command): string {

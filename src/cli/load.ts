@@ -17,9 +17,12 @@ export interface PolicySet {
 
 /** Compiles one policy file: YAML source, or an IR (`.json` holding `proof.ir/v1`). */
 export async function loadPolicyFile(file: string): Promise<ProofIR> {
-  const text = await readTextFile(file, fileLimit());
-  if (file.endsWith(".json")) return loadIR(text, file);
-  return compilePolicy(text, file);
+  return policyFromText(await readTextFile(file, fileLimit()), file);
+}
+
+/** Compiles one policy's text: YAML source, or an IR when `file` ends in `.json`. */
+export function policyFromText(text: string, file: string): ProofIR {
+  return file.endsWith(".json") ? loadIR(text, file) : compilePolicy(text, file);
 }
 
 /**
@@ -28,11 +31,22 @@ export async function loadPolicyFile(file: string): Promise<ProofIR> {
  * @throws ProofError (exit 6) on any invalid policy or a clash.
  */
 export async function loadPolicySet(path: string): Promise<PolicySet> {
+  const loaded: { ir: ProofIR; file: string }[] = [];
+  for (const file of await listPolicyFiles(path)) loaded.push({ ir: await loadPolicyFile(file), file });
+  return policySetOf(loaded);
+}
+
+/**
+ * A policy set from IRs already loaded (from files, or from git for `proof diff`), each with the
+ * file it came from for messages.
+ * @throws ProofError `policy.duplicate_policy` / `policy.duplicate_rule` (exit 6) on a clash,
+ *   `ir.invalid` when an IR does not compile.
+ */
+export function policySetOf(loaded: readonly { ir: ProofIR; file: string }[]): PolicySet {
   const irs: ProofIR[] = [];
   const ruleOwner = new Map<string, string>();
   const policyOwner = new Map<string, string>();
-  for (const file of await listPolicyFiles(path)) {
-    const ir = await loadPolicyFile(file);
+  for (const { ir, file } of loaded) {
     const other = policyOwner.get(ir.policy_id);
     if (other)
       throw inputError("policy.duplicate_policy", `policy id '${ir.policy_id}' is in ${other} and ${file}`, {

@@ -5,6 +5,7 @@ import { registerAdapt } from "./commands/adapt.js";
 import { registerAttest } from "./commands/attest.js";
 import { registerCheck } from "./commands/check.js";
 import { registerCompile } from "./commands/compile.js";
+import { registerDiff } from "./commands/diff.js";
 import { registerImport } from "./commands/import.js";
 import { registerInit } from "./commands/init.js";
 import { registerKeys } from "./commands/keys.js";
@@ -69,6 +70,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerLedger(program, run);
   registerMcp(program, run);
   registerTest(program, run);
+  registerDiff(program, run);
   // After every registration: required options are checked once the config is merged.
   deferRequiredOptions(program);
   try {

@@ -136,6 +136,8 @@ interface RunOptions {
   path?: string[];
   /** The action's directory (default the repository's action/). */
   actionPath?: string;
+  /** Variables the job sets (`env:`), PROOF_ ones included. */
+  env?: Record<string, string>;
 }
 
 /** Runs the action in `workspace` with `with` as its inputs. */
@@ -169,6 +171,7 @@ async function runAction(
   for (const [k, v] of Object.entries(process.env))
     if (v !== undefined && !/^(PROOF_|GITHUB_|INPUT_|RUNNER_)/.test(k)) base[k] = v;
   if (options.path) base.PATH = [...options.path, base.PATH ?? ""].join(delimiter);
+  Object.assign(base, options.env ?? {});
   let log = "";
   let code = 0;
   let gateOutputFile = "";
@@ -615,6 +618,49 @@ describe("action/action.yml on a pull request", () => {
     const baseline = JSON.parse(await readFile(join(ws, ".proof", "baseline.json"), "utf8"));
     expect(run.log).toContain(`this pull request changes the policy (bundle ${baseline.bundle_digest} -> `);
     expect(run.log).not.toContain("changes the baseline");
+    // The step summary opens with the policy diff, rule by rule, and its impact on the traces.
+    expect(run.summary).toMatch(/^## Policy change\n/);
+    expect(run.summary).toMatch(
+      /\| changed \| \S+ \(\S+\) \| \*\*LOOSENING\*\* \| effect\\: &quot;block&quot; \\-&gt; &quot;warn&quot; \|/,
+    );
+    expect(run.summary).toMatch(/### Impact\n\n\d+ cases: [1-9]\d* loosened, 0 tightened\./);
+    expect(run.summary).toContain("## "); // the gate's own summary follows
+  });
+
+  it("PROOF_FAIL_ON_LOOSENING=1 fails a passing verify gate when the pull request loosens the policy", async () => {
+    const setup = async () => {
+      const origin = await tempDir();
+      const ws = await tempDir();
+      const git = (cwd: string, ...args: string[]) =>
+        execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd, stdio: "pipe" });
+      git(origin, "init", "--bare", "-b", "main");
+      git(ws, "init", "-b", "main");
+      await cp(join(ROOT, AIRLINE, "traces"), join(ws, "traces"), { recursive: true });
+      const policy = await readFile(join(ROOT, AIRLINE, "policy.yaml"), "utf8");
+      await writeFile(join(ws, "policy.yaml"), policy);
+      git(ws, "add", ".");
+      git(ws, "commit", "-m", "base");
+      git(ws, "remote", "add", "origin", origin);
+      git(ws, "push", "origin", "main");
+      const loosened = policy.replace(/effect: (block|require_approval)/, "effect: warn");
+      expect(loosened).not.toBe(policy);
+      await writeFile(join(ws, "policy.yaml"), loosened);
+      return ws;
+    };
+    const inputs = { policy: "policy.yaml", traces: "traces", "fail-on": "block" };
+    const shown = await runAction(await setup(), inputs, { event: "pull_request" });
+    expect(shown.code).toBe(0);
+    expect(shown.summary).toContain("**LOOSENING**");
+    const failed = await runAction(await setup(), inputs, {
+      event: "pull_request",
+      env: { PROOF_FAIL_ON_LOOSENING: "1" },
+    });
+    expect(failed.code).toBe(5);
+    expect(failed.outputs.verdict).toBe("fail");
+    expect(failed.log).toContain(
+      "GOVERNANCE: the pull request loosens the policy (PROOF_FAIL_ON_LOOSENING=1): exit 5",
+    );
+    expect(failed.summary).toContain("**LOOSENING**");
   });
 
   it("reads the policy from the config, as YAML and relative to it, when no input names it", async () => {
@@ -644,6 +690,8 @@ describe("action/action.yml on a pull request", () => {
     expect(run.code).toBe(5);
     const baseline = JSON.parse(await readFile(join(ws, ".proof", "baseline.json"), "utf8"));
     expect(run.log).toContain(`this pull request changes the policy (bundle ${baseline.bundle_digest} -> `);
+    // proof diff finds the policy and traces in the same config.
+    expect(run.summary).toMatch(/^## Policy change\n[\s\S]*\*\*LOOSENING\*\*[\s\S]*### Impact\n/);
   });
 });
 
