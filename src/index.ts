@@ -3,7 +3,6 @@
  * CLI uses.
  */
 
-export { loadPolicySet as loadPolicy, type PolicySet } from "./cli/load.js";
 export { ProofError } from "./errors.js";
 export {
   createGuard,
@@ -21,6 +20,7 @@ export {
 } from "./guard/wrap-tool.js";
 export { digestOf } from "./io/canonical.js";
 export { type Ledger, type LedgerOptions, openLedger } from "./io/ledger-file.js";
+export { loadPolicySet as loadPolicy } from "./io/policy-files.js";
 export { type LedgerRecord, verifyLedger } from "./ledger/ledger.js";
 export { activationFromPlan } from "./plan/activation.js";
 export type * from "./plan/plan.js";
@@ -29,6 +29,7 @@ export { basicSelector, type SelectedRules, type Selector, weightedSelector } fr
 export { compilePolicy, policyDigest } from "./policy/compile.js";
 export type * from "./policy/ir.js";
 export { loadIR } from "./policy/load-ir.js";
+export type { PolicySet } from "./policy/set.js";
 export {
   createDecisionExporter,
   type DecisionExporter,

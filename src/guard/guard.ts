@@ -2,8 +2,9 @@
  * The live guard (docs/boundary.md): decides tool calls one at a time, as they happen, with the same
  * engine, the same activation and the same policies as `proof verify`. Pure: no file system.
  */
-import type { PolicySet } from "../cli/load.js";
+
 import type { JsonValue } from "../policy/ir.js";
+import type { PolicySet } from "../policy/set.js";
 import { TraceBuilder } from "../trace/builder.js";
 import type { Trace } from "../trace/model.js";
 import type { CompiledPolicy } from "../verify/compiled.js";

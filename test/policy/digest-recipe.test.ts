@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import canonicalize from "canonicalize";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadPolicySet } from "../../src/cli/load.js";
+import { loadPolicySet } from "../../src/io/policy-files.js";
 import { compilePolicy } from "../../src/policy/compile.js";
 import { ROOT, removeTempDirs, tempDir } from "../e2e/cli.js";
 

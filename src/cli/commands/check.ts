@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { inputError } from "../../errors.js";
 import { prettyJson } from "../../io/canonical.js";
 import { listTraceFiles, readTextFile } from "../../io/files.js";
+import { loadContext, loadPolicySet } from "../../io/policy-files.js";
 import { traceSource } from "../../io/trace-files.js";
 import type { Verdict } from "../../policy/ir.js";
 import { publicName, terminalText } from "../../report/escape.js";
@@ -11,7 +12,6 @@ import { readTraces } from "../../trace/read.js";
 import { decideCall, parseCall } from "../../verify/check.js";
 import type { Decision } from "../../verify/decision.js";
 import { activate, Engine } from "../../verify/engine.js";
-import { loadContext, loadPolicySet } from "../load.js";
 import { type GlobalOptions, oneLine } from "../output.js";
 
 /** Exit code of `proof check` per verdict (docs/exit-codes.md): allow and warn let the call run. */

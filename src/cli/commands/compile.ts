@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { prettyJson } from "../../io/canonical.js";
+import { loadPolicyFile } from "../../io/policy-files.js";
 import { writeFileAtomic } from "../../io/write.js";
-import { loadPolicyFile } from "../load.js";
 import type { GlobalOptions } from "../output.js";
 
 /** `proof compile POLICY.yaml [-o IR.json]`: validate and compile a policy to its IR. */

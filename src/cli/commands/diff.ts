@@ -2,12 +2,13 @@ import type { Command } from "commander";
 import { inputError } from "../../errors.js";
 import { prettyJson } from "../../io/canonical.js";
 import { policyFilesAt } from "../../io/git.js";
+import { loadContext, loadPolicySet } from "../../io/policy-files.js";
 import { listGateTraceFiles, traceSource } from "../../io/trace-files.js";
 import { type CaseVerdict, type DiffImpact, diffPolicies, impactOf, loosens } from "../../policy/diff.js";
+import { type PolicySet, policyFromText, policySetOf } from "../../policy/set.js";
 import { diffMarkdown, diffText } from "../../report/diff.js";
 import { readTraces } from "../../trace/read.js";
 import { activate, Engine } from "../../verify/engine.js";
-import { loadContext, loadPolicySet, type PolicySet, policyFromText, policySetOf } from "../load.js";
 import type { GlobalOptions } from "../output.js";
 import { EXIT_GATE_FAILED } from "./verify.js";
 

@@ -4,11 +4,11 @@ import { createGuard, type Guard } from "../../guard/guard.js";
 import { jsonLine } from "../../io/canonical.js";
 import { toPosix } from "../../io/files.js";
 import { type Ledger, openLedger } from "../../io/ledger-file.js";
+import { loadContext, loadPolicySet } from "../../io/policy-files.js";
 import { type ReservedFile, reserveFile } from "../../io/reserved-file.js";
 import { spawnStdioChild } from "../../io/stdio-child.js";
 import { McpProxy, PROXY_CASE_ID } from "../../mcp/proxy.js";
 import { runSession } from "../../mcp/run.js";
-import { loadContext, loadPolicySet } from "../load.js";
 import { oneLine } from "../output.js";
 
 interface ProxyOptions {

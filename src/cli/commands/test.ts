@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { prettyJson } from "../../io/canonical.js";
 import { fileLimit, listTraceFiles, readTextFile } from "../../io/files.js";
 import { StagedDir } from "../../io/out-dir.js";
+import { loadPolicySet } from "../../io/policy-files.js";
 import { listPolicyTestFiles } from "../../io/test-files.js";
 import { traceSource } from "../../io/trace-files.js";
 import { parseTestFile, type TestFile } from "../../policytest/load.js";
@@ -10,7 +11,6 @@ import { type CaseOutcome, runTestFile, type TestEnv } from "../../policytest/ru
 import { terminalText } from "../../report/escape.js";
 import type { Trace } from "../../trace/model.js";
 import { readTraces } from "../../trace/read.js";
-import { loadPolicySet } from "../load.js";
 import type { GlobalOptions } from "../output.js";
 import { EXIT_GATE_FAILED } from "./verify.js";
 

@@ -1,11 +1,14 @@
+/**
+ * Policy sets: the policies one run applies together, checked for clashes, compiled, and digested
+ * as a bundle. Pure: the files are read by src/io/policy-files.ts.
+ */
 import { inputError, ProofError } from "../errors.js";
 import { digestOf } from "../io/canonical.js";
-import { fileLimit, listPolicyFiles, readTextFile } from "../io/files.js";
-import { compilePolicy } from "../policy/compile.js";
-import type { ProofIR } from "../policy/ir.js";
-import { loadIR } from "../policy/load-ir.js";
-import { parseYaml } from "../policy/yaml.js";
 import { type CompiledPolicy, compileIR } from "../verify/compiled.js";
+import { compilePolicy } from "./compile.js";
+import type { ProofIR } from "./ir.js";
+import { loadIR } from "./load-ir.js";
+import { parseYaml } from "./yaml.js";
 
 /** Policies loaded for one run: IRs, their compiled form, and the bundle digest. */
 export interface PolicySet {
@@ -15,25 +18,9 @@ export interface PolicySet {
   bundleDigest: string;
 }
 
-/** Compiles one policy file: YAML source, or an IR (`.json` holding `proof.ir/v1`). */
-export async function loadPolicyFile(file: string): Promise<ProofIR> {
-  return policyFromText(await readTextFile(file, fileLimit()), file);
-}
-
 /** Compiles one policy's text: YAML source, or an IR when `file` ends in `.json`. */
 export function policyFromText(text: string, file: string): ProofIR {
   return file.endsWith(".json") ? loadIR(text, file) : compilePolicy(text, file);
-}
-
-/**
- * Loads `--policy P`: a YAML policy, an IR file, or a directory of policies (each applies).
- * Rule ids must be unique across the set, and so must policy ids.
- * @throws ProofError (exit 6) on any invalid policy or a clash.
- */
-export async function loadPolicySet(path: string): Promise<PolicySet> {
-  const loaded: { ir: ProofIR; file: string }[] = [];
-  for (const file of await listPolicyFiles(path)) loaded.push({ ir: await loadPolicyFile(file), file });
-  return policySetOf(loaded);
 }
 
 /**
@@ -74,12 +61,11 @@ export function policySetOf(loaded: readonly { ir: ProofIR; file: string }[]): P
 }
 
 /**
- * Reads a context file (JSON or YAML) that must hold an object.
- * @throws ProofError `context.invalid` (exit 6).
+ * Parses a context (JSON or YAML text) that must hold an object.
+ * @throws ProofError `context.invalid` (exit 6), or the YAML parser's located errors.
  */
-export async function loadContext(file: string): Promise<Record<string, unknown>> {
-  const parsed = parseYaml(await readTextFile(file, fileLimit()), file);
-  const value = parsed.value;
+export function parseContext(text: string, file: string): Record<string, unknown> {
+  const value = parseYaml(text, file).value;
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw inputError("context.invalid", "a context must be an object (a map of keys to values)", {
       file,
