@@ -13,6 +13,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const authored = {
   validatePolicy: "policy.schema.json",
   validateConfig: "config.schema.json",
+  validateWaivers: "waivers.schema.json",
 };
 // Machine-written or untrusted input (traces): the first error only, so that an invalid document
 // of millions of items cannot make millions of error objects.

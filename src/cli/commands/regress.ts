@@ -17,7 +17,7 @@ import { renderRegressMarkdown, renderRegressTerminal, renderRegressVerdict } fr
 import type { Report } from "../../report/report.js";
 import { renderTable } from "../../report/terminal.js";
 import { count, shellCommand } from "../../report/text.js";
-import { addArtifactOptions } from "../options.js";
+import { addArtifactOptions, addWaiverOptions } from "../options.js";
 import { type GlobalOptions, oneLine, useColor } from "../output.js";
 import { parseFormat } from "./import.js";
 import { type CaseResult, EXIT_GATE_FAILED, parseVerdict, runVerify } from "./verify.js";
@@ -105,6 +105,14 @@ function verifyInput(flags: CommonFlags, failOn: Verdict) {
   };
 }
 
+/** The waiver options of `regress run` as runVerify takes them. */
+function waiverInput(flags: { waivers?: string; today?: string }) {
+  return {
+    ...(flags.waivers ? { waivers: flags.waivers } : {}),
+    ...(flags.today ? { today: flags.today } : {}),
+  };
+}
+
 /**
  * The `proof regress accept` command line that records what a run found, with the options that
  * decide the verdicts and where they are kept (policy, traces, baseline, context, format), so
@@ -174,6 +182,8 @@ export type RegressRunFlags = CommonFlags & {
   failOn: string;
   failOnRegression: string;
   allowMissing?: boolean;
+  waivers?: string;
+  today?: string;
 };
 
 /**
@@ -191,6 +201,7 @@ export async function regressRun(flags: RegressRunFlags, global: GlobalOptions):
   let gate: RegressGate | undefined;
   const { report, code, warnings } = await runVerify({
     ...verifyInput(flags, opts.failOn),
+    ...waiverInput(flags),
     gate: (report, cases) => {
       const r = compareWithBaseline(baseline, currentRun(report, cases), opts);
       gate = { result: r, baseline: toPosix(flags.baseline), accept: acceptCommand(flags) };
@@ -284,16 +295,13 @@ export function registerRegress(
     .action((opts: CommonFlags & { force?: boolean }, cmd: Command) =>
       run(() => regressInit(opts, cmd.optsWithGlobals<GlobalOptions>())),
     );
-  common(regress.command("run"))
+  addWaiverOptions(common(regress.command("run")))
     .description("re-verify and compare with the baseline; exit 5 on a regression")
     .option("--fail-on-regression <mode>", "which verdict transitions fail: loosened or any", "any")
     .option("--allow-missing", "a case missing from the traces does not fail")
     .option("--fail-on <verdict>", "fail when a new case is at or above this verdict", "block")
-    .action(
-      (
-        opts: CommonFlags & { failOn: string; failOnRegression: string; allowMissing?: boolean },
-        cmd: Command,
-      ) => run(() => regressRun(opts, cmd.optsWithGlobals<GlobalOptions>())),
+    .action((opts: RegressRunFlags, cmd: Command) =>
+      run(() => regressRun(opts, cmd.optsWithGlobals<GlobalOptions>())),
     );
   common(regress.command("accept"))
     .description("rewrite the baseline from the current run and print what changed")
