@@ -167,5 +167,10 @@ describe("proof regress run --waivers", () => {
     expect(late.stdout).toContain(
       "waiver SEC-101 (rule banking.password_from_untrusted) expired on 2026-12-31",
     );
+    // The regression section passes; the line after it says why the run failed all the same.
+    expect(late.stdout).toContain("Failed: 1 expired waiver (SEC-101 2026-12-31)");
+    expect(await readFile(join(dir, "r2", "summary.md"), "utf8")).toContain(
+      "Failed: 1 expired waiver (SEC-101 2026-12-31)",
+    );
   });
 });

@@ -177,6 +177,16 @@ export async function regressInit(
   return 0;
 }
 
+/**
+ * The line that says an expired waiver fails the run although the regression gate passed (the
+ * regression section's heading speaks of transitions only); empty without expired waivers.
+ */
+function expiredNote(report: Report): string {
+  const expired = report.waivers?.expired ?? [];
+  if (expired.length === 0) return "";
+  return `Failed: ${count(expired.length, "expired waiver")} (${expired.map((e) => `${e.id} ${e.expires}`).join(", ")}); renew or remove ${expired.length === 1 ? "it" : "them"}.\n`;
+}
+
 /** Flags of `proof regress run` (and of `proof run` with a baseline). */
 export type RegressRunFlags = CommonFlags & {
   failOn: string;
@@ -210,7 +220,7 @@ export async function regressRun(flags: RegressRunFlags, global: GlobalOptions):
         files: {
           "regress.json": prettyJson(r),
           // The regression section comes first and alone gives a verdict: it decides the exit code.
-          "summary.md": `${renderRegressMarkdown(r, gate)}\n${renderSummary(report, { redact: flags.redact === true, gate: false })}`,
+          "summary.md": `${renderRegressMarkdown(r, gate)}\n${expiredNote(report)}${renderSummary(report, { redact: flags.redact === true, gate: false })}`,
         },
         regress: gate,
       };
@@ -225,6 +235,8 @@ export async function regressRun(flags: RegressRunFlags, global: GlobalOptions):
     process.stdout.write(renderRegressTerminal(result, color));
     process.stdout.write(renderTable(report, color, { gate: false }));
     process.stdout.write(renderRegressVerdict(result, color, gate));
+    const note = expiredNote(report);
+    if (note !== "") process.stdout.write(note);
   }
   return code;
 }
