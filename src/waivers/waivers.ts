@@ -149,6 +149,8 @@ export class WaiverMatcher {
     caseMatch: (s: string) => boolean;
     tool?: (s: string) => boolean;
   }[];
+  /** The active waivers by rule id: a finding is compared with its rule's waivers only. */
+  private readonly byRule = new Map<string, WaiverMatcher["active"]>();
   private readonly expired: ExpiredWaiver[];
   private readonly used = new Set<number>();
   private readonly waived: WaivedCall[] = [];
@@ -182,6 +184,11 @@ export class WaiverMatcher {
       caseMatch: compileGlob(w.case),
       ...(w.call ? { tool: compileGlob(w.call.tool) } : {}),
     }));
+    for (const a of this.active) {
+      const list = this.byRule.get(a.w.rule);
+      if (list) list.push(a);
+      else this.byRule.set(a.w.rule, [a]);
+    }
   }
 
   /** The rules that make a decision a finding: a non-`allow` effect, or an evaluation error. */
@@ -204,8 +211,8 @@ export class WaiverMatcher {
       let covered = 0;
       for (const rule of rules) {
         let hit = false;
-        for (const a of this.active) {
-          if (a.w.rule !== rule || !a.caseMatch(result.case_id)) continue;
+        for (const a of this.byRule.get(rule) ?? []) {
+          if (!a.caseMatch(result.case_id)) continue;
           if (a.tool && !a.tool(d.tool)) continue;
           if (a.w.call?.args !== undefined) {
             fingerprint ??= argsFingerprint(argsOf(d.seq));
