@@ -14,6 +14,7 @@ const authored = {
   validatePolicy: "policy.schema.json",
   validateConfig: "config.schema.json",
   validatePolicyTest: "policy-test.schema.json",
+  validateWaivers: "waivers.schema.json",
 };
 // Machine-written or untrusted input (traces): the first error only, so that an invalid document
 // of millions of items cannot make millions of error objects.

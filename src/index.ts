@@ -41,3 +41,4 @@ export { readTraces, type TraceSource } from "./trace/read.js";
 export { type CompiledPolicy, compileIR } from "./verify/compiled.js";
 export type * from "./verify/decision.js";
 export { activate, Engine } from "./verify/engine.js";
+export { argsFingerprint } from "./waivers/waivers.js";

@@ -20,6 +20,7 @@ const CORE = [
   "mcp",
   "ledger",
   "policytest",
+  "waivers",
 ];
 
 function sources(dir: string): string[] {

@@ -19,6 +19,7 @@ const PATH_KEYS = new Set([
   "baseline",
   "out",
   "policy_dir",
+  "waivers",
 ]);
 
 /** Option sources a config value may replace: unset, or commander's default. Flags and env win. */

@@ -18,3 +18,16 @@ export function addArtifactOptions(
       "sign manifest.json with this Ed25519 private key (PEM, from proof keys gen)",
     );
 }
+
+/**
+ * Adds the options of the gates that honour waivers (`verify`, `regress run`, `run`): the
+ * waivers file and the date their expiry is judged against (docs/testing.md, "Waivers").
+ */
+export function addWaiverOptions(cmd: Command): Command {
+  return cmd
+    .option("--waivers <file>", "waivers.yaml: expiring exceptions for findings (proof.waivers/v1)")
+    .option(
+      "--today <date>",
+      "judge waiver expiry on this date, YYYY-MM-DD (default SOURCE_DATE_EPOCH, else today in UTC)",
+    );
+}

@@ -13,6 +13,7 @@ import { describeDecision, findingsBySeverity } from "./findings.js";
 import { acceptHint, type RegressGate, transitionSentence, verdictArrow } from "./gate.js";
 import type { Report } from "./report.js";
 import { count } from "./text.js";
+import { waivedIndex, waivedLabel, waiverOf } from "./waived.js";
 
 /** Findings annotated one by one; the rest are counted in one closing line. */
 export const MAX_ANNOTATIONS = 10;
@@ -88,9 +89,14 @@ export function renderAnnotations(
   }
   const redact = options.redact === true;
   const findings = findingsBySeverity(report);
+  const waived = waivedIndex(report);
   const lines = findings.slice(0, MAX_ANNOTATIONS).map(({ trace, decision: d }) => {
-    const command = atLeast(d.verdict, report.fail_on) ? "error" : "warning";
-    const title = publicName(`proof: ${d.verdict} by ${d.rules.join(" ")}`);
+    // A waived call never fails the gate: a warning that names its waivers.
+    const waiver = waiverOf(waived, d);
+    const command = !waiver && atLeast(d.verdict, report.fail_on) ? "error" : "warning";
+    const title = publicName(
+      `proof: ${d.verdict} by ${d.rules.join(" ")}${waiver ? ` (${waivedLabel(waiver)})` : ""}`,
+    );
     const evidence = describeDecision(d, redact);
     const message = clip(
       `${publicName(trace.case_id)}: ${publicName(d.tool)} at ${publicName(d.at)}${evidence.length > 0 ? `: ${evidence.join("; ")}` : ""}`,

@@ -11,12 +11,20 @@
  * exactly what was written.
  */
 import type { Transition } from "../regress/compare.js";
-import { atLeast } from "../verify/decision.js";
 import { clip, publicName, visible, xmlAttr, xmlText } from "./escape.js";
 import { describeDecision } from "./findings.js";
 import { acceptHint, type RegressGate, transitionSentence, transitionsByCase, verdictArrow } from "./gate.js";
 import type { Report, TraceEntry } from "./report.js";
 import { count } from "./text.js";
+import {
+  traceFails,
+  traceWaived,
+  traceWaivers,
+  type WaivedIndex,
+  waivedIndex,
+  waivedLabel,
+  waiverOf,
+} from "./waived.js";
 
 /** Most findings listed in one test case's failure or output text; the rest are counted. */
 export const MAX_JUNIT_FINDINGS = 100;
@@ -38,12 +46,13 @@ function element(
 }
 
 /** The failure or output text of a case: one visible line per finding, bounded. */
-function findingLines(t: TraceEntry, redact: boolean): string[] {
+function findingLines(t: TraceEntry, redact: boolean, waived: WaivedIndex): string[] {
   const findings = t.decisions.filter((d) => d.verdict !== "allow");
   const lines = findings.slice(0, MAX_JUNIT_FINDINGS).map((d) => {
     const evidence = describeDecision(d, redact);
+    const waiver = waiverOf(waived, d);
     return clip(
-      `${d.verdict}: ${publicName(d.tool)} at ${publicName(d.at)} by ${publicName(d.rules.join(", "))}${
+      `${d.verdict}${waiver ? ` (${waivedLabel(waiver)})` : ""}: ${publicName(d.tool)} at ${publicName(d.at)} by ${publicName(d.rules.join(", "))}${
         evidence.length > 0 ? `: ${evidence.join("; ")}` : ""
       }`,
       MAX_JUNIT_LINE,
@@ -122,6 +131,7 @@ export function renderJunit(
   const redact = options.redact === true;
   const gate = options.regress;
   const transitions = gate ? transitionsByCase(gate) : new Map<string, Transition>();
+  const waived = waivedIndex(report);
   const byRoot: TraceEntry[][] = roots.map(() => []);
   for (const t of report.traces) byRoot[rootOf.get(t.case_id) ?? 0]?.push(t);
   const missing = gate ? gate.result.transitions.filter((t) => t.kind === "missing") : [];
@@ -134,7 +144,7 @@ export function renderJunit(
     let failed = 0;
     let skipped = 0;
     const children = cases.flatMap((t) => {
-      const lines = findingLines(t, redact);
+      const lines = findingLines(t, redact, waived);
       const attrs: [string, string][] = [
         ["classname", name],
         ["name", publicName(t.case_id)],
@@ -149,7 +159,18 @@ export function renderJunit(
           children: [...props, ...regressFailure(transition, lines, gate)],
         });
       }
-      if (!gate && atLeast(t.verdict, report.fail_on)) {
+      if (!gate && traceWaived(report, t, waived)) {
+        // Passes only because of its waivers: skipped, not passed, so that a reader sees it.
+        skipped++;
+        const skip = element(
+          "      ",
+          "skipped",
+          [["message", publicName(waivedLabel({ waivers: traceWaivers(t, waived) }))]],
+          lines.length > 0 ? { text: lines.join("\n") } : undefined,
+        );
+        return element("    ", "testcase", attrs, { children: skip });
+      }
+      if (!gate && traceFails(report, t, waived)) {
         failed++;
         const message = publicName(t.rules.length > 0 ? `${t.verdict} by ${t.rules.join(", ")}` : t.verdict);
         const failure = element(

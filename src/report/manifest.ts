@@ -38,6 +38,8 @@ export interface Manifest {
   bundle_digest: string;
   /** Every other file of the out dir, `/`-separated relative path -> `sha256:` + hex of its bytes. */
   files: Record<string, string>;
+  /** The waivers file of the run (`--waivers`), as given, and `sha256:` + hex of its text. */
+  waivers?: { file: string; digest: string };
   signature?: ManifestSignature;
 }
 
@@ -121,6 +123,7 @@ export function renderManifest(input: {
   policies: PolicyRef[];
   bundleDigest: string;
   files: Record<string, string>;
+  waivers?: { file: string; digest: string };
   signingKey?: KeyObject;
 }): string {
   const files: Record<string, string> = {};
@@ -133,6 +136,7 @@ export function renderManifest(input: {
     policies: input.policies,
     bundle_digest: input.bundleDigest,
     files,
+    ...(input.waivers ? { waivers: input.waivers } : {}),
   };
   if (input.signingKey) {
     manifest.signature = {

@@ -11,6 +11,7 @@ import {
 import { findingsOf } from "./findings.js";
 import type { Report } from "./report.js";
 import { count } from "./text.js";
+import { waivedIndex, waivedLabel, waiverOf } from "./waived.js";
 
 /** Most finding rows in the summary; the rest are counted. */
 export const MAX_SUMMARY_ROWS = 50;
@@ -81,6 +82,7 @@ export function renderSummary(report: Report, options: { redact?: boolean; gate?
     out.push(`- and ${report.policies.length - MAX_SUMMARY_POLICIES} more in report.json`);
   out.push("");
   const findings = findingsOf(report);
+  const waived = waivedIndex(report);
   if (findings.length === 0) {
     out.push("No findings.");
   } else {
@@ -102,7 +104,9 @@ export function renderSummary(report: Report, options: { redact?: boolean; gate?
           );
         const more = d.evidence.length + d.errors.length - items.length;
         if (more > 0) items.push(`and ${more} more in report.json`);
-        return `| ${ICON[d.verdict] ?? ""} ${d.verdict} | ${escapeMarkdown(publicName(t.case_id))} | ${escapeMarkdown(publicName(d.tool))} at ${escapeMarkdown(publicName(d.at))} | ${escapeMarkdown(publicName(d.rules.join(", ")))} | ${items.join("; ")} |`;
+        const waiver = waiverOf(waived, d);
+        const verdict = waiver ? `${d.verdict} (${escapeMarkdown(waivedLabel(waiver))})` : d.verdict;
+        return `| ${ICON[d.verdict] ?? ""} ${verdict} | ${escapeMarkdown(publicName(t.case_id))} | ${escapeMarkdown(publicName(d.tool))} at ${escapeMarkdown(publicName(d.at))} | ${escapeMarkdown(publicName(d.rules.join(", ")))} | ${items.join("; ")} |`;
       },
       MAX_SUMMARY_ROWS,
       SUMMARY_ROWS_BYTES,
@@ -113,10 +117,41 @@ export function renderSummary(report: Report, options: { redact?: boolean; gate?
       out.push(`and ${count(findings.length - rows.length, "more finding")} in report.json.`);
     }
   }
+  out.push(...waiverSection(report));
   if (report.warnings.length > 0) {
     out.push("");
     out.push(`${count(report.warnings.length, "warning")} in report.json.`);
   }
   out.push("");
   return out.join("\n");
+}
+
+/** Most waiver ids listed per line of the waivers section; the rest are counted. */
+const MAX_SUMMARY_WAIVERS = 50;
+
+/** The waivers section of `summary.md`: waived calls, expired waivers (which fail), stale ones. */
+function waiverSection(report: Report): string[] {
+  const w = report.waivers;
+  if (!w) return [];
+  const ids = (list: readonly string[]) =>
+    list
+      .slice(0, MAX_SUMMARY_WAIVERS)
+      .map((id) => code(id))
+      .join(", ") +
+    (list.length > MAX_SUMMARY_WAIVERS ? ` and ${list.length - MAX_SUMMARY_WAIVERS} more` : "");
+  const out = ["", "### Waivers", ""];
+  out.push(
+    `${code(w.file)} ${code(w.digest)}, judged on ${w.today}: ${count(w.waived.length, "call")} waived.`,
+  );
+  if (w.expired.length > 0) {
+    out.push("");
+    out.push(
+      `⛔ Expired (fails the gate; renew or remove): ${ids(w.expired.map((e) => `${e.id} ${e.expires}`))}.`,
+    );
+  }
+  if (w.stale.length > 0) {
+    out.push("");
+    out.push(`⚠️ Stale (match no finding; remove): ${ids(w.stale)}.`);
+  }
+  return out;
 }

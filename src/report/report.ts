@@ -27,6 +27,53 @@ export interface ReportWarning {
   message: string;
 }
 
+/** A call whose findings are all waived (docs/testing.md, "Waivers"): it does not fail the gate. */
+export interface WaivedCall {
+  case_id: string;
+  seq: number;
+  tool: string;
+  /** The rules that made the call a finding, sorted. */
+  rules: string[];
+  /** The ids of the waivers that cover them, sorted. */
+  waivers: string[];
+}
+
+/** A waiver whose `expires` date is before the run's date: it waives nothing and fails the gate. */
+export interface ExpiredWaiver {
+  id: string;
+  rule: string;
+  /** YYYY-MM-DD, the last day on which the waiver applied. */
+  expires: string;
+}
+
+/** A waiver that waived at least one call: who answers for it, why, and until when. */
+export interface AppliedWaiver {
+  id: string;
+  rule: string;
+  owner: string;
+  reason: string;
+  /** YYYY-MM-DD. */
+  expires: string;
+}
+
+/** What the waivers file of a run did (`--waivers`). */
+export interface ReportWaivers {
+  /** The file as given, `/`-separated. */
+  file: string;
+  /** `sha256:` + hex SHA-256 of the file's bytes. */
+  digest: string;
+  /** The date expiry was judged against, YYYY-MM-DD (UTC). */
+  today: string;
+  /** Waivers that matched a finding, in file order. */
+  applied: AppliedWaiver[];
+  /** Waived calls, in report order (case id, then call order). */
+  waived: WaivedCall[];
+  /** Expired waivers, in file order. */
+  expired: ExpiredWaiver[];
+  /** Ids of unexpired waivers that matched no finding, in file order. */
+  stale: string[];
+}
+
 /** `report.json`, `proof.report/v1` (schemas/report.schema.json). */
 export interface Report {
   schema: "proof.report/v1";
@@ -41,12 +88,14 @@ export interface Report {
     tool_calls: number;
     /** Traces per verdict. */
     verdicts: Record<Verdict, number>;
-    /** Traces at or above `fail_on`. */
+    /** Traces at or above `fail_on`, not counting calls whose findings are all waived. */
     failed: number;
   };
   /** Sorted by case_id. */
   traces: TraceEntry[];
   warnings: ReportWarning[];
+  /** Present when a waivers file was given; `passed` is then false when one has expired. */
+  waivers?: ReportWaivers;
 }
 
 /** Collects trace results one by one and assembles the report; holds only findings, not every decision. */

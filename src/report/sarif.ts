@@ -14,6 +14,7 @@ import { describeDecision, findingsOf, type RuleMeta } from "./findings.js";
 import { acceptHint, type RegressGate, transitionSentence, transitionsByCase, verdictArrow } from "./gate.js";
 import type { RegionFinder, SourceRegion } from "./regions.js";
 import type { Report } from "./report.js";
+import { justification, waivedIndex, waiverOf } from "./waived.js";
 
 /**
  * Most results in the run. GitHub code scanning rejects a run of more than 25,000 results and
@@ -174,6 +175,7 @@ export function renderSarif(
   const files = new Map(report.traces.map((t) => [t.case_id, t.file]));
   const index = new Map(rules.map((r, i) => [r.id, i]));
   const findings = findingsOf(report);
+  const waived = waivedIndex(report);
   // Failing regressions first (rank above every verdict), then every (finding, rule) pair that is
   // a result, in report order; each is built into a result only when kept.
   type Candidate = { rank: number } & ({ f: number; ruleId: string } | { t: Transition });
@@ -235,15 +237,20 @@ export function renderSarif(
     // The level follows the gate: under verify a result is an error when its verdict fails the
     // gate; under regress only the regression results above are errors, and the findings of a
     // case that is as recorded are notes.
-    const level: Sarif.Result.level = gate
-      ? transition?.fails
-        ? own === "error"
-          ? "warning"
-          : own
-        : "note"
-      : atLeast(judged, report.fail_on)
-        ? "error"
-        : own;
+    const waiver = waiverOf(waived, d);
+    const level: Sarif.Result.level = waiver
+      ? own === "error"
+        ? "warning"
+        : own
+      : gate
+        ? transition?.fails
+          ? own === "error"
+            ? "warning"
+            : own
+          : "note"
+        : atLeast(judged, report.fail_on)
+          ? "error"
+          : own;
     const evidence = describeDecision(d, redact, ruleId);
     const caseId = publicName(trace.case_id);
     const at = publicName(d.at);
@@ -266,6 +273,18 @@ export function renderSarif(
       ],
       // Stable across runs and independent of the file name: GitHub matches alerts by it.
       partialFingerprints: { "proofFinding/v1": `${d.trace_id}:${d.seq}:${ruleId}` },
+      // SARIF §3.35: a waiver is a suppression kept outside the analysed file, hence `external`.
+      ...(waiver
+        ? {
+            suppressions: [
+              {
+                kind: "external" as const,
+                status: "accepted" as const,
+                justification: clip(visible(justification(report, waiver)), MAX_SARIF_MESSAGE),
+              },
+            ],
+          }
+        : {}),
       properties: {
         case_id: caseId,
         trace_id: d.trace_id,

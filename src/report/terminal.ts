@@ -2,6 +2,7 @@ import { Chalk } from "chalk";
 import { publicName, terminalText } from "./escape.js";
 import type { Report } from "./report.js";
 import { count } from "./text.js";
+import { expiredLines, traceWaivers, waivedIndex, waivedLabel } from "./waived.js";
 
 /** Most trace rows printed to a terminal; the report has all of them. */
 export const MAX_TERMINAL_ROWS = 40;
@@ -24,10 +25,13 @@ export function renderTable(report: Report, color: boolean, options: { gate?: bo
   const rows = report.traces.filter((t) => t.verdict !== "allow");
   const lines: string[] = [];
   const width = Math.max(7, ...rows.slice(0, MAX_TERMINAL_ROWS).map((t) => t.verdict.length));
+  const waived = waivedIndex(report);
   for (const t of rows.slice(0, MAX_TERMINAL_ROWS)) {
     const verdict = (paint[t.verdict] ?? String)(t.verdict.padEnd(width));
+    const ids = traceWaivers(t, waived);
+    const note = ids.length > 0 ? `  ${c.cyan(terminalText(publicName(waivedLabel({ waivers: ids }))))}` : "";
     lines.push(
-      `${verdict}  ${terminalText(publicName(t.case_id))}  ${c.dim(terminalText(publicName(t.rules.join(", "))))}`,
+      `${verdict}  ${terminalText(publicName(t.case_id))}  ${c.dim(terminalText(publicName(t.rules.join(", "))))}${note}`,
     );
   }
   if (rows.length > MAX_TERMINAL_ROWS)
@@ -36,12 +40,25 @@ export function renderTable(report: Report, color: boolean, options: { gate?: bo
   const counts = Object.entries(s.verdicts)
     .map(([v, n]) => `${n} ${v}`)
     .join(", ");
-  const totals = `${count(s.traces, "trace")}, ${count(s.tool_calls, "tool call")}: ${counts}.`;
+  const w = report.waivers;
+  // Under every gate: an expired waiver fails the run even when the regression gate passes.
+  for (const line of w ? expiredLines(w) : []) lines.push(c.red(terminalText(line)));
+  const waiverNote = w
+    ? ` ${count(w.waived.length, "call")} waived${w.expired.length > 0 ? `, ${count(w.expired.length, "waiver")} expired` : ""}${w.stale.length > 0 ? `, ${w.stale.length} stale` : ""}.`
+    : "";
+  const totals = `${count(s.traces, "trace")}, ${count(s.tool_calls, "tool call")}: ${counts}.${waiverNote}`;
   if (options.gate === false) lines.push(totals);
   else {
-    const status = report.passed
-      ? c.green("passed")
-      : c.red(`failed (${s.failed} at or above ${report.fail_on})`);
+    const expired = w?.expired.length ?? 0;
+    const why = [
+      ...(s.failed > 0 || expired === 0 ? [`${s.failed} at or above ${report.fail_on}`] : []),
+      ...(expired > 0
+        ? [
+            `${count(expired, "expired waiver")}: ${w?.expired.map((e) => `${e.id} (${e.expires})`).join(", ")}`,
+          ]
+        : []),
+    ].join("; ");
+    const status = report.passed ? c.green("passed") : c.red(`failed (${terminalText(why)})`);
     lines.push(`${totals} Gate ${status}.`);
   }
   return `${lines.join("\n")}\n`;

@@ -17,7 +17,7 @@ import { renderRegressMarkdown, renderRegressTerminal, renderRegressVerdict } fr
 import type { Report } from "../../report/report.js";
 import { renderTable } from "../../report/terminal.js";
 import { count, shellCommand } from "../../report/text.js";
-import { addArtifactOptions } from "../options.js";
+import { addArtifactOptions, addWaiverOptions } from "../options.js";
 import { type GlobalOptions, oneLine, useColor } from "../output.js";
 import { parseFormat } from "./import.js";
 import { type CaseResult, EXIT_GATE_FAILED, parseVerdict, runVerify } from "./verify.js";
@@ -123,6 +123,14 @@ function verifyInput(flags: CommonFlags, failOn: Verdict) {
   };
 }
 
+/** The waiver options of `regress run` as runVerify takes them. */
+function waiverInput(flags: { waivers?: string; today?: string }) {
+  return {
+    ...(flags.waivers ? { waivers: flags.waivers } : {}),
+    ...(flags.today ? { today: flags.today } : {}),
+  };
+}
+
 /**
  * The `proof regress accept` command line that records what a run found, with the options that
  * decide the verdicts and where they are kept (policy, traces, baseline, context, format), so
@@ -193,12 +201,24 @@ export async function regressInit(
   return 0;
 }
 
+/**
+ * The line that says an expired waiver fails the run although the regression gate passed (the
+ * regression section's heading speaks of transitions only); empty without expired waivers.
+ */
+function expiredNote(report: Report): string {
+  const expired = report.waivers?.expired ?? [];
+  if (expired.length === 0) return "";
+  return `Failed: ${count(expired.length, "expired waiver")} (${expired.map((e) => `${e.id} ${e.expires}`).join(", ")}); renew or remove ${expired.length === 1 ? "it" : "them"}.\n`;
+}
+
 /** Flags of `proof regress run` (and of `proof run` with a baseline). */
 export type RegressRunFlags = CommonFlags & {
   failOn: string;
   failOnRegression: string;
   allowMissing?: boolean;
   trialsTolerance?: string | number;
+  waivers?: string;
+  today?: string;
 };
 
 /**
@@ -219,6 +239,7 @@ export async function regressRun(flags: RegressRunFlags, global: GlobalOptions):
   let gate: RegressGate | undefined;
   const { report, code, warnings } = await runVerify({
     ...verifyInput(flags, opts.failOn),
+    ...waiverInput(flags),
     gate: (report, cases) => {
       const r = compareWithBaseline(baseline, currentRun(report, cases), opts);
       gate = { result: r, baseline: toPosix(flags.baseline), accept: acceptCommand(flags) };
@@ -227,7 +248,7 @@ export async function regressRun(flags: RegressRunFlags, global: GlobalOptions):
         files: {
           "regress.json": prettyJson(r),
           // The regression section comes first and alone gives a verdict: it decides the exit code.
-          "summary.md": `${renderRegressMarkdown(r, gate)}\n${renderSummary(report, { redact: flags.redact === true, gate: false })}`,
+          "summary.md": `${renderRegressMarkdown(r, gate)}\n${expiredNote(report)}${renderSummary(report, { redact: flags.redact === true, gate: false })}`,
         },
         regress: gate,
       };
@@ -242,6 +263,8 @@ export async function regressRun(flags: RegressRunFlags, global: GlobalOptions):
     process.stdout.write(renderRegressTerminal(result, color));
     process.stdout.write(renderTable(report, color, { gate: false }));
     process.stdout.write(renderRegressVerdict(result, color, gate));
+    const note = expiredNote(report);
+    if (note !== "") process.stdout.write(note);
   }
   return code;
 }
@@ -312,7 +335,7 @@ export function registerRegress(
     .action((opts: CommonFlags & { force?: boolean }, cmd: Command) =>
       run(() => regressInit(opts, cmd.optsWithGlobals<GlobalOptions>())),
     );
-  common(regress.command("run"))
+  addWaiverOptions(common(regress.command("run")))
     .description("re-verify and compare with the baseline; exit 5 on a regression")
     .option("--fail-on-regression <mode>", "which verdict transitions fail: loosened or any", "any")
     .option("--allow-missing", "a case missing from the traces does not fail")

@@ -4,7 +4,7 @@ import { prettyJson } from "../../io/canonical.js";
 import { StagedDir, writeOutFile } from "../../io/out-dir.js";
 import { runChild } from "../../io/process.js";
 import { DEFAULT_CONFIG_FILE } from "../config.js";
-import { addArtifactOptions } from "../options.js";
+import { addArtifactOptions, addWaiverOptions } from "../options.js";
 import { type GlobalOptions, oneLine } from "../output.js";
 import { parseFormat } from "./import.js";
 import { DEFAULT_BASELINE, parseRegressionMode, regressRun } from "./regress.js";
@@ -51,6 +51,8 @@ async function gate(opts: RunOptions, global: GlobalOptions, why: string): Promi
         failOnRegression: opts.failOnRegression,
         ...(opts.allowMissing ? { allowMissing: true } : {}),
         ...(opts.trialsTolerance !== undefined ? { trialsTolerance: opts.trialsTolerance } : {}),
+        ...(opts.waivers ? { waivers: opts.waivers } : {}),
+        ...(opts.today ? { today: opts.today } : {}),
       },
       global,
     );
@@ -89,7 +91,7 @@ export function gateChoice(
  * checked before CMD runs, so a usage error never costs a long command.
  */
 export function registerRun(program: Command, run: (action: () => Promise<number>) => Promise<void>): void {
-  addArtifactOptions(program.command("run"))
+  addWaiverOptions(addArtifactOptions(program.command("run")))
     .description("run a command that records traces, pass its failure through, then gate the traces")
     .argument("<command...>", "the command and its arguments, after --")
     .requiredOption("--policy <path>", "policy YAML, IR file, or directory of policies")

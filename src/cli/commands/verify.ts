@@ -26,7 +26,8 @@ import { readTraces } from "../../trace/read.js";
 import { VERDICT_ORDER } from "../../verify/decision.js";
 import { type Activation, activate, Engine } from "../../verify/engine.js";
 import { VERSION } from "../../version.js";
-import { addArtifactOptions } from "../options.js";
+import { parseWaivers, resolveToday, staleLines, WaiverMatcher } from "../../waivers/waivers.js";
+import { addArtifactOptions, addWaiverOptions } from "../options.js";
 import { type GlobalOptions, oneLine, useColor } from "../output.js";
 import { progress } from "../progress.js";
 import { parseFormat } from "./import.js";
@@ -62,6 +63,10 @@ export interface VerifyInput {
   redact?: boolean;
   /** PKCS#8 PEM Ed25519 key file that signs `manifest.json` (`--sign-key`). */
   signKey?: string;
+  /** A waivers file (`--waivers`): waived findings do not fail the gate, expired waivers do. */
+  waivers?: string;
+  /** The date waiver expiry is judged against (`--today`, YYYY-MM-DD); see resolveToday. */
+  today?: string;
   /** Export decisions as OpenTelemetry spans (`--otel-out`, `--otel-endpoint`): never changes a result. */
   otel?: ExporterOptions;
   /**
@@ -187,6 +192,13 @@ export async function runVerify(
   const signingKey = input.signKey
     ? parsePrivateKey(await readKeyFile(input.signKey), toPosix(input.signKey))
     : undefined;
+  const matcher = input.waivers
+    ? new WaiverMatcher(
+        parseWaivers(await readTextFile(input.waivers, fileLimit()), toPosix(input.waivers)),
+        resolveToday(input.today, process.env.SOURCE_DATE_EPOCH, new Date()),
+        new Map(policies.irs.flatMap((ir) => ir.rules.map((r) => [r.id, r.effect] as const))),
+      )
+    : undefined;
   // Telemetry only observes decisions: nothing below reads from it, so it cannot change them.
   const exporter = input.otel ? await createDecisionExporter(input.otel) : undefined;
   const runId = randomUUID();
@@ -200,6 +212,7 @@ export async function runVerify(
     ...(input.context ? [input.context] : []),
     ...(typeof input.plan === "string" ? [input.plan] : []),
     ...(input.signKey ? [input.signKey] : []),
+    ...(input.waivers ? [input.waivers] : []),
     ...(input.inputs ?? []),
   ]);
   // A line on stderr for a person at a terminal; none in CI or with --quiet/--json.
@@ -224,6 +237,10 @@ export async function runVerify(
                 });
               }
             }
+            matcher?.judge(result, (seq) => {
+              const call = trace.events[seq];
+              return call?.type === "tool_call" ? call.args : undefined;
+            });
             const clash = builder.add(result, source.path, trace.header.source.format);
             if (clash !== undefined) {
               throw inputError(
@@ -267,7 +284,9 @@ export async function runVerify(
       shown?.done();
       await decisions.close();
     }
-    const report = builder.build();
+    const waivers = matcher?.summary();
+    for (const line of waivers ? staleLines(waivers) : []) builder.warn(null, line);
+    const report = matcher ? matcher.finish(builder.build()) : builder.build();
     if (report.summary.traces === 0) {
       throw inputError(
         "trace.none",
@@ -280,7 +299,9 @@ export async function runVerify(
     const outcome = input.gate
       ? await input.gate(report, cases)
       : { code: report.passed ? 0 : EXIT_GATE_FAILED };
-    const code = outcome.code;
+    // An expired waiver fails every gate that honours waivers, whatever the gate found.
+    const code =
+      outcome.code === 0 && (report.waivers?.expired.length ?? 0) > 0 ? EXIT_GATE_FAILED : outcome.code;
     await stage.write("report.json", prettyJson(report));
     await stage.write("summary.md", renderSummary(report, { redact: input.redact === true }));
     await stage.write("status.json", prettyJson({ phase: "gate", code }));
@@ -304,12 +325,15 @@ export async function runVerify(
       policies: report.policies,
       bundleDigest: report.bundle_digest,
       files: await hashDirectory(stage.staging),
+      ...(report.waivers ? { waivers: { file: report.waivers.file, digest: report.waivers.digest } } : {}),
       ...(signingKey ? { signingKey } : {}),
     });
     await stage.write(MANIFEST_FILE, manifest);
     await stage.commit();
     const problems = exporter ? await exporter.shutdown() : [];
-    return { report, code, warnings: [...activation.warnings, ...problems], cases };
+    // Expired waivers are no warning: the table names them as what failed the gate.
+    const notes = report.waivers ? staleLines(report.waivers) : [];
+    return { report, code, warnings: [...activation.warnings, ...notes, ...problems], cases };
   } catch (err) {
     await stage.abort();
     await exporter?.shutdown();
@@ -331,6 +355,8 @@ export interface VerifyFlags {
   otelOut?: string;
   otelEndpoint?: string;
   otelIncludeArgs?: boolean;
+  waivers?: string;
+  today?: string;
 }
 
 /** Runs `proof verify` from its parsed flags, prints the result, and returns the exit code. */
@@ -345,6 +371,8 @@ export async function verifyWithFlags(opts: VerifyFlags, global: GlobalOptions):
     out: opts.out,
     redact: opts.redact === true,
     ...(opts.signKey ? { signKey: opts.signKey } : {}),
+    ...(opts.waivers ? { waivers: opts.waivers } : {}),
+    ...(opts.today ? { today: opts.today } : {}),
     ...(opts.otelOut || opts.otelEndpoint
       ? {
           otel: {
@@ -373,7 +401,7 @@ export function registerVerify(
   program: Command,
   run: (action: () => Promise<number>) => Promise<void>,
 ): void {
-  addArtifactOptions(program.command("verify"))
+  addWaiverOptions(addArtifactOptions(program.command("verify")))
     .description("judge every tool call of every trace against the policies; exit 5 when the gate fails")
     // Required options are checked after proof.config.yaml is merged (src/cli/config.ts).
     .requiredOption("--policy <path>", "policy YAML, IR file, or directory of policies")
