@@ -65,7 +65,9 @@ export function renderSummary(report: Report, options: { redact?: boolean; gate?
     out.push("");
     out.push(`${totals}. The regression gate above, not these verdicts, decides the result.`);
   } else {
-    out.push(`## proof verify: ${report.passed ? "passed" : "failed"}`);
+    // Coverage below `--min-coverage` fails a run whose traces all pass.
+    const passed = report.passed && report.coverage?.passed !== false;
+    out.push(`## proof verify: ${passed ? "passed" : "failed"}`);
     out.push("");
     out.push(`${totals}; ${s.failed} at or above ${code(report.fail_on)}.`);
   }

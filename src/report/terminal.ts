@@ -39,9 +39,12 @@ export function renderTable(report: Report, color: boolean, options: { gate?: bo
   const totals = `${count(s.traces, "trace")}, ${count(s.tool_calls, "tool call")}: ${counts}.`;
   if (options.gate === false) lines.push(totals);
   else {
-    const status = report.passed
-      ? c.green("passed")
-      : c.red(`failed (${s.failed} at or above ${report.fail_on})`);
+    const cov = report.coverage;
+    const status = !report.passed
+      ? c.red(`failed (${s.failed} at or above ${report.fail_on})`)
+      : cov?.passed === false
+        ? c.red(`failed (coverage ${cov.outcomes.percent}% below the minimum ${cov.min_percent}%)`)
+        : c.green("passed");
     lines.push(`${totals} Gate ${status}.`);
   }
   return `${lines.join("\n")}\n`;

@@ -99,12 +99,12 @@ describe("proof verify --coverage", () => {
   it("fails the run with exit 5 below --min-coverage, and passes at it", async () => {
     const below = await verify("--min-coverage", "80", "--out", "below");
     expect(below.code).toBe(5);
-    expect(below.stdout).toContain("below the minimum 80%");
+    expect(below.stdout).toContain("Gate failed (coverage 75% below the minimum 80%).");
     expect(await json("below/status.json")).toEqual({ phase: "gate", code: 5 });
     expect(await json("below/coverage.json")).toMatchObject({ min_percent: 80, passed: false });
-    expect(await readFile(join(dir, "below/summary.md"), "utf8")).toContain(
-      "### Coverage: 75%, below the minimum 80%",
-    );
+    const summary = await readFile(join(dir, "below/summary.md"), "utf8");
+    expect(summary.startsWith("## proof verify: failed\n")).toBe(true);
+    expect(summary).toContain("### Coverage: 75%, below the minimum 80%");
     const at = await verify("--min-coverage", "75%", "--out", "at");
     expect(at.code).toBe(0);
   });
