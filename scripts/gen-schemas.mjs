@@ -1,6 +1,6 @@
 // Generates the JSON Schemas of the formats proof writes from their TypeScript types, so the
 // published schemas and the types cannot drift apart (test/schemas.test.ts regenerates and
-// compares). Run with `npm run gen:schemas` after changing src/policy/ir.ts or src/report/report.ts.
+// compares). Run with `npm run gen:schemas` after changing src/policy/ir.ts, src/report/report.ts or src/verify/coverage.ts.
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,6 +29,11 @@ export const GENERATED = {
     path: "src/regress/baseline.ts",
     type: "Baseline",
     title: "proof regression baseline (proof.baseline/v1, v2)",
+  },
+  "coverage.schema.json": {
+    path: "src/verify/coverage.ts",
+    type: "CoverageReport",
+    title: "proof policy coverage (proof.coverage/v1)",
   },
   "regress.schema.json": {
     path: "src/regress/compare.ts",

@@ -39,6 +39,15 @@ export {
 export type * from "./trace/model.js";
 export { readTraces, type TraceSource } from "./trace/read.js";
 export { type CompiledPolicy, compileIR } from "./verify/compiled.js";
+export {
+  type ConditionCoverage,
+  CoverageCollector,
+  type CoverageRatio,
+  type CoverageReport,
+  meetsMinimum,
+  type PolicyCoverage,
+  type RuleCoverage,
+} from "./verify/coverage.js";
 export type * from "./verify/decision.js";
 export { activate, Engine } from "./verify/engine.js";
 export { argsFingerprint } from "./waivers/waivers.js";

@@ -1,3 +1,4 @@
+import type { CoverageReport } from "../verify/coverage.js";
 import type { Evidence } from "../verify/decision.js";
 import {
   code,
@@ -65,7 +66,9 @@ export function renderSummary(report: Report, options: { redact?: boolean; gate?
     out.push("");
     out.push(`${totals}. The regression gate above, not these verdicts, decides the result.`);
   } else {
-    out.push(`## proof verify: ${report.passed ? "passed" : "failed"}`);
+    // Coverage below `--min-coverage` fails a run whose traces all pass.
+    const passed = report.passed && report.coverage?.passed !== false;
+    out.push(`## proof verify: ${passed ? "passed" : "failed"}`);
     out.push("");
     out.push(`${totals}; ${s.failed} at or above ${code(report.fail_on)}.`);
   }
@@ -122,6 +125,7 @@ export function renderSummary(report: Report, options: { redact?: boolean; gate?
     out.push("");
     out.push(`${count(report.warnings.length, "warning")} in report.json.`);
   }
+  if (report.coverage) out.push("", ...coverageSection(report.coverage));
   out.push("");
   return out.join("\n");
 }
@@ -152,6 +156,43 @@ function waiverSection(report: Report): string[] {
   if (w.stale.length > 0) {
     out.push("");
     out.push(`⚠️ Stale (match no finding; remove): ${ids(w.stale)}.`);
+  }
+  return out;
+}
+
+/** Most dead rules named in the coverage section; the rest are counted. */
+export const MAX_SUMMARY_DEAD_RULES = 20;
+
+/**
+ * The `### Coverage` section of `summary.md`: the outcome, rule and condition percentages, the
+ * threshold when there is one, and the rules that never fired (at most
+ * {@link MAX_SUMMARY_DEAD_RULES}; the rest are in `coverage.json`).
+ */
+export function coverageSection(c: CoverageReport): string[] {
+  const out: string[] = [];
+  const threshold =
+    c.min_percent === null
+      ? ""
+      : c.passed
+        ? `, at or above ${c.min_percent}%`
+        : `, below the minimum ${c.min_percent}%`;
+  out.push(`### Coverage: ${c.outcomes.percent}%${threshold}`);
+  out.push("");
+  out.push("| | covered | total | % |");
+  out.push("| --- | ---: | ---: | ---: |");
+  out.push(`| outcomes | ${c.outcomes.covered} | ${c.outcomes.total} | ${c.outcomes.percent} |`);
+  out.push(`| rules fired | ${c.rules.covered} | ${c.rules.total} | ${c.rules.percent} |`);
+  out.push(
+    `| condition outcomes | ${c.conditions.covered} | ${c.conditions.total} | ${c.conditions.percent} |`,
+  );
+  out.push("");
+  if (c.dead.length === 0) out.push("Every rule fired.");
+  else {
+    const shown = c.dead.slice(0, MAX_SUMMARY_DEAD_RULES).map((id) => code(shorten(id)));
+    const more = c.dead.length - shown.length;
+    out.push(
+      `Dead rules (never fired): ${shown.join(", ")}${more > 0 ? `, and ${more} more in coverage.json` : ""}.`,
+    );
   }
   return out;
 }

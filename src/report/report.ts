@@ -1,5 +1,6 @@
 import type { Verdict } from "../policy/ir.js";
 import type { FormatName } from "../trace/model.js";
+import type { CoverageReport } from "../verify/coverage.js";
 import { atLeast, type Decision, type TraceResult, VERDICT_ORDER } from "../verify/decision.js";
 
 /** A policy a run was judged by. */
@@ -96,6 +97,8 @@ export interface Report {
   warnings: ReportWarning[];
   /** Present when a waivers file was given; `passed` is then false when one has expired. */
   waivers?: ReportWaivers;
+  /** Policy coverage of the run, with `--coverage` only (the same document as `coverage.json`). */
+  coverage?: CoverageReport;
 }
 
 /** Collects trace results one by one and assembles the report; holds only findings, not every decision. */

@@ -50,6 +50,7 @@ export function renderTable(report: Report, color: boolean, options: { gate?: bo
   if (options.gate === false) lines.push(totals);
   else {
     const expired = w?.expired.length ?? 0;
+    const cov = report.coverage;
     const why = [
       ...(s.failed > 0 || expired === 0 ? [`${s.failed} at or above ${report.fail_on}`] : []),
       ...(expired > 0
@@ -58,7 +59,11 @@ export function renderTable(report: Report, color: boolean, options: { gate?: bo
           ]
         : []),
     ].join("; ");
-    const status = report.passed ? c.green("passed") : c.red(`failed (${terminalText(why)})`);
+    const status = !report.passed
+      ? c.red(`failed (${terminalText(why)})`)
+      : cov?.passed === false
+        ? c.red(`failed (coverage ${cov.outcomes.percent}% below the minimum ${cov.min_percent}%)`)
+        : c.green("passed");
     lines.push(`${totals} Gate ${status}.`);
   }
   return `${lines.join("\n")}\n`;

@@ -84,7 +84,8 @@ export function decideCall(
     events,
     warnings: [],
   };
-  const result = engine.verify(trace);
+  // Coverage, when the engine collects it, counts the decided call only, not the events before it.
+  const result = engine.verify(trace, event.seq);
   const decision = result.decisions[result.decisions.length - 1];
   if (decision?.seq !== event.seq) throw new Error("decideCall: the engine did not decide the appended call");
   return decision;

@@ -21,6 +21,11 @@ export interface CompiledRule {
   readonly ir: IRRule;
   readonly matchesTool: (tool: string) => boolean;
   readonly args: ValueTest;
+  /**
+   * One test per entry of `ir.match.args`, in order (their AND is `args`): coverage records each
+   * argument's outcome separately.
+   */
+  readonly argTests: readonly ValueTest[];
   readonly requireBefore: EventTest | undefined;
   readonly forbidBefore: EventTest | undefined;
   readonly since: EventTest | undefined;
@@ -85,6 +90,7 @@ class LazyRule implements CompiledRule {
   readonly when: CompiledCel | undefined;
   private cache: {
     args?: ValueTest;
+    argTests?: ValueTest[];
     requireBefore?: EventTest | undefined;
     forbidBefore?: EventTest | undefined;
     since?: EventTest | undefined;
@@ -99,6 +105,11 @@ class LazyRule implements CompiledRule {
   get args(): ValueTest {
     if (!("args" in this.cache)) this.cache.args = compileArgConditions(this.ir.match.args);
     return this.cache.args as ValueTest;
+  }
+
+  get argTests(): readonly ValueTest[] {
+    this.cache.argTests ??= this.ir.match.args.map((a) => compileArgConditions([a]));
+    return this.cache.argTests;
   }
 
   private pattern(

@@ -4,6 +4,7 @@ import { basicSelector } from "../plan/select.js";
 import type { Verdict } from "../policy/ir.js";
 import type { ToolCallEvent, Trace, TraceEvent } from "../trace/model.js";
 import type { CompiledPolicy, CompiledRule } from "./compiled.js";
+import type { CoverageCollector, RuleCounters } from "./coverage.js";
 import {
   type Decision,
   type EvaluationError,
@@ -184,7 +185,11 @@ class PolicyRun {
     }
   }
 
-  evaluate(rule: CompiledRule, call: ToolCallEvent): RuleOutcome {
+  /**
+   * Whether `rule` matches `call`. With `cov` (coverage on), each condition evaluated is
+   * recorded; without it nothing else is done, so coverage costs nothing when off.
+   */
+  evaluate(rule: CompiledRule, call: ToolCallEvent, cov: RuleCounters | null): RuleOutcome {
     const id = rule.ir.id;
     const evidence: Evidence[] = [];
     const no: RuleOutcome = { matched: false, evidence: [] };
@@ -199,9 +204,18 @@ class PolicyRun {
           error: `arguments are not a JSON object (${describeArgs(call.args)})`,
         };
       }
-      if (!rule.args(call.args)) return no;
+      if (cov) {
+        // The same short-circuit AND as `rule.args`, one argument at a time.
+        const tests = rule.argTests;
+        for (let i = 0; i < tests.length; i++) {
+          const ok = (tests[i] as (v: unknown) => boolean)(call.args);
+          cov.record(i, ok);
+          if (!ok) return no;
+        }
+      } else if (!rule.args(call.args)) return no;
       if (prov) {
-        for (const arg of prov.args) {
+        for (const [i, arg] of prov.args.entries()) {
+          const before = evidence.length;
           for (const value of leafValues(getPath(call.args, arg))) {
             const hit = this.index().lookup(value, call.seq, prov.from);
             if (hit) {
@@ -216,6 +230,7 @@ class PolicyRun {
               });
             }
           }
+          cov?.record(cov.index.provenance + i, evidence.length > before);
         }
         if (evidence.length === 0) return no;
       }
@@ -226,10 +241,12 @@ class PolicyRun {
         const start = st.sinceLast === call.message_seq ? st.sincePrev : st.sinceLast;
         const since = start >= 0 ? ref(this.trace.events[start] as TraceEvent) : null;
         if (rule.requireBefore) {
+          cov?.record(cov.index.requireBefore, st.requireLast <= start);
           if (st.requireLast > start) return no;
           evidence.push({ rule: id, kind: "require_before", since });
         }
         if (rule.forbidBefore) {
+          cov?.record(cov.index.forbidBefore, st.forbidLast > start);
           if (st.forbidLast <= start) return no;
           evidence.push({
             rule: id,
@@ -240,6 +257,7 @@ class PolicyRun {
         }
         const max = seq?.max_calls;
         if (max) {
+          cov?.record(cov.index.maxCalls, st.calls > max.count);
           if (st.calls <= max.count) return no;
           evidence.push({ rule: id, kind: "max_calls", count: st.calls, limit: max.count, per: max.per });
         }
@@ -247,6 +265,7 @@ class PolicyRun {
       if (rule.condition) {
         const r = rule.condition.evaluate({ tool: call.tool, args: call.args, context: this.context });
         if ("error" in r) return { matched: true, evidence, error: `condition: ${r.error}` };
+        cov?.record(cov.index.condition, r.value === true);
         if (!r.value) return no;
       }
       return { matched: true, evidence };
@@ -267,10 +286,17 @@ export class Engine {
     private readonly policies: readonly CompiledPolicy[],
     private readonly activation: Activation,
     private readonly context: unknown,
-  ) {}
+    private readonly coverage: CoverageCollector | null = null,
+  ) {
+    coverage?.register(policies, activation.active);
+  }
 
-  /** Judges one trace. Memory and time are linear in the trace (plus matches). */
-  verify(trace: Trace): TraceResult {
+  /**
+   * Judges one trace. Memory and time are linear in the trace (plus matches).
+   * @param coverFrom with a coverage collector, only calls at this `seq` or later are recorded
+   *   (a unit test of one call after earlier events covers that call only)
+   */
+  verify(trace: Trace, coverFrom = 0): TraceResult {
     const runs = this.policies.map(
       (p) => new PolicyRun(p, this.activation.active.get(p.ir.policy_id) ?? [], trace, this.context),
     );
@@ -279,7 +305,7 @@ export class Engine {
     const traceRules = new Set<string>();
     for (const event of trace.events) {
       if (event.type === "tool_call") {
-        const d = this.decide(runs, trace, event);
+        const d = this.decide(runs, trace, event, event.seq >= coverFrom ? this.coverage : null);
         decisions.push(d);
         verdict = stricter(verdict, d.verdict);
         for (const r of d.rules) traceRules.add(r);
@@ -296,12 +322,18 @@ export class Engine {
     };
   }
 
-  private decide(runs: PolicyRun[], trace: Trace, call: ToolCallEvent): Decision {
+  private decide(
+    runs: PolicyRun[],
+    trace: Trace,
+    call: ToolCallEvent,
+    coverage: CoverageCollector | null,
+  ): Decision {
     let verdict: Verdict = "allow";
     const rules: string[] = [];
     const reasons = new Set<string>();
     const evidence: Evidence[] = [];
     const errors: EvaluationError[] = [];
+    coverage?.call();
     for (const run of runs) {
       run.countCall(call);
       if (run.oversized(call)) {
@@ -318,7 +350,13 @@ export class Engine {
       }
       let policyVerdict: Verdict | undefined;
       for (const rule of run.candidates(call.tool)) {
-        const outcome = run.evaluate(rule, call);
+        const cov = coverage ? coverage.rule(run.policy, rule.ir.id) : null;
+        const outcome = run.evaluate(rule, call, cov);
+        if (cov) {
+          cov.evaluated++;
+          if (outcome.error !== undefined) cov.errors++;
+          else if (outcome.matched) cov.fired++;
+        }
         if (!outcome.matched) continue;
         rules.push(rule.ir.id);
         evidence.push(...outcome.evidence);

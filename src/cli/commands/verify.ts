@@ -23,6 +23,7 @@ import { renderTable } from "../../report/terminal.js";
 import { createDecisionExporter, type ExporterOptions } from "../../telemetry/otel.js";
 import type { FormatName } from "../../trace/model.js";
 import { readTraces } from "../../trace/read.js";
+import { CoverageCollector, type CoverageReport } from "../../verify/coverage.js";
 import { VERDICT_ORDER } from "../../verify/decision.js";
 import { type Activation, activate, Engine } from "../../verify/engine.js";
 import { VERSION } from "../../version.js";
@@ -69,6 +70,11 @@ export interface VerifyInput {
   today?: string;
   /** Export decisions as OpenTelemetry spans (`--otel-out`, `--otel-endpoint`): never changes a result. */
   otel?: ExporterOptions;
+  /**
+   * Collect policy coverage (`--coverage`): it goes into `report.json`, `summary.md` and
+   * `coverage.json`; below `min` percent of outcomes (`--min-coverage`) the run fails (exit 5).
+   */
+  coverage?: { min: number | null };
   /**
    * Decides the exit code from the finished report and each case's result (default: 0 when the
    * report passed, else 5) and may add artifacts; `regress` compares with a baseline here.
@@ -180,7 +186,9 @@ export async function runVerify(
   const activation = plan
     ? checkPlan(plan, planFile, policies, context, input.context !== undefined)
     : activate(policies.compiled, context);
-  const engine = new Engine(policies.compiled, activation, context);
+  // Null unless asked for: the engine then records nothing and pays nothing for coverage.
+  const collector = input.coverage ? new CoverageCollector() : null;
+  const engine = new Engine(policies.compiled, activation, context, collector);
   const builder = new ReportBuilder(
     policies.irs.map((ir) => ({ policy_id: ir.policy_id, policy_digest: ir.policy_digest })),
     policies.bundleDigest,
@@ -296,16 +304,19 @@ export async function runVerify(
       );
     }
     cases.sort((a, b) => (a.case_id < b.case_id ? -1 : a.case_id > b.case_id ? 1 : 0));
+    if (collector) report.coverage = collector.summary(input.coverage?.min ?? null);
     const outcome = input.gate
       ? await input.gate(report, cases)
       : { code: report.passed ? 0 : EXIT_GATE_FAILED };
-    // An expired waiver fails every gate that honours waivers, whatever the gate found.
-    const code =
-      outcome.code === 0 && (report.waivers?.expired.length ?? 0) > 0 ? EXIT_GATE_FAILED : outcome.code;
+    // An expired waiver, or coverage below the minimum, fails a run that otherwise passed; neither
+    // hides another failure.
+    const failsAnyway = (report.waivers?.expired.length ?? 0) > 0 || report.coverage?.passed === false;
+    const code = outcome.code === 0 && failsAnyway ? EXIT_GATE_FAILED : outcome.code;
     await stage.write("report.json", prettyJson(report));
     await stage.write("summary.md", renderSummary(report, { redact: input.redact === true }));
     await stage.write("status.json", prettyJson({ phase: "gate", code }));
     if (plan) await stage.write("plan.json", prettyJson(plan));
+    if (report.coverage) await stage.write("coverage.json", prettyJson(report.coverage));
     // Loaded on demand: the JUnit builder is a large chunk that only a gate run needs.
     const { renderPublicArtifacts } = await import("../../report/artifacts.js");
     const artifacts = renderPublicArtifacts(report, {
@@ -357,6 +368,47 @@ export interface VerifyFlags {
   otelIncludeArgs?: boolean;
   waivers?: string;
   today?: string;
+  coverage?: boolean;
+  minCoverage?: string;
+}
+
+/**
+ * Parses `--min-coverage PCT`: a number from 0 to 100 (a trailing `%` allowed).
+ * @throws ProofError `usage.min_coverage` (exit 6).
+ */
+export function parseMinCoverage(value: string): number {
+  const text = value.endsWith("%") ? value.slice(0, -1) : value;
+  const n = /^\d+(\.\d+)?$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n >= 0 && n <= 100)) {
+    throw inputError(
+      "usage.min_coverage",
+      `--min-coverage must be a percentage from 0 to 100, not '${value}'`,
+    );
+  }
+  return n;
+}
+
+/** The `coverage` input of {@link runVerify} from `--coverage` and `--min-coverage` (which implies it). */
+export function coverageInput(opts: { coverage?: boolean; minCoverage?: string }): {
+  coverage?: { min: number | null };
+} {
+  if (opts.minCoverage !== undefined) return { coverage: { min: parseMinCoverage(opts.minCoverage) } };
+  return opts.coverage === true ? { coverage: { min: null } } : {};
+}
+
+/** One line on a run's coverage for the terminal: `coverage: 87.5% of outcomes (7/8), 1 dead rule: x`. */
+export function coverageLine(c: CoverageReport): string {
+  const verdict =
+    c.min_percent === null
+      ? ""
+      : c.passed
+        ? ` (minimum ${c.min_percent}%)`
+        : `, below the minimum ${c.min_percent}%`;
+  const dead =
+    c.dead.length === 0
+      ? "no dead rule"
+      : `dead: ${c.dead.slice(0, 10).join(", ")}${c.dead.length > 10 ? ", ..." : ""}`;
+  return `coverage: ${c.outcomes.percent}% of outcomes (${c.outcomes.covered}/${c.outcomes.total})${verdict}; rules fired ${c.rules.covered}/${c.rules.total}; ${dead}`;
 }
 
 /** Runs `proof verify` from its parsed flags, prints the result, and returns the exit code. */
@@ -373,6 +425,7 @@ export async function verifyWithFlags(opts: VerifyFlags, global: GlobalOptions):
     ...(opts.signKey ? { signKey: opts.signKey } : {}),
     ...(opts.waivers ? { waivers: opts.waivers } : {}),
     ...(opts.today ? { today: opts.today } : {}),
+    ...coverageInput(opts),
     ...(opts.otelOut || opts.otelEndpoint
       ? {
           otel: {
@@ -393,6 +446,7 @@ export function printVerifyResult(report: Report, warnings: readonly string[], g
   else if (!global.quiet) {
     for (const w of warnings) process.stderr.write(`${oneLine(`warning: ${w}`)}\n`);
     process.stdout.write(renderTable(report, useColor(global)));
+    if (report.coverage) process.stdout.write(`${coverageLine(report.coverage)}\n`);
   }
 }
 
@@ -411,6 +465,11 @@ export function registerVerify(
     .option("--fail-on <verdict>", "fail when a trace is at or above this verdict", "block")
     .option("--otel-out <file>", "also write every decision as an OpenTelemetry span to this OTLP JSON file")
     .option("--otel-endpoint <url>", "also send every decision as a span to this OTLP/HTTP traces URL")
+    .option("--coverage", "report which rules fired and which conditions were seen true and false")
+    .option(
+      "--min-coverage <pct>",
+      "fail (exit 5) when coverage of outcomes is below PCT percent; implies --coverage",
+    )
     .option("--otel-include-args", "add the call's arguments to each span (off: they may hold secrets)")
     .action((opts: VerifyFlags, cmd: Command) =>
       run(() => verifyWithFlags(opts, cmd.optsWithGlobals<GlobalOptions>())),
