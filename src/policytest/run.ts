@@ -9,6 +9,7 @@ import { ProofTraceAssembler } from "../trace/formats/proof.js";
 import type { FormatName, ToolCallEvent, Trace, TraceEvent } from "../trace/model.js";
 import { holdingMessage } from "../verify/check.js";
 import type { CompiledPolicy } from "../verify/compiled.js";
+import type { CoverageCollector } from "../verify/coverage.js";
 import type { Decision, Evidence, TraceResult } from "../verify/decision.js";
 import { activate, Engine } from "../verify/engine.js";
 import type { CallExpectation, EvidenceExpectation, Expectation, TestCase, TestFile } from "./load.js";
@@ -48,6 +49,8 @@ type EngineCache = Map<string, { engine: Engine; policies: readonly CompiledPoli
 /**
  * Runs every case of a parsed test file, in order.
  * @param cache engines shared across files of one run (a policy is compiled once).
+ * @param coverage with `proof test --coverage`, the collector every engine of the run feeds: it
+ *   counts what the cases decide (for a `call` case, that call only, not the events before it).
  * @throws ProofError (exit 6) located in the test file when a case's policy, trace or inline
  *   events cannot be loaded: a bad test is never reported as a failing one.
  */
@@ -55,9 +58,10 @@ export async function runTestFile(
   file: TestFile,
   env: TestEnv,
   cache: EngineCache = new Map(),
+  coverage: CoverageCollector | null = null,
 ): Promise<CaseOutcome[]> {
   const out: CaseOutcome[] = [];
-  for (const c of file.cases) out.push(await runCase(file.file, c, env, cache));
+  for (const c of file.cases) out.push(await runCase(file.file, c, env, cache, coverage));
   return out;
 }
 
@@ -77,7 +81,7 @@ async function located<T>(c: TestCase, what: string, load: () => Promise<T>): Pr
   }
 }
 
-async function engineFor(c: TestCase, env: TestEnv, cache: EngineCache) {
+async function engineFor(c: TestCase, env: TestEnv, cache: EngineCache, coverage: CoverageCollector | null) {
   const key = JSON.stringify([c.policy, c.context]);
   let found = cache.get(key);
   if (!found) {
@@ -85,17 +89,28 @@ async function engineFor(c: TestCase, env: TestEnv, cache: EngineCache) {
       env.policy(c.policy),
     );
     const activation = activate(set.compiled, c.context);
-    found = { engine: new Engine(set.compiled, activation, c.context), policies: set.compiled };
+    found = { engine: new Engine(set.compiled, activation, c.context, coverage), policies: set.compiled };
     cache.set(key, found);
   }
   return found;
 }
 
-async function runCase(file: string, c: TestCase, env: TestEnv, cache: EngineCache): Promise<CaseOutcome> {
-  const { engine, policies } = await engineFor(c, env, cache);
+async function runCase(
+  file: string,
+  c: TestCase,
+  env: TestEnv,
+  cache: EngineCache,
+  coverage: CoverageCollector | null,
+): Promise<CaseOutcome> {
+  const { engine, policies } = await engineFor(c, env, cache, coverage);
   let trace = await inputTrace(file, c, env);
-  if (c.call) trace = withCall(trace, c);
-  const result = engine.verify(trace);
+  // A `call` case decides its call only: the events before it are context, not covered.
+  let coverFrom = 0;
+  if (c.call) {
+    trace = withCall(trace, c);
+    coverFrom = trace.events[trace.events.length - 1]?.seq ?? 0;
+  }
+  const result = engine.verify(trace, coverFrom);
   const last = result.decisions[result.decisions.length - 1];
   const subject = c.call && last ? { verdict: last.verdict, rules: last.rules, decisions: [last] } : result;
   const failures = compare(c.expect, subject, result.decisions);

@@ -14,6 +14,7 @@ import type { Plan } from "../../plan/plan.js";
 import type { Verdict } from "../../policy/ir.js";
 import type { PolicySet } from "../../policy/set.js";
 import { type TrialOf, trialOf } from "../../regress/trials.js";
+import { coverageLine } from "../../report/coverage-text.js";
 import { findingsBySeverity, ruleMetaOf } from "../../report/findings.js";
 import type { RegressGate } from "../../report/gate.js";
 import { MANIFEST_FILE, parsePrivateKey, renderManifest } from "../../report/manifest.js";
@@ -23,11 +24,12 @@ import { renderTable } from "../../report/terminal.js";
 import { createDecisionExporter, type ExporterOptions } from "../../telemetry/otel.js";
 import type { FormatName } from "../../trace/model.js";
 import { readTraces } from "../../trace/read.js";
-import { CoverageCollector, type CoverageReport } from "../../verify/coverage.js";
+import { CoverageCollector } from "../../verify/coverage.js";
 import { VERDICT_ORDER } from "../../verify/decision.js";
 import { type Activation, activate, Engine } from "../../verify/engine.js";
 import { VERSION } from "../../version.js";
 import { parseWaivers, resolveToday, staleLines, WaiverMatcher } from "../../waivers/waivers.js";
+import { coverageInput } from "../coverage-flags.js";
 import { addArtifactOptions, addWaiverOptions } from "../options.js";
 import { type GlobalOptions, oneLine, useColor } from "../output.js";
 import { progress } from "../progress.js";
@@ -370,45 +372,6 @@ export interface VerifyFlags {
   today?: string;
   coverage?: boolean;
   minCoverage?: string;
-}
-
-/**
- * Parses `--min-coverage PCT`: a number from 0 to 100 (a trailing `%` allowed).
- * @throws ProofError `usage.min_coverage` (exit 6).
- */
-export function parseMinCoverage(value: string): number {
-  const text = value.endsWith("%") ? value.slice(0, -1) : value;
-  const n = /^\d+(\.\d+)?$/.test(text) ? Number(text) : Number.NaN;
-  if (!(n >= 0 && n <= 100)) {
-    throw inputError(
-      "usage.min_coverage",
-      `--min-coverage must be a percentage from 0 to 100, not '${value}'`,
-    );
-  }
-  return n;
-}
-
-/** The `coverage` input of {@link runVerify} from `--coverage` and `--min-coverage` (which implies it). */
-export function coverageInput(opts: { coverage?: boolean; minCoverage?: string }): {
-  coverage?: { min: number | null };
-} {
-  if (opts.minCoverage !== undefined) return { coverage: { min: parseMinCoverage(opts.minCoverage) } };
-  return opts.coverage === true ? { coverage: { min: null } } : {};
-}
-
-/** One line on a run's coverage for the terminal: `coverage: 87.5% of outcomes (7/8), 1 dead rule: x`. */
-export function coverageLine(c: CoverageReport): string {
-  const verdict =
-    c.min_percent === null
-      ? ""
-      : c.passed
-        ? ` (minimum ${c.min_percent}%)`
-        : `, below the minimum ${c.min_percent}%`;
-  const dead =
-    c.dead.length === 0
-      ? "no dead rule"
-      : `dead: ${c.dead.slice(0, 10).join(", ")}${c.dead.length > 10 ? ", ..." : ""}`;
-  return `coverage: ${c.outcomes.percent}% of outcomes (${c.outcomes.covered}/${c.outcomes.total})${verdict}; rules fired ${c.rules.covered}/${c.rules.total}; ${dead}`;
 }
 
 /** Runs `proof verify` from its parsed flags, prints the result, and returns the exit code. */
