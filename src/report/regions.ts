@@ -6,8 +6,10 @@
 import { findNodeAtLocation, type Node, parseTree, type Segment } from "jsonc-parser";
 
 /**
- * A SARIF region (SARIF §3.30): 1-based lines, 1-based columns counted in Unicode code points
- * (the run's `columnKind` is `unicodeCodePoints`); the end column is one past the last character.
+ * A SARIF region (SARIF §3.30): 1-based lines, 1-based columns counted in UTF-16 code units (the
+ * run's `columnKind` is `utf16CodeUnits`, SARIF's default); the end column is one past the last
+ * character. UTF-16 columns are an offset difference, so locating a result costs O(log lines)
+ * whatever the length of its line (a minified trace is one long line).
  */
 export interface SourceRegion {
   startLine: number;
@@ -67,7 +69,7 @@ class SourceText {
     return this.tree;
   }
 
-  /** 1-based line and code-point column of a UTF-16 offset. */
+  /** 1-based line and UTF-16 column of a UTF-16 offset. */
   position(offset: number): { line: number; column: number } {
     const starts = this.lineStarts();
     let lo = 0;
@@ -77,16 +79,8 @@ class SourceText {
       if ((starts[mid] as number) <= offset) lo = mid;
       else hi = mid - 1;
     }
-    const start = starts[lo] as number;
-    return { line: lo + 1, column: codePoints(this.text.slice(start, offset)) + 1 };
+    return { line: lo + 1, column: offset - (starts[lo] as number) + 1 };
   }
-}
-
-/** Number of Unicode code points of a string (a surrogate pair counts once). */
-function codePoints(text: string): number {
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
 }
 
 /** The region of a node of a tree parsed from `text` at `base` (an offset into the file). */
@@ -100,7 +94,7 @@ function nodeRegion(source: SourceText, node: Node, base: number): SourceRegion 
 function lineRegion(source: SourceText, n: number): SourceRegion | undefined {
   const text = source.line(n);
   if (text === undefined) return undefined;
-  return { startLine: n, startColumn: 1, endLine: n, endColumn: codePoints(text) + 1 };
+  return { startLine: n, startColumn: 1, endLine: n, endColumn: text.length + 1 };
 }
 
 /** What locates an event: its file, its address, and (for `proof` traces) its seq. */
@@ -135,7 +129,7 @@ export class RegionFinder {
     if (!source) return undefined;
     const last = source.lineStarts().length;
     const text = source.line(last) as string;
-    return { startLine: 1, startColumn: 1, endLine: last, endColumn: codePoints(text) + 1 };
+    return { startLine: 1, startColumn: 1, endLine: last, endColumn: text.length + 1 };
   }
 
   /** The region of the value at a JSON path of a file's document, if the file is held. */

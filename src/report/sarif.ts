@@ -366,7 +366,7 @@ export function renderSarif(
               ],
             }
           : {}),
-        columnKind: "unicodeCodePoints",
+        columnKind: "utf16CodeUnits",
         results,
         properties: {
           policies: report.policies,

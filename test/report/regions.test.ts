@@ -13,15 +13,15 @@ describe("parseAddress", () => {
 });
 
 describe("RegionFinder", () => {
-  it("finds a value of a JSON document, columns in code points", () => {
+  it("finds a value of a JSON document, columns in UTF-16 code units (the emoji counts 2)", () => {
     const text =
       '{\n  "messages": [\n    {"role": "user"},\n    {"🙂": 1, "tool_calls": [{"id": "x"}]}\n  ]\n}\n';
     const finder = new RegionFinder(new Map([["t.json", text]]));
     expect(finder.ofEvent({ file: "t.json", at: "messages[1].tool_calls[0]", seq: 0 })).toEqual({
       startLine: 4,
-      startColumn: 29,
+      startColumn: 30,
       endLine: 4,
-      endColumn: 40,
+      endColumn: 41,
     });
     expect(finder.ofEvent({ file: "t.json", at: "messages[7]", seq: 0 })).toBeUndefined();
     expect(finder.ofEvent({ file: "other.json", at: "messages[0]", seq: 0 })).toBeUndefined();
