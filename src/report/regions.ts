@@ -40,6 +40,7 @@ export function parseAddress(at: string): Segment[] | undefined {
 class SourceText {
   private starts: number[] | undefined;
   private tree: Node | undefined | null = null;
+  private nonBlank: number[] | undefined;
 
   constructor(readonly text: string) {}
 
@@ -61,6 +62,17 @@ class SourceText {
     const end = starts[n] === undefined ? this.text.length : (starts[n] as number) - 1;
     const text = this.text.slice(start, end);
     return text.endsWith("\r") ? text.slice(0, -1) : text;
+  }
+
+  /** 1-based numbers of the lines that are not blank, found once. */
+  nonBlankLines(): number[] {
+    if (!this.nonBlank) {
+      const found: number[] = [];
+      const count = this.lineStarts().length;
+      for (let n = 1; n <= count; n++) if ((this.line(n) as string).trim() !== "") found.push(n);
+      this.nonBlank = found;
+    }
+    return this.nonBlank;
   }
 
   /** The whole document's syntax tree (jsonc-parser), parsed once; undefined when it has none. */
@@ -163,18 +175,12 @@ export class RegionFinder {
   }
 
   private proofEvent(source: SourceText, e: EventRef): SourceRegion | undefined {
-    const starts = source.lineStarts();
-    let nonBlank = 0;
-    for (let n = 1; n <= starts.length; n++) {
-      const text = source.line(n) as string;
-      if (text.trim() === "") continue;
-      nonBlank++;
-      if (nonBlank < e.seq + 2) continue;
-      const root = parseTree(text, [], { disallowComments: true });
-      const seq = root ? findNodeAtLocation(root, ["seq"])?.value : undefined;
-      const at = root ? findNodeAtLocation(root, ["at"])?.value : undefined;
-      return seq === e.seq && at === e.at ? lineRegion(source, n) : undefined;
-    }
-    return undefined;
+    // The non-blank lines are indexed once per file, not scanned again for every result.
+    const n = source.nonBlankLines()[e.seq + 1];
+    if (n === undefined) return undefined;
+    const root = parseTree(source.line(n) as string, [], { disallowComments: true });
+    const seq = root ? findNodeAtLocation(root, ["seq"])?.value : undefined;
+    const at = root ? findNodeAtLocation(root, ["at"])?.value : undefined;
+    return seq === e.seq && at === e.at ? lineRegion(source, n) : undefined;
   }
 }
