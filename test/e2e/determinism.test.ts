@@ -51,7 +51,7 @@ describe("determinism", () => {
     const a = await proof(args, ROOT);
     const c = await proof(args, ROOT, FAR_AWAY);
     expect(a.code).toBe(0);
-    expect(a.stdout.split("\n").filter((l) => l.startsWith('{"case_id"'))).toHaveLength(271);
+    expect(a.stdout.split("\n").filter((l) => l.startsWith('{"case_id"'))).toHaveLength(336);
     expect(c).toEqual(a);
   });
 });

@@ -56,9 +56,9 @@ function eventCounts(trace: Trace): { messages: number; calls: number } {
 }
 
 describe("event addresses lead back into the source file", () => {
-  it("for all 71 AgentDojo runs", async () => {
+  it("for all 136 AgentDojo runs", async () => {
     const files = await corpusFiles(AGENTDOJO_RUNS);
-    expect(files).toHaveLength(71);
+    expect(files).toHaveLength(136);
     let events = 0;
     for (const file of files) {
       const doc = loadJson(file.path) as { messages: Obj[]; injections: Obj };
@@ -79,8 +79,8 @@ describe("event addresses lead back into the source file", () => {
       expect(eventCounts(trace)).toEqual(counts(doc.messages));
       events += trace.events.length;
     }
-    // 745 messages and 279 tool calls in the corpus (fixtures/corpus/agentdojo/manifest.jsonl).
-    expect(events).toBe(745 + 279);
+    // 1,526 messages and 611 tool calls in the corpus (fixtures/corpus/agentdojo/manifest.jsonl).
+    expect(events).toBe(1526 + 611);
   });
 
   it("for all 200 tau-bench runs in one array", async () => {

@@ -75,7 +75,7 @@ function canonicalFixtures(): string[] {
 describe("conformance: every content field is mapped or warned about", () => {
   it("holds for every AgentDojo run of the corpus", async () => {
     const files = await corpusFiles(AGENTDOJO_RUNS);
-    expect(files).toHaveLength(71);
+    expect(files).toHaveLength(136);
     for (const f of files) {
       const traces = await readAll(f.source, "agentdojo");
       expect({

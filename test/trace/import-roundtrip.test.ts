@@ -31,8 +31,8 @@ describe("proof import round trip", () => {
       true,
     );
     expect(lines.slice(20)).toEqual([
-      `warning: 233 more warnings not shown: proof import --explain ${AGENTDOJO_RUNS} ${TAU_BENCH_FILE} lists them all`,
-      `271 traces -> ${out}`,
+      `warning: 280 more warnings not shown: proof import --explain ${AGENTDOJO_RUNS} ${TAU_BENCH_FILE} lists them all`,
+      `336 traces -> ${out}`,
       "",
     ]);
     expect(r.code).toBe(0);
@@ -40,7 +40,7 @@ describe("proof import round trip", () => {
     if (!found) throw new Error("no output");
     const reread = await readAll(traceSource(found), "proof");
     const expected = [...(await direct(AGENTDOJO_RUNS)), ...(await direct(TAU_BENCH_FILE))];
-    expect(reread).toHaveLength(271);
+    expect(reread).toHaveLength(336);
     expect(reread.map((t) => t.header.case_id)).toEqual(expected.map((t) => t.header.case_id));
     expect(reread.map((t) => t.header.trace_id)).toEqual(expected.map((t) => t.header.trace_id));
     for (const [i, t] of reread.entries()) {
