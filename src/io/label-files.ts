@@ -1,0 +1,21 @@
+/** Reading the labels of `proof eval` (the format is parsed by src/eval/labels.ts). */
+import { dirname, relative } from "node:path";
+import { type LabelSet, parseLabels } from "../eval/labels.js";
+import { readTextFile, toPosix, traceLimit } from "./files.js";
+
+/**
+ * Reads a labels file. An AgentDojo manifest names each run by its path relative to the
+ * manifest (`runs/<model>/...`), while `proof verify` names a case by its path relative to the
+ * traces root: so the path from the manifest's directory to each traces root (`runs/`) is
+ * removed from the front of a manifest's `file`.
+ * @param traceRoots the `--traces` paths, as given
+ * @throws ProofError `io.unreadable`, `io.too_large`, and the errors of {@link parseLabels}.
+ */
+export async function readLabels(file: string, traceRoots: readonly string[]): Promise<LabelSet> {
+  const text = await readTextFile(file, traceLimit());
+  const stripPrefixes = traceRoots
+    .map((root) => toPosix(relative(dirname(file), root)))
+    .filter((rel) => rel !== "" && !rel.startsWith(".."))
+    .map((rel) => `${rel}/`);
+  return parseLabels(text, toPosix(file), { stripPrefixes });
+}
