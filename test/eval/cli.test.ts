@@ -64,6 +64,26 @@ describe("proof eval", () => {
     ]);
   });
 
+  it("names the labels and traces relative to the working directory when given absolute", async () => {
+    const r = await proof(
+      [
+        "--json",
+        "eval",
+        "--policy",
+        POLICY,
+        "--traces",
+        join(dir, "runs"),
+        "--labels",
+        join(dir, "manifest.jsonl"),
+      ],
+      dir,
+    );
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.labels.file).toBe("manifest.jsonl");
+    expect(report.false_alarms[0].file).toBe(`runs/${RUNS[2]}`);
+  });
+
   it("reads {case, violation|expected} labels with their group fields", async () => {
     const r = await proof(evalArgs("labels.jsonl", "--group-by", "team"), dir);
     expect(r.code).toBe(0);
