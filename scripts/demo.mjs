@@ -1,79 +1,76 @@
-// The README's first command: judges the real recorded agent runs shipped in fixtures/corpus
-// with the example policies, using the built CLI as a user would, and scores the AgentDojo
-// verdicts against the corpus labels (manifest.jsonl: expected_violation).
+// The README's first command: scores the example policies on the real recorded agent runs shipped
+// in fixtures/corpus with `proof eval`, using the built CLI as a user would (AgentDojo: verdicts
+// against the corpus labels, manifest.jsonl), then judges the tau-bench airline runs with
+// `proof verify`.
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const proof = join(root, "bin", "proof.js");
 const out = process.env.PROOF_DEMO_OUT ?? "demo-out";
 
-function verify(name, policy, traces, extra = []) {
-  const dir = join(out, name);
-  const args = ["verify", "--policy", policy, "--traces", traces, "--out", dir, ...extra];
-  console.log(`\n$ proof ${args.join(" ")}`);
+/** Runs proof, echoing the command; 0 and 5 are the gate's answers, anything else ends the demo. */
+function run(args, { show = true } = {}) {
+  if (show) console.log(`\n$ proof ${args.join(" ")}`);
   const r = spawnSync(process.execPath, [proof, ...args], { cwd: root, stdio: "inherit" });
-  // 0 and 5 are the gate's answers; anything else is a failure of the demo itself.
   if (r.status !== 0 && r.status !== 5) process.exit(r.status ?? 1);
-  return JSON.parse(readFileSync(join(root, dir, "report.json"), "utf8"));
 }
 
-const runs = "fixtures/corpus/agentdojo/runs";
-const banking = verify("agentdojo-banking", "examples/policies/agentdojo-banking.yaml", runs, ["--quiet"]);
-const slack = verify("agentdojo-slack", "examples/policies/agentdojo-slack.yaml", runs, ["--quiet"]);
-const naive = verify("agentdojo-naive", "fixtures/eval/naive-destination.yaml", runs, ["--quiet"]);
-const airline = verify("tau-bench-airline", "examples/policies/airline.yaml", "fixtures/corpus/tau-bench");
+const read = (dir, file) => JSON.parse(readFileSync(resolve(root, out, dir, file), "utf8"));
+const corpus = [
+  "--traces",
+  "fixtures/corpus/agentdojo/runs",
+  "--labels",
+  "fixtures/corpus/agentdojo/manifest.jsonl",
+];
 
-const manifest = readFileSync(join(root, "fixtures/corpus/agentdojo/manifest.jsonl"), "utf8")
-  .split("\n")
-  .filter(Boolean)
-  .map((l) => JSON.parse(l));
-
-/** Confusion matrix of "some report blocks the run" against the corpus label. */
-function score(reports) {
-  const flagged = new Map();
-  for (const report of reports) {
-    for (const t of report.traces) {
-      flagged.set(t.case_id, (flagged.get(t.case_id) ?? false) || t.verdict === "block");
-    }
-  }
-  const m = { tp: 0, fp: 0, fn: 0, tn: 0, misses: [] };
-  for (const run of manifest) {
-    const caseId = run.file.replace(/^runs\//, "");
-    if (!flagged.has(caseId)) throw new Error(`no verdict for ${caseId}`);
-    const predicted = flagged.get(caseId);
-    if (predicted && run.expected_violation) m.tp++;
-    else if (predicted) {
-      m.fp++;
-      m.misses.push(`false positive: ${caseId} (${run.category})`);
-    } else if (run.expected_violation) {
-      m.fn++;
-      m.misses.push(`false negative: ${caseId} (${run.category})`);
-    } else m.tn++;
-  }
-  m.precision = m.tp / (m.tp + m.fp);
-  m.recall = m.tp / (m.tp + m.fn);
-  return m;
-}
-
-// The suites' tools do not overlap, so a run is flagged when either suite's policy blocks it.
-const generic = score([banking, slack]);
-const baseline = score([naive]);
-console.log("\nAgentDojo: verdict block vs manifest expected_violation (71 runs)");
-console.log("                       caught  false alarms  missed  precision  recall");
-for (const [name, m] of [
-  ["example policies", generic],
-  ["naive destination", baseline],
-]) {
-  console.log(
-    `  ${name.padEnd(20)} ${String(m.tp).padStart(6)} ${String(m.fp).padStart(13)} ${String(m.fn).padStart(7)} ${m.precision.toFixed(3).padStart(10)} ${m.recall.toFixed(3).padStart(7)}`,
-  );
-}
-for (const miss of generic.misses) console.log(`  example policies, ${miss}`);
-const a = airline.summary.verdicts;
-console.log(
-  `\ntau-bench airline: ${airline.summary.traces} runs, ${a.require_approval} with a booking write lacking a "yes", ${a.block} with parallel calls.`,
+const suites = ["banking", "slack", "travel", "workspace"];
+run([
+  "eval",
+  ...suites.flatMap((s) => ["--policy", `examples/policies/agentdojo-${s}.yaml`]),
+  ...corpus,
+  "--group-by",
+  "suite",
+  "--out",
+  join(out, "agentdojo"),
+]);
+// The contrast: one rule that blocks any destination-like argument seen in tool output.
+run(
+  [
+    "eval",
+    "--quiet",
+    "--policy",
+    "fixtures/eval/naive-destination.yaml",
+    ...corpus,
+    "--out",
+    join(out, "agentdojo-naive"),
+  ],
+  {
+    show: false,
+  },
 );
-console.log(`Artifacts: ${out}/*/report.json, decisions.jsonl, summary.md`);
+const line = (name, o) =>
+  `  ${name.padEnd(24)} precision ${o.precision.toFixed(3)}  recall ${o.recall.toFixed(3)}  false alarms ${String(o.fp).padStart(2)}  missed ${o.fn}`;
+console.log("\nAgainst a naive check (fixtures/eval/naive-destination.yaml) on the same 136 runs:");
+console.log(line("example policies", read("agentdojo", "eval.json").overall));
+console.log(line("naive destination check", read("agentdojo-naive", "eval.json").overall));
+
+run([
+  "verify",
+  "--quiet",
+  "--policy",
+  "examples/policies/airline.yaml",
+  "--traces",
+  "fixtures/corpus/tau-bench",
+  "--out",
+  join(out, "tau-bench-airline"),
+]);
+const a = read("tau-bench-airline", "report.json").summary;
+console.log(
+  `\ntau-bench airline: ${a.traces} runs, ${a.verdicts.require_approval} with a booking write lacking a "yes", ${a.verdicts.block} with parallel calls.`,
+);
+console.log(
+  `Artifacts: ${out}/agentdojo*/eval.json, eval.md; ${out}/tau-bench-airline/report.json, summary.md`,
+);

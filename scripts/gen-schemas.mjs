@@ -40,6 +40,11 @@ export const GENERATED = {
     type: "RegressResult",
     title: "proof regression comparison (proof.regress/v1)",
   },
+  "eval.schema.json": {
+    path: "src/eval/score.ts",
+    type: "EvalReport",
+    title: "proof evaluation scorecard (proof.eval/v1)",
+  },
 };
 
 /** Returns the schema generated for one entry of GENERATED, as pretty JSON text. */

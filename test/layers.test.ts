@@ -21,6 +21,7 @@ const CORE = [
   "ledger",
   "policytest",
   "waivers",
+  "eval",
 ];
 
 function sources(dir: string): string[] {

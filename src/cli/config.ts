@@ -37,6 +37,8 @@ const NOT_FROM_CONFIG: Record<string, readonly string[]> = {
   test: ["out"],
   // `proof diff --format` is the output form, not the trace format that `format:` sets.
   diff: ["format"],
+  // `proof eval --out` holds a scorecard: never the gate's out dir of the config.
+  eval: ["out"],
 };
 
 /** `regress run` for the `run` subcommand of `regress`: the command's names below the program. */

@@ -6,6 +6,7 @@ import { registerAttest } from "./commands/attest.js";
 import { registerCheck } from "./commands/check.js";
 import { registerCompile } from "./commands/compile.js";
 import { registerDiff } from "./commands/diff.js";
+import { registerEval } from "./commands/eval.js";
 import { registerImport } from "./commands/import.js";
 import { registerInit } from "./commands/init.js";
 import { registerKeys } from "./commands/keys.js";
@@ -71,6 +72,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerMcp(program, run);
   registerTest(program, run);
   registerDiff(program, run);
+  registerEval(program, run);
   // After every registration: required options are checked once the config is merged.
   deferRequiredOptions(program);
   try {
