@@ -25,6 +25,7 @@ export function toolRuns(name: string, probe: readonly string[] = ["--version"])
 const PROBES: Readonly<Record<string, readonly string[]>> = {
   openssl: ["version"],
   script: ["-V"],
+  kubectl: ["version", "--client"],
 };
 
 /**
