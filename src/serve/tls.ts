@@ -287,7 +287,6 @@ export function watchTlsFiles(
 ): TlsWatch {
   const warn = options.warn ?? ((m: string) => process.stderr.write(`proof serve: ${m}\n`));
   let applied: string | undefined;
-  let failed: string | undefined;
   let running: Promise<"ok" | "error" | "unchanged"> = Promise.resolve("unchanged");
   const key = (m: TlsMaterial): string => `${m.cert}\u0000${m.key}\u0000${m.ca ?? ""}`;
   const attempt = async (): Promise<"ok" | "error" | "unchanged"> => {
@@ -296,19 +295,13 @@ export function watchTlsFiles(
       material = await readTlsMaterial(files);
     } catch (err) {
       const error = err instanceof ProofError ? err : new ProofError("tls.reload", String(err));
-      // A half-written file fails the same way at every poll: report each distinct failure once.
-      if (failed === error.message) return "unchanged";
-      failed = error.message;
       warn(`TLS reload refused, the previous certificate stays in use: ${error.message}`);
       options.metrics?.tlsReload("error");
       options.onReload?.("error", error);
       return "error";
     }
     const k = key(material);
-    if (k === applied) {
-      failed = undefined;
-      return "unchanged";
-    }
+    if (k === applied) return "unchanged";
     try {
       server.setSecureContext(secureContextOptions(material));
     } catch (err) {
@@ -319,7 +312,6 @@ export function watchTlsFiles(
       return "error";
     }
     applied = k;
-    failed = undefined;
     options.metrics?.tlsReload("ok");
     options.onReload?.("ok");
     return "ok";
