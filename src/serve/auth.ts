@@ -331,7 +331,10 @@ function seconds(
 
 /** Options of {@link createAuthenticator}. */
 export interface AuthenticatorOptions {
-  /** Counts every fetch of the issuer's keys: "ok" or "error". */
+  /**
+   * Counts every fetch of the issuer's keys: "ok" or "error". Refusals are not counted here: the
+   * server counts each refusal it sends (`authFailure`), so a sink with both may be given.
+   */
   metrics?: Pick<ServeMetricsSink, "jwksRefresh">;
   /** The `fetch` used for discovery and JWKS (default: the global one). */
   fetch?: typeof globalThis.fetch;

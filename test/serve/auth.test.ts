@@ -215,7 +215,8 @@ describe("createAuthenticator against a real IdP", () => {
   });
 
   it("refuses a malformed token as invalid_token", async () => {
-    for (const header of ["Bearer", "Bearer not-a-jwt", "Bearer a.b.c", "Bearer a b"]) {
+    const huge = `Bearer ${"a".repeat(20_000)}.${"b".repeat(10)}.${"c".repeat(10)}`;
+    for (const header of ["Bearer", "Bearer not-a-jwt", "Bearer a.b.c", "Bearer a b", huge, "Bearer é.b.c"]) {
       const r = refused(await auth.authenticate(header, "/v1/verify"));
       expect([r.status, r.reason]).toEqual([401, "malformed_token"]);
       expect(r.wwwAuthenticate).toMatch(

@@ -4,7 +4,7 @@
  * (403 with a reason), and certificate rotation under a stream of requests.
  */
 import { X509Certificate as X509 } from "node:crypto";
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, createServer, type RequestOptions, request, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -12,6 +12,7 @@ import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProofError } from "../../src/errors.js";
+import { watchFiles } from "../../src/io/watch-files.js";
 import {
   clientCertificateCheck,
   subjectAltNames,
@@ -123,6 +124,30 @@ describe("subjectAltNames", () => {
     expect(() => clientCertificateCheck(["IP:127.0.0.1"])).toThrow(ProofError);
     expect(() => clientCertificateCheck(["email:a@b"])).toThrow(/only DNS: and URI:/);
     expect(() => clientCertificateCheck(["spiffe://proof.test/a", "DNS:x", "plain.example"])).not.toThrow();
+  });
+});
+
+describe("watchFiles", () => {
+  it("falls back to polling where a directory cannot be watched, and notices a file appear", async () => {
+    const root = mkdtempSync(join(tmpdir(), "proof-watch-"));
+    const file = join(root, "later", "tls.crt");
+    const warnings: string[] = [];
+    let changes = 0;
+    const watch = watchFiles([file], () => changes++, {
+      debounceMs: 10,
+      pollMs: 20,
+      warn: (m) => warnings.push(m),
+    });
+    try {
+      expect(warnings.join("\n")).toMatch(/cannot watch .*later.*polling instead/);
+      mkdirSync(join(root, "later"));
+      writeFileSync(file, "x");
+      for (let i = 0; i < 400 && changes === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(changes).toBeGreaterThanOrEqual(1);
+    } finally {
+      watch.close();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
