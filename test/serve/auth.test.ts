@@ -3,11 +3,14 @@
  * authorization server in process (oidc-provider, client-credentials grant, JWT access tokens
  * with the audience from a resource indicator).
  */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { decodeJwt, importJWK, type JWK, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProofError } from "../../src/errors.js";
 import { type AuthConfig, createAuthenticator, parseAuthConfig, tokenScopes } from "../../src/serve/auth.js";
 import type { AuthOutcome, RequestAuthenticator } from "../../src/serve/types.js";
+import { ROOT } from "../e2e/cli.js";
 import { API_AUDIENCE, countingFetch, signingKey, startIdp, type TestIdp } from "../helpers/idp.js";
 
 function thrown(f: () => unknown): ProofError {
@@ -115,6 +118,15 @@ describe("parseAuthConfig", () => {
   });
 });
 
+describe("the test IdP stays in the tests", () => {
+  it("no source file imports oidc-provider", () => {
+    const offenders = readdirSync(join(ROOT, "src"), { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".ts"))
+      .filter((f) => readFileSync(join(ROOT, "src", f), "utf8").includes("oidc-provider"));
+    expect(offenders).toEqual([]);
+  });
+});
+
 describe("tokenScopes", () => {
   it("reads scope as a space-separated string and scp as a list or a string", () => {
     expect(tokenScopes({ scope: "a b  c" })).toEqual(["a", "b", "c"]);
@@ -138,7 +150,7 @@ async function mint(
   key: JWK,
   issuer: string,
   claims: Record<string, unknown>,
-  kid = key.kid,
+  kid: string | null = key.kid ?? null,
 ): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const payload = {
@@ -150,7 +162,7 @@ async function mint(
     ...claims,
   };
   return new SignJWT(payload)
-    .setProtectedHeader({ alg: "ES256", typ: "at+jwt", ...(kid === undefined ? {} : { kid }) })
+    .setProtectedHeader({ alg: "ES256", typ: "at+jwt", ...(kid === null ? {} : { kid }) })
     .sign(await importJWK(key, "ES256"));
 }
 
@@ -442,6 +454,25 @@ describe("discovery", () => {
     auth.close();
     expect(auth.ready()).toBe(false);
     expect(warnings.join("\n")).toContain(`names issuer "${idp.issuer}"`);
+  });
+
+  it("tries every key that fits a token without a kid", async () => {
+    const publicOf = (k: JWK): JWK => {
+      const { d: _d, kid: _kid, ...pub } = k;
+      return pub;
+    };
+    const other = await signingKey("other");
+    const fetchFn: typeof fetch = async (input, init) => {
+      if (!String(input).endsWith("/jwks")) return fetch(input, init);
+      return Response.json({ keys: [publicOf(other), publicOf(idp.key)] });
+    };
+    const auth = createAuthenticator(configFor(idp), { fetch: fetchFn, warn: () => undefined });
+    await auth.start();
+    auth.close();
+    const signed = await mint(idp.key, idp.issuer, {}, null);
+    expect(await auth.authenticate(`Bearer ${signed}`, "/v1/verify")).toMatchObject({ ok: true });
+    const foreign = await mint(await signingKey("x"), idp.issuer, {}, null);
+    expect(refused(await auth.authenticate(`Bearer ${foreign}`, "/v1/verify")).reason).toBe("bad_signature");
   });
 
   it("leaves out symmetric and private keys of a JWKS, with a warning", async () => {
