@@ -3,7 +3,32 @@
  * CLI uses.
  */
 
-export { ProofError } from "./errors.js";
+export { makePlan, onePolicy, type PlanInput, resolvePlanPolicy } from "./api/adapt.js";
+export { type CheckInput, checkCall, onlyTrace, readPriorFile } from "./api/check.js";
+export { type CompiledSource, compileSource } from "./api/compile.js";
+export {
+  checkSourceName,
+  type MemorySource,
+  type MemoryVerifyOptions,
+  type MemoryVerifyResult,
+  memoryTraceSource,
+  verifySources,
+} from "./api/memory.js";
+export {
+  type CaseResult,
+  checkPlan,
+  Judgement,
+  type JudgementOptions,
+  parseVerdict,
+} from "./api/pipeline.js";
+export {
+  EXIT_GATE_FAILED,
+  type GateOutcome,
+  runVerify,
+  type VerifyInput,
+  type VerifyProgress,
+} from "./api/verify.js";
+export { errorEnvelope, ProofError, ProofErrors } from "./errors.js";
 export {
   createGuard,
   type Guard,
@@ -38,6 +63,7 @@ export {
 } from "./telemetry/otel.js";
 export type * from "./trace/model.js";
 export { readTraces, type TraceSource } from "./trace/read.js";
+export { parseCall, type ToolCall } from "./verify/check.js";
 export { type CompiledPolicy, compileIR } from "./verify/compiled.js";
 export {
   type ConditionCoverage,
