@@ -55,6 +55,8 @@ export { compilePolicy, policyDigest } from "./policy/compile.js";
 export type * from "./policy/ir.js";
 export { loadIR } from "./policy/load-ir.js";
 export type { PolicySet } from "./policy/set.js";
+export type { ServeHandle, ServerOptions } from "./serve/server.js";
+export type * from "./serve/types.js";
 export {
   createDecisionExporter,
   type DecisionExporter,
@@ -77,3 +79,16 @@ export {
 export type * from "./verify/decision.js";
 export { activate, Engine } from "./verify/engine.js";
 export { argsFingerprint } from "./waivers/waivers.js";
+
+/**
+ * Creates the HTTP server of `proof serve` (docs/serve.md) without listening; see
+ * src/serve/server.ts for the options. Loaded on first call, so that importing the library does
+ * not load fastify.
+ * @throws ProofError (exit 6 in the CLI) when the policies cannot be loaded.
+ */
+export async function createServer(
+  options: import("./serve/server.js").ServerOptions,
+): Promise<import("./serve/server.js").ServeHandle> {
+  const { createServer: create } = await import("./serve/server.js");
+  return create(options);
+}
