@@ -79,6 +79,8 @@ export interface ServeHandle {
 /** The content type of every JSON response. */
 const JSON_TYPE = "application/json; charset=utf-8";
 const PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+/** Media types of a JSON Lines body (one trace file sent as it is to `/v1/verify`). */
+const JSONL_TYPES = ["application/x-ndjson", "application/jsonl"];
 
 /** The routes and the one method each takes. */
 const ROUTES: readonly { url: ServeRoute; method: "GET" | "POST" }[] = [
@@ -186,6 +188,42 @@ interface AdaptBody {
 interface CompileBody {
   source: string;
   name?: string;
+}
+
+/** The query of a JSON Lines body to `/v1/verify`. */
+interface JsonLinesQuery {
+  policy?: string;
+  name?: string;
+  fail_on?: Verdict;
+  root?: string;
+}
+
+/**
+ * The request of `/v1/verify`: the JSON body, or one trace file of JSON Lines as the body with
+ * its name (default `trace.jsonl`), policy, `fail_on` and root in the query.
+ * @throws ProofError `request.invalid` for query parameters with a JSON body, `trace.name` for a
+ *   JSON Lines name that does not end in `.jsonl`.
+ */
+function verifyBody(body: unknown, query: JsonLinesQuery): VerifyBody {
+  if (typeof body !== "string") {
+    if (Object.keys(query).length > 0) {
+      throw inputError(
+        "request.invalid",
+        "query parameters go with a JSON Lines body; a JSON body carries its fields",
+      );
+    }
+    return body as VerifyBody;
+  }
+  const name = query.name ?? "trace.jsonl";
+  if (!name.endsWith(".jsonl")) {
+    throw inputError("trace.name", `name must end in .jsonl for a JSON Lines body, not '${echo(name)}'`);
+  }
+  return {
+    traces: [{ name, content: body }],
+    ...(query.policy ? { policy: query.policy } : {}),
+    ...(query.fail_on ? { fail_on: query.fail_on } : {}),
+    ...(query.root ? { root: query.root } : {}),
+  };
 }
 
 /** An error response: status, envelope, extra headers. */
@@ -323,6 +361,10 @@ export async function createServer(options: ServerOptions): Promise<ServeHandle>
     }
   });
 
+  // A trace file of JSON Lines sent as it is (`POST /v1/verify?policy=&name=`): kept as text,
+  // read by the trace reader as the file would be.
+  app.addContentTypeParser(JSONL_TYPES, { parseAs: "string" }, (_request, body, done) => done(null, body));
+
   app.setErrorHandler((err, _request, reply) => sendError(reply, toHttpError(err, limits, log)));
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, {
@@ -394,8 +436,26 @@ export async function createServer(options: ServerOptions): Promise<ServeHandle>
 
   const json = (reply: FastifyReply, text: string) => reply.code(200).type(JSON_TYPE).send(text);
 
-  app.post("/v1/verify", { schema: { body: SCHEMAS["/v1/verify"] } }, async (request, reply) => {
-    const body = request.body as VerifyBody;
+  const verifySchema = {
+    body: {
+      content: {
+        "application/json": { schema: SCHEMAS["/v1/verify"] },
+        ...Object.fromEntries(JSONL_TYPES.map((t) => [t, { schema: { type: "string" } }])),
+      },
+    },
+    querystring: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        policy: policyField,
+        name: { type: "string", minLength: 1 },
+        fail_on: { type: "string", enum: VERDICT_ORDER },
+        root: { type: "string", minLength: 1 },
+      },
+    },
+  };
+  app.post("/v1/verify", { schema: verifySchema }, async (request, reply) => {
+    const body = verifyBody(request.body, request.query as JsonLinesQuery);
     const policy = findPolicy(store.snapshot(), body.policy, "policy");
     const plan = body.plan ? loadPlan(JSON.stringify(body.plan), "plan") : undefined;
     const coverage =

@@ -169,6 +169,62 @@ describe("POST /v1/verify", () => {
   });
 });
 
+describe("POST /v1/verify: the golden scenarios and a JSON Lines body", () => {
+  it.each(["airline", "banking", "escaping", "slack"])(
+    "%s: returns expected/report.json of fixtures/golden byte for byte",
+    async (name) => {
+      const dir = `fixtures/golden/${name}`;
+      const s = await serverOf([policyFile(`${dir}/policy.yaml`)]);
+      const res = await post(s, "/v1/verify", { traces: sourcesUnder(`${dir}/traces`), root: "traces" });
+      expect(res.statusCode).toBe(200);
+      expect(res.body).toBe(read(`${dir}/expected/report.json`));
+    },
+  );
+
+  it("takes one JSON Lines trace file as the body, named in the query, as proof verify reads the file", async () => {
+    const dir = join(ROOT, "fixtures/golden/escaping");
+    const out = await tempDir();
+    const cli = await proof(
+      ["verify", "--policy", "policy.yaml", "--traces", "traces/recorded.jsonl", "--out", out],
+      dir,
+    );
+    expect([0, 5]).toContain(cli.code);
+    const expected = readFileSync(join(out, "report.json"), "utf8");
+    const s = await serverOf([policyFile("fixtures/golden/escaping/policy.yaml")]);
+    const content = readFileSync(join(dir, "traces", "recorded.jsonl"), "utf8");
+    const raw = await s.app.inject({
+      method: "POST",
+      url: "/v1/verify?name=recorded.jsonl&root=traces",
+      headers: { "content-type": "application/x-ndjson" },
+      payload: content,
+    });
+    expect(raw.statusCode).toBe(200);
+    expect(raw.body).toBe(expected);
+    const asJson = await post(s, "/v1/verify", {
+      traces: [{ name: "recorded.jsonl", content }],
+      root: "traces",
+    });
+    expect(asJson.body).toBe(expected);
+
+    const badName = await s.app.inject({
+      method: "POST",
+      url: "/v1/verify?name=recorded.json",
+      headers: { "content-type": "application/x-ndjson" },
+      payload: content,
+    });
+    expect(badName.statusCode).toBe(400);
+    expect(envelopeError(badName.body).code).toBe("trace.name");
+    const queryWithJson = await s.app.inject({
+      method: "POST",
+      url: "/v1/verify?name=a.jsonl",
+      headers: { "content-type": "application/json" },
+      payload: JSON.stringify({ traces: [{ name: "recorded.jsonl", content }] }),
+    });
+    expect(queryWithJson.statusCode).toBe(400);
+    expect(envelopeError(queryWithJson.body).code).toBe("request.invalid");
+  });
+});
+
 describe("POST /v1/check, /v1/adapt, /v1/compile", () => {
   let dir: string;
   let banking: ServeHandle;
@@ -365,6 +421,20 @@ describe("policies and reload", () => {
     expect(next.policies.length).toBe(2);
     expect(next.reload_error).toBeNull();
     expect(reloads).toEqual(["ok", "error", "ok"]);
+  });
+
+  it("reloads when a file of the watched policy directory changes", async () => {
+    const dir = await tempDir();
+    writeFileSync(join(dir, "banking.yaml"), read(BANKING));
+    const s = await serverOf([], { loadPolicies: undefined, policyDir: dir, watch: true });
+    expect(s.store.snapshot().policies.length).toBe(1);
+    writeFileSync(join(dir, "lksg.yaml"), read(LKSG));
+    // Bounded by the test's timeout, not by a clock: the watch reloads once the directory is quiet.
+    while (s.store.snapshot().generation < 2) await new Promise((r) => setTimeout(r, 20));
+    expect(s.store.snapshot().policies.map((p) => p.ir.policy_id)).toEqual([
+      "agentdojo.banking.v1",
+      "lksg.v1",
+    ]);
   });
 
   it("refuses to start without its policies, and two files with one policy id", async () => {
