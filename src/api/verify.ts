@@ -120,7 +120,7 @@ export async function runVerify(
       : input.plan;
   const judgement = new Judgement(policies, {
     context,
-    hasContext: input.context !== undefined,
+    hasContext: Boolean(input.context),
     ...(plan ? { plan, planFile: typeof input.plan === "string" ? input.plan : "plan" } : {}),
     failOn: input.failOn,
     ...(input.coverage ? { coverage: input.coverage } : {}),
