@@ -333,6 +333,8 @@ export async function createServer(options: ServerOptions): Promise<ServeHandle>
   const store = new PolicyStore(loader, metrics);
   const first = await store.reload();
   if (first) throw first;
+  const loaded = store.snapshot().policies;
+  log(`policies loaded: ${loaded.map((p) => `${p.ir.policy_id} ${p.ir.policy_digest}`).join(", ")}`);
 
   const app = Fastify({
     ...(options.https ? { https: options.https } : {}),

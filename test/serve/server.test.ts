@@ -423,6 +423,33 @@ describe("policies and reload", () => {
     expect(reloads).toEqual(["ok", "error", "ok"]);
   });
 
+  it("answers with the old set while a reload is under way, with the new one once it is applied", async () => {
+    let release: () => void = () => {};
+    let files = [policyFile(BANKING)];
+    let gate: Promise<void> | undefined;
+    const s = await serverOf([], {
+      loadPolicies: async () => {
+        await gate;
+        return files;
+      },
+    });
+    gate = new Promise((r) => {
+      release = r;
+    });
+    files = [policyFile(LKSG)];
+    const reloading = s.reload();
+    const during = await post(s, "/v1/check", { call: { tool: "send_money", args: {} } });
+    expect(during.statusCode).toBe(200);
+    release();
+    expect(await reloading).toBeUndefined();
+    const after = await post(s, "/v1/check", {
+      policy: "agentdojo.banking.v1",
+      call: { tool: "send_money" },
+    });
+    expect(envelopeError(after.body).code).toBe("policy.not_found");
+    expect((await post(s, "/v1/check", { call: { tool: "approve_supplier" } })).statusCode).toBe(200);
+  });
+
   it("reloads when a file of the watched policy directory changes", async () => {
     const dir = await tempDir();
     writeFileSync(join(dir, "banking.yaml"), read(BANKING));
