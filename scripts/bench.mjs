@@ -294,6 +294,13 @@ const argsBench = spawnSync(
 if (argsBench.status !== 0) throw new Error(`bench-args failed: ${argsBench.stderr}`);
 section = `${section}\n\n${argsBench.stdout.trimEnd()}`;
 
+// `proof serve` under load next to a bare node:http server returning the same bytes, same run.
+const serveBench = spawnSync(process.execPath, [join(root, "scripts", "bench-serve.mjs")], {
+  encoding: "utf8",
+});
+if (serveBench.status !== 0) throw new Error(`bench-serve failed: ${serveBench.stderr}`);
+section = `${section}\n\n${serveBench.stdout.trimEnd()}`;
+
 console.log(section);
 if (!args.includes("--no-write")) {
   const docPath = join(root, "docs", "performance.md");

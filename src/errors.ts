@@ -177,3 +177,31 @@ function byPosition(a: ProofError, b: ProofError): number {
   const column = (a.location?.column ?? Infinity) - (b.location?.column ?? Infinity);
   return Number.isNaN(column) ? 0 : column;
 }
+
+/** One error of the `--json` envelope. */
+function errorObject(err: ProofError): object {
+  return {
+    code: err.code,
+    category: err.category,
+    message: err.message,
+    hint: err.hint ?? null,
+    location: err.location
+      ? { file: err.location.file, line: err.location.line ?? null, column: err.location.column ?? null }
+      : null,
+  };
+}
+
+/**
+ * The `--json` error envelope (docs/cli.md), also the body of every error response of
+ * `proof serve` (docs/serve.md): `error` is the first problem, `errors` every problem found (one
+ * for most errors; every schema error of a policy), `omitted` how many more were found than
+ * listed.
+ */
+export function errorEnvelope(err: ProofError): object {
+  const all = err instanceof ProofErrors ? err.errors : [err];
+  return {
+    error: errorObject(err),
+    errors: all.map(errorObject),
+    omitted: err instanceof ProofErrors ? err.omitted : 0,
+  };
+}

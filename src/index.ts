@@ -3,7 +3,32 @@
  * CLI uses.
  */
 
-export { ProofError } from "./errors.js";
+export { makePlan, onePolicy, type PlanInput, resolvePlanPolicy } from "./api/adapt.js";
+export { type CheckInput, checkCall, onlyTrace, readPriorFile } from "./api/check.js";
+export { type CompiledSource, compileSource } from "./api/compile.js";
+export {
+  checkSourceName,
+  type MemorySource,
+  type MemoryVerifyOptions,
+  type MemoryVerifyResult,
+  memoryTraceSource,
+  verifySources,
+} from "./api/memory.js";
+export {
+  type CaseResult,
+  checkPlan,
+  Judgement,
+  type JudgementOptions,
+  parseVerdict,
+} from "./api/pipeline.js";
+export {
+  EXIT_GATE_FAILED,
+  type GateOutcome,
+  runVerify,
+  type VerifyInput,
+  type VerifyProgress,
+} from "./api/verify.js";
+export { errorEnvelope, ProofError, ProofErrors } from "./errors.js";
 export {
   createGuard,
   type Guard,
@@ -30,6 +55,8 @@ export { compilePolicy, policyDigest } from "./policy/compile.js";
 export type * from "./policy/ir.js";
 export { loadIR } from "./policy/load-ir.js";
 export type { PolicySet } from "./policy/set.js";
+export type { ServeHandle, ServerOptions } from "./serve/server.js";
+export type * from "./serve/types.js";
 export {
   createDecisionExporter,
   type DecisionExporter,
@@ -38,6 +65,7 @@ export {
 } from "./telemetry/otel.js";
 export type * from "./trace/model.js";
 export { readTraces, type TraceSource } from "./trace/read.js";
+export { parseCall, type ToolCall } from "./verify/check.js";
 export { type CompiledPolicy, compileIR } from "./verify/compiled.js";
 export {
   type ConditionCoverage,
@@ -51,3 +79,16 @@ export {
 export type * from "./verify/decision.js";
 export { activate, Engine } from "./verify/engine.js";
 export { argsFingerprint } from "./waivers/waivers.js";
+
+/**
+ * Creates the HTTP server of `proof serve` (docs/serve.md) without listening; see
+ * src/serve/server.ts for the options. Loaded on first call, so that importing the library does
+ * not load fastify.
+ * @throws ProofError (exit 6 in the CLI) when the policies cannot be loaded.
+ */
+export async function createServer(
+  options: import("./serve/server.js").ServerOptions,
+): Promise<import("./serve/server.js").ServeHandle> {
+  const { createServer: create } = await import("./serve/server.js");
+  return create(options);
+}

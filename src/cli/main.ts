@@ -14,6 +14,7 @@ import { registerLedger } from "./commands/ledger.js";
 import { registerMcp } from "./commands/mcp.js";
 import { registerRegress } from "./commands/regress.js";
 import { registerRun } from "./commands/run.js";
+import { registerServe } from "./commands/serve.js";
 import { registerTest } from "./commands/test.js";
 import { registerVerify } from "./commands/verify.js";
 import { applyConfig, checkRequiredOptions, deferRequiredOptions, findConfig } from "./config.js";
@@ -54,7 +55,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       // Never colour wins, wherever on the line (commander would keep the last of the two).
       if (ownArguments(argv).includes("--no-color")) program.setOptionValue("color", false);
       configureProgress(globals());
-      const config = await findConfig(globals().config);
+      // `proof serve --config` names a serve.yaml (docs/serve.md), not a proof.config.yaml.
+      const config = command.name() === "serve" ? undefined : await findConfig(globals().config);
       if (config) applyConfig(command, config);
       checkRequiredOptions(command);
     });
@@ -73,6 +75,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerTest(program, run);
   registerDiff(program, run);
   registerEval(program, run);
+  registerServe(program, run);
   // After every registration: required options are checked once the config is merged.
   deferRequiredOptions(program);
   try {

@@ -1,4 +1,7 @@
-import { environmentError, formatLocation, ProofError, ProofErrors } from "../errors.js";
+import { environmentError, errorEnvelope, formatLocation, ProofError, ProofErrors } from "../errors.js";
+
+// The envelope is shared with `proof serve`, whose error responses carry the same JSON.
+export { errorEnvelope };
 
 /** Options every command takes. */
 export interface GlobalOptions {
@@ -27,33 +30,6 @@ export function useColor(
   const force = env.FORCE_COLOR;
   if (force !== undefined && force !== "") return force !== "0" && force.toLowerCase() !== "false";
   return isTTY;
-}
-
-/** One error of the `--json` envelope. */
-function errorObject(err: ProofError): object {
-  return {
-    code: err.code,
-    category: err.category,
-    message: err.message,
-    hint: err.hint ?? null,
-    location: err.location
-      ? { file: err.location.file, line: err.location.line ?? null, column: err.location.column ?? null }
-      : null,
-  };
-}
-
-/**
- * The `--json` error envelope (docs/cli.md): `error` is the first problem, `errors` every problem
- * found (one for most errors; every schema error of a policy), `omitted` how many more were found
- * than listed.
- */
-export function errorEnvelope(err: ProofError): object {
-  const all = err instanceof ProofErrors ? err.errors : [err];
-  return {
-    error: errorObject(err),
-    errors: all.map(errorObject),
-    omitted: err instanceof ProofErrors ? err.omitted : 0,
-  };
 }
 
 /**

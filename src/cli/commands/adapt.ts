@@ -1,66 +1,29 @@
-import { performance } from "node:perf_hooks";
 import type { Command } from "commander";
-import { inputError, ProofError } from "../../errors.js";
-import { digestOf, prettyJson } from "../../io/canonical.js";
-import { fileLimit, fileSize, readTextFile } from "../../io/files.js";
-import { loadContext, loadPolicySet } from "../../io/policy-files.js";
+import { makePlan, resolvePlanPolicy } from "../../api/adapt.js";
+import { parseVerdict } from "../../api/pipeline.js";
+import { runVerify } from "../../api/verify.js";
+import { inputError } from "../../errors.js";
+import { prettyJson } from "../../io/canonical.js";
+import { fileLimit, readTextFile } from "../../io/files.js";
+import { loadContext } from "../../io/policy-files.js";
 import { writeFileAtomic } from "../../io/write.js";
 import type { Plan } from "../../plan/plan.js";
-import { planRules } from "../../plan/planner.js";
-import { basicSelector, type Selector, weightedSelector } from "../../plan/select.js";
 import { parseWeights } from "../../plan/weights.js";
-import type { PolicySet } from "../../policy/set.js";
 import { addArtifactOptions } from "../options.js";
 import { type GlobalOptions, oneLine } from "../output.js";
+import { progress } from "../progress.js";
 import { parseFormat } from "./import.js";
-import { parseVerdict, printVerifyResult, runVerify } from "./verify.js";
+import { printVerifyResult } from "./verify.js";
 
 /** Directory searched when `--policy` is a policy id rather than a path. */
 export const DEFAULT_POLICY_DIR = "policies";
 
-/**
- * Resolves `--policy`: a path to a YAML policy or IR file, or a policy id looked up among the
- * policies of the policy directory. A plan is made for exactly one policy.
- * @throws ProofError `policy.not_found` / `plan.policy_mismatch` (exit 6).
- */
-export async function resolvePlanPolicy(policy: string, policyDir: string): Promise<PolicySet> {
-  let isPath = true;
-  try {
-    await fileSize(policy);
-  } catch (err) {
-    if (!(err instanceof ProofError) || !/^[a-z0-9_.-]+$/.test(policy)) throw err;
-    isPath = false;
-  }
-  if (isPath) {
-    const set = await loadPolicySet(policy);
-    if (set.irs.length !== 1) {
-      throw inputError(
-        "plan.policy_mismatch",
-        `a plan is made for one policy; ${policy} holds ${set.irs.length}`,
-        {
-          file: policy,
-        },
-      );
-    }
-    return set;
-  }
-  const all = await loadPolicySet(policyDir);
-  const index = all.irs.findIndex((ir) => ir.policy_id === policy);
-  const ir = all.irs[index];
-  const compiled = all.compiled[index];
-  if (!ir || !compiled) {
-    throw inputError(
-      "policy.not_found",
-      `no file or policy id '${policy}' (policy ids in ${policyDir}: ${all.irs.map((i) => i.policy_id).join(", ")})`,
-    );
-  }
-  return { irs: [ir], compiled: [compiled], bundleDigest: digestOf([ir.policy_digest]) };
-}
+export { resolvePlanPolicy } from "../../api/adapt.js";
 
 interface AdaptOptions {
   policy: string;
   context: string;
-  selector: string;
+  selector: "basic" | "weighted";
   weights?: string;
   dryRun?: boolean;
   output?: string;
@@ -107,17 +70,17 @@ export function registerAdapt(program: Command, run: (action: () => Promise<numb
         const policy = policies.compiled[0];
         if (!policy) throw inputError("policy.none", "no policy");
         const context = await loadContext(opts.context);
-        let selector: Selector = basicSelector;
-        if (opts.selector === "weighted") {
-          const ids = new Set(policy.ir.rules.map((r) => r.id));
-          const weights = opts.weights
+        const ids = new Set(policy.ir.rules.map((r) => r.id));
+        const weights =
+          opts.selector === "weighted" && opts.weights
             ? parseWeights(await readTextFile(opts.weights, fileLimit()), opts.weights, ids)
-            : {};
-          selector = weightedSelector(weights);
-        }
-        const started = performance.now();
-        const { plan, selection } = planRules(policy, context, digestOf(context), selector);
-        const seconds = (performance.now() - started) / 1000;
+            : undefined;
+        const { plan, selection, seconds } = makePlan({
+          policies,
+          context,
+          selector: opts.selector,
+          ...(weights ? { weights } : {}),
+        });
         for (const w of selection.warnings)
           if (!global.json) process.stderr.write(`${oneLine(`warning: ${w}`)}\n`);
         if (opts.metricsOut) {
@@ -130,6 +93,7 @@ export function registerAdapt(program: Command, run: (action: () => Promise<numb
         // With --json and traces to verify, stdout carries the report; the plan then needs -o.
         if (!(global.json && opts.traces && !opts.dryRun && !opts.output)) await emitPlan(plan, opts.output);
         if (opts.dryRun || !opts.traces) return 0;
+        const shown = progress();
         const { report, code, warnings } = await runVerify({
           policy: policies,
           traces: opts.traces,
@@ -140,6 +104,7 @@ export function registerAdapt(program: Command, run: (action: () => Promise<numb
           out: opts.out,
           redact: opts.redact === true,
           ...(opts.signKey ? { signKey: opts.signKey } : {}),
+          ...(shown ? { progress: shown } : {}),
         });
         printVerifyResult(report, warnings, global);
         return code;

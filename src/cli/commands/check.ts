@@ -1,17 +1,13 @@
 import type { Command } from "commander";
-import { inputError } from "../../errors.js";
+import { checkCall, readPriorFile } from "../../api/check.js";
 import { prettyJson } from "../../io/canonical.js";
-import { listTraceFiles, readTextFile } from "../../io/files.js";
+import { readTextFile } from "../../io/files.js";
 import { loadContext, loadPolicySet } from "../../io/policy-files.js";
-import { traceSource } from "../../io/trace-files.js";
 import type { Verdict } from "../../policy/ir.js";
 import { publicName, terminalText } from "../../report/escape.js";
 import { parseJson } from "../../trace/json.js";
-import type { Trace } from "../../trace/model.js";
-import { readTraces } from "../../trace/read.js";
-import { decideCall, parseCall } from "../../verify/check.js";
+import { parseCall } from "../../verify/check.js";
 import type { Decision } from "../../verify/decision.js";
-import { activate, Engine } from "../../verify/engine.js";
 import { type GlobalOptions, oneLine } from "../output.js";
 
 /** Exit code of `proof check` per verdict (docs/exit-codes.md): allow and warn let the call run. */
@@ -22,27 +18,6 @@ interface CheckOptions {
   call: string;
   trace?: string;
   context?: string;
-}
-
-/**
- * Reads the one prior trace of `--trace`.
- * @throws ProofError `check.trace_count` (exit 6) when the file holds more than one trace, and the
- *   reader's errors.
- */
-async function readPrior(file: string): Promise<Trace> {
-  let prior: Trace | undefined;
-  for (const found of await listTraceFiles(file)) {
-    for await (const trace of readTraces(traceSource(found))) {
-      if (prior) {
-        throw inputError("check.trace_count", "--trace must hold one trace, not several", {
-          file: found.path,
-        });
-      }
-      prior = trace;
-    }
-  }
-  if (!prior) throw inputError("trace.none", `no trace found in ${file}`, { file });
-  return prior;
 }
 
 /** One readable line: `block send_money: rules a, b (reasons x, y)`. */
@@ -73,13 +48,17 @@ export function registerCheck(program: Command, run: (action: () => Promise<numb
         const call = parseCall(parseJson(await readTextFile(callFile), callFile), callFile);
         const policies = await loadPolicySet(opts.policy);
         const context = opts.context ? await loadContext(opts.context) : {};
-        const prior = opts.trace ? await readPrior(opts.trace) : undefined;
-        const activation = activate(policies.compiled, context);
-        const engine = new Engine(policies.compiled, activation, context);
-        const decision = decideCall(engine, call, prior, callFile);
+        const prior = opts.trace ? await readPriorFile(opts.trace) : undefined;
+        const { decision, warnings } = checkCall({
+          policies,
+          call,
+          ...(prior ? { prior } : {}),
+          context,
+          callFile,
+        });
         if (global.json) process.stdout.write(prettyJson(decision));
         else {
-          for (const w of activation.warnings) process.stderr.write(`${oneLine(`warning: ${w}`)}\n`);
+          for (const w of warnings) process.stderr.write(`${oneLine(`warning: ${w}`)}\n`);
           if (!global.quiet) process.stdout.write(`${describe(decision)}\n`);
         }
         return CHECK_EXIT[decision.verdict];

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { prettyJson } from "../../io/canonical.js";
-import { loadPolicyFile } from "../../io/policy-files.js";
+import { compileSource } from "../../api/compile.js";
+import { fileLimit, readTextFile } from "../../io/files.js";
 import { writeFileAtomic } from "../../io/write.js";
 import type { GlobalOptions } from "../output.js";
 
@@ -17,8 +17,7 @@ export function registerCompile(
     .action((policy: string, opts: { output?: string }, cmd: Command) =>
       run(async () => {
         const global = cmd.optsWithGlobals<GlobalOptions>();
-        const ir = await loadPolicyFile(policy);
-        const text = prettyJson(ir);
+        const { ir, text } = compileSource(await readTextFile(policy, fileLimit()), policy);
         if (opts.output) {
           await writeFileAtomic(opts.output, text);
           if (!global.quiet && !global.json)

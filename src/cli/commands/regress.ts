@@ -1,4 +1,6 @@
 import type { Command } from "commander";
+import { type CaseResult, parseVerdict } from "../../api/pipeline.js";
+import { EXIT_GATE_FAILED, runVerify } from "../../api/verify.js";
 import { inputError, ProofError } from "../../errors.js";
 import { prettyJson } from "../../io/canonical.js";
 import { fileSize, readTextFile, toPosix } from "../../io/files.js";
@@ -19,8 +21,8 @@ import { renderTable } from "../../report/terminal.js";
 import { count, shellCommand } from "../../report/text.js";
 import { addArtifactOptions, addWaiverOptions } from "../options.js";
 import { type GlobalOptions, oneLine, useColor } from "../output.js";
+import { progress } from "../progress.js";
 import { parseFormat } from "./import.js";
-import { type CaseResult, EXIT_GATE_FAILED, parseVerdict, runVerify } from "./verify.js";
 
 /** Where the baseline lives unless `--baseline` says otherwise (docs/cli.md). */
 export const DEFAULT_BASELINE = ".proof/baseline.json";
@@ -120,7 +122,14 @@ function verifyInput(flags: CommonFlags, failOn: Verdict) {
     inputs: [flags.baseline],
     redact: flags.redact === true,
     ...(flags.signKey ? { signKey: flags.signKey } : {}),
+    ...progressInput(),
   };
+}
+
+/** The progress line of the command, when it shows one (src/cli/progress.ts). */
+function progressInput() {
+  const shown = progress();
+  return shown ? { progress: shown } : {};
 }
 
 /** The waiver options of `regress run` as runVerify takes them. */

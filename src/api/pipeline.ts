@@ -1,0 +1,198 @@
+/**
+ * The judgement at the heart of `proof verify`, shared by every way of running it: over files
+ * (src/api/verify.ts, the out dir) and over traces held in memory (src/api/memory.ts, `proof
+ * serve`). One code path for both is what makes a served report byte-identical to `report.json`.
+ */
+import { inputError } from "../errors.js";
+import { digestOf } from "../io/canonical.js";
+import { activationFromPlan } from "../plan/activation.js";
+import { checkPlanSelection } from "../plan/load-plan.js";
+import type { Plan } from "../plan/plan.js";
+import type { Verdict } from "../policy/ir.js";
+import type { PolicySet } from "../policy/set.js";
+import { type TrialOf, trialOf } from "../regress/trials.js";
+import { type Report, ReportBuilder } from "../report/report.js";
+import type { Trace } from "../trace/model.js";
+import { CoverageCollector } from "../verify/coverage.js";
+import { type TraceResult, VERDICT_ORDER } from "../verify/decision.js";
+import { type Activation, activate, Engine } from "../verify/engine.js";
+import { staleLines, type WaiverMatcher } from "../waivers/waivers.js";
+
+/**
+ * Parses a verdict given by name (`--fail-on`, a request's `fail_on`).
+ * @param what the flag or field named in the message
+ * @throws ProofError `usage.verdict` (exit 6).
+ */
+export function parseVerdict(value: string, what: string): Verdict {
+  if (!(VERDICT_ORDER as readonly string[]).includes(value)) {
+    throw inputError("usage.verdict", `${what} must be one of ${VERDICT_ORDER.join(", ")}, not '${value}'`);
+  }
+  return value as Verdict;
+}
+
+/** One judged case, as a baseline records it. */
+export interface CaseResult {
+  case_id: string;
+  trace_id: string;
+  /** The trace file as given, relative, `/`-separated. */
+  file: string;
+  verdict: Verdict;
+  rules: string[];
+  /** Digest of every call's `{seq, tool, verdict, rules}`: changes when any decision does. */
+  decision_digest: string;
+  /** The case this trace is a trial of (src/regress/trials.ts), when it is one. */
+  trial?: TrialOf;
+}
+
+/**
+ * Checks that a plan was made for this policy and this context (the empty one without
+ * `--context`), and that its rules are those the planner selects for them: a plan for another
+ * policy or context, or an edited one, would silently evaluate the wrong rules.
+ * @param file where the plan came from, for messages (`plan` for one made in the same run)
+ * @param hasContext whether a context was given (for the message only)
+ * @throws ProofError `plan.policy_mismatch` / `plan.context_mismatch` (exit 6) naming both
+ *   digests, `plan.mismatch` (exit 6) naming the first rule that differs.
+ */
+export function checkPlan(
+  plan: Plan,
+  file: string,
+  policies: PolicySet,
+  context: unknown,
+  hasContext: boolean,
+): Activation {
+  const [ir, ...more] = policies.irs;
+  const compiled = policies.compiled[0];
+  if (!ir || !compiled || more.length > 0) {
+    throw inputError("plan.policy_mismatch", "a plan is made for one policy; --policy names several", {
+      file,
+    });
+  }
+  if (plan.policy_digest !== ir.policy_digest) {
+    throw inputError(
+      "plan.policy_mismatch",
+      `plan is for policy ${plan.policy_id} ${plan.policy_digest}, but --policy is ${ir.policy_id} ${ir.policy_digest}`,
+      { file },
+      "make a new plan with proof adapt",
+    );
+  }
+  const contextDigest = digestOf(context);
+  if (plan.context_digest !== contextDigest) {
+    throw inputError(
+      "plan.context_mismatch",
+      hasContext
+        ? `plan is for context ${plan.context_digest}, but --context digests to ${contextDigest}`
+        : `plan is for context ${plan.context_digest}, but no --context was given (the empty context digests to ${contextDigest})`,
+      { file },
+      hasContext ? "make a new plan with proof adapt" : "give the --context the plan was made for",
+    );
+  }
+  checkPlanSelection(plan, file, compiled, context, contextDigest);
+  return activationFromPlan(plan);
+}
+
+/** What a judgement needs besides the policies. */
+export interface JudgementOptions {
+  /** The context (`{}` when none was given). */
+  context: Record<string, unknown>;
+  /** Whether a context was given: the report's `context_digest` is null otherwise. */
+  hasContext: boolean;
+  /** Evaluate only this plan's rules, in its order; `planFile` names it in messages. */
+  plan?: Plan;
+  planFile?: string;
+  failOn: Verdict;
+  /** Collect policy coverage; below `min` percent of outcomes the coverage fails. */
+  coverage?: { min: number | null };
+}
+
+/**
+ * One run of the gate over traces that arrive one at a time: {@link verify} judges a trace,
+ * {@link record} adds its result to the report (after a waiver matcher or an exporter has seen
+ * it), {@link finish} builds the report. Pure: reading traces and writing artifacts is the
+ * caller's.
+ */
+export class Judgement {
+  readonly activation: Activation;
+  /** Every recorded case; sorted by case id once {@link finish} ran. */
+  readonly cases: CaseResult[] = [];
+  private readonly engine: Engine;
+  private readonly builder: ReportBuilder;
+  private readonly collector: CoverageCollector | null;
+  private readonly coverageMin: number | null;
+
+  /** @throws ProofError (exit 6) when the plan does not fit the policies and context. */
+  constructor(policies: PolicySet, options: JudgementOptions) {
+    const { context, plan } = options;
+    this.activation = plan
+      ? checkPlan(plan, options.planFile ?? "plan", policies, context, options.hasContext)
+      : activate(policies.compiled, context);
+    // Null unless asked for: the engine then records nothing and pays nothing for coverage.
+    this.collector = options.coverage ? new CoverageCollector() : null;
+    this.coverageMin = options.coverage?.min ?? null;
+    this.engine = new Engine(policies.compiled, this.activation, context, this.collector);
+    this.builder = new ReportBuilder(
+      policies.irs.map((ir) => ({ policy_id: ir.policy_id, policy_digest: ir.policy_digest })),
+      policies.bundleDigest,
+      options.hasContext ? digestOf(context) : null,
+      options.failOn,
+    );
+    for (const w of this.activation.warnings) this.builder.warn(null, w);
+  }
+
+  /** Judges one trace; nothing is recorded until {@link record}. */
+  verify(trace: Trace): TraceResult {
+    return this.engine.verify(trace);
+  }
+
+  /**
+   * Adds a judged trace to the report and the cases.
+   * @param file the trace file as shown in reports (relative, `/`-separated)
+   * @throws ProofError `trace.duplicate_case` (exit 6) when another file gave the same case id.
+   */
+  record(result: TraceResult, trace: Trace, file: string): void {
+    const clash = this.builder.add(result, file, trace.header.source.format);
+    if (clash !== undefined) {
+      throw inputError(
+        "trace.duplicate_case",
+        `case id '${result.case_id}' is used by ${clash} and ${file}`,
+        { file },
+        "case ids are paths relative to the traces root; pass the directory instead of single files",
+      );
+    }
+    for (const w of trace.warnings) this.builder.warn(result.case_id, w);
+    const trial = trialOf(result.case_id, trace.header.meta);
+    this.cases.push({
+      case_id: result.case_id,
+      trace_id: result.trace_id,
+      file,
+      verdict: result.verdict,
+      rules: result.rules,
+      decision_digest: digestOf(
+        result.decisions.map((d) => ({ seq: d.seq, tool: d.tool, verdict: d.verdict, rules: d.rules })),
+      ),
+      ...(trial ? { trial } : {}),
+    });
+  }
+
+  /**
+   * The finished report: waivers applied when a matcher judged the results, coverage added when
+   * collected; the cases sorted by case id.
+   * @param where the traces as given, for the message when there were none
+   * @throws ProofError `trace.none` (exit 6) when no trace was recorded.
+   */
+  finish(where: string, matcher?: WaiverMatcher): Report {
+    const waivers = matcher?.summary();
+    for (const line of waivers ? staleLines(waivers) : []) this.builder.warn(null, line);
+    const report = matcher ? matcher.finish(this.builder.build()) : this.builder.build();
+    if (report.summary.traces === 0) {
+      throw inputError(
+        "trace.none",
+        `no traces found in ${where}`,
+        undefined,
+        "traces are .json or .jsonl files",
+      );
+    }
+    this.cases.sort((a, b) => (a.case_id < b.case_id ? -1 : a.case_id > b.case_id ? 1 : 0));
+    if (this.collector) report.coverage = this.collector.summary(this.coverageMin);
+    return report;
+  }
+}
