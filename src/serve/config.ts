@@ -4,7 +4,6 @@
  */
 import { inputError, type SourceLocation } from "../errors.js";
 import { locate, type ParsedYaml, parseYaml } from "../policy/yaml.js";
-import type { ServerOptions } from "./server.js";
 
 /** How strict the server is: `prod` refuses development shortcuts such as `--insecure-no-auth`. */
 export type ServeProfile = "dev" | "stage" | "prod";
@@ -30,6 +29,14 @@ export interface ServeConfig {
   profile: ServeProfile;
   insecureNoAuth: boolean;
   limits: ServeLimits;
+  /** `auth.yaml` (docs/serve-auth.md): OAuth 2.0 bearer tokens are required when set. */
+  auth?: string;
+  /** PEM certificate chain and private key: HTTPS when set. */
+  tls?: { cert: string; key: string };
+  /** PEM bundle of the CAs whose client certificates are accepted: mutual TLS when set. */
+  clientCa?: string;
+  /** Subject alternative names a client certificate must carry one of (DNS or URI); any when empty. */
+  allowedSans: string[];
 }
 
 /** The flags of `proof serve`, as parsed (any of them may be absent). */
@@ -38,6 +45,11 @@ export interface ServeFlags {
   listen?: string;
   profile?: string;
   insecureNoAuth?: boolean;
+  auth?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  clientCa?: string;
+  allowedSan?: string[];
 }
 
 /** The keys of `serve.yaml`, each optional; paths resolved by the caller. */
@@ -48,11 +60,29 @@ export interface ServeFile {
   profile?: string;
   insecureNoAuth?: boolean;
   limits?: Partial<ServeLimits>;
+  auth?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  clientCa?: string;
+  allowedSans?: string[];
   /** Where each key is, for errors found when the values are combined. */
   at: (key: string) => SourceLocation;
 }
 
-const TOP_KEYS = ["listen", "policyDir", "profile", "insecureNoAuth", "limits"];
+const TOP_KEYS = [
+  "listen",
+  "policyDir",
+  "profile",
+  "insecureNoAuth",
+  "limits",
+  "auth",
+  "tlsCert",
+  "tlsKey",
+  "clientCa",
+  "allowedSans",
+];
+/** The keys of serve.yaml that name files (relative to the file's directory). */
+export const SERVE_FILE_KEYS = ["policyDir", "auth", "tlsCert", "tlsKey", "clientCa"] as const;
 const LIMIT_KEYS = ["bodyBytes", "requestTimeoutMs"];
 const PROFILES: readonly ServeProfile[] = ["dev", "stage", "prod"];
 
@@ -79,8 +109,9 @@ export function parseListen(
 }
 
 /**
- * Parses `serve.yaml`: a mapping of the keys listen, policyDir, profile, insecureNoAuth and
- * limits (bodyBytes, requestTimeoutMs); any other key is refused.
+ * Parses `serve.yaml`: a mapping of the keys listen, policyDir, profile, insecureNoAuth, limits
+ * (bodyBytes, requestTimeoutMs), auth, tlsCert, tlsKey, clientCa (file names) and allowedSans (a
+ * list of names); any other key is refused.
  * @throws ProofError `serve.config` (exit 6) located at the key or value, or a YAML error.
  */
 export function parseServeFile(text: string, file: string): ServeFile {
@@ -109,8 +140,16 @@ export function parseServeFile(text: string, file: string): ServeFile {
     parseListen(listen, "listen", at("listen"));
     out.listen = listen;
   }
-  const policyDir = str("policyDir");
-  if (policyDir !== undefined) out.policyDir = policyDir;
+  for (const key of SERVE_FILE_KEYS) {
+    const v = str(key);
+    if (v !== undefined) out[key] = v;
+  }
+  if (obj.allowedSans !== undefined) {
+    const sans = obj.allowedSans;
+    if (!Array.isArray(sans) || sans.some((v) => typeof v !== "string" || v === ""))
+      throw inputError("serve.config", "allowedSans must be a list of non-empty strings", at("allowedSans"));
+    out.allowedSans = sans as string[];
+  }
   const profile = str("profile");
   if (profile !== undefined) {
     parseProfile(profile, "profile", at("profile"));
@@ -167,17 +206,14 @@ function parseProfile(value: string, where: string, at?: SourceLocation): ServeP
 
 /**
  * Merges flags over the file over defaults, and checks what only the whole can tell: a policy
- * directory is given; without an authenticator, `--insecure-no-auth` is required, and the
- * `prod` profile (the default) refuses it.
- * @param hasAuth whether an authenticator is configured (none can be in this version)
- * @throws ProofError `serve.no_policy_dir`, `serve.no_auth`, `serve.insecure_in_prod` and the
- *   parse errors above (exit 6).
+ * directory is given; without `auth`, `--insecure-no-auth` is required, and the `prod` profile
+ * (the default) refuses it; `prod` also requires mutual TLS; a certificate comes with its key;
+ * a client CA needs TLS, and allowed SANs need a client CA.
+ * @throws ProofError `serve.no_policy_dir`, `serve.no_auth`, `serve.insecure_in_prod`,
+ *   `serve.tls_pair`, `serve.needs_tls`, `serve.needs_client_ca`, `serve.prod_mtls` and the parse
+ *   errors above (exit 6).
  */
-export function resolveServeConfig(
-  flags: ServeFlags,
-  file: ServeFile | undefined,
-  hasAuth: boolean,
-): ServeConfig {
+export function resolveServeConfig(flags: ServeFlags, file: ServeFile | undefined): ServeConfig {
   const profile = flags.profile
     ? parseProfile(flags.profile, "--profile")
     : file?.profile
@@ -194,7 +230,16 @@ export function resolveServeConfig(
       file ? { file: file.file } : undefined,
     );
   }
+  const auth = flags.auth ?? file?.auth;
+  const hasAuth = auth !== undefined;
   const insecureNoAuth = flags.insecureNoAuth === true || file?.insecureNoAuth === true;
+  if (hasAuth && insecureNoAuth) {
+    throw inputError(
+      "serve.no_auth",
+      "--insecure-no-auth contradicts --auth: give one of them",
+      flags.insecureNoAuth !== true && file ? file.at("insecureNoAuth") : undefined,
+    );
+  }
   if (insecureNoAuth && profile === "prod") {
     const fromFile = flags.insecureNoAuth !== true;
     throw inputError(
@@ -212,19 +257,50 @@ export function resolveServeConfig(
       "only on a trusted network, under --profile dev or stage",
     );
   }
+  const cert = flags.tlsCert ?? file?.tlsCert;
+  const key = flags.tlsKey ?? file?.tlsKey;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw inputError(
+      "serve.tls_pair",
+      `${cert === undefined ? "--tls-key" : "--tls-cert"} needs ${cert === undefined ? "--tls-cert" : "--tls-key"}: a certificate and its private key go together`,
+      file && (file.tlsCert ?? file.tlsKey) !== undefined
+        ? file.at(file.tlsCert ? "tlsCert" : "tlsKey")
+        : undefined,
+    );
+  }
+  const clientCa = flags.clientCa ?? file?.clientCa;
+  if (clientCa !== undefined && cert === undefined) {
+    throw inputError(
+      "serve.needs_tls",
+      "--client-ca (mutual TLS) needs --tls-cert and --tls-key",
+      flags.clientCa === undefined && file ? file.at("clientCa") : undefined,
+    );
+  }
+  const allowedSans = flags.allowedSan ?? file?.allowedSans ?? [];
+  if (allowedSans.length > 0 && clientCa === undefined) {
+    throw inputError(
+      "serve.needs_client_ca",
+      "--allowed-san restricts client certificates, so it needs --client-ca",
+      flags.allowedSan === undefined && file ? file.at("allowedSans") : undefined,
+    );
+  }
+  if (profile === "prod" && clientCa === undefined) {
+    throw inputError(
+      "serve.prod_mtls",
+      `the prod profile${flags.profile || file?.profile ? "" : " (the default)"} requires mutual TLS: give --tls-cert, --tls-key and --client-ca`,
+      undefined,
+      "use --profile stage (or dev) to serve without client certificates",
+    );
+  }
   return {
     listen,
     policyDir,
     profile,
     insecureNoAuth,
     limits: { ...DEFAULT_LIMITS, ...(file?.limits ?? {}) },
+    ...(auth !== undefined ? { auth } : {}),
+    ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
+    ...(clientCa !== undefined ? { clientCa } : {}),
+    allowedSans,
   };
-}
-
-/**
- * The options of `createServer` (src/serve/server.ts) for a resolved configuration: the one place
- * where configuration turns into the server's dependencies.
- */
-export function serverOptionsFor(config: ServeConfig): ServerOptions {
-  return { policyDir: config.policyDir, watch: true, limits: config.limits };
 }

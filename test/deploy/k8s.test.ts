@@ -18,6 +18,7 @@ import { ConfigMap, Namespace, Service, ServiceAccount } from "kubernetes-models
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { compilePolicy } from "../../src/policy/compile.js";
+import { resolveServeConfig, type ServeFlags } from "../../src/serve/config.js";
 import { ROOT } from "../e2e/cli.js";
 import { missingTools } from "../helpers/tools.js";
 
@@ -241,6 +242,23 @@ describe.skipIf(skip !== undefined)("Kubernetes manifests (kubectl kustomize)", 
           .map((v: K8sObject) => v.secret.secretName);
         expect(mounted.length).toBeGreaterThan(0);
         expect(targets.sort()).toEqual([...mounted].sort());
+      });
+
+      it("passes proof serve's own configuration checks (prod: auth and mutual TLS)", () => {
+        const c = container();
+        // The args are --name=value flags; turn them into the command's parsed options.
+        const flags: Record<string, unknown> = {};
+        for (const arg of c.args.slice(1) as string[]) {
+          const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+          if (!m?.[1]) throw new Error(`not a --flag: ${arg}`);
+          const name = m[1].replace(/-([a-z])/g, (_, ch: string) => ch.toUpperCase());
+          if (name === "allowedSan") flags[name] = [...((flags[name] as string[]) ?? []), m[2]];
+          else flags[name] = m[2] ?? true;
+        }
+        const config = resolveServeConfig(flags as ServeFlags, undefined);
+        expect(config.profile).toBe(overlay);
+        expect(config.tls).toBeDefined();
+        if (overlay === "prod") expect(config.clientCa).toBeDefined();
       });
 
       it("has a PDB, an HPA on CPU and Services selecting the pods", () => {

@@ -17,13 +17,14 @@ describe("serve configuration", () => {
       "listen: 0.0.0.0:9000\npolicyDir: pol\nprofile: stage\ninsecureNoAuth: true\nlimits:\n  bodyBytes: 1024\n",
       "serve.yaml",
     );
-    const config = resolveServeConfig({ listen: "127.0.0.1:1" }, file, false);
+    const config = resolveServeConfig({ listen: "127.0.0.1:1" }, file);
     expect(config).toEqual({
       listen: { host: "127.0.0.1", port: 1 },
       policyDir: "pol",
       profile: "stage",
       insecureNoAuth: true,
       limits: { bodyBytes: 1024, requestTimeoutMs: DEFAULT_LIMITS.requestTimeoutMs },
+      allowedSans: [],
     });
   });
 
@@ -31,7 +32,7 @@ describe("serve configuration", () => {
     const at = (text: string) => {
       try {
         const file = parseServeFile(text, "s.yaml");
-        resolveServeConfig({}, file, false);
+        resolveServeConfig({}, file);
       } catch (err) {
         const e = err as { code: string; location?: { line?: number; column?: number } };
         return [e.code, e.location?.line, e.location?.column];
@@ -52,7 +53,53 @@ describe("serve configuration", () => {
     expect(at("policyDir: p\nprofile: dev\n")).toEqual(["serve.no_auth", undefined, undefined]);
   });
 
-  it("needs no --insecure-no-auth once an authenticator is configured", () => {
-    expect(resolveServeConfig({ policyDir: "p" }, undefined, true).profile).toBe("prod");
+  it("needs no --insecure-no-auth once --auth is given, and refuses both together", () => {
+    const config = resolveServeConfig({ policyDir: "p", auth: "auth.yaml", profile: "stage" }, undefined);
+    expect(config).toMatchObject({ auth: "auth.yaml", profile: "stage", insecureNoAuth: false });
+    expect(() =>
+      resolveServeConfig({ policyDir: "p", auth: "a.yaml", insecureNoAuth: true, profile: "dev" }, undefined),
+    ).toThrow(expect.objectContaining({ code: "serve.no_auth" }));
+  });
+
+  it("requires mutual TLS under prod, a key with a certificate, TLS for a client CA, a CA for SANs", () => {
+    const code = (flags: Parameters<typeof resolveServeConfig>[0], text?: string) => {
+      try {
+        resolveServeConfig(
+          { policyDir: "p", auth: "a.yaml", ...flags },
+          text ? parseServeFile(text, "s.yaml") : undefined,
+        );
+      } catch (err) {
+        const e = err as { code: string; location?: { line?: number } };
+        return [e.code, e.location?.line];
+      }
+      return ["ok"];
+    };
+    expect(code({})).toEqual(["serve.prod_mtls", undefined]);
+    expect(code({ tlsCert: "c", tlsKey: "k" })).toEqual(["serve.prod_mtls", undefined]);
+    expect(code({ tlsCert: "c", tlsKey: "k", clientCa: "ca" })).toEqual(["ok"]);
+    expect(code({ tlsCert: "c", profile: "stage" })).toEqual(["serve.tls_pair", undefined]);
+    expect(code({ profile: "stage" }, "tlsKey: k\n")).toEqual(["serve.tls_pair", 1]);
+    expect(code({ clientCa: "ca", profile: "stage" })).toEqual(["serve.needs_tls", undefined]);
+    expect(code({ profile: "stage", tlsCert: "c", tlsKey: "k" }, "allowedSans: [a.example]\n")).toEqual([
+      "serve.needs_client_ca",
+      1,
+    ]);
+    expect(code({ profile: "stage" }, "allowedSans: a\n")).toEqual(["serve.config", 1]);
+  });
+
+  it("reads the auth and TLS files and the allowed SANs from serve.yaml", () => {
+    const file = parseServeFile(
+      "policyDir: p\nauth: auth.yaml\ntlsCert: c.pem\ntlsKey: k.pem\nclientCa: ca.pem\nallowedSans: [agent.example, spiffe://x/y]\n",
+      "serve.yaml",
+    );
+    expect(resolveServeConfig({}, file)).toMatchObject({
+      profile: "prod",
+      auth: "auth.yaml",
+      tls: { cert: "c.pem", key: "k.pem" },
+      clientCa: "ca.pem",
+      allowedSans: ["agent.example", "spiffe://x/y"],
+    });
+    // A flag wins over the file, a repeated flag replaces the list.
+    expect(resolveServeConfig({ allowedSan: ["b.example"] }, file).allowedSans).toEqual(["b.example"]);
   });
 });

@@ -2,7 +2,7 @@ import { dirname, isAbsolute, join } from "node:path";
 import type { Command } from "commander";
 import { ProofError } from "../../errors.js";
 import { fileLimit, readTextFile, toPosix } from "../../io/files.js";
-import { parseServeFile, resolveServeConfig, type ServeFlags, serverOptionsFor } from "../../serve/config.js";
+import { parseServeFile, resolveServeConfig, SERVE_FILE_KEYS, type ServeFlags } from "../../serve/config.js";
 import type { GlobalOptions } from "../output.js";
 
 /** Socket errors of listening that are the machine's, not proof's (exit 8). */
@@ -13,15 +13,21 @@ const LISTEN_ERRORS: Record<string, string> = {
 };
 
 /**
- * Reads `serve.yaml`; a relative `policyDir` in it is relative to the file's directory.
+ * Reads `serve.yaml`; a relative file name in it (policyDir, auth, tlsCert, tlsKey, clientCa) is
+ * relative to the file's directory.
  * @throws ProofError (exit 6) as parseServeFile, or when the file cannot be read.
  */
 async function readServeFile(file: string) {
   const parsed = parseServeFile(await readTextFile(file, fileLimit()), toPosix(file));
-  if (parsed.policyDir !== undefined && !isAbsolute(parsed.policyDir))
-    parsed.policyDir = toPosix(join(dirname(file), parsed.policyDir));
+  for (const key of SERVE_FILE_KEYS) {
+    const value = parsed[key];
+    if (value !== undefined && !isAbsolute(value)) parsed[key] = toPosix(join(dirname(file), value));
+  }
   return parsed;
 }
+
+/** Collects a repeatable option's values. */
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /**
  * `proof serve --policy-dir DIR [--listen HOST:PORT] [--config serve.yaml]`: the API of
@@ -36,20 +42,39 @@ export function registerServe(program: Command, run: (action: () => Promise<numb
     .description("serve verify, check, adapt and compile over HTTP (docs/serve.md)")
     .option("--policy-dir <dir>", "the policies to serve (every *.yaml, *.yml, *.ir.json of DIR)")
     .option("--listen <host:port>", "where to listen (default 127.0.0.1:8787; port 0 picks a free one)")
-    .option("--profile <name>", "dev | stage | prod (default prod): prod refuses --insecure-no-auth")
+    .option(
+      "--auth <file>",
+      "auth.yaml: require OAuth 2.0 bearer tokens from its issuer (docs/serve-auth.md)",
+    )
+    .option("--tls-cert <file>", "PEM certificate chain: serve HTTPS (with --tls-key)")
+    .option("--tls-key <file>", "PEM private key of --tls-cert")
+    .option("--client-ca <file>", "PEM CA bundle: require client certificates it issued (mutual TLS)")
+    .option(
+      "--allowed-san <name>",
+      "accept only client certificates naming this DNS or URI SAN (repeatable)",
+      collect,
+    )
+    .option("--profile <name>", "dev | stage | prod (default prod): prod requires --auth and --client-ca")
     .option("--insecure-no-auth", "serve without authentication (development only; refused under prod)")
     .addHelpText("after", "\nWith the global --config FILE, settings come from a serve.yaml (docs/serve.md).")
     .action((opts: ServeFlags, cmd: Command) =>
       run(async () => {
         const global = cmd.optsWithGlobals<GlobalOptions>();
         const file = global.config ? await readServeFile(global.config) : undefined;
-        const config = resolveServeConfig(opts, file, false);
-        const { createServer } = await import("../../serve/server.js");
-        const handle = await createServer(serverOptionsFor(config));
+        const config = resolveServeConfig(opts, file);
+        const [{ createServer }, { buildServeDependencies }] = await Promise.all([
+          import("../../serve/server.js"),
+          import("../../serve/deps.js"),
+        ]);
+        const log = (line: string) => process.stderr.write(`proof serve: ${line}\n`);
+        const deps = await buildServeDependencies(config, log);
+        const handle = await createServer(deps.options);
         let url: string;
         try {
+          await deps.start(handle.app.server);
           url = await handle.listen(config.listen.host, config.listen.port);
         } catch (err) {
+          deps.stop();
           await handle.close(0);
           const code = (err as NodeJS.ErrnoException).code ?? "";
           const why = LISTEN_ERRORS[code];
@@ -66,7 +91,10 @@ export function registerServe(program: Command, run: (action: () => Promise<numb
           const stop = (signal: NodeJS.Signals) => {
             process.removeListener("SIGHUP", reload);
             if (!global.quiet) process.stderr.write(`proof serve: ${signal}: draining requests in flight\n`);
-            void handle.close(config.limits.requestTimeoutMs).then(() => resolve(0));
+            void handle.close(config.limits.requestTimeoutMs).then(() => {
+              deps.stop();
+              resolve(0);
+            });
           };
           process.on("SIGHUP", reload);
           process.once("SIGTERM", stop);
