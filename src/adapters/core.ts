@@ -172,9 +172,15 @@ export type GuardedOutcome<T> = { ran: true; result: T } | { ran: false; refusal
 /** Per guard source: the fault that refuses every later call, shared by all tools of the session. */
 const faults = new WeakMap<object, SessionState>();
 
+/** A fault that refuses calls: the reason code of the recorded `block`, and what happened. */
+interface Fault {
+  reason: "guard_fault" | "ledger_fault";
+  message: string;
+}
+
 /** What adapters keep per guard source. */
 interface SessionState {
-  fault?: string;
+  fault?: Fault;
   /** Prompt messages already observed. */
   seen: WeakSet<object>;
 }
@@ -232,6 +238,16 @@ export function outputText(output: unknown): string {
 
 const RUNS = new Set(["allow", "warn"]);
 
+/** Arguments as JSON values, a copy the approval callback cannot change the call through. */
+function jsonCopy(v: unknown): unknown {
+  try {
+    const text = JSON.stringify(v);
+    return text === undefined ? null : JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
 function defaultWarning(message: string): void {
   process.emitWarning(message, { type: "ProofWarning" });
 }
@@ -261,14 +277,13 @@ export async function runGuarded<T>(
   const warn = options.onWarning ?? defaultWarning;
   const started = performance.now();
   let guard: Guard | undefined;
-  let fault: { reason: string; message: string } | undefined;
-  if (state.fault !== undefined) fault = { reason: "guard_fault", message: state.fault };
-  else {
+  let fault: Fault | undefined = state.fault;
+  if (fault === undefined) {
     try {
       guard = isThenable(source) ? await source : source;
     } catch (err) {
-      state.fault = `the guard could not be created: ${messageOf(err)}`;
-      fault = { reason: "guard_fault", message: state.fault };
+      fault = { reason: "guard_fault", message: `the guard could not be created: ${messageOf(err)}` };
+      state.fault ??= fault;
     }
   }
   let decision: Decision;
@@ -281,13 +296,13 @@ export async function runGuarded<T>(
       }
       decision = guard.check({ tool: call.tool, args: call.args, call_id: call.call_id });
     } catch (err) {
-      state.fault = `the guard failed: ${messageOf(err)}`;
-      fault = { reason: "guard_fault", message: state.fault };
+      fault = { reason: "guard_fault", message: `the guard failed: ${messageOf(err)}` };
+      state.fault ??= fault;
       decision = faultDecision(call, fault.reason, fault.message);
     }
   } else {
     // Set above whenever there is no guard.
-    const f = fault as { reason: string; message: string };
+    const f = fault as Fault;
     decision = faultDecision(call, f.reason, f.message);
   }
   const latency = performance.now() - started;
@@ -300,7 +315,7 @@ export async function runGuarded<T>(
       try {
         const ok = await options.approve({
           tool: call.tool,
-          args: structuredClone(call.args),
+          args: jsonCopy(call.args),
           call_id: call.call_id,
           decision,
         });
@@ -319,24 +334,25 @@ export async function runGuarded<T>(
       await ledger.append(record);
     } catch (err) {
       // Every later call is refused too: their records would follow a hole in the chain.
-      state.fault ??= `the ledger could not be written: ${messageOf(err)}`;
-      if (fault === undefined) fault = { reason: "ledger_fault", message: state.fault };
+      fault ??= { reason: "ledger_fault", message: `the ledger could not be written: ${messageOf(err)}` };
+      state.fault ??= fault;
     }
   }
+  // What was enforced: a call refused because its record could not be kept is a `block`.
+  const enforced =
+    fault?.reason === "ledger_fault" ? faultDecision(call, fault.reason, fault.message) : decision;
   if (options.exporter !== undefined) {
     try {
-      options.exporter.export(decision, { ...options.spanMeta, latency_ms: latency });
+      options.exporter.export(enforced, { ...options.spanMeta, latency_ms: latency });
     } catch (err) {
       warn(`proof: the decision on ${call.tool} could not be exported as a span: ${messageOf(err)}`);
     }
   }
 
   if (fault !== undefined) {
-    const shown =
-      fault.reason === "ledger_fault" ? faultDecision(call, fault.reason, fault.message) : decision;
     return {
       ran: false,
-      refusal: new ToolRefusedError(shown, {
+      refusal: new ToolRefusedError(enforced, {
         kind: "fault",
         message: `proof: call to ${call.tool} refused: ${fault.message}`,
       }),
@@ -365,8 +381,9 @@ export async function runGuarded<T>(
       guard?.observe({ type: "tool_result", call_id: call.call_id, tool: call.tool, content, error });
     } catch (err) {
       // A result the guard could not take would hide provenance from later decisions.
-      state.fault ??= `a tool result could not be observed: ${messageOf(err)}`;
-      warn(`proof: ${state.fault}`);
+      const message = `a tool result could not be observed: ${messageOf(err)}`;
+      state.fault ??= { reason: "guard_fault", message };
+      warn(`proof: ${message}`);
     }
   };
   let result: T;

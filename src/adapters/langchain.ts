@@ -155,9 +155,10 @@ export class ProofCallbackHandler {
     } catch (err) {
       // What the guard could not take would be missing from later decisions: refuse from now on.
       const state = stateOf(this.guard);
-      state.fault ??= `the guard could not observe the session: ${err instanceof Error ? err.message : String(err)}`;
+      const message = `the guard could not observe the session: ${err instanceof Error ? err.message : String(err)}`;
+      state.fault ??= { reason: "guard_fault", message };
       (this.options.onWarning ?? ((m: string) => process.emitWarning(m, { type: "ProofWarning" })))(
-        `proof: ${state.fault}`,
+        `proof: ${message}`,
       );
     }
   }

@@ -114,4 +114,29 @@ describe("runGuarded", () => {
     expect(outcome.ran).toBe(true);
     expect(guard.trace().events.filter((e) => e.type === "message")).toHaveLength(1);
   });
+
+  it("a failed ledger append refuses the call and every later one; the span says block", async () => {
+    const spans: Decision[] = [];
+    const exporter: SpanSink = { export: (d) => void spans.push(d) };
+    const ledger = { append: async () => Promise.reject(new Error("disk full")) };
+    const guard = createGuard(policySet());
+    let ran = 0;
+    const body = async () => {
+      ran++;
+    };
+    const first = await runGuarded(guard, pay("FRIEND-IBAN-1234"), { ledger, exporter }, body);
+    const second = await runGuarded(guard, pay("FRIEND-IBAN-1234"), { exporter }, body);
+    expect(ran).toBe(0);
+    for (const o of [first, second]) {
+      expect(o.ran).toBe(false);
+      if (!o.ran)
+        expect(o.refusal.message).toBe(
+          "proof: call to send_money refused: the ledger could not be written: disk full",
+        );
+    }
+    expect(spans.map((d) => [d.verdict, d.reasons])).toEqual([
+      ["block", ["ledger_fault"]],
+      ["block", ["ledger_fault"]],
+    ]);
+  });
 });
