@@ -28,6 +28,7 @@ import {
   LARGE,
   policySet,
   type Scenario,
+  USER_NAMED,
 } from "./harness.js";
 
 let dir: string;
@@ -112,6 +113,17 @@ describe.each(ENTRIES)("conformance: $name", (entry) => {
       { tool: "send_money", args: { recipient: FRIEND, amount: 120 } },
     ]);
     expect(r.outputs[1]).toBe(`sent 120 EUR to ${FRIEND}`);
+  });
+
+  it("a payee the user named is trusted where the user's words are seen, refused where they are not", async () => {
+    const r = await run(entry, USER_NAMED);
+    if (entry.observesUser) {
+      expect(r.tools).toEqual(["read_mail", "send_money"]);
+      expect(r.outputs[1]).toBe(`sent 120 EUR to ${ATTACKER}`);
+    } else {
+      expect(r.tools).toEqual(["read_mail"]);
+      expect(r.outputs[1]).toContain("payee_untrusted");
+    }
   });
 
   it("a guard that throws refuses the call, and every later one", async () => {

@@ -10,6 +10,7 @@ export const aiSdkEntry: AdapterEntry = {
   name: "ai-sdk",
   approval: "callback",
   ledgerAppendFailure: "call",
+  observesUser: true,
   spans: true,
   async drive({ scenario, guard, options, executed }) {
     const bodies = toolBodies(scenario, executed);

@@ -49,6 +49,7 @@ export const langChainEntry: AdapterEntry = {
   name: "langchain",
   approval: "callback",
   ledgerAppendFailure: "call",
+  observesUser: true,
   spans: true,
   async drive({ scenario, guard, options, executed }) {
     const bodies = toolBodies(scenario, executed);

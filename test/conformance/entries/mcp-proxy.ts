@@ -36,6 +36,7 @@ export const mcpProxyEntry: AdapterEntry = {
   name: "mcp-proxy",
   approval: "refuses",
   ledgerAppendFailure: "later",
+  observesUser: false,
   spans: false,
   async drive({ scenario, guard, options, executed }) {
     let judged: Guard | { fault: string };

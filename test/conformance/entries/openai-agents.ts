@@ -52,6 +52,7 @@ export const openAiAgentsEntry: AdapterEntry = {
   name: "openai-agents",
   approval: "callback",
   ledgerAppendFailure: "call",
+  observesUser: false,
   spans: true,
   async drive({ scenario, guard, options, executed }) {
     const bodies = toolBodies(scenario, executed);
