@@ -3,6 +3,29 @@
  * CLI uses.
  */
 
+export {
+  type AiSdkAdapterOptions,
+  type AiSdkToolCallOptions,
+  type AiSdkToolLike,
+  guardAiSdkTools,
+} from "./adapters/ai-sdk.js";
+export type {
+  AdapterOptions,
+  ApprovalOutcome,
+  ApprovalRequest,
+  GuardSource,
+  LedgerSink,
+  RefusalKind,
+  RefusalMode,
+  SpanSink,
+} from "./adapters/core.js";
+export {
+  guardLangChainTool,
+  guardLangChainTools,
+  type LangChainToolLike,
+  ProofCallbackHandler,
+} from "./adapters/langchain.js";
+export { guardAgentsTool } from "./adapters/openai-agents.js";
 export { makePlan, onePolicy, type PlanInput, resolvePlanPolicy } from "./api/adapt.js";
 export { type CheckInput, checkCall, onlyTrace, readPriorFile } from "./api/check.js";
 export { type CompiledSource, compileSource } from "./api/compile.js";

@@ -1,7 +1,8 @@
 /**
  * The layers of the code: the pure core (policy, expr, plan, trace, verify, regress, report,
- * guard, the MCP proxy's core, the ledger, telemetry, policy tests) never imports the command
- * line and never touches the file system itself; file-system code lives in src/io.
+ * guard, the framework adapters, the MCP proxy's core, the ledger, telemetry, policy tests) never
+ * imports the command line and never touches the file system itself; file-system code lives in
+ * src/io.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -22,6 +23,7 @@ const CORE = [
   "policytest",
   "waivers",
   "eval",
+  "adapters",
 ];
 
 function sources(dir: string): string[] {

@@ -1,0 +1,106 @@
+/**
+ * The stdio MCP proxy entry: the MCP SDK's client and server, with the proxy's core (`McpProxy`)
+ * between them on JSON lines, all in process. The wiring mirrors `proof mcp proxy`
+ * (src/cli/commands/mcp.ts): a policy that cannot be loaded gives the proxy a fault instead of a
+ * guard, the ledger is opened before the session starts, each decision is appended to it, and a
+ * failed append fails the proxy closed. The proxy has no approval channel and no span export.
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import type { Guard } from "../../../src/guard/guard.js";
+import { McpProxy } from "../../../src/mcp/proxy.js";
+import { type AdapterEntry, TOOL_SPECS, toolBodies } from "../harness.js";
+
+/** One end of an in-process JSON-RPC link: what it sends goes to `out` as one line. */
+class LineTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+  constructor(private readonly out: (line: string) => void) {}
+  async start(): Promise<void> {}
+  async send(message: JSONRPCMessage): Promise<void> {
+    this.out(JSON.stringify(message));
+  }
+  async close(): Promise<void> {
+    this.onclose?.();
+  }
+  /** A line for this end, delivered on the next tick as a stream would. */
+  deliver(line: string): void {
+    setImmediate(() => this.onmessage?.(JSON.parse(line) as JSONRPCMessage));
+  }
+}
+
+export const mcpProxyEntry: AdapterEntry = {
+  name: "mcp-proxy",
+  approval: "refuses",
+  ledgerAppendFailure: "later",
+  observesUser: false,
+  spans: false,
+  async drive({ scenario, guard, options, executed }) {
+    let judged: Guard | { fault: string };
+    try {
+      judged = await guard;
+    } catch (err) {
+      judged = { fault: `the policy cannot be loaded: ${err instanceof Error ? err.message : String(err)}` };
+    }
+    // As the command: a ledger that cannot be opened stops the proxy before the server starts.
+    let ledger: { append(decision: unknown): Promise<void> } | undefined;
+    try {
+      ledger = options.ledger === undefined ? undefined : await options.ledger;
+    } catch (err) {
+      const why = `proof mcp proxy did not start: ${err instanceof Error ? err.message : String(err)}`;
+      return { outputs: scenario.calls.map(() => why) };
+    }
+
+    const bodies = toolBodies(scenario, executed);
+    const server = new McpServer({ name: "bank", version: "1.0.0" });
+    server.registerTool(
+      "read_mail",
+      { description: TOOL_SPECS.read_mail.description, inputSchema: {} },
+      async (args) => ({ content: [{ type: "text", text: await bodies.read_mail(args) }] }),
+    );
+    server.registerTool(
+      "send_money",
+      {
+        description: TOOL_SPECS.send_money.description,
+        inputSchema: TOOL_SPECS.send_money.input.shape,
+      },
+      async (args) => ({ content: [{ type: "text", text: await bodies.send_money(args) }] }),
+    );
+
+    let proxy: McpProxy | undefined;
+    const clientEnd = new LineTransport((line) => proxy?.fromClient(line));
+    const serverEnd = new LineTransport((line) => proxy?.fromServer(line));
+    proxy = new McpProxy(judged, {
+      toClient: (line) => clientEnd.deliver(line),
+      toServer: (line) => serverEnd.deliver(line),
+      decided: (decision) => {
+        ledger?.append(decision).catch((err: unknown) => {
+          proxy?.failClosed(`the ledger append failed: ${err instanceof Error ? err.message : String(err)}`);
+        });
+      },
+      warn: () => {},
+    });
+    await server.connect(serverEnd);
+    const client = new Client({ name: "agent", version: "1.0.0" });
+    await client.connect(clientEnd);
+    const outputs: string[] = [];
+    try {
+      for (const call of scenario.calls) {
+        try {
+          const result = await client.callTool({ name: call.tool, arguments: call.args });
+          const content = result.content as { type: string; text?: string }[];
+          outputs.push(content.map((c) => c.text ?? "").join("\n"));
+        } catch (err) {
+          outputs.push(err instanceof Error ? err.message : String(err));
+        }
+      }
+    } finally {
+      await client.close();
+      await server.close();
+    }
+    return { outputs };
+  },
+};
