@@ -34,8 +34,10 @@ export const INJECTION_RULES: readonly InjectionRule[] = [
     patterns: [
       String.raw`\b(?:ignore|disregard|forget|override|bypass|neglect)\s+(?:(?:all|any|every)\s+(?:of\s+)?(?:the\s+|your\s+|my\s+|these\s+|those\s+|prior\s+|previous\s+)?|your\s+|the\s+(?:above|system|prior)\s+)(?:${EARLIER}\s+)*${ORDERS}\b`,
       String.raw`\b(?:ignore|disregard|forget)\s+(?:everything|anything|all)\s+(?:above|before\s+this|you\s+(?:were|have\s+been)\s+told)\b`,
-      String.raw`\b(?:do\s+not|don't|stop)\s+(?:follow|obey)(?:ing)?\s+(?:the|your|any)\s+(?:${EARLIER}\s+|user'?s?\s+)*${ORDERS}\b`,
+      String.raw`\b(?:ignore|disregard)\s+(?:all\s+)?(?:of\s+)?(?:the\s+)?above\s+and\s+(?:instead|now)\b`,
+      String.raw`\b(?:do\s+not|don't|stop)\s+(?:follow|obey)(?:ing)?\s+(?:the\s+user'?s?|your)\s+(?:${EARLIER}\s+)*${ORDERS}\b`,
       String.raw`\byour\s+(?:new|real|actual|true|updated|revised)\s+(?:instructions|directives|objective|mission|system\s+prompt|orders)\b`,
+      String.raw`\byour\s+(?:new\s+|only\s+|real\s+)?task\s+(?:is\s+now|now\s+is|has\s+changed)\b`,
       String.raw`\b(?:these|this|the\s+following)\s+(?:instructions?|message|directives?)\s+(?:take|takes|has|have)\s+(?:priority|precedence)\b`,
       String.raw`\b(?:these|this|the\s+following)\s+(?:instructions?|directives?)\s+(?:supersede|override|replace)s?\b`,
       String.raw`\b(?:developer|jailbreak|dan|god|unrestricted|debug|admin)\s+mode\s+(?:is\s+)?(?:enabled|activated|on|unlocked)\b`,
@@ -47,12 +49,14 @@ export const INJECTION_RULES: readonly InjectionRule[] = [
     // the agent from text that merely mentions AI.
     id: "agent_address",
     patterns: [
-      String.raw`\bto\s+you\s*,?\s+(?:the\s+|an?\s+|our\s+|my\s+)?${AGENT}\b`,
+      String.raw`\bto\s+you\s*,\s*(?:the\s+|an?\s+|our\s+|my\s+)?${AGENT}\b`,
       String.raw`(?:^|[.!?:;]\s*)(?:dear|hey|hi|hello|attention|attn|note\s+to|message\s+to|instructions?\s+(?:to|for))[\s,:]+(?:the\s+|an?\s+|any\s+|all\s+)?${AI}\b`,
       String.raw`\b(?:message|note|instructions?|request|reminder)\s+(?:to|for)\s+(?:the\s+|any\s+|all\s+)?(?:ai|llm|language\s+model|chat\s?bot|(?:ai\s+)?(?:assistant|agent))s?\s*(?:[:,.!]|reading|processing)`,
       String.raw`\bif\s+you\s+(?:are|'re)\s+(?:an?\s+)?(?:ai|llm|language\s+model|large\s+language\s+model|chat\s?bot|bot|automated\s+\w+|(?:ai|virtual)\s+(?:assistant|agent))\b`,
       String.raw`\byou\s+are\s+(?:now\s+)?(?:an?\s+)?(?:helpful\s+|ai\s+|large\s+)+(?:language\s+model|assistant|agent|model)\b`,
       String.raw`\b${AI}\s+(?:reading|processing|summari[sz]ing|parsing|reviewing|seeing)\s+(?:this|these)\b`,
+      String.raw`\b(?:ai|llm|language\s+model)s?\s*(?:agents?|assistants?|models?|crawlers?)?\s+(?:must|should|are\s+(?:required|instructed)\s+to|need\s+to)\s+(?:now\s+|immediately\s+|also\s+)?(?:ignore|send|forward|transfer|say|tell|reply|respond|visit|click|call|execute|run|delete|email|post|invite|share)\b`,
+      String.raw`\bwhen\s+(?:you\s+)?(?:are\s+)?summari[sz](?:e|ing)\s+(?:this|the\s+(?:above|following))\b`,
     ],
   },
   {
@@ -61,7 +65,8 @@ export const INJECTION_RULES: readonly InjectionRule[] = [
     // to. A person's deadline talks about the meeting or the form, not "the task I gave you".
     id: "task_hijack",
     patterns: [
-      String.raw`\bbefore\s+(?:you|we)\s+(?:can\s+|could\s+|may\s+|are\s+able\s+to\s+|start\s+to\s+|begin\s+to\s+)?(?:solve|solving|complete|completing|continue|continuing|proceed|proceeding|finish|finishing|answer|answering|start|perform|carry\s+out|respond|reply|work\s+on|do|handle|fulfil+|execute|address)\b[^.!?\n]{0,40}?\b(?:task|request|query|question|assignment|instructions?|prompt|objective|goal)s?\b`,
+      String.raw`\bbefore\s+(?:you\s+(?:can\s+|could\s+|may\s+)?)?(?:solv|complet|continu|proceed|finish|answer|respond|repl|fulfil|execut|address)\w*\s+(?:with\s+|to\s+|on\s+)?(?:the\s+user'?s?|your|my|the\s+(?:original|initial|current|actual))\s+(?:\w+\s+)?(?:task|request|query|question|instructions?|prompt|goal|objective)s?\b`,
+      String.raw`\bbefore\s+you\s+(?:can\s+)?(?:solve|complete|finish|continue|answer)\s+the\s+(?:task|request|query|question)\s+(?:that|which|i|you)\b`,
       String.raw`\b(?:task|request|instructions?|question|query)\s+(?:that\s+)?(?:i|the\s+user|your\s+user|they)\s+(?:gave|assigned|asked|sent|provided|issued)\s+(?:you|to\s+you)\s+(?:in\s+the\s+beginning|at\s+the\s+(?:start|beginning)|originally|initially|before|first)\b`,
       String.raw`\b(?:solve|complete|continue(?:\s+with)?|resume|return\s+to|go\s+back\s+to|proceed\s+with|finish|get\s+back\s+to)\s+(?:the|your)\s+(?:original|initial|actual|real|main|primary|previous|user'?s?)\s+(?:task|request|query|instructions?|objective|goal|assignment)\b`,
       String.raw`\binstead\s+of\s+(?:doing\s+|following\s+|completing\s+|solving\s+)?(?:the|your)\s+(?:original\s+|initial\s+|current\s+|user'?s?\s+)(?:task|request|instructions?)\b`,
@@ -70,10 +75,11 @@ export const INJECTION_RULES: readonly InjectionRule[] = [
   },
   {
     // Hiding the action from the user is never asked of a person reading their own mail; it is
-    // asked of an agent acting for someone else.
+    // asked of an agent acting for someone else. ("the user's" is left out: "never reveal the
+    // user's password" is ordinary advice.)
     id: "concealment",
     patterns: [
-      String.raw`\b(?:do\s+not|don't|never|without)\s+(?:tell|telling|inform|informing|notify|notifying|alert|alerting|mention|mentioning|ask|asking|show|showing|reveal|revealing|let|letting|consult|consulting|confirm(?:ing)?\s+with|check(?:ing)?\s+with)\s+(?:(?:this|it|that|anything)\s+(?:to\s+)?)?(?:the\s+user|your\s+user|the\s+human|the\s+operator)\b`,
+      String.raw`\b(?:do\s+not|don't|never|no\s+need\s+to)\s+(?:tell|inform|notify|alert|mention\s+(?:this|it|anything)\s+to|let|ask|consult|confirm\s+with|check\s+with|bother)\s+(?:(?:this|it|that|anything)\s+(?:to\s+)?)?(?:the\s+user|your\s+user|the\s+human|the\s+operator)(?:\s|[.,;:!?)]|$)`,
       String.raw`\b(?:the\s+user|your\s+user)\s+(?:must|should|need|needs|will)\s+(?:not|never)\s+(?:know|see|find\s+out|be\s+told|notice)\b`,
     ],
   },
@@ -86,8 +92,9 @@ export const INJECTION_RULES: readonly InjectionRule[] = [
       String.raw`\[/?inst\]|<</?sys>>|<(?:start|end)_of_turn>`,
       "</?(?:system|system[_-]?prompt|system[_-]?message|sys)>",
       String.raw`\b(?:system|developer|admin)[ _-]?(?:message|prompt|instructions?|override|command)\s*[:)\]]`,
-      String.raw`(?:^|\n)\s*(?:#{1,6}|\[|\(|\*\*)\s*(?:system|developer|assistant)\b`,
+      String.raw`(?:^|\n)\s*(?:#{1,6}|\[|\(|\*\*)\s*(?:system|developer|assistant)(?:[ _-]?(?:message|prompt|instructions?|override|note))?\s*(?:\]|\)|:|\*\*)`,
       String.raw`(?:^|\n)\s*human\s*:`,
+      String.raw`(?:^|\n)\s*(?:assistant|ai)\s*:\s*(?:sure|ok|okay|certainly|of\s+course|i\s+will|i'll)\b`,
       String.raw`\b(?:message|note|instructions?|request|update)\s+from\s+(?:the\s+|your\s+)?(?:user|system|developer|operator)\s*[:\])-]`,
       String.raw`\bend\s+of\s+(?:the\s+)?(?:tool\s+(?:output|result|response)|function\s+(?:output|result)|system\s+prompt|user\s+(?:input|message|query)|untrusted\s+(?:data|content))\b`,
     ],
@@ -99,19 +106,18 @@ export const INJECTION_RULES: readonly InjectionRule[] = [
     patterns: [
       String.raw`</?(?:tool_call|tool_use|function_call|function_calls|tool_code|tool_request|invoke)\b`,
       String.raw`<function=[\w.-]+`,
-      String.raw`\bfunctions\.[a-z_][\w]*\s*\(`,
       String.raw`\{\s*["'](?:name|function|tool|tool_name)["']\s*:\s*["'][\w.-]{1,80}["']\s*,\s*["'](?:arguments|parameters|args|input|params)["']\s*:`,
       String.raw`["'](?:tool_calls|function_call)["']\s*:`,
       String.raw`\b(?:use|call|invoke|run|execute|trigger)\s+(?:the\s+)?(?:tool|function|api|action)\s+[\x60'"]?[\w.-]+[\x60'"]?\s+(?:with|using)\s+(?:the\s+)?(?:following\s+)?(?:arguments|parameters|args|inputs?)\b`,
     ],
   },
   {
-    // A to-do item that orders an action with a destination (an address, a link, an account) or
-    // tells the agent what to say: aimed at whoever reads the data. A person's own "TODO: bring
-    // slides" names no destination and is not marked.
+    // A to-do item that orders the reader to act on a destination (an address, a link, an
+    // account) or on the agent's own tools (a calendar, a drive, a reservation), or tells it what
+    // to say: aimed at whoever reads the data. A person's own "TODO: bring slides" is not marked.
     id: "todo_directive",
     patterns: [
-      String.raw`\b(?:todo|to-do|action\s+required|action\s+item)\s*[:\-]\s*(?:please\s+)?(?:send|forward|transfer|pay|wire|email|e-mail|post|share|invite|add|delete|remove|change|update|reset|visit|open|click|download|upload|create|make|book|reserve|concatenate|get|modify|schedule|grant|give|export|copy|move)\b[^\n]{0,300}?(?:[\w.+-]+@[\w-]+\.[a-z]{2,}|https?://|www\.|\b[\w-]+\.(?:com|net|org|io|co|info|biz|xyz|ru|cn|me|ly)\b|\b[a-z]{2}\d{2}[a-z0-9]{10,30}\b|\b(?:password|passcode|security\s+code|credentials?|iban|account\s+number)\b)`,
+      String.raw`\b(?:todo|to-do|action\s+required|action\s+item)\s*[:\-]\s*(?:please\s+)?(?:send|forward|transfer|pay|wire|email|e-mail|post|share|invite|add|delete|remove|change|update|reset|visit|open|click|download|upload|create|make|book|reserve|concatenate|get|modify|schedule|grant|give|export|copy|move)\b[^\n]{0,300}?(?:[\w.+-]+@[\w-]+\.[a-z]{2,}|https?://|www\.|\b[\w-]+\.(?:com|net|org|io|co|info|biz|xyz|ru|cn|me|ly)\b|\b[a-z]{2}\d{2}[a-z0-9]{10,30}\b|\b(?:password|passcode|security\s+code|credentials?|iban|account\s+number|calendar|cloud\s+drive|inbox|reservation|file\s+with\s+(?:the\s+)?id|channel|workspace)\b)`,
       String.raw`\b(?:todo|to-do)\s*[:\-]\s*(?:please\s+)?(?:say|tell\s+the\s+user|recommend\s+(?:that|to\s+the\s+user)|respond\s+with|reply\s+with|answer\s+with|state)\s+(?:that\b)?`,
     ],
   },
@@ -147,23 +153,34 @@ function compileRules(): Compiled {
   return { any, rules };
 }
 
-/** Paragraphs of a text: maximal runs of lines that are not blank, as [start, end) offsets. */
+/**
+ * Paragraphs of a text: maximal runs of lines that are not blank, as [start, end) offsets. A
+ * line ends at a newline or at the two characters `\n`: text that went through a
+ * Python `repr` or a JSON encoder on its way into a tool result keeps its line breaks so.
+ */
 function paragraphs(text: string): [number, number][] {
   const out: [number, number][] = [];
   let start = -1;
   let lineStart = 0;
-  while (lineStart <= text.length) {
-    let lineEnd = text.indexOf("\n", lineStart);
-    if (lineEnd === -1) lineEnd = text.length;
-    const blank = text.slice(lineStart, lineEnd).trim() === "";
+  let blank = true;
+  const endLine = (lineEnd: number, next: number): void => {
     if (!blank && start === -1) start = lineStart;
     if (blank && start !== -1) {
       out.push([start, lineStart]);
       start = -1;
     }
-    lineStart = lineEnd + 1;
+    lineStart = next;
+    blank = true;
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x0a) endLine(i, i + 1);
+    else if (c === 0x5c /* \ */ && text.charCodeAt(i + 1) === 0x6e /* n */) {
+      endLine(i, i + 2);
+      i++;
+    } else if (c !== 0x20 && c !== 0x09 && c !== 0x0d) blank = false;
   }
-  if (start !== -1) out.push([start, text.length]);
+  endLine(text.length, text.length + 1);
   return out;
 }
 
