@@ -161,12 +161,15 @@ function compileRules(): Compiled {
 function paragraphs(text: string): [number, number][] {
   const out: [number, number][] = [];
   let start = -1;
+  let end = 0;
   let lineStart = 0;
   let blank = true;
   const endLine = (lineEnd: number, next: number): void => {
-    if (!blank && start === -1) start = lineStart;
-    if (blank && start !== -1) {
-      out.push([start, lineStart]);
+    if (!blank) {
+      if (start === -1) start = lineStart;
+      end = lineEnd;
+    } else if (start !== -1) {
+      out.push([start, end]);
       start = -1;
     }
     lineStart = next;
@@ -180,7 +183,8 @@ function paragraphs(text: string): [number, number][] {
       i++;
     } else if (c !== 0x20 && c !== 0x09 && c !== 0x0d) blank = false;
   }
-  endLine(text.length, text.length + 1);
+  endLine(text.length, text.length);
+  if (start !== -1) out.push([start, end]);
   return out;
 }
 
@@ -195,7 +199,7 @@ function isNameChar(c: string | undefined): boolean {
  * what the attacker wrote. Looks at most 16 tags back.
  */
 function enclosingBlock(text: string, at: number): [number, number] | undefined {
-  let i = at;
+  let i = at + 1;
   for (let tries = 0; tries < 16; tries++) {
     i = text.lastIndexOf("<", i - 1);
     if (i === -1) return undefined;
@@ -224,9 +228,13 @@ function enclosingBlock(text: string, at: number): [number, number] | undefined 
  * whole text.
  * @returns spans sorted by start, not overlapping; empty for text without injection.
  */
-export function detectInjection(text: string): InjectionSpan[] {
+export function detectInjection(original: string): InjectionSpan[] {
   compiled ??= compileRules();
   const c = compiled;
+  // Text that went through a Python `repr` or a JSON encoder keeps its line breaks as the two
+  // characters `\n`, which would glue words together ("\nIgnore"): read them as a space and a
+  // newline, which keeps every offset.
+  const text = original.includes("\\n") ? original.replaceAll("\\n", " \n") : original;
   if (text.length < 8 || !c.any.test(text)) return [];
   const spans: InjectionSpan[] = [];
   const firing = (s: string) => c.rules.filter((r) => r.pattern.test(s)).map((r) => r.id);
