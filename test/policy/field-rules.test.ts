@@ -241,7 +241,11 @@ ${RULE.replace("from: untrusted", "from: injected")}`,
   });
 
   it("refuses a detector version this proof does not have, even with the digest recomputed", () => {
-    const err = failure(redigest((ir) => void (ir.injection_detector = "injection/0")));
+    const err = failure(
+      redigest((ir) => {
+        ir.injection_detector = "injection/0";
+      }),
+    );
     expect(err.code).toBe("ir.invalid");
     expect(err.message).toContain("compile the policy again");
   });
