@@ -132,12 +132,23 @@ export interface InjectionSpan {
 }
 
 interface Compiled {
-  /** All rules as one alternation: one pass over a text that holds no injection (the usual case). */
-  any: Pattern;
+  /**
+   * A prefilter: every pattern of every rule as one alternation with its word boundaries and line
+   * anchors left out, so that it matches wherever some rule could (a superset) and RE2's DFA runs
+   * without context-dependent states, several times faster. One pass over a text that holds no
+   * injection, the usual case, and nothing else.
+   */
+  prefilter: Pattern;
   rules: { id: string; pattern: Pattern }[];
 }
 
-let compiled: Compiled | undefined;
+/**
+ * A pattern without its empty-width assertions: `\b` dropped, and `^` or `$` as an alternative
+ * (`(?:^|\n)`, `(?:\s|$)`) turned into the empty alternative. Only ever matches more.
+ */
+export function withoutAssertions(pattern: string): string {
+  return pattern.replaceAll("\\b", "").replaceAll("(?:^|", "(?:|").replaceAll("|$)", "|)");
+}
 
 function compileRules(): Compiled {
   const flags = "(?im)";
@@ -146,12 +157,14 @@ function compileRules(): Compiled {
     // The detector's own patterns on content of bounded size (the trace limits): no match budget.
     pattern: compilePattern(`${flags}(?:${r.patterns.join("|")})`, Number.POSITIVE_INFINITY),
   }));
-  const any = compilePattern(
-    `${flags}(?:${INJECTION_RULES.flatMap((r) => r.patterns).join("|")})`,
+  const prefilter = compilePattern(
+    `(?i)(?:${INJECTION_RULES.flatMap((r) => r.patterns.map(withoutAssertions)).join("|")})`,
     Number.POSITIVE_INFINITY,
   );
-  return { any, rules };
+  return { prefilter, rules };
 }
+
+let compiled: Compiled | undefined;
 
 /**
  * Paragraphs of a text: maximal runs of lines that are not blank, as [start, end) offsets. A
@@ -231,30 +244,33 @@ function enclosingBlock(text: string, at: number): [number, number] | undefined 
 export function detectInjection(original: string): InjectionSpan[] {
   compiled ??= compileRules();
   const c = compiled;
+  if (original.length < 8 || !c.prefilter.test(original)) return [];
   // Text that went through a Python `repr` or a JSON encoder keeps its line breaks as the two
   // characters `\n`, which would glue words together ("\nIgnore"): read them as a space and a
   // newline, which keeps every offset.
   const text = original.includes("\\n") ? original.replaceAll("\\n", " \n") : original;
-  if (text.length < 8 || !c.any.test(text)) return [];
+  const firing = (s: string) =>
+    c.prefilter.test(s) ? c.rules.filter((r) => r.pattern.test(s)).map((r) => r.id) : [];
   const spans: InjectionSpan[] = [];
-  const firing = (s: string) => c.rules.filter((r) => r.pattern.test(s)).map((r) => r.id);
   let current: InjectionSpan | undefined;
   for (const [start, end] of paragraphs(text)) {
+    const ids = firing(text.slice(start, end));
     if (current && start < current.end) {
       // Inside the open span: only add the names of rules that fire here too.
-      const p = text.slice(start, end);
-      if (c.any.test(p)) for (const id of firing(p)) if (!current.rules.includes(id)) current.rules.push(id);
+      for (const id of ids) if (!current.rules.includes(id)) current.rules.push(id);
       continue;
     }
-    const p = text.slice(start, end);
-    if (!c.any.test(p)) continue;
+    if (ids.length === 0) continue;
     const block = enclosingBlock(text, start);
     current = block
-      ? { start: Math.min(block[0], start), end: Math.max(block[1], end), rules: firing(p) }
-      : { start, end: text.length, rules: firing(p) };
+      ? { start: Math.min(block[0], start), end: Math.max(block[1], end), rules: ids }
+      : { start, end: text.length, rules: ids };
     spans.push(current);
   }
-  if (spans.length === 0) spans.push({ start: 0, end: text.length, rules: firing(text) });
+  if (spans.length === 0) {
+    const ids = c.rules.filter((r) => r.pattern.test(text)).map((r) => r.id);
+    if (ids.length > 0) spans.push({ start: 0, end: text.length, rules: ids });
+  }
   const order = new Map(INJECTION_RULES.map((r, i) => [r.id, i]));
   for (const s of spans) s.rules.sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
   return spans;

@@ -153,7 +153,12 @@ interface Unit {
   level: number;
   /** Path of a leaf of structured content. */
   path?: PathStep[];
-  /** Spans the injection detector marked (only computed for a policy asking for `injected`). */
+  /**
+   * Whether the injection detector reads this unit (a policy asking for `injected`, content below
+   * `trusted`, not a mapping key), and its spans once read: the detector runs on a unit's first
+   * hit only, since spans matter only where an argument value occurs.
+   */
+  detect?: boolean;
   spans?: InjectionSpan[];
 }
 
@@ -236,6 +241,33 @@ function offsetMap(normalise: Family["text"], text: string, lower: string): Int3
   return Int32Array.from(map);
 }
 
+/** Pattern k of a scan's automaton: pattern p of family fi, `length` code units long. */
+interface Owner {
+  fi: FamilyIndex;
+  p: number;
+  length: number;
+}
+
+/** One automaton over the patterns of the families that normalise content alike. */
+interface Scan {
+  text: Family["text"];
+  owner: Owner[];
+  automaton: AhoCorasick;
+}
+
+/** Whether any pattern of any scan occurs in a text. */
+function occursIn(text: string, active: readonly Scan[]): boolean {
+  const lower = text.toLowerCase();
+  let found = false;
+  for (const { text: normalise, automaton } of active) {
+    automaton.scan(normalise(lower), () => {
+      found = true;
+    });
+    if (found) return true;
+  }
+  return false;
+}
+
 /**
  * Provenance of every argument value of one trace (docs/policy.md). Built once per trace: the
  * argument values that provenance rules look at, normalised by each family of normalisations
@@ -268,10 +300,7 @@ export class ProvenanceIndex {
     });
     // One automaton per distinct content normalisation; its pattern k is pattern owner[k].p of
     // family owner[k].fi (one text may be a pattern of several families).
-    const scans = new Map<
-      Family["text"],
-      { list: string[]; owner: { fi: FamilyIndex; p: number; length: number }[] }
-    >();
+    const scans = new Map<Family["text"], { list: string[]; owner: Owner[] }>();
     this.families.forEach((fi, f) => {
       for (const [p, pattern] of (patterns[f] ?? []).entries()) {
         let scan = scans.get(fi.family.text);
@@ -283,7 +312,7 @@ export class ProvenanceIndex {
         scan.owner.push({ fi, p, length: pattern.length });
       }
     });
-    const active = [...scans].map(([text, scan]) => ({
+    const active: Scan[] = [...scans].map(([text, scan]) => ({
       text,
       owner: scan.owner,
       automaton: new AhoCorasick(scan.list),
@@ -294,31 +323,63 @@ export class ProvenanceIndex {
       if (event.type === "tool_call") continue;
       const level = this.levelOf(event);
       if (level < 0) continue;
-      const units: Unit[] = byUnits
-        ? this.unitsOf(event, level)
-        : contentOf(event).map((text) => ({ text, level }));
-      for (const unit of units) {
-        const lower = unit.text.toLowerCase();
-        for (const { text: normalise, owner, automaton } of active) {
-          const spans = unit.spans;
-          const map = spans ? offsetMap(normalise, unit.text, lower) : undefined;
-          automaton.scan(normalise(lower), (k, end) => {
-            const o = owner[k] as { fi: FamilyIndex; p: number; length: number };
-            let lvl = unit.level;
-            let span: InjectionSpan | undefined;
-            if (spans) {
-              span = spanAt(spans, end - o.length + 1, end, map, lower.length === unit.text.length);
-              if (span) lvl = LEVEL.injected;
-            }
-            const first = o.fi.earliest[lvl] as Int32Array;
-            if (first[o.p] === -1) {
-              first[o.p] = event.seq;
-              if (byUnits) (o.fi.detail[lvl] as (Detail | undefined)[])[o.p] = { unit, span };
-            }
-          });
-        }
+      const texts = contentOf(event);
+      if (byUnits && this.readsByUnits(event, level)) {
+        // Parsing and the detector cost far more than a scan: only an event that holds some
+        // argument value at all is read leaf by leaf (one more scan of it, parsed once).
+        if (!texts.some((t) => occursIn(t, active))) continue;
+        this.scan(event, this.unitsOf(event, level), active, true);
+      } else {
+        this.scan(
+          event,
+          texts.map((text) => ({ text, level })),
+          active,
+          false,
+        );
       }
     }
+  }
+
+  /**
+   * Scans units of one event with every automaton, recording per pattern and level the first
+   * event holding it (and, with `detail`, the unit and detector span of that first hit).
+   */
+  private scan(event: TraceEvent, units: Unit[], active: readonly Scan[], detail: boolean): void {
+    for (const unit of units) {
+      const lower = unit.text.toLowerCase();
+      for (const { text: normalise, owner, automaton } of active) {
+        let map: Int32Array | undefined | null = null;
+        automaton.scan(normalise(lower), (k, end) => {
+          const o = owner[k] as Owner;
+          let lvl = unit.level;
+          let span: InjectionSpan | undefined;
+          if (unit.detect) {
+            unit.spans ??= spansOf(event, unit.text);
+            if (unit.spans.length > 0) {
+              if (map === null) map = offsetMap(normalise, unit.text, lower);
+              const same = lower.length === unit.text.length;
+              span = spanAt(unit.spans, end - o.length + 1, end, map, same);
+              if (span) lvl = LEVEL.injected;
+            }
+          }
+          const first = o.fi.earliest[lvl] as Int32Array;
+          if (first[o.p] === -1) {
+            first[o.p] = event.seq;
+            if (detail) (o.fi.detail[lvl] as (Detail | undefined)[])[o.p] = { unit, span };
+          }
+        });
+      }
+    }
+  }
+
+  /**
+   * Whether an event is read by units for this policy: a tool result some field rule may apply
+   * to, or content below `trusted` under a policy asking for `injected`. Any other event reads
+   * the same whole, and is read so.
+   */
+  private readsByUnits(event: MessageEvent | ToolResultEvent, level: number): boolean {
+    if (this.policy.usesInjection && level < LEVEL.trusted) return true;
+    return event.type === "tool_result" && this.policy.fieldRules(event.tool).length > 0;
   }
 
   private levelOf(e: TraceEvent): number {
@@ -343,12 +404,12 @@ export class ProvenanceIndex {
         for (const r of rules)
           if (matchesFieldPattern(r.pattern, leaf.path) && (l === -1 || r.level < l)) l = r.level;
         const unit: Unit = { text: leaf.text, level: l === -1 ? level : l, path: leaf.path };
-        if (!leaf.key) this.detect(event, unit);
+        if (!leaf.key) this.detect(unit);
         units.push(unit);
       }
     } else if (event.content !== "") {
       const unit: Unit = { text: event.content, level };
-      this.detect(event, unit);
+      this.detect(unit);
       units.push(unit);
     }
     // The error text stays at the event's level: the detector reads content only.
@@ -356,10 +417,8 @@ export class ProvenanceIndex {
     return units;
   }
 
-  private detect(event: TraceEvent, unit: Unit): void {
-    if (!this.policy.usesInjection || unit.level >= LEVEL.trusted) return;
-    const spans = spansOf(event, unit.text);
-    if (spans.length > 0) unit.spans = spans;
+  private detect(unit: Unit): void {
+    if (this.policy.usesInjection && unit.level < LEVEL.trusted) unit.detect = true;
   }
 
   /**
