@@ -391,14 +391,20 @@ export class ProvenanceIndex {
   /**
    * The units of an event for a policy that reads by units: the leaves of a structured tool
    * result (each at the lowest level of the field rules naming it, else the tool's level) or the
-   * content whole, then the error text whole. With `from: injected` in the policy, every unit
+   * content whole, then the error text whole. A result no field rule applies to is split into
+   * leaves only when the detector marks something in its whole text. With `from: injected` in the policy, every unit
    * below `trusted` that is not a mapping key gets the detector's spans.
    */
   private unitsOf(event: MessageEvent | ToolResultEvent, level: number): Unit[] {
     const units: Unit[] = [];
-    const leaves = event.type === "tool_result" ? leavesOf(event) : null;
-    if (leaves && event.type === "tool_result") {
-      const rules = this.policy.fieldRules(event.tool);
+    const rules = event.type === "tool_result" ? this.policy.fieldRules(event.tool) : [];
+    // Without field rules, structure only places detector spans: a result the detector does
+    // not mark as a whole reads the same whole, and is not parsed (parsing is the dear part).
+    const split =
+      event.type === "tool_result" &&
+      (rules.length > 0 || (level < LEVEL.trusted && spansOf(event, event.content).length > 0));
+    const leaves = split ? leavesOf(event) : null;
+    if (leaves) {
       for (const leaf of leaves) {
         let l = -1;
         for (const r of rules)
