@@ -33,6 +33,7 @@ export const INJECTION_RULES: readonly InjectionRule[] = [
     id: "override",
     patterns: [
       String.raw`\b(?:ignore|disregard|forget|override|bypass|neglect)\s+(?:(?:all|any|every)\s+(?:of\s+)?(?:the\s+|your\s+|my\s+|these\s+|those\s+|prior\s+|previous\s+)?|your\s+|the\s+(?:above|system|prior)\s+)(?:${EARLIER}\s+)*${ORDERS}\b`,
+      String.raw`\b(?:ignore|disregard|forget|override|bypass)\s+(?:${EARLIER}\s+)+${ORDERS}\b`,
       String.raw`\b(?:ignore|disregard|forget)\s+(?:everything|anything|all)\s+(?:above|before\s+this|you\s+(?:were|have\s+been)\s+told)\b`,
       String.raw`\b(?:ignore|disregard)\s+(?:all\s+)?(?:of\s+)?(?:the\s+)?above\s+and\s+(?:instead|now)\b`,
       String.raw`\b(?:do\s+not|don't|stop)\s+(?:follow|obey)(?:ing)?\s+(?:the\s+user'?s?|your)\s+(?:${EARLIER}\s+)*${ORDERS}\b`,
@@ -57,6 +58,11 @@ export const INJECTION_RULES: readonly InjectionRule[] = [
       String.raw`\b${AI}\s+(?:reading|processing|summari[sz]ing|parsing|reviewing|seeing)\s+(?:this|these)\b`,
       String.raw`\b(?:ai|llm|language\s+model)s?\s*(?:agents?|assistants?|models?|crawlers?)?\s+(?:must|should|are\s+(?:required|instructed)\s+to|need\s+to)\s+(?:now\s+|immediately\s+|also\s+)?(?:ignore|send|forward|transfer|say|tell|reply|respond|visit|click|call|execute|run|delete|email|post|invite|share)\b`,
       String.raw`\bwhen\s+(?:you\s+)?(?:are\s+)?summari[sz](?:e|ing)\s+(?:this|the\s+(?:above|following))\b`,
+      String.raw`\b(?:do\s+not|don't)\s+summari[sz]e\s+(?:this|the\s+(?:above|following))\b`,
+      String.raw`\bthe\s+(?:ai|assistant|model|chat\s?bot|llm)\s+(?:must|should|needs\s+to|has\s+to)\s+(?:now|immediately|also|first)\s+`,
+      String.raw`\bas\s+an?\s+(?:ai|llm|(?:ai\s+)?(?:large\s+)?language\s+model)(?:\s+(?:assistant|model|agent))?\s*,\s*you\b`,
+      String.raw`(?:^|[.!?]\s+)(?:ai|assistant|ai\s+assistant|ai\s+agent|chat\s?bot)\s*[,:]\s*(?:please\s+)?(?:ignore|send|forward|transfer|delete|email|post|share|invite|visit|open|click|call|reply|respond|tell|say|book|reserve|create|update|change)\b`,
+      String.raw`<!--[^>]{0,200}?\b(?:ai|llm|assistant|agent|model|gpt|claude|gemini)s?\b`,
     ],
   },
   {
@@ -94,6 +100,8 @@ export const INJECTION_RULES: readonly InjectionRule[] = [
       String.raw`\b(?:system|developer|admin)[ _-]?(?:message|prompt|instructions?|override|command)\s*[:)\]]`,
       String.raw`(?:^|\n)\s*(?:#{1,6}|\[|\(|\*\*)\s*(?:system|developer|assistant)(?:[ _-]?(?:message|prompt|instructions?|override|note))?\s*(?:\]|\)|:|\*\*)`,
       String.raw`(?:^|\n)\s*human\s*:`,
+      String.raw`(?:^|\n)\s*(?-i:SYSTEM|ASSISTANT|DEVELOPER)\s*:`,
+      String.raw`(?:^|\n)\s*system\s*:\s*(?:you\b|ignore\b|from\s+now\b|new\s+(?:rules?|instructions?)\b|the\s+user\b)`,
       String.raw`(?:^|\n)\s*(?:assistant|ai)\s*:\s*(?:sure|ok|okay|certainly|of\s+course|i\s+will|i'll)\b`,
       String.raw`\b(?:message|note|instructions?|request|update)\s+from\s+(?:the\s+|your\s+)?(?:user|system|developer|operator)\s*[:\])-]`,
       String.raw`\bend\s+of\s+(?:the\s+)?(?:tool\s+(?:output|result|response)|function\s+(?:output|result)|system\s+prompt|user\s+(?:input|message|query)|untrusted\s+(?:data|content))\b`,
