@@ -4,7 +4,7 @@ import type { ProvenanceLevel } from "../policy/ir.js";
 import type { MessageEvent, ToolCallEvent, ToolResultEvent, Trace, TraceEvent } from "../trace/model.js";
 import { AhoCorasick } from "./aho-corasick.js";
 import { type CompiledPolicy, LEVEL, LEVEL_NAME } from "./compiled.js";
-import { contentLeaves, parseStructured } from "./content.js";
+import { type ContentLeaf, contentLeaves, parseStructured } from "./content.js";
 import { detectInjection, type InjectionSpan } from "./injection.js";
 
 /** Values shorter than this (after normalisation) never match: "100" or "yes" prove nothing. */
@@ -163,11 +163,11 @@ interface Unit {
 }
 
 /** Leaves of a content event once parsed (null: not structured), per event: parsed once per trace. */
-const parsedLeaves = new WeakMap<TraceEvent, { path: PathStep[]; text: string; key?: true }[] | null>();
+const parsedLeaves = new WeakMap<TraceEvent, ContentLeaf[] | null>();
 /** Detector spans per event and text, computed once whatever the number of policies. */
 const detected = new WeakMap<TraceEvent, Map<string, InjectionSpan[]>>();
 
-function leavesOf(event: TraceEvent): { path: PathStep[]; text: string; key?: true }[] | null {
+function leavesOf(event: TraceEvent): ContentLeaf[] | null {
   let leaves = parsedLeaves.get(event);
   if (leaves === undefined) {
     const value = event.type === "tool_result" ? parseStructured(event.content) : undefined;
@@ -231,7 +231,9 @@ function isSeparator(c: string): boolean {
 
 /**
  * For each code unit of a normalised text, the offset of the original code unit it came from:
- * only built for a text with detector spans, to place a hit inside or outside them.
+ * only built for a text with detector spans, to place a hit inside or outside them. The only
+ * family whose text differs from the lower-cased content is `spacing`, which drops separators;
+ * the others need no map (undefined).
  */
 function offsetMap(normalise: Family["text"], text: string, lower: string): Int32Array | undefined {
   if (lower.length !== text.length) return undefined;
