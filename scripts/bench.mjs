@@ -91,11 +91,11 @@ function measure(nodeArgs, okCodes = [0]) {
   return { wall, cpu: usage.cpu, rss: usage.maxRSS, stdout: r.stdout };
 }
 
-const verifyArgs = (traces, outDir) => [
+const verifyArgs = (traces, outDir, policies = policy) => [
   proof,
   "verify",
   "--policy",
-  policy,
+  policies,
   "--traces",
   traces,
   "--out",
@@ -173,6 +173,40 @@ const throughput = {
 };
 log(`throughput: ratio ${throughput.ratio.toFixed(2)} (wall), ${throughput.cpuRatio.toFixed(2)} (CPU)`);
 
+// 2b. The injection detector: the same policies once as they are (the slack policy's
+// `from: injected` rules make the detector read the tool results that hold an argument value)
+// and once with every `from: injected` asking for `from: untrusted` instead (the detector never
+// runs; the rules are otherwise the same), alternating like the throughput runs.
+const noDetector = "bench-out/policies-no-detector";
+rmSync(join(root, noDetector), { recursive: true, force: true });
+mkdirSync(join(root, noDetector), { recursive: true });
+let injectedRules = 0;
+for (const f of POLICIES) {
+  const text = readFileSync(join(root, policy, f), "utf8");
+  injectedRules += (text.match(/from: injected/g) ?? []).length;
+  writeFileSync(join(root, noDetector, f), text.replaceAll("from: injected", "from: untrusted"));
+}
+if (injectedRules === 0) throw new Error("no example policy asks for from: injected: nothing to compare");
+const withDet = [];
+const withoutDet = [];
+for (let i = 0; i <= runs; i++) {
+  const a = measure(verifyArgs(corpus, join(out, "detector-out")), [0, 5]);
+  const b = measure(verifyArgs(corpus, join(out, "no-detector-out"), noDetector), [0, 5]);
+  if (i === 0) continue;
+  withDet.push(a);
+  withoutDet.push(b);
+  log(`  run ${i}: detector ${ms(a.wall)}, without ${ms(b.wall)}`);
+}
+const detector = {
+  wall: median(withDet.map((r) => r.wall)),
+  wallWithout: median(withoutDet.map((r) => r.wall)),
+  cpu: median(withDet.map((r) => r.cpu)),
+  cpuWithout: median(withoutDet.map((r) => r.cpu)),
+};
+log(
+  `detector: ratio ${(detector.wall / detector.wallWithout).toFixed(2)} (wall), ${(detector.cpu / detector.cpuWithout).toFixed(2)} (CPU)`,
+);
+
 // 3. Scaling: one long trace at K and 2K cycles. Each time is a median; start-up is measured on
 // the smallest trace the generator makes and subtracted, leaving the time that grows with the
 // trace.
@@ -244,6 +278,22 @@ let section = [
     ],
     ["`proof verify`", ms(verWall), rate(manifest.events, verWall), ms(verCpu), mib(throughput.verRss)],
     ["**ratio**", `**${throughput.ratio.toFixed(2)}**`, "", throughput.cpuRatio.toFixed(2), ""],
+  ),
+  "",
+  `Injection detector: \`proof verify\` on the same corpus with the same policies, once as they are ` +
+    `(${injectedRules} rules ask for \`from: injected\`) and once with those rules asking for \`from: untrusted\` ` +
+    "(the detector off, the rules otherwise the same), alternating:",
+  "",
+  table(
+    "lrr",
+    ["", "wall time", "CPU time"],
+    ["detector off", ms(detector.wallWithout), ms(detector.cpuWithout)],
+    ["detector on", ms(detector.wall), ms(detector.cpu)],
+    [
+      "**ratio**",
+      `**${(detector.wall / detector.wallWithout).toFixed(2)}**`,
+      (detector.cpu / detector.cpuWithout).toFixed(2),
+    ],
   ),
   "",
   "Long trace (one AgentDojo banking run, every payment's recipient copied from an earlier tool result):",

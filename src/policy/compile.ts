@@ -6,10 +6,13 @@ import { compilePattern, PatternTooLargeError, unsupportedSyntaxHint } from "../
 import { validatePolicy } from "../generated/validators.js";
 import { canonicalJson, digestOf } from "../io/canonical.js";
 import { VERSION } from "../version.js";
+import { FieldPathError, formatFieldPattern, parseFieldPattern } from "./field-path.js";
+import { INJECTION_DETECTOR } from "./injection-version.js";
 import type {
   ArgCondition,
   Condition,
   EventPattern,
+  IRFieldRule,
   IRRule,
   IRSequence,
   IRSource,
@@ -37,7 +40,7 @@ interface YamlRule {
   match: {
     tool?: string | string[];
     args?: Record<string, Matcher>;
-    provenance?: { args: string | string[]; from: "unknown" | "untrusted" };
+    provenance?: { args: string | string[]; from: "unknown" | "untrusted" | "injected" };
     sequence?: {
       require_before?: YamlEventPattern;
       forbid_before?: YamlEventPattern;
@@ -57,7 +60,12 @@ interface YamlPolicy {
   description?: string;
   defaults?: { verdict?: Verdict; fail_closed?: boolean };
   limits?: { max_argument_bytes?: number };
-  sources?: { tool?: string | string[]; role?: Role | Role[]; integrity: IRSource["integrity"] }[];
+  sources?: {
+    tool?: string | string[];
+    role?: Role | Role[];
+    integrity: IRSource["integrity"];
+    fields?: Record<string, IRSource["integrity"]>;
+  }[];
   rules: YamlRule[];
 }
 
@@ -255,9 +263,45 @@ class Compiler {
         roles: stringSet(s.role) as Role[],
         integrity: s.integrity,
       };
+      if (s.fields !== undefined) source.fields = this.fields(s.fields, ["sources", i, "fields"]);
       byKey.set(canonicalJson(source), source);
     }
     return [...byKey.keys()].sort(byCodeUnits).map((k) => byKey.get(k) as IRSource);
+  }
+
+  /**
+   * Field rules of a source entry, each path in canonical form, sorted by path. Two spellings of
+   * one path (`a["b"]` and `a.b`) are one rule: they must agree on the integrity.
+   */
+  fields(fields: Record<string, IRSource["integrity"]>, path: (string | number)[]): IRFieldRule[] {
+    const byPath = new Map<string, { integrity: IRSource["integrity"]; key: string }>();
+    for (const [key, integrity] of Object.entries(fields)) {
+      let canonical: string;
+      try {
+        canonical = formatFieldPattern(parseFieldPattern(key));
+      } catch (err) {
+        if (!(err instanceof FieldPathError)) throw err;
+        throw inputError(
+          "policy.invalid_field_path",
+          `invalid field path: ${err.message}`,
+          locate(this.parsed, path, key),
+          'write keys as name.name, list items as [*] or [3], any depth as **, and keys with dots or spaces as ["a.b"]',
+        );
+      }
+      const seen = byPath.get(canonical);
+      if (seen && seen.integrity !== integrity) {
+        throw inputError(
+          "policy.duplicate_field",
+          `field paths '${seen.key}' and '${key}' are the same path '${canonical}' with different integrity`,
+          locate(this.parsed, path, key),
+        );
+      }
+      byPath.set(canonical, { integrity, key });
+    }
+    return [...byPath.keys()].sort(byCodeUnits).map((p) => ({
+      path: p,
+      integrity: (byPath.get(p) as { integrity: IRSource["integrity"] }).integrity,
+    }));
   }
 
   policy(p: YamlPolicy): ProofIR {
@@ -301,6 +345,11 @@ class Compiler {
         ? { limits: { max_argument_bytes: p.limits.max_argument_bytes } }
         : {}),
       sources: sources as IRSource[],
+      // Only a policy that asks for injected content depends on the detector's rules: every other
+      // policy keeps the IR bytes and digest it had before the detector existed.
+      ...(rules.some((r) => r.match.provenance?.from === "injected")
+        ? { injection_detector: INJECTION_DETECTOR }
+        : {}),
       rules,
       tool_index: buildToolIndex(rules),
     };

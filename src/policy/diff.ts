@@ -212,11 +212,13 @@ function ruleChanges(before: IRRule, after: IRRule): FieldChange[] {
   }
   let provenance: Scope = presenceScope(bm.provenance, am.provenance);
   if (bm.provenance && am.provenance && provenance === "unknown") {
-    // More arguments watched, or `from: unknown` (unknown and untrusted) instead of `untrusted`, match more.
+    // More arguments watched, or a broader level, match more: `from` counts its level and every
+    // level below it (injected within untrusted within unknown).
+    const breadth = { injected: 0, untrusted: 1, unknown: 2 } as const;
     const from =
       bm.provenance.from === am.provenance.from
         ? "none"
-        : am.provenance.from === "unknown"
+        : breadth[am.provenance.from] > breadth[bm.provenance.from]
           ? "wider"
           : "narrower";
     provenance = combineScope(setScope(bm.provenance.args, am.provenance.args, false), from);
@@ -293,6 +295,21 @@ function policyChanges(before: ProofIR, after: ProofIR): PolicyLevelDiff | null 
       field: "sources",
       before: json(before.sources),
       after: json(after.sources),
+      scope: "unknown",
+    });
+    direction = combine(direction, "unknown");
+  }
+  if (
+    before.injection_detector !== undefined &&
+    after.injection_detector !== undefined &&
+    before.injection_detector !== after.injection_detector
+  ) {
+    // Another detector version marks other spans: which calls it changes cannot be told here.
+    // (The key appearing or going away follows a rule's `from: injected`, reported with the rule.)
+    changes.push({
+      field: "injection_detector",
+      before: before.injection_detector,
+      after: after.injection_detector,
       scope: "unknown",
     });
     direction = combine(direction, "unknown");

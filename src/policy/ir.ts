@@ -9,8 +9,15 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 /** What a rule does to a matching tool call, and the verdict of a call or trace. */
 export type Verdict = "allow" | "warn" | "require_approval" | "block";
 
-/** Integrity of content, highest first: `trusted > unknown > untrusted`. */
+/** Integrity a policy can give content, highest first: `trusted > unknown > untrusted`. */
 export type Integrity = "trusted" | "unknown" | "untrusted";
+
+/**
+ * Integrity levels a provenance condition can ask for. `injected`, below `untrusted`, is never
+ * given by a policy: the injection detector (docs/policy.md, "Injected content") gives it to spans
+ * of untrusted or unknown content that carry instructions addressed to the agent.
+ */
+export type ProvenanceLevel = "unknown" | "untrusted" | "injected";
 
 /** How bad a finding is, for reports. */
 export type Severity = "low" | "medium" | "high" | "critical";
@@ -45,11 +52,25 @@ export interface ArgCondition {
   conditions: Condition[];
 }
 
+/**
+ * Integrity of the leaves of a structured (JSON or YAML) tool result at a field path
+ * (src/policy/field-path.ts grammar, canonical form), e.g. `[*].recipient`.
+ */
+export interface IRFieldRule {
+  path: string;
+  integrity: Integrity;
+}
+
 /** A provenance source entry: results of these tools (globs) or messages of these roles have this integrity. */
 export interface IRSource {
   tools: string[];
   roles: Role[];
   integrity: Integrity;
+  /**
+   * Integrity of fields of these tools' structured results, sorted by path; a leaf no rule names
+   * has `integrity`. Absent when the entry has none (so older IRs keep their bytes and digest).
+   */
+  fields?: IRFieldRule[];
 }
 
 /** A pattern over earlier events of a trace (docs/policy.md, "Sequence"). Absent fields match anything. */
@@ -78,7 +99,7 @@ export interface IRSequence {
 /** Provenance condition: any leaf value of these arguments came from content at or below `from`. */
 export interface IRProvenance {
   args: string[];
-  from: "unknown" | "untrusted";
+  from: ProvenanceLevel;
 }
 
 /** Conditions of a rule; all present ones are ANDed. `tools` empty means every tool. */
@@ -153,6 +174,11 @@ export interface ProofIR {
   /** Absent when the policy sets no limit. */
   limits?: IRLimits;
   sources: IRSource[];
+  /**
+   * Version of the injection detector (`injection/1`), present exactly when a rule asks for
+   * `from: injected`: the detector's rules decide such a rule's verdicts, so they enter the digest.
+   */
+  injection_detector?: string;
   /** Sorted by id, code-unit order. */
   rules: IRRule[];
   tool_index: ToolIndex;

@@ -4,6 +4,8 @@ import { validateIR } from "../generated/validators.js";
 import { canonicalJson } from "../io/canonical.js";
 import { parseJson } from "../trace/json.js";
 import { buildToolIndex, MAX_RULE_COST, policyDigest } from "./compile.js";
+import { FieldPathError, formatFieldPattern, parseFieldPattern } from "./field-path.js";
+import { INJECTION_DETECTOR } from "./injection-version.js";
 import type { ArgCondition, Condition, EventPattern, IRRule, ProofIR } from "./ir.js";
 
 /** Every condition of a rule with a label of where it is, for messages. */
@@ -43,6 +45,40 @@ function checkSemantics(ir: ProofIR, file: string): void {
     for (const { at, cond } of conditionsOf(rule)) {
       const problem = operandProblem(cond);
       if (problem) throw inputError("ir.invalid", `rule '${rule.id}' ${at}: ${problem}`, { file });
+    }
+  }
+  const injected = ir.rules.some((r) => r.match.provenance?.from === "injected");
+  if (injected && ir.injection_detector !== INJECTION_DETECTOR) {
+    throw inputError(
+      "ir.invalid",
+      ir.injection_detector === undefined
+        ? "a rule asks for 'from: injected' but the IR names no injection_detector"
+        : `the IR was compiled for injection detector ${ir.injection_detector}; this proof has ${INJECTION_DETECTOR}: compile the policy again`,
+      { file },
+    );
+  }
+  if (!injected && ir.injection_detector !== undefined) {
+    throw inputError("ir.invalid", "injection_detector is set but no rule asks for 'from: injected'", {
+      file,
+    });
+  }
+  for (const [i, source] of ir.sources.entries()) {
+    let previous = "";
+    for (const field of source.fields ?? []) {
+      let canonical: string | undefined;
+      try {
+        canonical = formatFieldPattern(parseFieldPattern(field.path));
+      } catch (err) {
+        if (!(err instanceof FieldPathError)) throw err;
+      }
+      if (canonical !== field.path || field.path <= previous) {
+        throw inputError(
+          "ir.invalid",
+          `sources[${i}].fields: '${field.path}' is not a canonical field path in sorted order`,
+          { file },
+        );
+      }
+      previous = field.path;
     }
   }
   const expected = buildToolIndex(ir.rules);

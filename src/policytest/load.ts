@@ -18,7 +18,7 @@ export interface EvidenceExpectation {
   field?: string;
   /** The event the evidence points at: a provenance source, or forbid_before's event found. */
   source?: { seq?: number; type?: string; role?: string; tool?: string };
-  integrity?: "unknown" | "untrusted";
+  integrity?: "unknown" | "untrusted" | "injected";
 }
 
 /** What one tool call's decision must be. */

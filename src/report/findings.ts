@@ -62,14 +62,18 @@ export function findingsBySeverity(report: Report): Finding[] {
 
 /**
  * One piece of evidence as one line of visible text (escape.ts `visible`), e.g.
- * `recipient = "DE89…" (untrusted) from messages[3]`. Matched values go through
- * {@link publicValue}: shortened to 64 code points, or a SHA-256 prefix with `redact`; argument
- * names and event addresses through {@link publicName}.
+ * `recipient = "DE89…" (untrusted) from messages[3]`, or from the field of structured content
+ * (`messages[3].content[4].subject`), with the detector rules of an injected value. Matched
+ * values go through {@link publicValue}: shortened to 64 code points, or a SHA-256 prefix with
+ * `redact`; argument names and event addresses through {@link publicName}.
  */
 export function describeEvidence(e: Evidence, redact: boolean): string {
   switch (e.kind) {
-    case "provenance":
-      return `${shorten(e.arg)} = "${publicValue(e.value, redact)}" (${e.integrity}) from ${publicName(e.source.at)}`;
+    case "provenance": {
+      const rules = e.injection ? `: ${e.injection.rules.join(", ")}` : "";
+      const from = publicName(e.source_field?.at ?? e.source.at);
+      return `${shorten(e.arg)} = "${publicValue(e.value, redact)}" (${e.integrity}${rules}) from ${from}`;
+    }
     case "max_calls":
       return `${e.count} calls, limit ${e.limit} per ${e.per}`;
     case "require_before":

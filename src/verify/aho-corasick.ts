@@ -191,8 +191,11 @@ export class AhoCorasick {
     return { table, width, ascii, other };
   }
 
-  /** Calls `found(patternIndex)` for every occurrence of every pattern in `text` (an empty pattern never matches). */
-  scan(text: string, found: (pattern: number) => void): void {
+  /**
+   * Calls `found(patternIndex, end)` for every occurrence of every pattern in `text`, `end` being
+   * the index of the occurrence's last code unit (an empty pattern never matches).
+   */
+  scan(text: string, found: (pattern: number, end: number) => void): void {
     const { terminal, dict } = this;
     let s = 0;
     if (this.dense) {
@@ -201,7 +204,7 @@ export class AhoCorasick {
         const c = text.charCodeAt(i);
         s = table[s * width + (c < 128 ? (ascii[c] as number) : (other.get(c) ?? 0))] as number;
         if (terminal[s] === -1 && dict[s] === -1) continue;
-        this.reportAll(s, found);
+        this.reportAll(s, found, i);
       }
       return;
     }
@@ -217,20 +220,20 @@ export class AhoCorasick {
         s = this.fail[s] as number;
       }
       if (terminal[s] === -1 && dict[s] === -1) continue;
-      this.reportAll(s, found);
+      this.reportAll(s, found, i);
     }
   }
 
   /** Reports the patterns ending at state `s`: its own, then those down its dictionary links. */
-  private reportAll(s: number, found: (pattern: number) => void): void {
-    if (this.terminal[s] !== -1) this.report(this.terminal[s] as number, found);
+  private reportAll(s: number, found: (pattern: number, end: number) => void, end: number): void {
+    if (this.terminal[s] !== -1) this.report(this.terminal[s] as number, found, end);
     for (let d = this.dict[s] as number; d !== -1; d = this.dict[d] as number)
-      this.report(this.terminal[d] as number, found);
+      this.report(this.terminal[d] as number, found, end);
   }
 
   /** Reports every pattern index of one run of equal texts. */
-  private report(first: number, found: (pattern: number) => void): void {
+  private report(first: number, found: (pattern: number, end: number) => void, at: number): void {
     const end = this.runEnd[first] as number;
-    for (let p = first; p < end; p++) found(this.order[p] as number);
+    for (let p = first; p < end; p++) found(this.order[p] as number, at);
   }
 }

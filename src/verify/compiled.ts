@@ -7,11 +7,30 @@ import {
 } from "../expr/cel.js";
 import { compileGlob } from "../expr/glob.js";
 import { compileArgConditions, compileConditions, type ValueTest } from "../expr/matchers.js";
-import type { EventPattern, Integrity, IRRule, ProofIR, Role } from "../policy/ir.js";
+import { type PatternSegment, parseFieldPattern } from "../policy/field-path.js";
+import type { EventPattern, IRRule, ProofIR, ProvenanceLevel, Role } from "../policy/ir.js";
 import type { TraceEvent } from "../trace/model.js";
 
-/** Integrity levels as numbers, so "at or below" is a comparison. */
-export const LEVEL: Record<Integrity, number> = { untrusted: 0, unknown: 1, trusted: 2 };
+/**
+ * Integrity levels as numbers, so "at or below" is a comparison. `injected` is below `untrusted`:
+ * the detector gives it to spans of content that is already below `trusted`.
+ */
+export const LEVEL: Record<ProvenanceLevel | "trusted", number> = {
+  injected: 0,
+  untrusted: 1,
+  unknown: 2,
+  trusted: 3,
+};
+
+/** The level names by number (inverse of {@link LEVEL}). */
+export const LEVEL_NAME = ["injected", "untrusted", "unknown", "trusted"] as const;
+
+/** A field rule ready to match leaf paths: its parsed pattern and its level. */
+export interface CompiledFieldRule {
+  readonly path: string;
+  readonly pattern: readonly PatternSegment[];
+  readonly level: number;
+}
 
 /** A compiled event pattern: `true` when an event matches. @throws MatchTypeError */
 export type EventTest = (event: TraceEvent) => boolean;
@@ -43,6 +62,15 @@ export interface CompiledPolicy {
   toolIntegrity(tool: string | null): number;
   /** Integrity of a message role; assistant messages are no source at all (`-1`). */
   roleIntegrity(role: Role): number;
+  /**
+   * Field rules of the `sources` entries naming a tool (all of them; where several match one
+   * leaf the lowest level wins), or an empty list when none does.
+   */
+  fieldRules(tool: string | null): readonly CompiledFieldRule[];
+  /** Whether any `sources` entry has field rules. */
+  readonly hasFieldRules: boolean;
+  /** Whether a rule asks for `from: injected`: only then does the injection detector run. */
+  readonly usesInjection: boolean;
 }
 
 function toolMatcher(tools: readonly string[]): (tool: string) => boolean {
@@ -163,6 +191,18 @@ export function compileIR(ir: ProofIR): CompiledPolicy {
       roleLevel.set(role, Math.min(roleLevel.get(role) ?? LEVEL.trusted, LEVEL[s.integrity]));
   }
   const toolLevel = new Map<string, number>();
+  const sourceFields = ir.sources
+    .filter((s) => s.tools.length > 0 && s.fields !== undefined && s.fields.length > 0)
+    .map((s) => ({
+      test: toolMatcher(s.tools),
+      rules: (s.fields ?? []).map((f) => ({
+        path: f.path,
+        pattern: parseFieldPattern(f.path),
+        level: LEVEL[f.integrity],
+      })),
+    }));
+  const toolFields = new Map<string, readonly CompiledFieldRule[]>();
+  const noFields: readonly CompiledFieldRule[] = [];
   return {
     ir,
     rules,
@@ -194,5 +234,17 @@ export function compileIR(ir: ProofIR): CompiledPolicy {
       if (role === "assistant") return -1;
       return roleLevel.get(role) ?? LEVEL.trusted;
     },
+    fieldRules(tool) {
+      if (sourceFields.length === 0) return noFields;
+      const name = tool ?? "";
+      let rules = toolFields.get(name);
+      if (rules === undefined) {
+        rules = sourceFields.filter((s) => s.test(name)).flatMap((s) => s.rules);
+        toolFields.set(name, rules.length === 0 ? noFields : rules);
+      }
+      return rules;
+    },
+    hasFieldRules: sourceFields.length > 0,
+    usesInjection: ir.rules.some((r) => r.match.provenance?.from === "injected"),
   };
 }

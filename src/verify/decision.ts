@@ -29,9 +29,21 @@ export type Evidence =
       kind: "provenance";
       arg: string;
       value: string;
-      integrity: "unknown" | "untrusted";
+      integrity: "unknown" | "untrusted" | "injected";
       source: EventRef;
       normalisation: string[];
+      /**
+       * The leaf of structured content holding the value: `path` in the content (`[4].subject`)
+       * and `at`, its full address (`messages[3].content[4].subject`). Only from a policy with
+       * field rules or `from: injected`.
+       */
+      source_field?: { path: string; at: string };
+      /**
+       * For integrity `injected`: the injection detector's rules that marked the span, and the
+       * span's extent as UTF-16 offsets (end exclusive) in the text of `source_field`, or else of the
+       * source's content.
+       */
+      injection?: { rules: string[]; start: number; end: number };
     }
   | { rule: string; kind: "require_before"; since: EventRef | null }
   | { rule: string; kind: "forbid_before"; found: EventRef; since: EventRef | null }

@@ -227,6 +227,16 @@ class PolicyRun {
                 integrity: hit.integrity,
                 source: ref(hit.source),
                 normalisation: hit.normalisation,
+                ...(hit.field ? { source_field: hit.field } : {}),
+                ...(hit.injection
+                  ? {
+                      injection: {
+                        rules: [...hit.injection.rules],
+                        start: hit.injection.start,
+                        end: hit.injection.end,
+                      },
+                    }
+                  : {}),
               });
             }
           }

@@ -1,7 +1,11 @@
 import { getPath } from "../expr/matchers.js";
-import type { ToolCallEvent, Trace, TraceEvent } from "../trace/model.js";
+import { formatPath, matchesFieldPattern, type PathStep } from "../policy/field-path.js";
+import type { ProvenanceLevel } from "../policy/ir.js";
+import type { MessageEvent, ToolCallEvent, ToolResultEvent, Trace, TraceEvent } from "../trace/model.js";
 import { AhoCorasick } from "./aho-corasick.js";
-import { type CompiledPolicy, LEVEL } from "./compiled.js";
+import { type CompiledPolicy, LEVEL, LEVEL_NAME } from "./compiled.js";
+import { type ContentLeaf, contentLeaves, parseStructured } from "./content.js";
+import { detectInjection, type InjectionSpan } from "./injection.js";
 
 /** Values shorter than this (after normalisation) never match: "100" or "yes" prove nothing. */
 export const MIN_VALUE_LENGTH = 4;
@@ -12,9 +16,17 @@ export interface ProvenanceHit {
   value: string;
   /** The earliest source event holding it. */
   source: TraceEvent;
-  integrity: "unknown" | "untrusted";
+  integrity: ProvenanceLevel;
   /** Normalisations needed for the match (`case` when only a case-insensitive match exists). */
   normalisation: string[];
+  /**
+   * The leaf of structured content holding the value: its path in the content (`[4].subject`)
+   * and its full address (`messages[3].content[4].subject`). Only for policies with field rules
+   * or `from: injected`, which read structured content leaf by leaf.
+   */
+  field?: { path: string; at: string };
+  /** For an `injected` hit: the detector rules that marked the span and its extent in the leaf's (or content's) text. */
+  injection?: InjectionSpan;
 }
 
 /** Normalises a value for matching: surrounding whitespace dropped, lower case. */
@@ -132,21 +144,130 @@ function contentOf(event: TraceEvent): string[] {
   return texts;
 }
 
+/**
+ * One text of a content event that provenance scans, with its integrity: a leaf of structured
+ * content, or a whole text (a message, a tool result that is not structured, an error text).
+ */
+interface Unit {
+  text: string;
+  level: number;
+  /** Path of a leaf of structured content. */
+  path?: PathStep[];
+  /**
+   * Whether the injection detector reads this unit (a policy asking for `injected`, content below
+   * `trusted`, not a mapping key), and its spans once read: the detector runs on a unit's first
+   * hit only, since spans matter only where an argument value occurs.
+   */
+  detect?: boolean;
+  spans?: InjectionSpan[];
+}
+
+/** Leaves of a content event once parsed (null: not structured), per event: parsed once per trace. */
+const parsedLeaves = new WeakMap<TraceEvent, ContentLeaf[] | null>();
+/** Detector spans per event and text, computed once whatever the number of policies. */
+const detected = new WeakMap<TraceEvent, Map<string, InjectionSpan[]>>();
+
+function leavesOf(event: TraceEvent): ContentLeaf[] | null {
+  let leaves = parsedLeaves.get(event);
+  if (leaves === undefined) {
+    const value = event.type === "tool_result" ? parseStructured(event.content) : undefined;
+    leaves = value === undefined ? null : contentLeaves(value);
+    parsedLeaves.set(event, leaves);
+  }
+  return leaves;
+}
+
+function spansOf(event: TraceEvent, text: string): InjectionSpan[] {
+  let byText = detected.get(event);
+  if (!byText) {
+    byText = new Map();
+    detected.set(event, byText);
+  }
+  let spans = byText.get(text);
+  if (!spans) {
+    spans = detectInjection(text);
+    byText.set(text, spans);
+  }
+  return spans;
+}
+
+/** Where the earliest hit of a pattern at a level was: the unit (for evidence) and the span hit. */
+interface Detail {
+  unit: Unit;
+  span?: InjectionSpan;
+}
+
 /** One family's automaton over the trace: its patterns, and where each was first seen per level. */
 interface FamilyIndex {
   family: Family;
   patterns: Map<string, number>;
   /** earliest[level][pattern]: seq of the first event of that level holding the pattern, or -1. */
   earliest: Int32Array[];
+  /** detail[level][pattern]: where that first hit was (only when content is read by units). */
+  detail: (Detail | undefined)[][];
 }
 
 /** Whether a later argument occurs in content, in this family: the seq of the earliest hit per level. */
 interface Candidate {
   seq: number;
-  level: "unknown" | "untrusted";
+  level: ProvenanceLevel;
   family: Family;
   value: string;
   unwrapped: boolean;
+  detail: Detail | undefined;
+}
+
+/** The levels a provenance condition counts, lowest first: `from` and everything below it. */
+const COUNTED: Record<ProvenanceLevel, readonly ProvenanceLevel[]> = {
+  injected: ["injected"],
+  untrusted: ["injected", "untrusted"],
+  unknown: ["injected", "untrusted", "unknown"],
+};
+
+/** Whitespace, `-`, `(` and `)`: the characters {@link SEPARATORS} removes, one at a time. */
+function isSeparator(c: string): boolean {
+  return c === "-" || c === "(" || c === ")" || /\s/.test(c);
+}
+
+/**
+ * For each code unit of a normalised text, the offset of the original code unit it came from:
+ * only built for a text with detector spans, to place a hit inside or outside them. The only
+ * family whose text differs from the lower-cased content is `spacing`, which drops separators;
+ * the others need no map (undefined).
+ */
+function offsetMap(normalise: Family["text"], text: string, lower: string): Int32Array | undefined {
+  if (lower.length !== text.length) return undefined;
+  if (normalise === asIs) return undefined;
+  const map: number[] = [];
+  for (let i = 0; i < lower.length; i++) if (!isSeparator(lower[i] as string)) map.push(i);
+  return Int32Array.from(map);
+}
+
+/** Pattern k of a scan's automaton: pattern p of family fi, `length` code units long. */
+interface Owner {
+  fi: FamilyIndex;
+  p: number;
+  length: number;
+}
+
+/** One automaton over the patterns of the families that normalise content alike. */
+interface Scan {
+  text: Family["text"];
+  owner: Owner[];
+  automaton: AhoCorasick;
+}
+
+/** Whether any pattern of any scan occurs in a text. */
+function occursIn(text: string, active: readonly Scan[]): boolean {
+  const lower = text.toLowerCase();
+  let found = false;
+  for (const { text: normalise, automaton } of active) {
+    automaton.scan(normalise(lower), () => {
+      found = true;
+    });
+    if (found) return true;
+  }
+  return false;
 }
 
 /**
@@ -155,24 +276,33 @@ interface Candidate {
  * (FAMILIES), become the patterns of one Aho-Corasick automaton per family, and every content
  * event is normalised and scanned once per family, recording per value the earliest event at
  * each integrity level. A query is then a few map lookups: no quadratic rescan of the trace.
+ *
+ * A policy with field rules or `from: injected` reads content by units: each leaf of a structured
+ * tool result is scanned by itself at its field's level, and a hit inside a span the injection
+ * detector marked is `injected`. Any other policy reads each text whole, as it always did.
  */
 export class ProvenanceIndex {
   private readonly families: FamilyIndex[];
   private readonly events: readonly TraceEvent[];
 
-  private constructor(patterns: string[][], trace: Trace, levelOf: (e: TraceEvent) => number) {
+  private constructor(
+    patterns: string[][],
+    trace: Trace,
+    private readonly policy: CompiledPolicy,
+  ) {
     this.events = trace.events;
     this.families = FAMILIES.map((family, f) => {
       const list = patterns[f] ?? [];
       return {
         family,
         patterns: new Map(list.map((p, i) => [p, i])),
-        earliest: [0, 1, 2].map(() => new Int32Array(list.length).fill(-1)),
+        earliest: LEVEL_NAME.map(() => new Int32Array(list.length).fill(-1)),
+        detail: LEVEL_NAME.map(() => []),
       };
     });
     // One automaton per distinct content normalisation; its pattern k is pattern owner[k].p of
     // family owner[k].fi (one text may be a pattern of several families).
-    const scans = new Map<Family["text"], { list: string[]; owner: { fi: FamilyIndex; p: number }[] }>();
+    const scans = new Map<Family["text"], { list: string[]; owner: Owner[] }>();
     this.families.forEach((fi, f) => {
       for (const [p, pattern] of (patterns[f] ?? []).entries()) {
         let scan = scans.get(fi.family.text);
@@ -181,30 +311,122 @@ export class ProvenanceIndex {
           scans.set(fi.family.text, scan);
         }
         scan.list.push(pattern);
-        scan.owner.push({ fi, p });
+        scan.owner.push({ fi, p, length: pattern.length });
       }
     });
-    const active = [...scans].map(([text, scan]) => ({
+    const active: Scan[] = [...scans].map(([text, scan]) => ({
       text,
       owner: scan.owner,
       automaton: new AhoCorasick(scan.list),
     }));
     if (active.length === 0) return;
+    const byUnits = policy.usesInjection || policy.hasFieldRules;
     for (const event of trace.events) {
       if (event.type === "tool_call") continue;
-      const level = levelOf(event);
+      const level = this.levelOf(event);
       if (level < 0) continue;
-      for (const text of contentOf(event)) {
-        const lower = text.toLowerCase();
-        for (const { text: normalise, owner, automaton } of active) {
-          automaton.scan(normalise(lower), (k) => {
-            const o = owner[k] as { fi: FamilyIndex; p: number };
-            const first = o.fi.earliest[level] as Int32Array;
-            if (first[o.p] === -1) first[o.p] = event.seq;
-          });
-        }
+      const texts = contentOf(event);
+      if (byUnits && this.readsByUnits(event, level)) {
+        // Parsing and the detector cost far more than a scan: only an event that holds some
+        // argument value at all is read leaf by leaf (one more scan of it, parsed once).
+        if (!texts.some((t) => occursIn(t, active))) continue;
+        this.scan(event, this.unitsOf(event, level), active, true);
+      } else {
+        this.scan(
+          event,
+          texts.map((text) => ({ text, level })),
+          active,
+          false,
+        );
       }
     }
+  }
+
+  /**
+   * Scans units of one event with every automaton, recording per pattern and level the first
+   * event holding it (and, with `detail`, the unit and detector span of that first hit).
+   */
+  private scan(event: TraceEvent, units: Unit[], active: readonly Scan[], detail: boolean): void {
+    for (const unit of units) {
+      const lower = unit.text.toLowerCase();
+      for (const { text: normalise, owner, automaton } of active) {
+        let map: Int32Array | undefined | null = null;
+        automaton.scan(normalise(lower), (k, end) => {
+          const o = owner[k] as Owner;
+          let lvl = unit.level;
+          let span: InjectionSpan | undefined;
+          if (unit.detect) {
+            unit.spans ??= spansOf(event, unit.text);
+            if (unit.spans.length > 0) {
+              if (map === null) map = offsetMap(normalise, unit.text, lower);
+              const same = lower.length === unit.text.length;
+              span = spanAt(unit.spans, end - o.length + 1, end, map, same);
+              if (span) lvl = LEVEL.injected;
+            }
+          }
+          const first = o.fi.earliest[lvl] as Int32Array;
+          if (first[o.p] === -1) {
+            first[o.p] = event.seq;
+            if (detail) (o.fi.detail[lvl] as (Detail | undefined)[])[o.p] = { unit, span };
+          }
+        });
+      }
+    }
+  }
+
+  /**
+   * Whether an event is read by units for this policy: a tool result some field rule may apply
+   * to, or content below `trusted` under a policy asking for `injected`. Any other event reads
+   * the same whole, and is read so.
+   */
+  private readsByUnits(event: MessageEvent | ToolResultEvent, level: number): boolean {
+    if (this.policy.usesInjection && level < LEVEL.trusted) return true;
+    return event.type === "tool_result" && this.policy.fieldRules(event.tool).length > 0;
+  }
+
+  private levelOf(e: TraceEvent): number {
+    return e.type === "message"
+      ? this.policy.roleIntegrity(e.role)
+      : this.policy.toolIntegrity(e.type === "tool_result" ? e.tool : null);
+  }
+
+  /**
+   * The units of an event for a policy that reads by units: the leaves of a structured tool
+   * result (each at the lowest level of the field rules naming it, else the tool's level) or the
+   * content whole, then the error text whole. A result no field rule applies to is split into
+   * leaves only when the detector marks something in its whole text. With `from: injected` in the policy, every unit
+   * below `trusted` that is not a mapping key gets the detector's spans.
+   */
+  private unitsOf(event: MessageEvent | ToolResultEvent, level: number): Unit[] {
+    const units: Unit[] = [];
+    const rules = event.type === "tool_result" ? this.policy.fieldRules(event.tool) : [];
+    // Without field rules, structure only places detector spans: a result the detector does
+    // not mark as a whole reads the same whole, and is not parsed (parsing is the dear part).
+    const split =
+      event.type === "tool_result" &&
+      (rules.length > 0 || (level < LEVEL.trusted && spansOf(event, event.content).length > 0));
+    const leaves = split ? leavesOf(event) : null;
+    if (leaves) {
+      for (const leaf of leaves) {
+        let l = -1;
+        for (const r of rules)
+          if (matchesFieldPattern(r.pattern, leaf.path) && (l === -1 || r.level < l)) l = r.level;
+        const unit: Unit = { text: leaf.text, level: l === -1 ? level : l, path: leaf.path };
+        if (!leaf.key) this.detect(unit);
+        units.push(unit);
+      }
+    } else if (event.content !== "") {
+      const unit: Unit = { text: event.content, level };
+      this.detect(unit);
+      units.push(unit);
+    }
+    // The error text stays at the event's level: the detector reads content only.
+    if (event.type === "tool_result" && event.error) units.push({ text: event.error, level });
+    return units;
+  }
+
+  private detect(unit: Unit): void {
+    if (this.policy.usesInjection && unit.level < LEVEL.trusted) unit.detect = true;
   }
 
   /**
@@ -237,14 +459,10 @@ export class ProvenanceIndex {
         }
       }
     }
-    const levelOf = (e: TraceEvent): number =>
-      e.type === "message"
-        ? policy.roleIntegrity(e.role)
-        : policy.toolIntegrity(e.type === "tool_result" ? e.tool : null);
     return new ProvenanceIndex(
       sets.map((s) => [...s].sort()),
       trace,
-      levelOf,
+      policy,
     );
   }
 
@@ -254,8 +472,8 @@ export class ProvenanceIndex {
    * earlier trusted content (the user naming `www.x.com` clears `https://www.x.com/`). A string
    * holding a JSON list answers for each element.
    */
-  lookup(value: string, seq: number, from: "unknown" | "untrusted"): ProvenanceHit | undefined {
-    const levels = from === "unknown" ? (["untrusted", "unknown"] as const) : (["untrusted"] as const);
+  lookup(value: string, seq: number, from: ProvenanceLevel): ProvenanceHit | undefined {
+    const levels = COUNTED[from];
     let best: Candidate | undefined;
     for (const v of variants(value)) {
       if (tooShort(v.value)) continue;
@@ -275,19 +493,54 @@ export class ProvenanceIndex {
           const s = fi.earliest[LEVEL[level]]?.[p] ?? -1;
           // Strictest family first: a later family replaces a hit only with an earlier event.
           if (s !== -1 && s < seq && (found === undefined || s < found.seq))
-            found = { seq: s, level, family: fi.family, value: v.value, unwrapped: v.unwrapped };
+            found = {
+              seq: s,
+              level,
+              family: fi.family,
+              value: v.value,
+              unwrapped: v.unwrapped,
+              detail: fi.detail[LEVEL[level]]?.[p],
+            };
         }
       }
       if (!cleared && found && (best === undefined || found.seq < best.seq)) best = found;
     }
     if (!best) return undefined;
     const source = this.events[best.seq] as TraceEvent;
+    const unit = best.detail?.unit;
     const normalisation = [
       ...(best.unwrapped ? ["list"] : []),
-      ...describeMatch(best.family, best.value, contentOf(source)),
+      ...describeMatch(best.family, best.value, unit ? [unit.text] : contentOf(source)),
     ];
-    return { value, source, integrity: best.level, normalisation };
+    const hit: ProvenanceHit = { value, source, integrity: best.level, normalisation };
+    if (unit?.path) {
+      const path = formatPath(unit.path);
+      hit.field = {
+        path,
+        at: `${source.at}.content${path.startsWith("[") || path === "" ? "" : "."}${path}`,
+      };
+    }
+    if (best.detail?.span) hit.injection = best.detail.span;
+    return hit;
   }
+}
+
+/**
+ * The detector span a hit at [start, end] (inclusive, offsets in the normalised text) falls in,
+ * if any. Without a map the offsets are the text's own; when lower-casing changed the text's
+ * length (a few Unicode letters) offsets are unreliable and any span counts.
+ */
+function spanAt(
+  spans: readonly InjectionSpan[],
+  start: number,
+  end: number,
+  map: Int32Array | undefined,
+  sameLength: boolean,
+): InjectionSpan | undefined {
+  if (!sameLength) return spans[0];
+  const s = map ? (map[start] ?? 0) : start;
+  const e = map ? (map[end] ?? 0) : end;
+  return spans.find((sp) => s < sp.end && e >= sp.start);
 }
 
 /**

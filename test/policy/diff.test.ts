@@ -143,6 +143,25 @@ describe("diffPolicies", () => {
     expect(loosens(diffOf(policy(), swapped), null)).toBe(false);
   });
 
+  it("orders provenance levels: injected within untrusted within unknown", () => {
+    const prov = (from: string) =>
+      policy({
+        extra: `  - id: payee
+    match:
+      tool: [send_money]
+      provenance: { args: [recipient], from: ${from} }
+    effect: block
+`,
+      });
+    const direction = (a: string, b: string) =>
+      diffOf(prov(a), prov(b)).rules.find((r) => r.rule === "payee")?.direction;
+    // A blocking rule that matches fewer calls loosens the policy.
+    expect(direction("untrusted", "injected")).toBe("loosening");
+    expect(direction("injected", "untrusted")).toBe("tightening");
+    expect(direction("injected", "unknown")).toBe("tightening");
+    expect(direction("unknown", "untrusted")).toBe("loosening");
+  });
+
   it("reports a default verdict change at policy level", () => {
     const diff = diffOf(policy({ defaults: "warn" }), policy({ defaults: "allow" }));
     expect(diff.policies).toEqual([

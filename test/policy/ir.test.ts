@@ -105,7 +105,8 @@ describe("loadIR", () => {
     [
       "a source integrity",
       (c) => {
-        (c.sources[0] as ProofIR["sources"][0]).integrity = "untrusted";
+        const source = c.sources[0] as ProofIR["sources"][0];
+        source.integrity = source.integrity === "untrusted" ? "trusted" : "untrusted";
       },
     ],
     ["a rule's tools", (c) => void c.rules[0]?.match.tools.push("transfer_all")],
