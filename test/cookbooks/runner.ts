@@ -170,7 +170,7 @@ export const PLACEHOLDERS: Readonly<Record<string, string>> = {
   "<PID>": "\\d+",
   "<NUMBER>": "\\d+(?:\\.\\d+)?",
   "<DIGEST>": "sha256:[0-9a-f]{64}",
-  "<HEX>": "[0-9a-f]+",
+  "<HEX>": "[0-9a-fA-F]+",
   "<TIME>": "\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:Z|[+-]\\d{2}:?\\d{2})?",
   "<DATE>": "[A-Z][a-z]{2} +\\d{1,2} \\d{2}:\\d{2}:\\d{2} \\d{4} GMT",
   "<TOKEN>": "[A-Za-z0-9._~+/=-]+",
