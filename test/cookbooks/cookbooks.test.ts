@@ -3,7 +3,7 @@
  * each runnable block against a clean copy of the committed repository, its output compared with
  * the expected block the cookbook shows. Needs bash, git, curl, jq and openssl.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -27,7 +27,7 @@ afterAll(() => {
   for (const dir of work) rmSync(dir, { recursive: true, force: true });
 });
 
-describe.skipIf(skip)("cookbooks", () => {
+describe("the cookbooks' index and links", () => {
   it("docs/cookbooks/README.md lists every cookbook, and the project README links each", () => {
     const index = readFileSync(join(DIR, "README.md"), "utf8");
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
@@ -35,6 +35,21 @@ describe.skipIf(skip)("cookbooks", () => {
     expect(files.filter((f) => !readme.includes(`(docs/cookbooks/${f})`))).toEqual([]);
   });
 
+  it("every relative link of the cookbooks names a file of the repository", () => {
+    const broken: string[] = [];
+    for (const file of [...files, "README.md"]) {
+      const text = readFileSync(join(DIR, file), "utf8");
+      for (const m of text.matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g)) {
+        const target = m[1] as string;
+        if (/^[a-z]+:/.test(target)) continue;
+        if (!existsSync(join(DIR, target))) broken.push(`${file}: ${target}`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+});
+
+describe.skipIf(skip)("cookbooks", () => {
   for (const file of files) {
     it(`${file} runs as written`, { timeout: 300_000 }, async () => {
       const cookbook = parseCookbook(readFileSync(join(DIR, file), "utf8"), `docs/cookbooks/${file}`);
