@@ -39,7 +39,7 @@ describe("parseCookbook", () => {
   it("reads runnable blocks, their attributes, expected blocks and the ports option", () => {
     const book = parseCookbook(
       md(
-        '<!-- cookbook ports="A_PORT B_PORT" -->\n',
+        '<!-- cookbook ports="A_PORT B_PORT" requires="promtool" -->\n',
         run("echo hi"),
         "",
         expected("hi"),
@@ -51,6 +51,7 @@ describe("parseCookbook", () => {
       "x.md",
     );
     expect(book.ports).toEqual(["A_PORT", "B_PORT"]);
+    expect(book.requires).toEqual(["promtool"]);
     expect(book.steps.map((s) => [s.line, s.exit, s.background, s.waitFor, s.timeoutSeconds])).toEqual([
       [2, 0, undefined, undefined, 60],
       [9, 0, "serve", "listening on", 9],

@@ -48,6 +48,8 @@ export interface Cookbook {
   file: string;
   /** Environment variables the runner sets to free TCP ports (`ports="A B"`). */
   ports: string[];
+  /** System tools the cookbook needs beyond bash, git, curl, jq and openssl (`requires="promtool"`). */
+  requires: string[];
   steps: Step[];
 }
 
@@ -91,6 +93,7 @@ export function parseCookbook(text: string, file: string): Cookbook {
   const lines = text.replace(/\r\n/g, "\n").split("\n");
   const steps: Step[] = [];
   let ports: string[] = [];
+  let requires: string[] = [];
   let last: Step | undefined;
   let sinceLast = 0;
   for (let i = 0; i < lines.length; i++) {
@@ -99,8 +102,10 @@ export function parseCookbook(text: string, file: string): Cookbook {
     if (comment) {
       const attrs = attributes(comment[1] as string, file, i + 1);
       for (const key of attrs.keys())
-        if (key !== "ports") throw new CookbookSyntaxError(file, i + 1, `unknown cookbook option "${key}"`);
+        if (key !== "ports" && key !== "requires")
+          throw new CookbookSyntaxError(file, i + 1, `unknown cookbook option "${key}"`);
       ports = (attrs.get("ports") ?? "").split(/\s+/).filter(Boolean);
+      requires = (attrs.get("requires") ?? "").split(/\s+/).filter(Boolean);
       continue;
     }
     const fence = /^(`{3,}|~{3,})\s*(\S*)\s*(.*)$/.exec(line);
@@ -160,7 +165,7 @@ export function parseCookbook(text: string, file: string): Cookbook {
     // Any other block ends the link between a runnable block and its expected block.
     sinceLast++;
   }
-  return { file, ports, steps };
+  return { file, ports, requires, steps };
 }
 
 /** Volatile parts an expected block may hold, and what each matches in the actual output. */
