@@ -15,7 +15,7 @@ const DIR = join(ROOT, "docs", "cookbooks");
 const files = readdirSync(DIR)
   .filter((f) => f.endsWith(".md") && f !== "README.md")
   .sort();
-const skip = missingTools("git", "curl", "jq", "openssl");
+const skip = missingTools("bash", "git", "curl", "jq", "openssl");
 
 let checkout: { dir: string; remove: () => void } | undefined;
 const work: string[] = [];
