@@ -274,6 +274,8 @@ function prelude(state: string): string {
     `. '${state}/env'`,
     `cd "$(cat '${state}/cwd')"`,
     "exec 2>&1 </dev/null",
+    // File modes a cookbook shows must not depend on the umask of whoever runs the tests.
+    "umask 022",
     "set -euo pipefail",
     "",
   ].join("\n");
