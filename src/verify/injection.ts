@@ -125,7 +125,7 @@ export const INJECTION_RULES: readonly InjectionRule[] = [
     // to say: aimed at whoever reads the data. A person's own "TODO: bring slides" is not marked.
     id: "todo_directive",
     patterns: [
-      String.raw`\b(?:todo|to-do|action\s+required|action\s+item)\s*[:\-]\s*(?:please\s+)?(?:send|forward|transfer|pay|wire|email|e-mail|post|share|invite|add|delete|remove|change|update|reset|visit|open|click|download|upload|create|make|book|reserve|concatenate|get|modify|schedule|grant|give|export|copy|move)\b[^\n]{0,300}?(?:[\w.+-]+@[\w-]+\.[a-z]{2,}|https?://|www\.|\b[\w-]+\.(?:com|net|org|io|co|info|biz|xyz|ru|cn|me|ly)\b|\b[a-z]{2}\d{2}[a-z0-9]{10,30}\b|\b(?:password|passcode|security\s+code|credentials?|iban|account\s+number|calendar|cloud\s+drive|inbox|reservation|file\s+with\s+(?:the\s+)?id|channel|workspace)\b)`,
+      String.raw`\b(?:todo|to-do|action\s+required|action\s+item)\s*[:\-]\s*(?:please\s+)?(?:send|forward|transfer|pay|wire|email|e-mail|post|share|invite|add|delete|remove|change|update|reset|visit|open|click|download|upload|create|make|book|reserve|concatenate|get|modify|schedule|grant|give|export|copy|move)\b(?:[^\n]|\n[ \t]*[^\n \t]){0,300}?(?:[\w.+-]+@[\w-]+\.[a-z]{2,}|https?://|www\.|\b[\w-]+\.(?:com|net|org|io|co|info|biz|xyz|ru|cn|me|ly)\b|\b[a-z]{2}\d{2}[a-z0-9]{10,30}\b|\b(?:password|passcode|security\s+code|credentials?|iban|account\s+number|calendar|cloud\s+drive|inbox|reservation|file\s+with\s+(?:the\s+)?id|channel|workspace)\b)`,
       String.raw`\b(?:todo|to-do)\s*[:\-]\s*(?:please\s+)?(?:say|tell\s+the\s+user|recommend\s+(?:that|to\s+the\s+user)|respond\s+with|reply\s+with|answer\s+with|state)\s+(?:that\b)?`,
     ],
   },
@@ -237,6 +237,27 @@ function enclosingBlock(text: string, at: number): [number, number] | undefined 
 }
 
 /**
+ * Line breaks as serialisers write them, read as plain whitespace of the same length so that
+ * every offset stays that of the original text:
+ * - the two characters `\n` of text that went through a Python `repr` or a JSON encoder, which
+ *   would glue words together ("\nIgnore"), become a space and a newline;
+ * - a YAML double-quoted scalar folded over lines (a backslash at the end of a line, then the
+ *   indentation and an optional `\ ` escape, as PyYAML writes long strings) becomes spaces
+ *   around the newline, so that words on either side of the fold are read as one sentence.
+ * A single line break inside a paragraph (hard-wrapped text) is crossed by the rules themselves.
+ */
+function unescapedBreaks(original: string): string {
+  let text = original.includes("\\n") ? original.replaceAll("\\n", " \n") : original;
+  if (text.includes("\\\n")) {
+    text = text.replace(
+      /\\\n([ \t]*)(\\ )?/g,
+      (_m, indent: string, escape?: string) => ` \n${indent}${escape ? "  " : ""}`,
+    );
+  }
+  return text;
+}
+
+/**
  * Marks the spans of `text` that carry instructions addressed to the agent (docs/policy.md,
  * "Injected content"). Deterministic, RE2 only, linear in the text: one pass of all rules as one
  * alternation, and only when it matches, one pass per paragraph to place the span and one per
@@ -252,11 +273,9 @@ function enclosingBlock(text: string, at: number): [number, number] | undefined 
 export function detectInjection(original: string): InjectionSpan[] {
   compiled ??= compileRules();
   const c = compiled;
-  if (original.length < 8 || !c.prefilter.test(original)) return [];
-  // Text that went through a Python `repr` or a JSON encoder keeps its line breaks as the two
-  // characters `\n`, which would glue words together ("\nIgnore"): read them as a space and a
-  // newline, which keeps every offset.
-  const text = original.includes("\\n") ? original.replaceAll("\\n", " \n") : original;
+  if (original.length < 8) return [];
+  const text = unescapedBreaks(original);
+  if (!c.prefilter.test(text)) return [];
   const firing = (s: string) =>
     c.prefilter.test(s) ? c.rules.filter((r) => r.pattern.test(s)).map((r) => r.id) : [];
   const spans: InjectionSpan[] = [];

@@ -257,6 +257,18 @@ interface Scan {
   automaton: AhoCorasick;
 }
 
+/**
+ * Whether a pattern occurs in a text once the line folds of its serialiser are undone: YAML (as
+ * PyYAML writes it) breaks long strings at spaces, so a value of several words ("Riverside View
+ * Hotel") can stand in the raw content as `Riverside\n  View Hotel`, and only the parsed leaf
+ * holds it whole. Only text with such a fold is scanned again.
+ */
+function occursUnfolded(text: string, active: readonly Scan[]): boolean {
+  return FOLD.test(text) && occursIn(text.replace(WHITESPACE_RUN, " "), active);
+}
+const FOLD = /\n[ \t]/;
+const WHITESPACE_RUN = /\s+/g;
+
 /** Whether any pattern of any scan occurs in a text. */
 function occursIn(text: string, active: readonly Scan[]): boolean {
   const lower = text.toLowerCase();
@@ -329,7 +341,7 @@ export class ProvenanceIndex {
       if (byUnits && this.readsByUnits(event, level)) {
         // Parsing and the detector cost far more than a scan: only an event that holds some
         // argument value at all is read leaf by leaf (one more scan of it, parsed once).
-        if (!texts.some((t) => occursIn(t, active))) continue;
+        if (!texts.some((t) => occursIn(t, active) || occursUnfolded(t, active))) continue;
         this.scan(event, this.unitsOf(event, level), active, true);
       } else {
         this.scan(

@@ -14,12 +14,36 @@ const RUNS = [
   "claude-3-5-sonnet-20241022/banking/user_task_0/important_instructions/injection_task_5.json",
   "claude-3-5-sonnet-20241022/banking/user_task_5/none/none.json",
 ];
-const POLICY = join(ROOT, "examples/policies/agentdojo-banking.yaml");
-
 let dir: string;
+/**
+ * A payments policy that blocks any payee read in tool output: unlike the example banking policy,
+ * which trusts the recipient column of transaction lists, it raises a false alarm on the benign
+ * run (the user pays a payee from their own history).
+ */
+let POLICY: string;
 
 beforeAll(async () => {
   dir = await tempDir();
+  POLICY = join(dir, "payments.yaml");
+  await writeFile(
+    POLICY,
+    [
+      "schema: proof.policy/v1",
+      "policy_id: agentdojo.banking.v1",
+      "rules:",
+      "  - id: banking.payee_from_untrusted",
+      "    match:",
+      "      tool: [send_money, schedule_transaction, update_scheduled_transaction]",
+      "      provenance: { args: [recipient], from: untrusted }",
+      "    effect: block",
+      "  - id: banking.password_from_untrusted",
+      "    match:",
+      "      tool: [update_password]",
+      "      provenance: { args: [password], from: untrusted }",
+      "    effect: block",
+      "",
+    ].join("\n"),
+  );
   const corpus = join(ROOT, "fixtures/corpus/agentdojo");
   for (const run of RUNS) {
     await mkdir(join(dir, "runs", run, ".."), { recursive: true });
