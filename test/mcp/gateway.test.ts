@@ -266,9 +266,7 @@ describe("startGateway", () => {
     const hung = await post(gw.url, session, call(2, "hang"));
     expect(hung.status).toBe(504);
     expect(hung.messages[0]).toMatchObject({ id: 2, error: { code: -31003 } });
-    expect(errorMessage(hung.messages[0])).toContain(
-      "did not answer within 300 ms",
-    );
+    expect(errorMessage(hung.messages[0])).toContain("did not answer within 300 ms");
 
     const dropped = await post(gw.url, session, call(3, "drop"));
     expect(dropped.type).toContain("text/event-stream");
