@@ -532,35 +532,54 @@ export function createGateway(options: GatewayOptions): GatewayServer {
     // Messages: relayed through the proxy (which observes the call's result), as they came.
     const lines: string[] = [];
     const stream = answer.stream;
-    if (stream) {
+    /** Registers a session whose initialize succeeded (before its answer can reach the client). */
+    const settle = () => {
+      clearTimeout(timer);
+      if (!fresh) return;
+      if (!initializeSucceeded(lines)) void closeSession(s);
+      else {
+        s.started = true;
+        sessions.set(s.id, s);
+        gm?.sessions.set(sessions.size);
+      }
+    };
+    // The head goes out with the first event: one packet fewer per call.
+    if (stream)
       raw.writeHead(200, {
         "content-type": "text/event-stream",
         "cache-control": "no-cache",
         ...sessionHeader,
       });
-      raw.flushHeaders();
-    }
+    let ended = false;
     for await (const text of answer.messages) {
       const out = capture(s, () => s.proxy.fromServer(text));
-      if (stream) for (const line of out.toClient) raw.write(sseEvent(line));
+      if (ended) {
+        // After the response the stream is the server's to close; what still comes goes where
+        // unrelated messages go.
+        for (const line of out.toClient) unrelated(s, line);
+        continue;
+      }
       lines.push(...out.toClient);
+      if (!stream || out.toClient.length === 0) continue;
+      const events = out.toClient.map(sseEvent).join("");
+      if (id !== undefined && !s.proxy.isWaiting(id)) {
+        // The response is here: the client's stream ends with it, without waiting for the upstream's.
+        settle();
+        raw.end(events);
+        ended = true;
+      } else raw.write(events);
     }
-    clearTimeout(timer);
+    if (ended) return;
     if (id !== undefined && s.proxy.isWaiting(id)) {
       const why = timedOut
         ? `proof: the upstream MCP server ${upstream.name} did not answer within ${requestTimeoutMs} ms; the call's outcome is unknown`
         : `proof: the upstream MCP server ${upstream.name} ended its answer without a response; the call's outcome is unknown`;
       gm?.upstreamErrors.inc({ status: timedOut ? "504" : "502" });
       const out = capture(s, () => s.proxy.abandon(id, why));
-      if (stream) for (const line of out.toClient) raw.write(sseEvent(line));
       lines.push(...out.toClient);
+      if (stream) raw.write(out.toClient.map(sseEvent).join(""));
     }
-    if (fresh && !initializeSucceeded(lines)) void closeSession(s);
-    else if (fresh) {
-      s.started = true;
-      sessions.set(s.id, s);
-      gm?.sessions.set(sessions.size);
-    }
+    settle();
     if (stream) raw.end();
     else
       send(
