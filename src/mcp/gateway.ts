@@ -481,7 +481,12 @@ export function createGateway(options: GatewayOptions): GatewayServer {
       timedOut = true;
       abort.abort();
     }, requestTimeoutMs);
-    raw.on("close", () => abort.abort());
+    /** Set once the client has its answer: the upstream's stream may then end on its own. */
+    let answered = false;
+    // A client that goes away before its answer stops the wait upstream (and frees the request id).
+    raw.on("close", () => {
+      if (!answered) abort.abort();
+    });
     const protocolVersion = header(request, "mcp-protocol-version");
     const answer: UpstreamAnswer = await s.upstream.send(forwarded, {
       request: id !== undefined,
@@ -491,6 +496,7 @@ export function createGateway(options: GatewayOptions): GatewayServer {
     const sessionHeader: Record<string, string> = fresh ? { "mcp-session-id": s.id } : {};
     /** Answers the request with a gateway error when the upstream could not: 503, 502, 504 or 404. */
     const fail = (status: number, text: string, headers: Record<string, string> = {}) => {
+      answered = true;
       clearTimeout(timer);
       gm?.upstreamErrors.inc({ status: String(status) });
       const out = id === undefined ? { toClient: [] } : capture(s, () => s.proxy.abandon(id, text));
@@ -520,6 +526,7 @@ export function createGateway(options: GatewayOptions): GatewayServer {
       return;
     }
     if (answer.kind === "accepted") {
+      answered = true;
       clearTimeout(timer);
       if (id !== undefined) {
         fail(502, `proof: the upstream MCP server ${upstream.name} accepted a request without answering it`);
@@ -534,6 +541,7 @@ export function createGateway(options: GatewayOptions): GatewayServer {
     const stream = answer.stream;
     /** Registers a session whose initialize succeeded (before its answer can reach the client). */
     const settle = () => {
+      answered = true;
       clearTimeout(timer);
       if (!fresh) return;
       if (!initializeSucceeded(lines)) void closeSession(s);

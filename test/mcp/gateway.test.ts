@@ -10,8 +10,10 @@ import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type GatewayHandle, type GatewayOptions, startGateway } from "../../src/mcp/gateway.js";
 import { SseDecoder, sseEvent } from "../../src/mcp/sse.js";
+import { createServeMetrics } from "../../src/serve/metrics.js";
 import { policy } from "../engine/helpers.js";
 import { initializeBody, MCP_HEADERS } from "./gateway-helpers.js";
+import { recordingProxy } from "./helpers.js";
 
 const POLICY = policy(`schema: proof.policy/v1
 policy_id: scripted.v1
@@ -35,12 +37,13 @@ interface Scripted {
 /**
  * Answers initialize (JSON, with a session id), accepts notifications (202), and answers
  * `tools/call` by tool name: `echo` streams a progress notification then the result over SSE,
- * `hang` never answers, `drop` opens an SSE stream and closes it without answering; any other
- * tool gets a JSON result.
+ * `hang` never answers, `drop` opens an SSE stream and closes it without answering, `notify`
+ * also sends a notification on every GET stream; any other tool gets a JSON result.
  */
 async function scriptedUpstream(): Promise<Scripted> {
   const received: Record<string, unknown>[] = [];
   const open = new Set<ServerResponse>();
+  const getStreams = new Set<ServerResponse>();
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let body = "";
     req.on("data", (c: Buffer) => {
@@ -48,6 +51,13 @@ async function scriptedUpstream(): Promise<Scripted> {
     });
     req.on("end", () => {
       if (req.method === "DELETE") return void res.writeHead(200).end();
+      if (req.method === "GET") {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        res.write(": open\n\n");
+        getStreams.add(res);
+        open.add(res);
+        return;
+      }
       if (req.method !== "POST") return void res.writeHead(405).end();
       const m = JSON.parse(body) as { id?: number; method?: string; params?: { name?: string } };
       received.push(m as Record<string, unknown>);
@@ -64,6 +74,11 @@ async function scriptedUpstream(): Promise<Scripted> {
         );
       }
       const tool = m.params?.name;
+      if (tool === "notify")
+        for (const g of getStreams)
+          g.write(
+            sseEvent(JSON.stringify({ jsonrpc: "2.0", method: "notifications/resources/list_changed" })),
+          );
       if (tool === "hang") {
         open.add(res);
         return;
@@ -326,5 +341,77 @@ describe("startGateway", () => {
       ["tool_call", "other"],
       ["tool_result", "other"],
     ]);
+  });
+
+  it("relays the upstream's own messages to the client's GET stream, and counts what it did in /metrics", async () => {
+    const metrics = createServeMetrics({ defaultMetrics: false, warn: () => {} });
+    const gw = await start({ metrics });
+    const session = await initialize(gw.url);
+    // notifications/initialized opens the upstream's GET stream.
+    expect(
+      (await post(gw.url, session, { jsonrpc: "2.0", method: "notifications/initialized" })).status,
+    ).toBe(202);
+    const stream = await fetch(gw.url, {
+      headers: { accept: "text/event-stream", "mcp-session-id": session },
+    });
+    expect(stream.status).toBe(200);
+    const second = await fetch(gw.url, {
+      headers: { accept: "text/event-stream", "mcp-session-id": session },
+    });
+    expect(second.status).toBe(409);
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new SseDecoder();
+    const text = new TextDecoder();
+    // The upstream's GET stream may open after the first call: call until the notification comes.
+    const events: Record<string, unknown>[] = [];
+    let id = 2;
+    const read = (async () => {
+      while (events.length === 0) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        for (const e of decoder.push(text.decode(value, { stream: true })))
+          events.push(JSON.parse(e.data) as Record<string, unknown>);
+      }
+    })();
+    while (events.length === 0) {
+      await post(gw.url, session, call(id++, "notify"));
+      await Promise.race([read, new Promise((r) => setTimeout(r, 50))]);
+    }
+    expect(events[0]).toMatchObject({ method: "notifications/resources/list_changed" });
+    await reader.cancel();
+    await post(gw.url, session, call(id++, "delete_repo"));
+    const body = (await metrics.render()).body;
+    expect(body).toMatch(/proof_mcp_gateway_decisions_total\{verdict="block"\} 1/);
+    expect(body).toMatch(/proof_mcp_gateway_decisions_total\{verdict="allow"\} [1-9]/);
+    expect(body).toMatch(/proof_mcp_gateway_sessions 1/);
+    expect(body).toMatch(/proof_mcp_gateway_requests_total\{method="POST",code="200"\} [1-9]/);
+  });
+});
+
+describe("McpProxy.abandon", () => {
+  it("answers a forwarded call the server will never answer with -31003, observes it as a failed call, and frees its id", () => {
+    const r = recordingProxy();
+    r.proxy.fromClient(JSON.stringify(call(7, "read_secret", { name: "k" })));
+    expect(r.server).toHaveLength(1);
+    expect(r.proxy.isWaiting(7)).toBe(true);
+    r.proxy.abandon(7, "proof: gone; the call's outcome is unknown");
+    expect(r.client).toEqual([
+      {
+        jsonrpc: "2.0",
+        id: 7,
+        error: { code: -31003, message: "proof: gone; the call's outcome is unknown" },
+      },
+    ]);
+    expect(r.proxy.isWaiting(7)).toBe(false);
+    const events = r.guard.trace().events as { type: string; error?: string | null }[];
+    expect(events.map((e) => [e.type, e.error ?? null])).toEqual([
+      ["tool_call", null],
+      ["tool_result", "proof: gone; the call's outcome is unknown"],
+    ]);
+    // Not waiting: nothing happens. The id can be used again.
+    r.proxy.abandon(7, "again");
+    expect(r.client).toHaveLength(1);
+    r.proxy.fromClient(JSON.stringify(call(7, "read_secret", { name: "k" })));
+    expect(r.server).toHaveLength(2);
   });
 });
