@@ -5,10 +5,13 @@
  */
 import { existsSync } from "node:fs";
 import { readdir, readFile, realpath, writeFile } from "node:fs/promises";
+import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { proof, removeTempDirs, tempDir } from "../e2e/cli.js";
 import { API_AUDIENCE, startIdp, type TestIdp } from "../helpers/idp.js";
+import { type Issued, makeCa, makeCert } from "../helpers/pki.js";
+import { missingTools } from "../helpers/tools.js";
 import {
   connect,
   FILESYSTEM,
@@ -277,6 +280,46 @@ describe("proof mcp gateway authentication", () => {
     expect(stolen.status).toBe(401);
   }, 60_000);
 
+  it.skipIf(missingTools("openssl"))(
+    "under the prod profile serves HTTPS and requires a client certificate of the CA and a token",
+    async () => {
+      const pki = await tempDir();
+      const ca = makeCa(pki, "ca");
+      const server = makeCert(pki, ca, "server", "server", ["DNS:localhost", "IP:127.0.0.1"]);
+      const agent = makeCert(pki, ca, "agent", "client", ["DNS:agent.proof.test"]);
+      await writeFile(join(dir, "auth.yaml"), `issuer: ${idp.issuer}\naudience: ${API_AUDIENCE}\n`);
+      const gw = await startGateway(
+        [
+          "--policy",
+          "fs.yaml",
+          "--auth",
+          "auth.yaml",
+          "--tls-cert",
+          server.certFile,
+          "--tls-key",
+          server.keyFile,
+          "--client-ca",
+          ca.certFile,
+          "--allowed-san",
+          "agent.proof.test",
+          ...fsServer(),
+        ],
+        dir,
+      );
+      expect(gw.url).toMatch(/^https:\/\//);
+      const token = await idp.token("verify:run");
+      const headers = { ...MCP_HEADERS, authorization: `Bearer ${token}` };
+      // Without a client certificate: 403 before the token is even looked at.
+      expect((await httpsPost(gw.url, headers, initializeBody(), ca)).status).toBe(403);
+      // With the agent's certificate and the token: a session.
+      const ok = await httpsPost(gw.url, headers, initializeBody(), ca, agent);
+      expect(ok.status).toBe(200);
+      expect(ok.session).toMatch(/^[0-9a-f-]{36}$/);
+      expect(ok.body).toContain("secure-filesystem-server");
+    },
+    60_000,
+  );
+
   it("refuses --insecure-no-auth under the default prod profile before listening (exit 6)", async () => {
     const r = await proof(
       [
@@ -295,3 +338,36 @@ describe("proof mcp gateway authentication", () => {
     expect(r.stderr).toContain("--insecure-no-auth is refused under the prod profile");
   }, 30_000);
 });
+
+/** One HTTPS POST trusting `ca`, with `client`'s certificate when given. */
+function httpsPost(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  ca: Issued,
+  client?: Issued,
+): Promise<{ status: number; session: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      url,
+      { method: "POST", headers, ca: ca.cert, ...(client ? { cert: client.cert, key: client.key } : {}) },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => {
+          text += c;
+        });
+        res.on("end", () => {
+          const sid = res.headers["mcp-session-id"];
+          resolve({
+            status: res.statusCode ?? 0,
+            session: typeof sid === "string" ? sid : undefined,
+            body: text,
+          });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
