@@ -578,6 +578,16 @@ export function createGateway(options: GatewayOptions): GatewayServer {
       } else raw.write(events);
     }
     if (ended) return;
+    const failure = answer.messages.failure;
+    if (id !== undefined && s.proxy.isWaiting(id) && failure && !stream && lines.length === 0) {
+      // Nothing was sent yet: the failure can still be an HTTP status.
+      fail(
+        503,
+        `proof: the upstream MCP server ${upstream.name} is unavailable (${failure.reason}); ${failure.ran ? "the call's outcome is unknown" : "the call was not run"}`,
+        { "retry-after": String(RETRY_AFTER_SECONDS) },
+      );
+      return;
+    }
     if (id !== undefined && s.proxy.isWaiting(id)) {
       const why = timedOut
         ? `proof: the upstream MCP server ${upstream.name} did not answer within ${requestTimeoutMs} ms; the call's outcome is unknown`
@@ -594,7 +604,8 @@ export function createGateway(options: GatewayOptions): GatewayServer {
         raw,
         answer.status,
         lines.length === 1 ? (lines[0] as string) : `[${lines.join(",")}]`,
-        sessionHeader,
+        // Only a session that started is named: a failed initialize leaves none behind.
+        s.started ? sessionHeader : {},
       );
   });
 

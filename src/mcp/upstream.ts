@@ -32,8 +32,15 @@ export class MessageQueue implements AsyncIterable<string> {
     this.wake?.();
   }
 
-  /** No more messages will come (idempotent). */
-  end(): void {
+  /**
+   * Why the messages ended early, when the upstream's end is known to be a failure (a stdio
+   * server that exited): `ran` tells whether the message may have been acted on.
+   */
+  failure: { reason: string; ran: boolean } | undefined;
+
+  /** No more messages will come (idempotent); `failure` when the upstream failed. */
+  end(failure?: { reason: string; ran: boolean }): void {
+    if (!this.done && failure) this.failure = failure;
     this.done = true;
     this.wake?.();
   }
@@ -361,7 +368,9 @@ export function stdioUpstream(
         const rest = framer.end();
         if (rest !== undefined) line(rest);
         exit = e.reason;
-        for (const q of waiters.values()) q.end();
+        // A server that could not start never read the message.
+        const failure = { reason: `the server ${e.reason}`, ran: !e.reason.startsWith("could not start") };
+        for (const q of waiters.values()) q.end(failure);
         waiters.clear();
       });
       return {

@@ -388,6 +388,29 @@ describe("startGateway", () => {
   });
 });
 
+describe("startGateway over stdio", () => {
+  it("answers 503 and starts no session when the server command cannot start", async () => {
+    const gw = await startGateway({
+      policies: [POLICY],
+      upstream: { command: ["/nonexistent/proof-test-server"] },
+      log: () => {},
+    });
+    try {
+      const res = await fetch(gw.url, { method: "POST", headers: MCP_HEADERS, body: initializeBody() });
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("1");
+      expect(res.headers.get("mcp-session-id")).toBeNull();
+      const body = (await res.json()) as Record<string, unknown>;
+      expect(body).toMatchObject({ id: 1, error: { code: -31003 } });
+      expect(errorMessage(body)).toContain("could not start");
+      expect(errorMessage(body)).toContain("the call was not run");
+      expect(gw.sessions).toBe(0);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
 describe("McpProxy.abandon", () => {
   it("answers a forwarded call the server will never answer with -31003, observes it as a failed call, and frees its id", () => {
     const r = recordingProxy();
