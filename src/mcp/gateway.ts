@@ -122,7 +122,7 @@ interface Session {
   guard: Guard;
   proxy: McpProxy;
   upstream: UpstreamSession;
-  /** Who opened it (the token's subject); another subject cannot use it. */
+  /** Who opened it (the client certificate's and the token's subject); no one else can use it. */
   subject: string | undefined;
   /** The client's GET stream, where messages no request waits for go. */
   stream: ServerResponse | undefined;
@@ -216,7 +216,7 @@ export function createGateway(options: GatewayOptions): GatewayServer {
         ? "Unsupported Media Type: a message must be sent as application/json"
         : status === 500
           ? "internal error"
-          : `Bad Request: ${e.message ?? "invalid request"}`;
+          : `${status === 413 ? "Payload Too Large" : "Bad Request"}: ${e.message ?? "invalid request"}`;
     return reply
       .code(status)
       .type(JSON_TYPE)
@@ -236,7 +236,9 @@ export function createGateway(options: GatewayOptions): GatewayServer {
               reason: "client_certificate_missing" as const,
               message: "a client certificate is required",
             };
-      if (!outcome.ok) {
+      if (outcome.ok)
+        (request as FastifyRequest & { subject?: string }).subject = `cert:${outcome.subject ?? ""}`;
+      else {
         metrics?.authFailure(outcome.reason);
         return reply
           .code(403)
@@ -264,7 +266,9 @@ export function createGateway(options: GatewayOptions): GatewayServer {
             ),
           );
       }
-      (request as FastifyRequest & { subject?: string }).subject = outcome.subject;
+      // Who may use a session: the token's subject, and the certificate's when there is one.
+      const r = request as FastifyRequest & { subject?: string };
+      r.subject = `${r.subject ?? ""} token:${outcome.subject ?? ""}`;
     }
   });
 

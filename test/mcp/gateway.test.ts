@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type GatewayHandle, type GatewayOptions, startGateway } from "../../src/mcp/gateway.js";
 import { SseDecoder, sseEvent } from "../../src/mcp/sse.js";
 import { createServeMetrics } from "../../src/serve/metrics.js";
+import type { RequestAuthenticator } from "../../src/serve/types.js";
 import { policy } from "../engine/helpers.js";
 import { initializeBody, MCP_HEADERS } from "./gateway-helpers.js";
 import { recordingProxy } from "./helpers.js";
@@ -385,6 +386,38 @@ describe("startGateway", () => {
     expect(body).toMatch(/proof_mcp_gateway_decisions_total\{verdict="allow"\} [1-9]/);
     expect(body).toMatch(/proof_mcp_gateway_sessions 1/);
     expect(body).toMatch(/proof_mcp_gateway_requests_total\{method="POST",code="200"\} [1-9]/);
+  });
+});
+
+describe("startGateway with an authenticator", () => {
+  it("binds a session to the subject that opened it: another subject's token finds no session", async () => {
+    // Bearer alice / Bearer bob: two subjects; anything else is refused.
+    const authenticator: RequestAuthenticator = {
+      async authenticate(authorization) {
+        const who = /^Bearer (alice|bob)$/.exec(authorization ?? "")?.[1];
+        return who
+          ? { ok: true, subject: who, scopes: [] }
+          : { ok: false, status: 401, reason: "missing_token", message: "no token" };
+      },
+      ready: () => true,
+      start: async () => {},
+      close: () => {},
+    };
+    const gw = await start({ authenticator });
+    expect(
+      (await fetch(gw.url, { method: "POST", headers: MCP_HEADERS, body: initializeBody() })).status,
+    ).toBe(401);
+    const res = await fetch(gw.url, {
+      method: "POST",
+      headers: { ...MCP_HEADERS, authorization: "Bearer alice" },
+      body: initializeBody(),
+    });
+    const session = res.headers.get("mcp-session-id") as string;
+    await res.text();
+    expect((await post(gw.url, session, call(2, "other"), { authorization: "Bearer bob" })).status).toBe(404);
+    expect((await post(gw.url, session, call(3, "other"), { authorization: "Bearer alice" })).status).toBe(
+      200,
+    );
   });
 });
 
