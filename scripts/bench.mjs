@@ -351,6 +351,13 @@ const serveBench = spawnSync(process.execPath, [join(root, "scripts", "bench-ser
 if (serveBench.status !== 0) throw new Error(`bench-serve failed: ${serveBench.stderr}`);
 section = `${section}\n\n${serveBench.stdout.trimEnd()}`;
 
+// `proof mcp gateway` per call and with 8 concurrent sessions against the same server called directly, same run.
+const gatewayBench = spawnSync(process.execPath, [join(root, "scripts", "bench-gateway.mjs")], {
+  encoding: "utf8",
+});
+if (gatewayBench.status !== 0) throw new Error(`bench-gateway failed: ${gatewayBench.stderr}`);
+section = `${section}\n\n${gatewayBench.stdout.trimEnd()}`;
+
 console.log(section);
 if (!args.includes("--no-write")) {
   const docPath = join(root, "docs", "performance.md");

@@ -276,6 +276,29 @@ export class McpProxy {
     }
   }
 
+  /** Whether a forwarded request with this id still waits for the server's answer. */
+  isWaiting(id: JsonRpcId): boolean {
+    return this.pending.has(idKey(id));
+  }
+
+  /**
+   * The server will never answer this forwarded request (its connection failed, its answer
+   * stream ended without it, or it took too long): the request stops waiting, a tool call's
+   * outcome is observed as an error (so sequence rules see a failed call, not a missing one), and
+   * the client gets a {@link SERVER_UNAVAILABLE} error with `message` (which says whether the call
+   * ran: after a failed connection it did not, after a broken stream nobody knows). Unlike
+   * {@link serverGone}, later requests are still forwarded: a server reached over HTTP may come
+   * back. Does nothing for an id that is not waiting.
+   */
+  abandon(id: JsonRpcId, message: string): void {
+    const key = idKey(id);
+    const p = this.pending.get(key);
+    if (!p) return;
+    this.pending.delete(key);
+    if (p.call) this.observe({ callId: p.call.callId, tool: p.call.tool, content: "", error: message });
+    this.ports.toClient(errorLine(p.id, SERVER_UNAVAILABLE, message));
+  }
+
   private downMessage(): string {
     return `proof: the MCP server is unavailable (${this.serverDown}); the call was not run`;
   }

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import type { Command } from "commander";
 import { environmentError, inputError, ProofError } from "../../errors.js";
 import { createGuard, type Guard } from "../../guard/guard.js";
@@ -7,8 +8,10 @@ import { type Ledger, openLedger } from "../../io/ledger-file.js";
 import { loadContext, loadPolicySet } from "../../io/policy-files.js";
 import { type ReservedFile, reserveFile } from "../../io/reserved-file.js";
 import { spawnStdioChild } from "../../io/stdio-child.js";
+import { writeFileAtomic } from "../../io/write.js";
 import { McpProxy, PROXY_CASE_ID } from "../../mcp/proxy.js";
 import { runSession } from "../../mcp/run.js";
+import { resolveServeConfig } from "../../serve/config.js";
 import { oneLine } from "../output.js";
 
 interface ProxyOptions {
@@ -138,4 +141,212 @@ export function registerMcp(program: Command, run: (action: () => Promise<number
         return end.server.code;
       }),
     );
+
+  mcp
+    .command("gateway")
+    .description(
+      "MCP Streamable HTTP gateway: decide each tools/call of every session before the upstream sees it",
+    )
+    .argument(
+      "[server...]",
+      "a stdio MCP server command and its arguments, after -- (one process per session)",
+    )
+    .requiredOption("--listen <host:port>", "where to listen (port 0 picks a free one)")
+    .requiredOption("--policy <path>", "policy YAML, IR file, or directory of policies")
+    .option(
+      "--upstream <url>",
+      "the upstream MCP server's Streamable HTTP endpoint (instead of -- SERVER...)",
+    )
+    .option("--context <file>", "context (JSON or YAML object) for `when` and CEL conditions")
+    .option(
+      "--record <dir>",
+      "write each session as a canonical proof trace, DIR/<session id>.jsonl, when it ends",
+    )
+    .option("--ledger <file>", "append every decision, with its session id, to this hash-chained ledger")
+    .option("--ledger-sign-key <file>", "with --ledger: sign each record with this Ed25519 key (PEM)")
+    .option(
+      "--connect-timeout <ms>",
+      "time to connect to the upstream before a call gets 503",
+      positiveInt,
+      2000,
+    )
+    .option(
+      "--request-timeout <ms>",
+      "time for the upstream to answer a request before it gets 504",
+      positiveInt,
+      60000,
+    )
+    .option(
+      "--auth <file>",
+      "auth.yaml: require OAuth 2.0 bearer tokens from its issuer (docs/serve-auth.md)",
+    )
+    .option("--tls-cert <file>", "PEM certificate chain: serve HTTPS (with --tls-key)")
+    .option("--tls-key <file>", "PEM private key of --tls-cert")
+    .option("--client-ca <file>", "PEM CA bundle: require client certificates it issued (mutual TLS)")
+    .option(
+      "--allowed-san <name>",
+      "accept only client certificates naming this DNS or URI SAN (repeatable)",
+      collect,
+    )
+    .option("--profile <name>", "dev | stage | prod (default prod): prod requires --auth and --client-ca")
+    .option("--insecure-no-auth", "serve without authentication (development only; refused under prod)")
+    .action((server: string[], opts: GatewayFlags) => run(() => gateway(server, opts)));
+}
+
+interface GatewayFlags extends ProxyOptions {
+  listen: string;
+  upstream?: string;
+  connectTimeout: number;
+  requestTimeout: number;
+  auth?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  clientCa?: string;
+  allowedSan?: string[];
+  profile?: string;
+  insecureNoAuth?: boolean;
+}
+
+/** Collects a repeatable option's values. */
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/** A positive integer option (milliseconds). @throws ProofError `usage.invalid_value` (exit 6). */
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n <= 0)
+    throw inputError(
+      "usage.invalid_value",
+      `expected a positive whole number of milliseconds, not '${value}'`,
+    );
+  return n;
+}
+
+/** Socket errors of listening that are the machine's, not proof's (exit 8). */
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: "the address is already in use",
+  EADDRNOTAVAIL: "the address is not available on this machine",
+  EACCES: "permission denied (ports below 1024 need privileges)",
+};
+
+function sayGateway(message: string): void {
+  process.stderr.write(`${oneLine(`proof mcp gateway: ${message}`)}\n`);
+}
+
+/**
+ * `proof mcp gateway --listen HOST:PORT --policy P (--upstream URL | -- SERVER...)`
+ * (docs/integrations/mcp-gateway.md). Everything that can be wrong is checked before it listens:
+ * the policy (exit 6), the auth and TLS settings as `proof serve` checks them (exit 6), the
+ * ledger and the record directory (exit 8 when the system refuses, 6 for a bad path, 2 for a
+ * broken ledger). Runs until SIGTERM or SIGINT, which end every session (records written) and
+ * exit 0. The gateway module (and fastify) is loaded only here.
+ */
+async function gateway(server: string[], opts: GatewayFlags): Promise<number> {
+  if ((opts.upstream === undefined) === (server.length === 0))
+    throw inputError(
+      "usage.upstream",
+      opts.upstream === undefined
+        ? "no upstream: give --upstream URL, or a stdio server command after --"
+        : "--upstream and a server command after -- exclude each other: give one upstream",
+    );
+  if (opts.upstream !== undefined) {
+    let protocol = "";
+    try {
+      protocol = new URL(opts.upstream).protocol;
+    } catch {
+      protocol = "";
+    }
+    if (protocol !== "http:" && protocol !== "https:")
+      throw inputError("usage.upstream", `--upstream must be an http or https URL, not '${opts.upstream}'`);
+  }
+  const config = resolveServeConfig(
+    {
+      policyDir: opts.policy,
+      listen: opts.listen,
+      ...(opts.profile !== undefined ? { profile: opts.profile } : {}),
+      ...(opts.insecureNoAuth ? { insecureNoAuth: true } : {}),
+      ...(opts.auth !== undefined ? { auth: opts.auth } : {}),
+      ...(opts.tlsCert !== undefined ? { tlsCert: opts.tlsCert } : {}),
+      ...(opts.tlsKey !== undefined ? { tlsKey: opts.tlsKey } : {}),
+      ...(opts.clientCa !== undefined ? { clientCa: opts.clientCa } : {}),
+      ...(opts.allowedSan !== undefined ? { allowedSan: opts.allowedSan } : {}),
+    },
+    undefined,
+  );
+  const policies = await loadPolicySet(opts.policy);
+  const context = opts.context ? await loadContext(opts.context) : undefined;
+  const [{ createGateway }, { buildServeDependencies }] = await Promise.all([
+    import("../../mcp/gateway.js"),
+    import("../../serve/deps.js"),
+  ]);
+  const deps = await buildServeDependencies(config, sayGateway);
+  const record = opts.record;
+  if (record !== undefined) {
+    // Proves now that the directory can be written: a session whose trace could not be kept
+    // must fail before it runs, not when it ends.
+    const probe = await reserveFile(join(record, ".proof-gateway-probe"));
+    await probe.abort();
+  }
+  let ledger: Ledger | undefined;
+  if (opts.ledger) {
+    const path = opts.ledger;
+    ledger = await openLedger(path, opts.ledgerSignKey ? { signKey: opts.ledgerSignKey } : {}).catch(
+      (err: unknown) => {
+        throw fileError(err, path, "open the ledger");
+      },
+    );
+  }
+  const open = ledger;
+  const handle = createGateway({
+    policies,
+    ...(context ? { context } : {}),
+    upstream: opts.upstream !== undefined ? { url: opts.upstream } : { command: server },
+    connectTimeoutMs: opts.connectTimeout,
+    requestTimeoutMs: opts.requestTimeout,
+    bodyBytes: config.limits.bodyBytes,
+    metrics: deps.metrics,
+    ...(deps.authenticator ? { authenticator: deps.authenticator } : {}),
+    ...(deps.options.clientCertificateCheck
+      ? { clientCertificateCheck: deps.options.clientCertificateCheck }
+      : {}),
+    ...(deps.options.https ? { https: deps.options.https } : {}),
+    ...(open ? { ledger: (r) => open.append(r) } : {}),
+    ...(record !== undefined
+      ? { record: (id: string, text: string) => writeFileAtomic(join(record, `${id}.jsonl`), text) }
+      : {}),
+    log: sayGateway,
+  });
+  let base: string;
+  try {
+    await deps.start(handle.app.server);
+    base = await handle.listen(config.listen.host, config.listen.port);
+  } catch (err) {
+    deps.stop();
+    await handle.close();
+    await ledger?.close().catch(() => {});
+    const code = (err as NodeJS.ErrnoException).code ?? "";
+    const why = LISTEN_ERRORS[code];
+    if (why === undefined) throw err;
+    throw new ProofError(
+      `serve.${code.toLowerCase()}`,
+      `cannot listen on ${config.listen.host}:${config.listen.port}: ${why}`,
+      { category: "environment", cause: err },
+    );
+  }
+  process.stdout.write(`proof mcp gateway: listening on ${base}/mcp\n`);
+  return new Promise<number>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      sayGateway(`${signal}: ending every session`);
+      void handle.close().then(async () => {
+        deps.stop();
+        let code = 0;
+        await ledger?.close().catch((err: unknown) => {
+          sayGateway(`the ledger could not be closed: ${messageOf(err)}`);
+          code = exitOf(err);
+        });
+        resolve(code);
+      });
+    };
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+  });
 }
