@@ -64,6 +64,11 @@ export interface GatewayOptions {
   policies: PolicySet | readonly CompiledPolicy[];
   /** The context of `when` and CEL conditions; default `{}`. */
   context?: object;
+  /**
+   * Makes the guard of a new session (an embedder's own, or one shared with something that
+   * reads its trace); default `createGuard(policies, {context, case_id: "mcp-gateway:<id>"})`.
+   */
+  guard?: (sessionId: string) => Guard;
   upstream: GatewayUpstream;
   /** Time to connect to an HTTP upstream, ms (default {@link DEFAULT_CONNECT_TIMEOUT_MS}). */
   connectTimeoutMs?: number;
@@ -313,10 +318,12 @@ export function createGateway(options: GatewayOptions): GatewayServer {
 
   const openSession = (subject: string | undefined): Session => {
     const id = randomUUID();
-    const guard = createGuard(options.policies, {
-      ...(options.context ? { context: options.context } : {}),
-      case_id: `mcp-gateway:${id}`,
-    });
+    const guard =
+      options.guard?.(id) ??
+      createGuard(options.policies, {
+        ...(options.context ? { context: options.context } : {}),
+        case_id: `mcp-gateway:${id}`,
+      });
     const s = {
       id,
       guard,

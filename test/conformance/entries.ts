@@ -4,6 +4,7 @@
  */
 import { aiSdkEntry } from "./entries/ai-sdk.js";
 import { langChainEntry } from "./entries/langchain.js";
+import { mcpGatewayEntry } from "./entries/mcp-gateway.js";
 import { mcpProxyEntry } from "./entries/mcp-proxy.js";
 import { openAiAgentsEntry } from "./entries/openai-agents.js";
 import type { AdapterEntry } from "./harness.js";
@@ -13,7 +14,5 @@ export const ENTRIES: readonly AdapterEntry[] = [
   aiSdkEntry,
   openAiAgentsEntry,
   mcpProxyEntry,
-  // MCP Streamable HTTP gateway (`proof mcp gateway`, src/mcp/gateway.ts): its entry goes here,
-  // in test/conformance/entries/mcp-gateway.ts, driving `startGateway(options)` with the SDK's
-  // Streamable HTTP client.
+  mcpGatewayEntry,
 ];
