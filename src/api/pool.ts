@@ -1,0 +1,198 @@
+/**
+ * The worker pool of `proof verify --jobs N`: trace files are handed out one at a time to worker
+ * threads (src/api/verify-worker.ts, `dist/verify-worker.js` in the bundle), each of which reads
+ * and judges a whole file and sends its {@link JudgedCase}s back. Results are given out in file
+ * order, whatever order the workers finish in, so a run with N threads writes the same bytes as
+ * one with a single thread. Errors travel back as data and are raised when their file's turn
+ * comes: the first bad file in file order fails the run, as in one thread.
+ */
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { ProofError, ProofErrors, type SourceLocation } from "../errors.js";
+import type { FormatName } from "../trace/model.js";
+import type { CoverageReport } from "../verify/coverage.js";
+import type { JudgedCase, JudgeSetup, ShardSpec } from "./judged.js";
+
+/**
+ * Fewest trace files per worker thread: below it, starting a thread (about 50 ms: loading the
+ * engine and compiling the policies again) costs more than the thread saves. With fewer than
+ * twice this many files a run stays in one thread (docs/performance.md).
+ */
+export const MIN_FILES_PER_WORKER = 32;
+
+/** The worker's entry point beside this module: the built bundle's only. */
+function workerFile(): string | undefined {
+  const url = new URL("./verify-worker.js", import.meta.url);
+  // Run from the TypeScript sources (tests), there is no built worker to start.
+  if (url.protocol !== "file:") return undefined;
+  const path = fileURLToPath(url);
+  return existsSync(path) ? path : undefined;
+}
+
+/**
+ * How many worker threads a run over `files` trace files uses with `--jobs jobs`: none (judge in
+ * this thread) for one job, too few files for two threads, or without a built worker.
+ */
+export function workerCount(jobs: number, files: number): number {
+  const n = Math.min(jobs, Math.floor(files / MIN_FILES_PER_WORKER));
+  return n >= 2 && workerFile() !== undefined ? n : 0;
+}
+
+/** A trace file to judge; `ordinal` is its place in the run's file order. */
+export interface PoolFile {
+  ordinal: number;
+  root: number;
+  path: string;
+  rel: string;
+}
+
+/** What a worker is started with (`workerData`). */
+export interface WorkerInit {
+  setup: JudgeSetup;
+  format: FormatName | "auto";
+  shard?: ShardSpec;
+}
+
+/** An error sent from a worker: a ProofError's fields, or a system error's message and code. */
+export interface SentError {
+  proof?: {
+    code: string;
+    message: string;
+    category: ProofError["category"];
+    hint?: string;
+    location?: SourceLocation;
+  }[];
+  omitted?: number;
+  message: string;
+  errno?: string;
+}
+
+/** Messages from a worker. */
+export type WorkerReply =
+  | { ordinal: number; cases: JudgedCase[]; read: number }
+  | { ordinal: number; error: SentError }
+  | { coverage: CoverageReport | null };
+
+/** Messages to a worker: a file to judge, or the end of the work. */
+export type WorkerTask = PoolFile | { done: true };
+
+/** An error as data, for postMessage. */
+export function sendError(err: unknown): SentError {
+  if (err instanceof ProofError) {
+    const all = err instanceof ProofErrors ? err.errors : [err];
+    return {
+      proof: all.map((e) => ({
+        code: e.code,
+        message: e.message,
+        category: e.category,
+        ...(e.hint ? { hint: e.hint } : {}),
+        ...(e.location ? { location: e.location } : {}),
+      })),
+      ...(err instanceof ProofErrors ? { omitted: err.omitted } : {}),
+      message: err.message,
+    };
+  }
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return { message: err instanceof Error ? err.message : String(err), ...(code ? { errno: code } : {}) };
+}
+
+/** The error a worker sent, as it was thrown there. */
+function receivedError(sent: SentError): Error {
+  if (sent.proof) {
+    const all = sent.proof.map(
+      (p) =>
+        new ProofError(p.code, p.message, {
+          category: p.category,
+          ...(p.hint ? { hint: p.hint } : {}),
+          ...(p.location ? { location: p.location } : {}),
+        }),
+    );
+    return all.length === 1 && sent.omitted === undefined
+      ? (all[0] as ProofError)
+      : new ProofErrors(all, sent.omitted ?? 0);
+  }
+  const err = new Error(sent.message) as NodeJS.ErrnoException;
+  if (sent.errno) err.code = sent.errno;
+  return err;
+}
+
+/**
+ * Judges `files` in `threads` worker threads and yields every judged case in file order.
+ * `coverage` receives each worker's coverage document once all files are judged; `stats.read`
+ * counts the traces read, judged or not (a shard judges only its own).
+ * @throws the first error in file order (a bad trace is a located ProofError, exit 6).
+ */
+export async function* judgeInPool(
+  files: readonly PoolFile[],
+  threads: number,
+  init: WorkerInit,
+  coverage: CoverageReport[],
+  stats: { read: number },
+): AsyncGenerator<JudgedCase> {
+  const file = workerFile();
+  if (file === undefined) throw new Error("the verify worker is not built");
+  const results = new Map<number, JudgedCase[] | Error>();
+  let next = 0;
+  let wake: (() => void) | undefined;
+  let failure: Error | undefined;
+  const notify = (): void => {
+    wake?.();
+    wake = undefined;
+  };
+  const workers: Worker[] = [];
+  const finished: Promise<void>[] = [];
+  for (let i = 0; i < threads; i++) {
+    const worker = new Worker(file, { workerData: init });
+    workers.push(worker);
+    const give = (): void => {
+      const task = files[next];
+      next++;
+      worker.postMessage(task ?? { done: true });
+    };
+    finished.push(
+      new Promise<void>((resolve) => {
+        worker.on("message", (reply: WorkerReply) => {
+          if ("coverage" in reply) {
+            if (reply.coverage) coverage.push(reply.coverage);
+            resolve();
+            return;
+          }
+          if ("error" in reply) results.set(reply.ordinal, receivedError(reply.error));
+          else {
+            results.set(reply.ordinal, reply.cases);
+            stats.read += reply.read;
+          }
+          notify();
+          give();
+        });
+        worker.on("error", (err) => {
+          failure ??= err;
+          notify();
+          resolve();
+        });
+        worker.on("exit", () => resolve());
+      }),
+    );
+    give();
+  }
+  try {
+    for (let ordinal = 0; ordinal < files.length; ordinal++) {
+      let got = results.get(ordinal);
+      while (got === undefined) {
+        if (failure) throw failure;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        got = results.get(ordinal);
+      }
+      results.delete(ordinal);
+      if (got instanceof Error) throw got;
+      yield* got;
+    }
+    await Promise.all(finished);
+    if (failure) throw failure;
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
