@@ -29,6 +29,11 @@ export interface JudgedCase extends JudgedTrace {
    * fingerprint may ask for. A call with no arguments is absent.
    */
   args: Record<string, unknown>;
+  /**
+   * The result's lines of `decisions.jsonl`, when the thread that judged it wrote them: a worker
+   * thread does, so that serialising decisions is spread over the threads too.
+   */
+  lines?: string;
 }
 
 /** Builds the {@link JudgedCase} of a trace just judged. */

@@ -100,6 +100,15 @@ export interface JudgedTrace {
   format: FormatName;
   warnings: readonly string[];
   trial?: TrialOf;
+  /** {@link decisionDigest} of the result, when the thread that judged it computed it. */
+  decisionDigest?: string;
+}
+
+/** Digest of every call's `{seq, tool, verdict, rules}` of a result (CaseResult.decision_digest). */
+export function decisionDigest(result: TraceResult): string {
+  return digestOf(
+    result.decisions.map((d) => ({ seq: d.seq, tool: d.tool, verdict: d.verdict, rules: d.rules })),
+  );
 }
 
 /** What a judgement needs besides the policies. */
@@ -199,9 +208,7 @@ export class Judgement {
       file,
       verdict: result.verdict,
       rules: result.rules,
-      decision_digest: digestOf(
-        result.decisions.map((d) => ({ seq: d.seq, tool: d.tool, verdict: d.verdict, rules: d.rules })),
-      ),
+      decision_digest: judged.decisionDigest ?? decisionDigest(result),
       ...(trial ? { trial } : {}),
     });
   }

@@ -21,6 +21,12 @@ import type { JudgedCase, JudgeSetup, ShardSpec } from "./judged.js";
  */
 export const MIN_FILES_PER_WORKER = 32;
 
+/**
+ * Files handed to a worker ahead of the one it judges: it starts the next at once instead of
+ * waiting for this thread, which is busy gathering results, to answer.
+ */
+const IN_FLIGHT = 3;
+
 /** The worker's entry point beside this module: the built bundle's only. */
 function workerFile(): string | undefined {
   const url = new URL("./verify-worker.js", import.meta.url);
@@ -145,10 +151,19 @@ export async function* judgeInPool(
   for (let i = 0; i < threads; i++) {
     const worker = new Worker(file, { workerData: init });
     workers.push(worker);
+    let outstanding = 0;
+    let ended = false;
+    /** Keeps the worker IN_FLIGHT files ahead; ends it once it has judged its last one. */
     const give = (): void => {
-      const task = files[next];
-      next++;
-      worker.postMessage(task ?? { done: true });
+      while (outstanding < IN_FLIGHT && next < files.length) {
+        worker.postMessage(files[next] as PoolFile);
+        next++;
+        outstanding++;
+      }
+      if (outstanding === 0 && !ended) {
+        ended = true;
+        worker.postMessage({ done: true });
+      }
     };
     finished.push(
       new Promise<void>((resolve) => {
@@ -158,6 +173,7 @@ export async function* judgeInPool(
             resolve();
             return;
           }
+          outstanding--;
           if ("error" in reply) results.set(reply.ordinal, receivedError(reply.error));
           else {
             results.set(reply.ordinal, reply.cases);

@@ -150,7 +150,9 @@ export async function runVerifyShard(
         p.judgement.recordCase(c);
         if (command.kind === "regress" || c.result.decisions.some((d) => d.verdict !== "allow"))
           keep.add(c.file);
-        pending += jsonLine(c);
+        // What a worker thread serialised ahead is left out: merge derives it again.
+        const { lines: _lines, decisionDigest: _digest, ...stored } = c;
+        pending += jsonLine(stored);
         if (pending.length >= 1 << 16) {
           await writer.write(pending);
           pending = "";

@@ -3,17 +3,18 @@
  * started with, then reads and judges one trace file per task and sends back its judged cases
  * (or the error that stopped it). On `done` it sends its coverage document and ends.
  */
-import { parentPort, workerData } from "node:worker_threads";
+import { type MessagePort, parentPort, workerData } from "node:worker_threads";
+import { jsonLine } from "../io/canonical.js";
 import { traceSource } from "../io/trace-files.js";
 import { policySetOf } from "../policy/set.js";
 import { readTraces } from "../trace/read.js";
 import { type JudgedCase, judgedCase, shardOf } from "./judged.js";
-import { Judgement } from "./pipeline.js";
+import { decisionDigest, Judgement } from "./pipeline.js";
 import { sendError, type WorkerInit, type WorkerReply, type WorkerTask } from "./pool.js";
 
 const init = workerData as WorkerInit;
-const port = parentPort;
-if (!port) throw new Error("verify-worker runs as a worker thread");
+if (!parentPort) throw new Error("verify-worker runs as a worker thread");
+const port: MessagePort = parentPort;
 const { setup } = init;
 const judgement = new Judgement(policySetOf(setup.policies), {
   context: setup.context,
@@ -23,7 +24,13 @@ const judgement = new Judgement(policySetOf(setup.policies), {
   ...(setup.coverage ? { coverage: setup.coverage } : {}),
 });
 
-port.on("message", async (task: WorkerTask) => {
+/** Tasks run one after another: a file's reading awaits, and the next message must wait for it. */
+let queue: Promise<void> = Promise.resolve();
+port.on("message", (task: WorkerTask) => {
+  queue = queue.then(() => handle(task));
+});
+
+async function handle(task: WorkerTask): Promise<void> {
   if ("done" in task) {
     const reply: WorkerReply = { coverage: judgement.coverage() };
     port.postMessage(reply);
@@ -38,11 +45,15 @@ port.on("message", async (task: WorkerTask) => {
     for await (const trace of readTraces(source, init.format)) {
       const k = n++;
       if (init.shard && shardOf(trace.header.case_id, init.shard.count) !== init.shard.index) continue;
-      cases.push(judgedCase(judgement.verify(trace), trace, source.path, task.root, [task.ordinal, k]));
+      const c = judgedCase(judgement.verify(trace), trace, source.path, task.root, [task.ordinal, k]);
+      // Serialised here, in parallel, rather than by the thread that gathers every result.
+      c.decisionDigest = decisionDigest(c.result);
+      c.lines = c.result.decisions.map((d) => jsonLine(d)).join("");
+      cases.push(c);
     }
     reply = { ordinal: task.ordinal, cases, read: n };
   } catch (err) {
     reply = { ordinal: task.ordinal, error: sendError(err) };
   }
   port.postMessage(reply);
-});
+}

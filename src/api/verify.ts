@@ -302,7 +302,8 @@ export async function writeRun(
       rootOf.set(c.result.case_id, c.root);
       // Lines are written in chunks of about 64 KiB: a write per decision costs more than
       // serialising it (docs/performance.md).
-      for (const d of c.result.decisions) pending += jsonLine(d);
+      if (c.lines !== undefined) pending += c.lines;
+      else for (const d of c.result.decisions) pending += jsonLine(d);
       if (pending.length >= WRITE_CHUNK) {
         await decisions.write(pending);
         pending = "";

@@ -1,7 +1,6 @@
 import { Command, CommanderError, type Command as CommandType } from "commander";
 import { ProofError } from "../errors.js";
 import { VERSION } from "../version.js";
-import { applyConfig, checkRequiredOptions, deferRequiredOptions, findConfig } from "./config.js";
 import { type GlobalOptions, guardStandardStreams, reportError, streamExitCode } from "./output.js";
 import { configureProgress } from "./progress.js";
 
@@ -39,14 +38,17 @@ export async function main(argv: readonly string[]): Promise<number> {
       // Never colour wins, wherever on the line (commander would keep the last of the two).
       if (ownArguments(argv).includes("--no-color")) program.setOptionValue("color", false);
       configureProgress(globals());
+      // Loaded here, not at start: `proof --version` needs no YAML parser and no validators.
+      const { applyConfig, checkRequiredOptions, findConfig } = await import("./config.js");
       // `proof serve --config` names a serve.yaml (docs/serve.md), not a proof.config.yaml.
       const config = command.name() === "serve" ? undefined : await findConfig(globals().config);
       if (config) applyConfig(command, config);
       checkRequiredOptions(command);
     });
-  for (const register of await registrations(ownArguments(argv))) register(program, run);
+  const registered = await registrations(ownArguments(argv));
+  for (const register of registered) register(program, run);
   // After every registration: required options are checked once the config is merged.
-  deferRequiredOptions(program);
+  if (registered.length > 0) (await import("./config.js")).deferRequiredOptions(program);
   try {
     await program.parseAsync(argv as string[], { from: "user" });
   } catch (err) {
