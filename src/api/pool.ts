@@ -15,11 +15,12 @@ import type { CoverageReport } from "../verify/coverage.js";
 import type { JudgedCase, JudgeSetup, ShardSpec } from "./judged.js";
 
 /**
- * Fewest trace files per worker thread: below it, starting a thread (about 50 ms: loading the
- * engine and compiling the policies again) costs more than the thread saves. With fewer than
- * twice this many files a run stays in one thread (docs/performance.md).
+ * Fewest trace files per worker thread. Starting a thread costs about 150 ms of CPU (loading the
+ * engine and compiling the policies again) and a typical trace file takes 1 to 2 ms to judge,
+ * so a thread with fewer files costs more than it saves. With fewer than twice this many files
+ * a run stays in one thread (docs/performance.md, "Worker threads and shards").
  */
-export const MIN_FILES_PER_WORKER = 32;
+export const MIN_FILES_PER_WORKER = 128;
 
 /**
  * Files handed to a worker ahead of the one it judges: it starts the next at once instead of

@@ -131,10 +131,12 @@ export async function runVerifyShard(
   const stage = await StagedDir.create(input.out, inputPaths(input));
   try {
     const files = await listRunFiles(input.traces);
+    const threads = workerCount(input.jobs ?? 1, files.length);
+    input.threads?.(threads, files.length);
     const judging: Judging = {
       files,
       format: input.format,
-      threads: workerCount(input.jobs ?? 1, files.length),
+      threads,
       shard,
       runId: randomUUID(),
       stats: { read: 0 },

@@ -91,6 +91,8 @@ export interface VerifyInput {
    * over few files stay in one thread (src/api/pool.ts MIN_FILES_PER_WORKER).
    */
   jobs?: number;
+  /** Told how many worker threads judge the traces (0: this thread), once the files are listed. */
+  threads?: (count: number, files: number) => void;
 }
 
 /**
@@ -387,6 +389,7 @@ export async function runVerify(
     const files = await listRunFiles(input.traces);
     // Spans need every call's arguments, which only this thread has: exporting judges here.
     const threads = exporter ? 0 : workerCount(input.jobs ?? 1, files.length);
+    input.threads?.(threads, files.length);
     const judging: Judging = {
       files,
       format: input.format,

@@ -5,7 +5,7 @@
  * and missing cases fail), `--jobs 2` gives that of `--jobs 1`, and merge refuses parts that do
  * not make one run.
  */
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { cp, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { proof, ROOT, removeTempDirs, tempDir } from "./cli.js";
@@ -240,19 +240,46 @@ describe("proof verify --shard and proof merge", () => {
 
 describe("proof verify --jobs", () => {
   it("--jobs 2 writes the bytes of --jobs 1", async () => {
-    const one = await run(VERIFY(join(dir, "jobs1"), "--jobs", "1"));
-    const two = await run(VERIFY(join(dir, "jobs2"), "--jobs", "2"));
+    // Enough files for two threads (src/api/pool.ts MIN_FILES_PER_WORKER): the corpus three times.
+    const big = join(dir, "big");
+    for (const copy of ["a", "b", "c"]) await cp(join(ROOT, RUNS), join(big, copy), { recursive: true });
+    const args = (out: string, jobs: string) =>
+      VERIFY(join(dir, out), "--jobs", jobs).map((a) => (a === RUNS ? big : a));
+    const one = await run(args("jobs1", "1"));
+    const two = await run(args("jobs2", "2"));
+    // The pool really ran (PROOF_DEBUG says so on stderr, which is not compared).
+    const debug = await run(args("jobs2-debug", "2"), { PROOF_DEBUG: "1" });
+    expect(debug.stderr).toContain("408 trace files, judged in 2 worker threads");
+    expect(one.code).toBe(5);
+    expect(JSON.parse(await readFile(join(dir, "jobs1", "report.json"), "utf8")).summary.traces).toBe(
+      3 * 136,
+    );
     expect(two.code).toBe(one.code);
     expect(two.stdout).toBe(one.stdout);
     await expectSameDir(join(dir, "jobs2"), join(dir, "jobs1"));
+    // Shards judged in threads merge into the same bytes too.
+    for (const i of ["1", "2"])
+      expect((await run(args(`jobs2-part${i}`, "2").concat("--shard", `${i}/2`))).code).toBe(0);
+    const merged = await run([
+      "merge",
+      join(dir, "jobs2-part1"),
+      join(dir, "jobs2-part2"),
+      "--out",
+      join(dir, "jobs2-merged"),
+    ]);
+    expect(merged.code).toBe(one.code);
+    await expectSameDir(join(dir, "jobs2-merged"), join(dir, "jobs1"));
   });
 
   it("a bad trace fails --jobs 2 as it fails --jobs 1, located in the file", async () => {
     const traces = join(dir, "bad-traces");
     await mkdir(traces, { recursive: true });
     const good = await readFile(join(ROOT, ONE));
-    for (let i = 0; i < 80; i++) {
-      await writeFile(join(traces, `t${String(i).padStart(3, "0")}.json`), i === 50 ? "{ not json" : good);
+    for (let i = 0; i < 300; i++) {
+      await writeFile(
+        join(traces, `t${String(i).padStart(3, "0")}.json`),
+        i === 250 || i === 270 ? "{ not json" : good,
+      );
     }
     const args = (jobs: string) => [
       "verify",
@@ -267,10 +294,11 @@ describe("proof verify --jobs", () => {
     ];
     const one = await run(args("1"));
     const two = await run(args("2"));
+    expect((await run(args("2"), { PROOF_DEBUG: "1" })).stderr).toContain("in 2 worker threads");
     expect(one.code).toBe(6);
     expect(two.code).toBe(one.code);
     expect(two.stderr).toBe(one.stderr);
-    expect(one.stderr).toContain("t050.json");
+    expect(one.stderr).toContain("t250.json");
   });
 
   it("refuses a bad --jobs", async () => {

@@ -24,7 +24,7 @@ import { addArtifactOptions, addWaiverOptions } from "../options.js";
 import { type GlobalOptions, oneLine, useColor } from "../output.js";
 import { progress } from "../progress.js";
 import { parseFormat } from "./import.js";
-import { parseJobs, runShardPart } from "./verify.js";
+import { debugThreads, parseJobs, runShardPart } from "./verify.js";
 
 /** Where the baseline lives unless `--baseline` says otherwise (docs/cli.md). */
 export const DEFAULT_BASELINE = ".proof/baseline.json";
@@ -116,6 +116,7 @@ function currentRun(report: Report, cases: readonly CaseResult[]) {
 function verifyInput(flags: CommonFlags & { jobs?: string }, failOn: Verdict): VerifyInput {
   return {
     jobs: parseJobs(flags.jobs),
+    ...debugThreads(),
     policy: flags.policy,
     traces: flags.traces,
     ...(flags.context ? { context: flags.context } : {}),

@@ -55,6 +55,17 @@ export function parseJobs(value: string | number | undefined): number {
   return n;
 }
 
+/** With PROOF_DEBUG set, says on stderr how many worker threads judge the traces. */
+export function debugThreads(): Pick<VerifyInput, "threads"> {
+  if (!process.env.PROOF_DEBUG) return {};
+  return {
+    threads: (count, files) =>
+      process.stderr.write(
+        `proof: debug: ${files} trace files, judged ${count === 0 ? "in this thread" : `in ${count} worker threads`}\n`,
+      ),
+  };
+}
+
 /**
  * Writes the part of shard `spec` (`--shard I/N`) instead of the gate's out dir and prints what
  * it holds; the gate is decided by `proof merge` over every part, so a part exits 0.
@@ -107,6 +118,7 @@ export async function verifyWithFlags(opts: VerifyFlags, global: GlobalOptions):
       : {}),
     ...(shown ? { progress: shown } : {}),
     jobs: parseJobs(opts.jobs),
+    ...debugThreads(),
   };
   if (opts.shard !== undefined)
     return runShardPart(input, opts.shard, { kind: "verify", options: {} }, global);
