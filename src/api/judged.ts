@@ -63,6 +63,14 @@ export function judgedCase(
   };
 }
 
+/**
+ * What a run records of every trace it reads, judged or not: its case id and trace id. The
+ * digest of the list in run order tells whether shards read the same corpus.
+ */
+export function seenKey(trace: Trace): string {
+  return `${trace.header.case_id}\u0000${trace.header.trace_id}`;
+}
+
 /** Orders judged cases as a run in one thread meets them. */
 export function byRunOrder(a: JudgedCase, b: JudgedCase): number {
   return a.order[0] - b.order[0] || a.order[1] - b.order[1];

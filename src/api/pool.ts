@@ -77,7 +77,7 @@ export interface SentError {
 
 /** Messages from a worker. */
 export type WorkerReply =
-  | { ordinal: number; cases: JudgedCase[]; read: number }
+  | { ordinal: number; cases: JudgedCase[]; seen: string[] }
   | { ordinal: number; error: SentError }
   | { coverage: CoverageReport | null };
 
@@ -126,8 +126,8 @@ function receivedError(sent: SentError): Error {
 
 /**
  * Judges `files` in `threads` worker threads and yields every judged case in file order.
- * `coverage` receives each worker's coverage document once all files are judged; `stats.read`
- * counts the traces read, judged or not (a shard judges only its own).
+ * `coverage` receives each worker's coverage document once all files are judged; `stats.seen`
+ * gets every trace read, judged or not (a shard judges only its own), in file order.
  * @throws the first error in file order (a bad trace is a located ProofError, exit 6).
  */
 export async function* judgeInPool(
@@ -135,11 +135,11 @@ export async function* judgeInPool(
   threads: number,
   init: WorkerInit,
   coverage: CoverageReport[],
-  stats: { read: number },
+  stats: { seen: string[] },
 ): AsyncGenerator<JudgedCase> {
   const file = workerFile();
   if (file === undefined) throw new Error("the verify worker is not built");
-  const results = new Map<number, JudgedCase[] | Error>();
+  const results = new Map<number, { cases: JudgedCase[]; seen: string[] } | Error>();
   let next = 0;
   let wake: (() => void) | undefined;
   let failure: Error | undefined;
@@ -176,10 +176,7 @@ export async function* judgeInPool(
           }
           outstanding--;
           if ("error" in reply) results.set(reply.ordinal, receivedError(reply.error));
-          else {
-            results.set(reply.ordinal, reply.cases);
-            stats.read += reply.read;
-          }
+          else results.set(reply.ordinal, reply);
           notify();
           give();
         });
@@ -205,7 +202,8 @@ export async function* judgeInPool(
       }
       results.delete(ordinal);
       if (got instanceof Error) throw got;
-      yield* got;
+      stats.seen.push(...got.seen);
+      yield* got.cases;
     }
     await Promise.all(finished);
     if (failure) throw failure;

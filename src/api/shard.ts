@@ -101,6 +101,11 @@ export interface ShardDoc {
   };
   /** Traces read by the part, its own or not: every part reads every trace. */
   traces_read: number;
+  /**
+   * Digest of the case id and trace id of every trace read, in run order: equal in every part
+   * of one run, since every shard must read the same corpus.
+   */
+  traces_digest: string;
   /** The case ids this part judged, sorted. */
   cases: string[];
   /** The part's coverage document (`--coverage`), else null. */
@@ -139,7 +144,7 @@ export async function runVerifyShard(
       threads,
       shard,
       runId: randomUUID(),
-      stats: { read: 0 },
+      stats: { seen: [] },
       coverage: [],
     };
     const keep = new Set<string>();
@@ -165,7 +170,8 @@ export async function runVerifyShard(
       input.progress?.done();
       await writer.close();
     }
-    if (judging.stats.read === 0) {
+    const read = judging.stats.seen.length;
+    if (read === 0) {
       throw inputError(
         "trace.none",
         `no traces found in ${input.traces.join(", ")}`,
@@ -191,7 +197,8 @@ export async function runVerifyShard(
         waivers: p.waivers ?? null,
         command,
       },
-      traces_read: judging.stats.read,
+      traces_read: read,
+      traces_digest: digestOf(judging.stats.seen),
       cases: ids,
       coverage: p.setup.coverage
         ? mergeCoverage(
@@ -206,7 +213,7 @@ export async function runVerifyShard(
     await stage.write(SHARD_FILE, prettyJson(doc));
     await writeManifest(stage, { policies: doc.policies, bundle_digest: doc.bundle_digest }, p.signingKey);
     await stage.commit();
-    return { cases: ids.length, read: judging.stats.read, warnings: [...p.judgement.activation.warnings] };
+    return { cases: ids.length, read, warnings: [...p.judgement.activation.warnings] };
   } catch (err) {
     await stage.abort();
     throw err;
@@ -266,7 +273,8 @@ function firstDifference(a: unknown, b: unknown, path: string): string | undefin
  * count, policies, baseline and options, and together they are shards 1 to N, each once.
  * @returns the parts, by shard index.
  * @throws ProofError (exit 6) naming the part and what differs: `merge.not_a_part`,
- *   `merge.version`, `merge.shard_count`, `merge.policies`, `merge.baseline`, `merge.options`,
+ *   `merge.version`, `merge.shard_count`, `merge.policies`, `merge.baseline`, `merge.traces`,
+ *   `merge.options`,
  *   `merge.duplicate_shard`, `merge.missing_shard`; `merge.part_changed` (exit 2) when a file of
  *   a part does not match its manifest.
  */
@@ -327,6 +335,14 @@ export async function readParts(dirs: readonly string[]): Promise<Part[]> {
         p.dir,
         `${name(p)} compared with baseline ${p.doc.baseline_digest ?? "none"}, but ${name(first)} with ${first.doc.baseline_digest ?? "none"}`,
         "every shard must use the same baseline",
+      );
+    }
+    if (p.doc.traces_digest !== first.doc.traces_digest) {
+      throw refusal(
+        "merge.traces",
+        p.dir,
+        `${name(p)} read other traces than ${name(first)} (${p.doc.traces_read} traces, digest ${p.doc.traces_digest}, against ${first.doc.traces_read}, ${first.doc.traces_digest})`,
+        "every shard must read the same traces: a committed corpus, or traces recorded once before the shards",
       );
     }
     const differs =

@@ -8,7 +8,7 @@ import { jsonLine } from "../io/canonical.js";
 import { traceSource } from "../io/trace-files.js";
 import { policySetOf } from "../policy/set.js";
 import { readTraces } from "../trace/read.js";
-import { type JudgedCase, judgedCase, shardOf } from "./judged.js";
+import { type JudgedCase, judgedCase, seenKey, shardOf } from "./judged.js";
 import { decisionDigest, Judgement } from "./pipeline.js";
 import { sendError, type WorkerInit, type WorkerReply, type WorkerTask } from "./pool.js";
 
@@ -41,9 +41,10 @@ async function handle(task: WorkerTask): Promise<void> {
   try {
     const source = traceSource({ path: task.path, rel: task.rel });
     const cases: JudgedCase[] = [];
-    let n = 0;
+    const seen: string[] = [];
     for await (const trace of readTraces(source, init.format)) {
-      const k = n++;
+      const k = seen.length;
+      seen.push(seenKey(trace));
       if (init.shard && shardOf(trace.header.case_id, init.shard.count) !== init.shard.index) continue;
       const c = judgedCase(judgement.verify(trace), trace, source.path, task.root, [task.ordinal, k]);
       // Serialised here, in parallel, rather than by the thread that gathers every result.
@@ -51,7 +52,7 @@ async function handle(task: WorkerTask): Promise<void> {
       c.lines = c.result.decisions.map((d) => jsonLine(d)).join("");
       cases.push(c);
     }
-    reply = { ordinal: task.ordinal, cases, read: n };
+    reply = { ordinal: task.ordinal, cases, seen };
   } catch (err) {
     reply = { ordinal: task.ordinal, error: sendError(err) };
   }

@@ -34,6 +34,7 @@ import {
   judgedCase,
   mergeCoverage,
   type ShardSpec,
+  seenKey,
   shardOf,
 } from "./judged.js";
 import { type CaseResult, Judgement } from "./pipeline.js";
@@ -229,7 +230,7 @@ export interface Judging {
   exporter?: DecisionExporter;
   runId: string;
   /** Traces read, judged or not (a shard judges only its own). */
-  stats: { read: number };
+  stats: { seen: string[] };
   /** Coverage documents of worker threads. */
   coverage: CoverageReport[];
 }
@@ -248,10 +249,10 @@ export async function* judgeAll(p: Prepared, j: Judging): AsyncGenerator<JudgedC
   }
   for (const f of j.files) {
     const source = traceSource({ path: f.path, rel: f.rel });
-    let n = 0;
+    let k = -1;
     for await (const trace of readTraces(source, j.format)) {
-      const k = n++;
-      j.stats.read++;
+      k++;
+      j.stats.seen.push(seenKey(trace));
       if (j.shard && shardOf(trace.header.case_id, j.shard.count) !== j.shard.index) continue;
       const result = p.judgement.verify(trace);
       if (j.exporter) {
@@ -396,7 +397,7 @@ export async function runVerify(
       threads,
       ...(exporter ? { exporter } : {}),
       runId: randomUUID(),
-      stats: { read: 0 },
+      stats: { seen: [] },
       coverage: [],
     };
     const { report, code, cases } = await writeRun(p, stage, judgeAll(p, judging), {

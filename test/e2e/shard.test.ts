@@ -222,6 +222,44 @@ describe("proof verify --shard and proof merge", () => {
       expect(error.location.file).toContain(`${where}/shard.json`);
     });
 
+    it("parts that read other traces (merge.traces)", async () => {
+      const corpus = join(dir, "changing-corpus");
+      await cp(join(ROOT, RUNS), corpus, { recursive: true });
+      const shard = (name: string, spec: string) =>
+        run(["verify", "--policy", POLICY, "--traces", corpus, "--out", join(dir, name), "--shard", spec]);
+      expect((await shard("changing-1of2", "1/2")).code).toBe(0);
+      // The corpus changes between the shards: a file more.
+      await writeFile(join(corpus, "extra.json"), await readFile(join(ROOT, ONE)));
+      expect((await shard("changing-2of2", "2/2")).code).toBe(0);
+      const r = await merge("changing-1of2", "changing-2of2");
+      expect(r.code).toBe(6);
+      const error = JSON.parse(r.stdout).error;
+      expect(error.code).toBe("merge.traces");
+      expect(error.location.file).toContain("changing-2of2/shard.json");
+    });
+
+    it("parts run with other options (merge.options, naming the field)", async () => {
+      const other = await run([
+        "verify",
+        "--policy",
+        POLICY,
+        "--traces",
+        RUNS,
+        "--out",
+        join(dir, "p2of2-warn"),
+        "--shard",
+        "2/2",
+        "--fail-on",
+        "warn",
+      ]);
+      expect(other.code).toBe(0);
+      const r = await merge("p1of2", "p2of2-warn");
+      expect(r.code).toBe(6);
+      const error = JSON.parse(r.stdout).error;
+      expect(error.code).toBe("merge.options");
+      expect(error.message).toContain("setup.failOn differs");
+    });
+
     it("a directory that is no part", async () => {
       const r = await merge("p1of2", "keys");
       expect(r.code).toBe(6);
