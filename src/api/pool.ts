@@ -141,6 +141,12 @@ export async function* judgeInPool(
   if (file === undefined) throw new Error("the verify worker is not built");
   const results = new Map<number, { cases: JudgedCase[]; seen: string[] } | Error>();
   let next = 0;
+  /** Files whose results this thread has taken, in file order. */
+  let gathered = 0;
+  // Wide enough that one long file (a JSON Lines file of thousands of traces) does not idle the
+  // other threads; results held meanwhile are small (the decisions the report keeps, and lines).
+  const window = 1024;
+  const givers: (() => void)[] = [];
   let wake: (() => void) | undefined;
   let failure: Error | undefined;
   const notify = (): void => {
@@ -156,12 +162,14 @@ export async function* judgeInPool(
     let ended = false;
     /** Keeps the worker IN_FLIGHT files ahead; ends it once it has judged its last one. */
     const give = (): void => {
-      while (outstanding < IN_FLIGHT && next < files.length) {
+      // Bounded by what this thread has gathered: results of later files wait in memory for an
+      // earlier one, so a slow file must not let the others run far ahead.
+      while (outstanding < IN_FLIGHT && next < files.length && next < gathered + window) {
         worker.postMessage(files[next] as PoolFile);
         next++;
         outstanding++;
       }
-      if (outstanding === 0 && !ended) {
+      if (outstanding === 0 && next >= files.length && !ended) {
         ended = true;
         worker.postMessage({ done: true });
       }
@@ -188,6 +196,7 @@ export async function* judgeInPool(
         worker.on("exit", () => resolve());
       }),
     );
+    givers.push(give);
     give();
   }
   try {
@@ -203,6 +212,8 @@ export async function* judgeInPool(
       results.delete(ordinal);
       if (got instanceof Error) throw got;
       stats.seen.push(...got.seen);
+      gathered = ordinal + 1;
+      for (const give of givers) give();
       yield* got.cases;
     }
     await Promise.all(finished);

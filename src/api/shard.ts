@@ -19,6 +19,7 @@ import { parseJson } from "../trace/json.js";
 import type { FormatName } from "../trace/model.js";
 import type { CoverageReport } from "../verify/coverage.js";
 import { VERSION } from "../version.js";
+import { staleLines } from "../waivers/waivers.js";
 import {
   byRunOrder,
   type JudgedCase,
@@ -152,7 +153,7 @@ export async function runVerifyShard(
     try {
       let pending = "";
       for await (const c of judgeAll(p, judging)) {
-        input.progress?.trace(c.result.decisions.length);
+        input.progress?.trace(c.result.tool_calls);
         // Checks case ids are unique within the part (a case id always lands in one shard).
         p.judgement.recordCase(c);
         if (command.kind === "regress" || c.result.decisions.some((d) => d.verdict !== "allow"))
@@ -480,7 +481,9 @@ export async function runMerge(
             )
           : undefined,
     });
-    return { report, code, warnings: [...p.judgement.activation.warnings], cases: judged };
+    // As an unsharded run: a waiver that matched nothing is a warning.
+    const notes = report.waivers ? staleLines(report.waivers) : [];
+    return { report, code, warnings: [...p.judgement.activation.warnings, ...notes], cases: judged };
   } catch (err) {
     await stage.abort();
     throw err;

@@ -50,6 +50,14 @@ async function handle(task: WorkerTask): Promise<void> {
       // Serialised here, in parallel, rather than by the thread that gathers every result.
       c.decisionDigest = decisionDigest(c.result);
       c.lines = c.result.decisions.map((d) => jsonLine(d)).join("");
+      // Only the decisions the report keeps travel back (a run's gathering thread needs no
+      // other, having their lines and digest); a shard's part keeps every one for the merge.
+      if (!init.shard) {
+        c.result = {
+          ...c.result,
+          decisions: c.result.decisions.filter((d) => d.verdict !== "allow" || d.rules.length > 0),
+        };
+      }
       cases.push(c);
     }
     reply = { ordinal: task.ordinal, cases, seen };

@@ -299,7 +299,7 @@ export async function writeRun(
   let pending = "";
   try {
     for await (const c of cases) {
-      o.progress?.trace(c.result.decisions.length);
+      o.progress?.trace(c.result.tool_calls);
       matcher?.judge(c.result, (seq) => c.args[String(seq)]);
       judgement.recordCase(c);
       rootOf.set(c.result.case_id, c.root);

@@ -152,6 +152,7 @@ describe("proof verify --shard and proof merge", () => {
         const { merged, out } = await shardAndMerge(VERIFY, `verify${sign ? "-s" : ""}`, n, sign);
         expect(merged.code).toBe(single.code);
         expect(merged.stdout).toBe(single.stdout);
+        expect(merged.stderr).toBe(single.stderr);
         await expectSameDir(out, whole);
       }
     });
