@@ -103,20 +103,36 @@ if (corpus) {
     [0, 5],
   ];
   const jobs = os.availableParallelism();
+  // The other half, written once: the merge of both halves is measured with the rest.
+  wall(verify("shard-2-of-2", "--jobs", "1", "--shard", "2/2")[0], [0]);
   const t = alternate(
     {
       baseline: [[join(root, "scripts", "bench.mjs"), "--baseline", corpus]],
       one: verify("jobs-1", "--jobs", "1"),
       all: verify("jobs-default"),
       shard: verify("shard-1-of-2", "--jobs", "1", "--shard", "1/2"),
+      merge: [
+        [
+          proof,
+          "merge",
+          join(out, "shard-1-of-2"),
+          join(out, "shard-2-of-2"),
+          "--out",
+          join(out, "merged"),
+          "--quiet",
+        ],
+        [0, 5],
+      ],
     },
     runs,
   );
   // The same bytes whatever the threads (test/e2e/shard.test.ts asserts it on the demo corpus).
-  const same = spawnSync("diff", ["-r", join(out, "jobs-1"), join(out, "jobs-default")]).status === 0;
-  if (!same) throw new Error("--jobs 1 and the default wrote different artifacts");
+  for (const other of ["jobs-default", "merged"]) {
+    if (spawnSync("diff", ["-r", join(out, "jobs-1"), join(out, other)]).status !== 0)
+      throw new Error(`--jobs 1 and ${other} wrote different artifacts`);
+  }
   log(
-    `threads: baseline ${ms(t.baseline)}, --jobs 1 ${ms(t.one)}, default (${jobs}) ${ms(t.all)}, shard 1/2 ${ms(t.shard)}`,
+    `threads: baseline ${ms(t.baseline)}, --jobs 1 ${ms(t.one)}, default (${jobs}) ${ms(t.all)}, shard 1/2 ${ms(t.shard)}, merge ${ms(t.merge)}`,
   );
   lines.push(
     "",
@@ -124,8 +140,10 @@ if (corpus) {
     "",
     `\`proof verify\` over the corpus above with \`--jobs 1\`, with the default (${jobs} threads: the cores`,
     "available), and one shard of two (`--shard 1/2 --jobs 1`, what each runner of a two-runner CI",
-    `pays before \`proof merge\`), against the same baseline; alternating, median of ${runs} runs. The`,
-    "out dirs of `--jobs 1` and the default are compared byte for byte in the same run.",
+    "pays before `proof merge`), and the merge of both halves, against the same baseline; alternating,",
+    `median of ${runs} runs. The out dirs of \`--jobs 1\`, the default and the merge are compared byte`,
+    "for byte in the same run. A shard writes no report and no public artifacts (SARIF with its",
+    "regions is the largest part of them): the merge does.",
     "",
     "| run | wall time | ratio to the baseline | speed-up over `--jobs 1` |",
     "|---|---:|---:|---:|",
@@ -133,6 +151,7 @@ if (corpus) {
     `| \`--jobs 1\` | ${ms(t.one)} | ${(t.one / t.baseline).toFixed(2)} | 1.00 |`,
     `| default (\`--jobs ${jobs}\`) | ${ms(t.all)} | ${(t.all / t.baseline).toFixed(2)} | **${(t.one / t.all).toFixed(2)}** |`,
     `| \`--shard 1/2 --jobs 1\` | ${ms(t.shard)} | ${(t.shard / t.baseline).toFixed(2)} | ${(t.one / t.shard).toFixed(2)} |`,
+    `| \`proof merge\` of the two halves | ${ms(t.merge)} | ${(t.merge / t.baseline).toFixed(2)} | |`,
   );
 }
 rmSync(out, { recursive: true, force: true });
