@@ -6,10 +6,9 @@
  * one with a single thread. Errors travel back as data and are raised when their file's turn
  * comes: the first bad file in file order fails the run, as in one thread.
  */
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { ProofError, ProofErrors, type SourceLocation } from "../errors.js";
+import { existingFile } from "../io/built-file.js";
 import type { FormatName } from "../trace/model.js";
 import type { CoverageReport } from "../verify/coverage.js";
 import type { JudgedCase, JudgeSetup, ShardSpec } from "./judged.js";
@@ -30,11 +29,8 @@ const IN_FLIGHT = 3;
 
 /** The worker's entry point beside this module: the built bundle's only. */
 function workerFile(): string | undefined {
-  const url = new URL("./verify-worker.js", import.meta.url);
   // Run from the TypeScript sources (tests), there is no built worker to start.
-  if (url.protocol !== "file:") return undefined;
-  const path = fileURLToPath(url);
-  return existsSync(path) ? path : undefined;
+  return existingFile(new URL("./verify-worker.js", import.meta.url));
 }
 
 /**

@@ -192,7 +192,7 @@ export async function runVerifyShard(
       baseline_digest: command.baseline ? digestOf(command.baseline.text) : null,
       setup: p.setup,
       run: {
-        roots: input.traces.map((r) => r),
+        roots: [...input.traces],
         format: input.format,
         redact: input.redact === true,
         waivers: p.waivers ?? null,
