@@ -189,7 +189,13 @@ export async function* judgeInPool(
           notify();
           resolve();
         });
-        worker.on("exit", () => resolve());
+        worker.on("exit", (code) => {
+          // A worker that stops before it was told to leaves files unjudged: the run must fail,
+          // not wait for them.
+          if (!ended) failure ??= new Error(`a verify worker thread stopped early (exit ${code})`);
+          notify();
+          resolve();
+        });
       }),
     );
     givers.push(give);
