@@ -344,6 +344,15 @@ const argsBench = spawnSync(
 if (argsBench.status !== 0) throw new Error(`bench-args failed: ${argsBench.stderr}`);
 section = `${section}\n\n${argsBench.stdout.trimEnd()}`;
 
+// Start-up of `--version` and `check`, and `verify --jobs` / `--shard` over the same corpus, same run.
+const scaleBench = spawnSync(
+  process.execPath,
+  [join(root, "scripts", "bench-scale.mjs"), "--corpus", corpus, "--runs", String(runs)],
+  { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
+);
+if (scaleBench.status !== 0) throw new Error(`bench-scale failed (exit ${scaleBench.status})`);
+section = `${section}\n\n${scaleBench.stdout.trimEnd()}`;
+
 // `proof serve` under load next to a bare node:http server returning the same bytes, same run.
 const serveBench = spawnSync(process.execPath, [join(root, "scripts", "bench-serve.mjs")], {
   encoding: "utf8",

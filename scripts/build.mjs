@@ -23,6 +23,8 @@ const result = await build({
     index: join(root, "src/index.ts"),
     // The GitHub action's gate step (action/action.yml runs dist/action.js).
     action: join(root, "src/action/main.ts"),
+    // A worker thread of `proof verify --jobs N` (src/api/pool.ts starts it from beside itself).
+    "verify-worker": join(root, "src/api/verify-worker.ts"),
   },
   outdir: join(root, "dist"),
   bundle: true,

@@ -24,11 +24,17 @@
 #                  --git-base` says what the policy change does rule by rule, with its impact on
 #                  the traces, in the log (markdown) and in PROOF_POLICY_DIFF when that names a file
 #                  (outside PROOF_OUT, which proof replaces whole)
+#   PROOF_SHARD    I/N: judge only shard I of N of the cases (`--shard I/N`) and write a part to
+#                  PROOF_OUT, which decides no gate: give each shard its own PROOF_OUT, such as
+#                  proof-parts/I, and gate with PROOF_MERGE once every shard is done (docs/ci.md)
+#   PROOF_MERGE    a directory whose subdirectories hold the parts of every shard: runs
+#                  `proof merge` into PROOF_OUT instead of a gate, and is the gate (exit 0 or 5)
 #   PROOF_FAIL_ON_LOOSENING
 #                  1: a gate that passed exits 5 when that diff loosens the policy (status.json
 #                  still holds the gate's own 0; the log says why)
 #
-# Paths out: $PROOF_OUT/{report.json,decisions.jsonl,summary.md,status.json,junit.xml,
+# Paths out (a part of PROOF_SHARD holds shard.json, cases.jsonl, sources.jsonl and manifest.json
+#   instead): $PROOF_OUT/{report.json,decisions.jsonl,summary.md,status.json,junit.xml,
 #   results.sarif,annotations.txt,manifest.json} and regress.json for the regression gate
 #   (docs/artifacts.md). Nothing else is written.
 #
@@ -113,21 +119,53 @@ if [[ $gate == regress && $baseline_source == default ]]; then
   extra=(--baseline "$baseline")
 fi
 
-# --out comes after PROOF_ARGS: the last value wins, so the artifacts always land in $PROOF_OUT.
-if ((${#cmd[@]} > 0)); then
-  what="proof run ($gate gate) -- ${cmd[*]}"
-  invocation=("${bin[@]}" "${global[@]}" run --gate "$gate" "${extra[@]}" "${args[@]}" --out "$out" -- "${cmd[@]}")
-elif [[ $gate == regress ]]; then
-  what="proof regress run"
-  invocation=("${bin[@]}" "${global[@]}" regress run "${extra[@]}" "${args[@]}" --out "$out")
-else
-  what="proof verify"
-  invocation=("${bin[@]}" "${global[@]}" verify "${args[@]}" --out "$out")
+shard=()
+if [[ -n ${PROOF_SHARD:-} ]]; then
+  if [[ -n ${PROOF_MERGE:-} ]]; then
+    echo "proof-ci: PROOF_SHARD writes a part and PROOF_MERGE gathers parts: set one of them" >&2
+    exit 6
+  fi
+  shard=(--shard "$PROOF_SHARD")
 fi
 
+# --out comes after PROOF_ARGS: the last value wins, so the artifacts always land in $PROOF_OUT.
+if [[ -n ${PROOF_MERGE:-} ]]; then
+  # Every subdirectory holding a part, in name order; proof refuses a missing or foreign one.
+  parts=()
+  for part in "$PROOF_MERGE"/*/; do
+    [[ -f ${part}shard.json ]] && parts+=("${part%/}")
+  done
+  if ((${#parts[@]} == 0)); then
+    echo "proof-ci: PROOF_MERGE=$PROOF_MERGE holds no part (a subdirectory with shard.json)" >&2
+    exit 6
+  fi
+  what="proof merge of ${#parts[@]} parts"
+  invocation=("${bin[@]}" "${global[@]}" merge "${parts[@]}" --out "$out")
+elif ((${#cmd[@]} > 0)); then
+  what="proof run ($gate gate) -- ${cmd[*]}"
+  invocation=("${bin[@]}" "${global[@]}" run --gate "$gate" "${extra[@]}" "${args[@]}" "${shard[@]}" --out "$out" -- "${cmd[@]}")
+elif [[ $gate == regress ]]; then
+  what="proof regress run"
+  invocation=("${bin[@]}" "${global[@]}" regress run "${extra[@]}" "${args[@]}" "${shard[@]}" --out "$out")
+else
+  what="proof verify"
+  invocation=("${bin[@]}" "${global[@]}" verify "${args[@]}" "${shard[@]}" --out "$out")
+fi
+
+((${#shard[@]} > 0)) && what+=" --shard $PROOF_SHARD"
 echo "proof-ci: $what, artifacts in $out"
 "${invocation[@]}"
 code=$?
+
+# A part decides no gate: the merge job summarises the whole run.
+if ((${#shard[@]} > 0)); then
+  if ((code == 0)); then
+    echo "proof-ci: shard $PROOF_SHARD written to $out; gate with PROOF_MERGE once every shard is done"
+  else
+    echo "proof-ci: shard $PROOF_SHARD failed with exit $code: not a gate verdict (6 invalid input)"
+  fi
+  exit "$code"
+fi
 
 # The policy diff of a pull request: only after a gate verdict, never replacing a failure's code.
 # Its --policy and --traces come from PROOF_ARGS, else from the config as for the gate.

@@ -12,8 +12,8 @@ import type { Verdict } from "../policy/ir.js";
 import type { PolicySet } from "../policy/set.js";
 import { type TrialOf, trialOf } from "../regress/trials.js";
 import { type Report, ReportBuilder } from "../report/report.js";
-import type { Trace } from "../trace/model.js";
-import { CoverageCollector } from "../verify/coverage.js";
+import type { FormatName, Trace } from "../trace/model.js";
+import { CoverageCollector, type CoverageReport } from "../verify/coverage.js";
 import { type TraceResult, VERDICT_ORDER } from "../verify/decision.js";
 import { type Activation, activate, Engine } from "../verify/engine.js";
 import { staleLines, type WaiverMatcher } from "../waivers/waivers.js";
@@ -90,6 +90,27 @@ export function checkPlan(
   return activationFromPlan(plan);
 }
 
+/**
+ * A judged trace with what the report needs of the trace itself: the file as reports show it
+ * (relative, `/`-separated), its format, its warnings and the case it is a trial of.
+ */
+export interface JudgedTrace {
+  result: TraceResult;
+  file: string;
+  format: FormatName;
+  warnings: readonly string[];
+  trial?: TrialOf;
+  /** {@link decisionDigest} of the result, when the thread that judged it computed it. */
+  decisionDigest?: string;
+}
+
+/** Digest of every call's `{seq, tool, verdict, rules}` of a result (CaseResult.decision_digest). */
+export function decisionDigest(result: TraceResult): string {
+  return digestOf(
+    result.decisions.map((d) => ({ seq: d.seq, tool: d.tool, verdict: d.verdict, rules: d.rules })),
+  );
+}
+
 /** What a judgement needs besides the policies. */
 export interface JudgementOptions {
   /** The context (`{}` when none was given). */
@@ -138,6 +159,11 @@ export class Judgement {
     for (const w of this.activation.warnings) this.builder.warn(null, w);
   }
 
+  /** This judgement's coverage document so far, or null without `coverage`. */
+  coverage(): CoverageReport | null {
+    return this.collector ? this.collector.summary(this.coverageMin) : null;
+  }
+
   /** Judges one trace; nothing is recorded until {@link record}. */
   verify(trace: Trace): TraceResult {
     return this.engine.verify(trace);
@@ -149,7 +175,24 @@ export class Judgement {
    * @throws ProofError `trace.duplicate_case` (exit 6) when another file gave the same case id.
    */
   record(result: TraceResult, trace: Trace, file: string): void {
-    const clash = this.builder.add(result, file, trace.header.source.format);
+    const trial = trialOf(result.case_id, trace.header.meta);
+    this.recordCase({
+      result,
+      file,
+      format: trace.header.source.format,
+      warnings: trace.warnings,
+      ...(trial ? { trial } : {}),
+    });
+  }
+
+  /**
+   * {@link record} of a trace judged elsewhere (a worker thread, a shard of the run): what the
+   * report needs of the trace travels with its result.
+   * @throws ProofError `trace.duplicate_case` (exit 6) when another file gave the same case id.
+   */
+  recordCase(judged: JudgedTrace): void {
+    const { result, file, trial } = judged;
+    const clash = this.builder.add(result, file, judged.format);
     if (clash !== undefined) {
       throw inputError(
         "trace.duplicate_case",
@@ -158,17 +201,14 @@ export class Judgement {
         "case ids are paths relative to the traces root; pass the directory instead of single files",
       );
     }
-    for (const w of trace.warnings) this.builder.warn(result.case_id, w);
-    const trial = trialOf(result.case_id, trace.header.meta);
+    for (const w of judged.warnings) this.builder.warn(result.case_id, w);
     this.cases.push({
       case_id: result.case_id,
       trace_id: result.trace_id,
       file,
       verdict: result.verdict,
       rules: result.rules,
-      decision_digest: digestOf(
-        result.decisions.map((d) => ({ seq: d.seq, tool: d.tool, verdict: d.verdict, rules: d.rules })),
-      ),
+      decision_digest: judged.decisionDigest ?? decisionDigest(result),
       ...(trial ? { trial } : {}),
     });
   }
@@ -177,9 +217,11 @@ export class Judgement {
    * The finished report: waivers applied when a matcher judged the results, coverage added when
    * collected; the cases sorted by case id.
    * @param where the traces as given, for the message when there were none
+   * @param coverage the coverage of traces judged elsewhere (src/api/judged.ts mergeCoverage),
+   *   instead of this judgement's own
    * @throws ProofError `trace.none` (exit 6) when no trace was recorded.
    */
-  finish(where: string, matcher?: WaiverMatcher): Report {
+  finish(where: string, matcher?: WaiverMatcher, coverage?: CoverageReport): Report {
     const waivers = matcher?.summary();
     for (const line of waivers ? staleLines(waivers) : []) this.builder.warn(null, line);
     const report = matcher ? matcher.finish(this.builder.build()) : this.builder.build();
@@ -192,7 +234,7 @@ export class Judgement {
       );
     }
     this.cases.sort((a, b) => (a.case_id < b.case_id ? -1 : a.case_id > b.case_id ? 1 : 0));
-    if (this.collector) report.coverage = this.collector.summary(this.coverageMin);
+    if (this.collector) report.coverage = coverage ?? this.collector.summary(this.coverageMin);
     return report;
   }
 }

@@ -3,7 +3,9 @@
  * waivers, judges every trace (src/api/pipeline.ts) and writes the out dir as a whole. The
  * commands `verify`, `run`, `regress` and `adapt` are thin shells over {@link runVerify}.
  */
+import type { KeyObject } from "node:crypto";
 import { randomUUID } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { hashDirectory, readKeyFile, readSourcesWithin } from "../io/artifacts.js";
 import { jsonLine, prettyJson } from "../io/canonical.js";
 import { fileLimit, readTextFile, toPosix } from "../io/files.js";
@@ -14,18 +16,29 @@ import { openLineWriter } from "../io/write.js";
 import { loadPlan } from "../plan/load-plan.js";
 import type { Plan } from "../plan/plan.js";
 import type { Verdict } from "../policy/ir.js";
-import type { PolicySet } from "../policy/set.js";
+import { type PolicySet, policySetOf } from "../policy/set.js";
 import { findingsBySeverity, ruleMetaOf } from "../report/findings.js";
 import type { RegressGate } from "../report/gate.js";
 import { MANIFEST_FILE, parsePrivateKey, renderManifest } from "../report/manifest.js";
 import { renderSummary } from "../report/markdown.js";
 import type { Report } from "../report/report.js";
-import { createDecisionExporter, type ExporterOptions } from "../telemetry/otel.js";
+import { createDecisionExporter, type DecisionExporter, type ExporterOptions } from "../telemetry/otel.js";
 import type { FormatName } from "../trace/model.js";
 import { readTraces } from "../trace/read.js";
+import type { CoverageReport } from "../verify/coverage.js";
 import { VERSION } from "../version.js";
 import { parseWaivers, resolveToday, staleLines, WaiverMatcher } from "../waivers/waivers.js";
+import {
+  type JudgedCase,
+  type JudgeSetup,
+  judgedCase,
+  mergeCoverage,
+  type ShardSpec,
+  seenKey,
+  shardOf,
+} from "./judged.js";
 import { type CaseResult, Judgement } from "./pipeline.js";
+import { judgeInPool, type PoolFile, workerCount } from "./pool.js";
 
 /** Characters of decision lines gathered before one write to `decisions.jsonl`. */
 const WRITE_CHUNK = 1 << 16;
@@ -74,6 +87,13 @@ export interface VerifyInput {
   gate?: (report: Report, cases: readonly CaseResult[]) => GateOutcome | Promise<GateOutcome>;
   /** Told of every judged trace (a progress line at a terminal); none by default. */
   progress?: VerifyProgress;
+  /**
+   * Worker threads that judge traces (`--jobs`); 1, the default, judges in this thread. Runs
+   * over few files stay in one thread (src/api/pool.ts MIN_FILES_PER_WORKER).
+   */
+  jobs?: number;
+  /** Told how many worker threads judge the traces (0: this thread), once the files are listed. */
+  threads?: (count: number, files: number) => void;
 }
 
 /**
@@ -100,49 +120,86 @@ function regionSources(report: Report, regress: RegressGate | undefined): string
   ].filter((f) => f !== "");
 }
 
+/** Everything a run decides before it judges a trace: its inputs, loaded and checked. */
+export interface Prepared {
+  policies: PolicySet;
+  setup: JudgeSetup;
+  judgement: Judgement;
+  plan?: Plan;
+  signingKey?: KeyObject;
+  matcher?: WaiverMatcher;
+  /** The waivers file as given, its text and the date expiry is judged against. */
+  waivers?: { file: string; text: string; today: string };
+}
+
 /**
- * Runs the gate: judges every trace under the given paths and writes the out dir as a whole
- * (`report.json`, `decisions.jsonl`, `summary.md`, `status.json`, the public artifacts and
- * `manifest.json`). Nothing is written when an input is invalid: the staging directory is
- * discarded and the previous out dir stays.
- * @returns the report, the exit code (0 passed, 5 failed), warnings for a person, and every
- *   case sorted by case id.
- * @throws ProofError (exit 6) on invalid input or when no trace is found.
+ * A judgement and the rest of a run's set-up from {@link JudgeSetup} (and waivers as text): the
+ * one way a run, a worker thread and `proof merge` make them, so all three judge alike.
+ * @throws ProofError (exit 6) when the plan does not fit, or a waiver names an unknown rule.
  */
-export async function runVerify(
-  input: VerifyInput,
-): Promise<{ report: Report; code: number; warnings: string[]; cases: CaseResult[] }> {
+export function prepareFrom(
+  setup: JudgeSetup,
+  waivers?: { file: string; text: string; today: string },
+  policies: PolicySet = policySetOf(setup.policies),
+): Prepared {
+  const judgement = new Judgement(policies, {
+    context: setup.context,
+    hasContext: setup.hasContext,
+    ...(setup.plan ? { plan: setup.plan, planFile: setup.planFile ?? "plan" } : {}),
+    failOn: setup.failOn,
+    ...(setup.coverage ? { coverage: setup.coverage } : {}),
+  });
+  const matcher = waivers
+    ? new WaiverMatcher(
+        parseWaivers(waivers.text, waivers.file),
+        waivers.today,
+        new Map(policies.irs.flatMap((ir) => ir.rules.map((r) => [r.id, r.effect] as const))),
+      )
+    : undefined;
+  return {
+    policies,
+    setup,
+    judgement,
+    ...(setup.plan ? { plan: setup.plan } : {}),
+    ...(matcher ? { matcher } : {}),
+    ...(waivers ? { waivers } : {}),
+  };
+}
+
+/** Reads and checks every input of a run but the traces. @throws ProofError (exit 6). */
+export async function prepare(input: VerifyInput): Promise<Prepared> {
   const policies = typeof input.policy === "string" ? await loadPolicySet(input.policy) : input.policy;
   const context = input.context ? await loadContext(input.context) : {};
   const plan =
     typeof input.plan === "string"
       ? loadPlan(await readTextFile(input.plan, fileLimit()), input.plan)
       : input.plan;
-  const judgement = new Judgement(policies, {
+  // Read before anything is staged: a bad key is invalid input, not a half-written out dir.
+  const signingKey = input.signKey
+    ? parsePrivateKey(await readKeyFile(input.signKey), toPosix(input.signKey))
+    : undefined;
+  const waivers = input.waivers
+    ? {
+        file: toPosix(input.waivers),
+        text: await readTextFile(input.waivers, fileLimit()),
+        today: resolveToday(input.today, process.env.SOURCE_DATE_EPOCH, new Date()),
+      }
+    : undefined;
+  const setup: JudgeSetup = {
+    // The file only names a policy in messages about clashes, which loading already ruled out.
+    policies: policies.irs.map((ir) => ({ ir, file: ir.policy_id })),
     context,
     hasContext: Boolean(input.context),
     ...(plan ? { plan, planFile: typeof input.plan === "string" ? input.plan : "plan" } : {}),
     failOn: input.failOn,
     ...(input.coverage ? { coverage: input.coverage } : {}),
-  });
-  // Read before anything is staged: a bad key is invalid input, not a half-written out dir.
-  const signingKey = input.signKey
-    ? parsePrivateKey(await readKeyFile(input.signKey), toPosix(input.signKey))
-    : undefined;
-  const matcher = input.waivers
-    ? new WaiverMatcher(
-        parseWaivers(await readTextFile(input.waivers, fileLimit()), toPosix(input.waivers)),
-        resolveToday(input.today, process.env.SOURCE_DATE_EPOCH, new Date()),
-        new Map(policies.irs.flatMap((ir) => ir.rules.map((r) => [r.id, r.effect] as const))),
-      )
-    : undefined;
-  // Telemetry only observes decisions: nothing below reads from it, so it cannot change them.
-  const exporter = input.otel ? await createDecisionExporter(input.otel) : undefined;
-  const runId = randomUUID();
-  /** Index into input.traces of each case's root: JUnit has one suite per root. */
-  const rootOf = new Map<string, number>();
+  };
+  return { ...prepareFrom(setup, waivers, policies), ...(signingKey ? { signingKey } : {}) };
+}
 
-  const stage = await StagedDir.create(input.out, [
+/** The inputs of a run that may not lie inside its out dir. */
+export function inputPaths(input: VerifyInput): string[] {
+  return [
     ...(typeof input.policy === "string" ? [input.policy] : []),
     ...input.traces,
     ...(input.context ? [input.context] : []),
@@ -150,91 +207,220 @@ export async function runVerify(
     ...(input.signKey ? [input.signKey] : []),
     ...(input.waivers ? [input.waivers] : []),
     ...(input.inputs ?? []),
-  ]);
-  const shown = input.progress;
-  try {
-    const decisions = await openLineWriter(stage.path("decisions.jsonl"));
-    let pending = "";
-    try {
-      for (const [rootIndex, root] of input.traces.entries()) {
-        for (const found of await listGateTraceFiles(root)) {
-          const source = traceSource(found);
-          for await (const trace of readTraces(source, input.format)) {
-            const result = judgement.verify(trace);
-            shown?.trace(result.decisions.length);
-            if (exporter) {
-              for (const d of result.decisions) {
-                const call = trace.events[d.seq];
-                exporter.export(d, {
-                  run_id: runId,
-                  policy_digest: policies.bundleDigest,
-                  ...(call?.type === "tool_call" ? { args: call.args } : {}),
-                });
-              }
-            }
-            matcher?.judge(result, (seq) => {
-              const call = trace.events[seq];
-              return call?.type === "tool_call" ? call.args : undefined;
-            });
-            judgement.record(result, trace, source.path);
-            rootOf.set(result.case_id, rootIndex);
-            // Lines are written in chunks of about 64 KiB: a write per decision costs more than
-            // serialising it (docs/performance.md).
-            for (const d of result.decisions) pending += jsonLine(d);
-            if (pending.length >= WRITE_CHUNK) {
-              await decisions.write(pending);
-              pending = "";
-            }
-          }
+  ];
+}
+
+/** Every trace file of the run in file order: roots as given, files as listed under each. */
+export async function listRunFiles(roots: readonly string[]): Promise<PoolFile[]> {
+  const files: PoolFile[] = [];
+  for (const [root, path] of roots.entries()) {
+    for (const found of await listGateTraceFiles(path)) {
+      files.push({ ordinal: files.length, root, path: found.path, rel: found.rel });
+    }
+  }
+  return files;
+}
+
+/** How a run judges its traces: the files, the thread count, and what it keeps. */
+export interface Judging {
+  files: readonly PoolFile[];
+  format: FormatName | "auto";
+  threads: number;
+  shard?: ShardSpec;
+  exporter?: DecisionExporter;
+  runId: string;
+  /** Traces read, judged or not (a shard judges only its own). */
+  stats: { seen: string[] };
+  /** Coverage documents of worker threads. */
+  coverage: CoverageReport[];
+}
+
+/** Judges every trace of the run (or of its shard), in this thread or a pool, in file order. */
+export async function* judgeAll(p: Prepared, j: Judging): AsyncGenerator<JudgedCase> {
+  if (j.threads > 0) {
+    yield* judgeInPool(
+      j.files,
+      j.threads,
+      { setup: p.setup, format: j.format, ...(j.shard ? { shard: j.shard } : {}) },
+      j.coverage,
+      j.stats,
+    );
+    return;
+  }
+  for (const f of j.files) {
+    const source = traceSource({ path: f.path, rel: f.rel });
+    let k = -1;
+    for await (const trace of readTraces(source, j.format)) {
+      k++;
+      j.stats.seen.push(seenKey(trace));
+      if (j.shard && shardOf(trace.header.case_id, j.shard.count) !== j.shard.index) continue;
+      const result = p.judgement.verify(trace);
+      if (j.exporter) {
+        for (const d of result.decisions) {
+          const call = trace.events[d.seq];
+          j.exporter.export(d, {
+            run_id: j.runId,
+            policy_digest: p.policies.bundleDigest,
+            ...(call?.type === "tool_call" ? { args: call.args } : {}),
+          });
         }
       }
-      if (pending !== "") await decisions.write(pending);
-    } finally {
-      shown?.done();
-      await decisions.close();
+      yield judgedCase(result, trace, source.path, f.root, [f.ordinal, k]);
     }
-    const report = judgement.finish(input.traces.join(", "), matcher);
-    const cases = judgement.cases;
-    const outcome = input.gate
-      ? await input.gate(report, cases)
-      : { code: report.passed ? 0 : EXIT_GATE_FAILED };
-    // An expired waiver, or coverage below the minimum, fails a run that otherwise passed; neither
-    // hides another failure.
-    const failsAnyway = (report.waivers?.expired.length ?? 0) > 0 || report.coverage?.passed === false;
-    const code = outcome.code === 0 && failsAnyway ? EXIT_GATE_FAILED : outcome.code;
-    await stage.write("report.json", prettyJson(report));
-    await stage.write("summary.md", renderSummary(report, { redact: input.redact === true }));
-    await stage.write("status.json", prettyJson({ phase: "gate", code }));
-    if (plan) await stage.write("plan.json", prettyJson(plan));
-    if (report.coverage) await stage.write("coverage.json", prettyJson(report.coverage));
-    // Loaded on demand: the JUnit builder is a large chunk that only a gate run needs.
-    const { renderPublicArtifacts } = await import("../report/artifacts.js");
-    const artifacts = renderPublicArtifacts(report, {
-      rules: ruleMetaOf(policies.irs),
-      roots: input.traces.map(toPosix),
-      rootOf,
-      version: VERSION,
+  }
+}
+
+/** What {@link writeRun} needs besides the judged cases. */
+interface RunOutput {
+  roots: readonly string[];
+  redact: boolean;
+  gate?: VerifyInput["gate"];
+  progress?: VerifyProgress;
+  /** Texts of the files SARIF regions point into, in the order the run would read them. */
+  sources: (paths: readonly string[]) => Promise<Map<string, string>>;
+  /** Coverage of traces judged elsewhere; read once every case is in. */
+  coverage: () => CoverageReport | undefined;
+}
+
+/**
+ * Gathers judged cases in run order into the whole out dir: `decisions.jsonl`, the report, the
+ * gate's outcome, the public artifacts and `manifest.json`, then swaps it in.
+ */
+export async function writeRun(
+  p: Prepared,
+  stage: StagedDir,
+  cases: AsyncIterable<JudgedCase> | Iterable<JudgedCase>,
+  o: RunOutput,
+): Promise<{ report: Report; code: number; cases: CaseResult[] }> {
+  const { judgement, matcher } = p;
+  /** Index into the roots of each case's root: JUnit has one suite per root. */
+  const rootOf = new Map<string, number>();
+  const decisions = await openLineWriter(stage.path("decisions.jsonl"));
+  let pending = "";
+  try {
+    for await (const c of cases) {
+      o.progress?.trace(c.result.tool_calls);
+      matcher?.judge(c.result, (seq) => c.args[String(seq)]);
+      judgement.recordCase(c);
+      rootOf.set(c.result.case_id, c.root);
+      // Lines are written in chunks of about 64 KiB: a write per decision costs more than
+      // serialising it (docs/performance.md).
+      if (c.lines !== undefined) pending += c.lines;
+      else for (const d of c.result.decisions) pending += jsonLine(d);
+      if (pending.length >= WRITE_CHUNK) {
+        await decisions.write(pending);
+        pending = "";
+      }
+    }
+    if (pending !== "") await decisions.write(pending);
+  } finally {
+    o.progress?.done();
+    await decisions.close();
+  }
+  const report = judgement.finish(o.roots.join(", "), matcher, o.coverage());
+  const judged = judgement.cases;
+  const outcome = o.gate ? await o.gate(report, judged) : { code: report.passed ? 0 : EXIT_GATE_FAILED };
+  // An expired waiver, or coverage below the minimum, fails a run that otherwise passed; neither
+  // hides another failure.
+  const failsAnyway = (report.waivers?.expired.length ?? 0) > 0 || report.coverage?.passed === false;
+  const code = outcome.code === 0 && failsAnyway ? EXIT_GATE_FAILED : outcome.code;
+  await stage.write("report.json", prettyJson(report));
+  await stage.write("summary.md", renderSummary(report, { redact: o.redact }));
+  await stage.write("status.json", prettyJson({ phase: "gate", code }));
+  if (p.plan) await stage.write("plan.json", prettyJson(p.plan));
+  if (report.coverage) await stage.write("coverage.json", prettyJson(report.coverage));
+  // Loaded on demand: the JUnit builder is a large chunk that only a gate run needs.
+  const { renderPublicArtifacts } = await import("../report/artifacts.js");
+  const artifacts = renderPublicArtifacts(report, {
+    rules: ruleMetaOf(p.policies.irs),
+    roots: o.roots.map(toPosix),
+    rootOf,
+    version: VERSION,
+    redact: o.redact,
+    ...(outcome.regress ? { regress: outcome.regress } : {}),
+    sources: await o.sources(regionSources(report, outcome.regress)),
+  });
+  for (const [name, text] of Object.entries(artifacts)) await stage.write(name, text);
+  for (const [name, text] of Object.entries(outcome.files ?? {})) await stage.write(name, text);
+  await writeManifest(stage, report, p.signingKey);
+  await stage.commit();
+  return { report, code, cases: judged };
+}
+
+/** Writes `manifest.json` last, so that it covers every other file of the out dir. */
+export async function writeManifest(
+  stage: StagedDir,
+  report: Pick<Report, "policies" | "bundle_digest" | "waivers">,
+  signingKey: KeyObject | undefined,
+): Promise<void> {
+  const manifest = renderManifest({
+    version: VERSION,
+    policies: report.policies,
+    bundleDigest: report.bundle_digest,
+    files: await hashDirectory(stage.staging),
+    ...(report.waivers ? { waivers: { file: report.waivers.file, digest: report.waivers.digest } } : {}),
+    ...(signingKey ? { signingKey } : {}),
+  });
+  await stage.write(MANIFEST_FILE, manifest);
+}
+
+/** The number of worker threads `--jobs` asks for: `os.availableParallelism()` by default. */
+export function defaultJobs(): number {
+  return availableParallelism();
+}
+
+/**
+ * Runs the gate: judges every trace under the given paths and writes the out dir as a whole
+ * (`report.json`, `decisions.jsonl`, `summary.md`, `status.json`, the public artifacts and
+ * `manifest.json`). Nothing is written when an input is invalid: the staging directory is
+ * discarded and the previous out dir stays. With `jobs` above one and enough files, traces are
+ * judged in worker threads (src/api/pool.ts); the artifacts are the same bytes.
+ * @returns the report, the exit code (0 passed, 5 failed), warnings for a person, and every
+ *   case sorted by case id.
+ * @throws ProofError (exit 6) on invalid input or when no trace is found.
+ */
+export async function runVerify(
+  input: VerifyInput,
+): Promise<{ report: Report; code: number; warnings: string[]; cases: CaseResult[] }> {
+  const p = await prepare(input);
+  // Telemetry only observes decisions: nothing below reads from it, so it cannot change them.
+  const exporter = input.otel ? await createDecisionExporter(input.otel) : undefined;
+  const stage = await StagedDir.create(input.out, inputPaths(input));
+  try {
+    const files = await listRunFiles(input.traces);
+    // Spans need every call's arguments, which only this thread has: exporting judges here.
+    const threads = exporter ? 0 : workerCount(input.jobs ?? 1, files.length);
+    input.threads?.(threads, files.length);
+    const judging: Judging = {
+      files,
+      format: input.format,
+      threads,
+      ...(exporter ? { exporter } : {}),
+      runId: randomUUID(),
+      stats: { seen: [] },
+      coverage: [],
+    };
+    const { report, code, cases } = await writeRun(p, stage, judgeAll(p, judging), {
+      roots: input.traces,
       redact: input.redact === true,
-      ...(outcome.regress ? { regress: outcome.regress } : {}),
-      sources: await readSourcesWithin(regionSources(report, outcome.regress)),
+      ...(input.gate ? { gate: input.gate } : {}),
+      ...(input.progress ? { progress: input.progress } : {}),
+      sources: (paths) => readSourcesWithin(paths),
+      coverage: () =>
+        threads > 0 && input.coverage
+          ? mergeCoverage(
+              p.policies,
+              p.judgement.activation,
+              p.setup.context,
+              judging.coverage,
+              input.coverage.min,
+            )
+          : undefined,
     });
-    for (const [name, text] of Object.entries(artifacts)) await stage.write(name, text);
-    for (const [name, text] of Object.entries(outcome.files ?? {})) await stage.write(name, text);
-    // Last, so that it covers every other file of the out dir.
-    const manifest = renderManifest({
-      version: VERSION,
-      policies: report.policies,
-      bundleDigest: report.bundle_digest,
-      files: await hashDirectory(stage.staging),
-      ...(report.waivers ? { waivers: { file: report.waivers.file, digest: report.waivers.digest } } : {}),
-      ...(signingKey ? { signingKey } : {}),
-    });
-    await stage.write(MANIFEST_FILE, manifest);
-    await stage.commit();
     const problems = exporter ? await exporter.shutdown() : [];
     // Expired waivers are no warning: the table names them as what failed the gate.
     const notes = report.waivers ? staleLines(report.waivers) : [];
-    return { report, code, warnings: [...judgement.activation.warnings, ...notes, ...problems], cases };
+    return { report, code, warnings: [...p.judgement.activation.warnings, ...notes, ...problems], cases };
   } catch (err) {
     await stage.abort();
     await exporter?.shutdown();

@@ -1,23 +1,6 @@
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, type Command as CommandType } from "commander";
 import { ProofError } from "../errors.js";
 import { VERSION } from "../version.js";
-import { registerAdapt } from "./commands/adapt.js";
-import { registerAttest } from "./commands/attest.js";
-import { registerCheck } from "./commands/check.js";
-import { registerCompile } from "./commands/compile.js";
-import { registerDiff } from "./commands/diff.js";
-import { registerEval } from "./commands/eval.js";
-import { registerImport } from "./commands/import.js";
-import { registerInit } from "./commands/init.js";
-import { registerKeys } from "./commands/keys.js";
-import { registerLedger } from "./commands/ledger.js";
-import { registerMcp } from "./commands/mcp.js";
-import { registerRegress } from "./commands/regress.js";
-import { registerRun } from "./commands/run.js";
-import { registerServe } from "./commands/serve.js";
-import { registerTest } from "./commands/test.js";
-import { registerVerify } from "./commands/verify.js";
-import { applyConfig, checkRequiredOptions, deferRequiredOptions, findConfig } from "./config.js";
 import { type GlobalOptions, guardStandardStreams, reportError, streamExitCode } from "./output.js";
 import { configureProgress } from "./progress.js";
 
@@ -55,29 +38,17 @@ export async function main(argv: readonly string[]): Promise<number> {
       // Never colour wins, wherever on the line (commander would keep the last of the two).
       if (ownArguments(argv).includes("--no-color")) program.setOptionValue("color", false);
       configureProgress(globals());
+      // Loaded here, not at start: `proof --version` needs no YAML parser and no validators.
+      const { applyConfig, checkRequiredOptions, findConfig } = await import("./config.js");
       // `proof serve --config` names a serve.yaml (docs/serve.md), not a proof.config.yaml.
       const config = command.name() === "serve" ? undefined : await findConfig(globals().config);
       if (config) applyConfig(command, config);
       checkRequiredOptions(command);
     });
-  registerCompile(program, run);
-  registerImport(program, run);
-  registerVerify(program, run);
-  registerAdapt(program, run);
-  registerKeys(program, run);
-  registerAttest(program, run);
-  registerRun(program, run);
-  registerCheck(program, run);
-  registerRegress(program, run);
-  registerInit(program, run);
-  registerLedger(program, run);
-  registerMcp(program, run);
-  registerTest(program, run);
-  registerDiff(program, run);
-  registerEval(program, run);
-  registerServe(program, run);
+  const registered = await registrations(ownArguments(argv));
+  for (const register of registered) register(program, run);
   // After every registration: required options are checked once the config is merged.
-  deferRequiredOptions(program);
+  if (registered.length > 0) (await import("./config.js")).deferRequiredOptions(program);
   try {
     await program.parseAsync(argv as string[], { from: "user" });
   } catch (err) {
@@ -91,6 +62,57 @@ export async function main(argv: readonly string[]): Promise<number> {
     return reportError(err, globals());
   }
   return exitCode;
+}
+
+/** Adds one command (its options, help and action) to the program. */
+type Register = (program: CommandType, run: (action: () => Promise<number>) => Promise<void>) => void;
+
+/**
+ * Every command, in the order help lists them, with the module that registers it. Each module is
+ * imported only when its command runs: `proof --version` or `proof check` does not evaluate the
+ * engine, the importers and the server (docs/performance.md, "Start-up").
+ */
+const COMMANDS: readonly (readonly [string, () => Promise<Register>])[] = [
+  ["compile", async () => (await import("./commands/compile.js")).registerCompile],
+  ["import", async () => (await import("./commands/import.js")).registerImport],
+  ["verify", async () => (await import("./commands/verify.js")).registerVerify],
+  ["adapt", async () => (await import("./commands/adapt.js")).registerAdapt],
+  ["keys", async () => (await import("./commands/keys.js")).registerKeys],
+  ["attest", async () => (await import("./commands/attest.js")).registerAttest],
+  ["run", async () => (await import("./commands/run.js")).registerRun],
+  ["check", async () => (await import("./commands/check.js")).registerCheck],
+  ["regress", async () => (await import("./commands/regress.js")).registerRegress],
+  ["merge", async () => (await import("./commands/merge.js")).registerMerge],
+  ["init", async () => (await import("./commands/init.js")).registerInit],
+  ["ledger", async () => (await import("./commands/ledger.js")).registerLedger],
+  ["mcp", async () => (await import("./commands/mcp.js")).registerMcp],
+  ["test", async () => (await import("./commands/test.js")).registerTest],
+  ["diff", async () => (await import("./commands/diff.js")).registerDiff],
+  ["eval", async () => (await import("./commands/eval.js")).registerEval],
+  ["serve", async () => (await import("./commands/serve.js")).registerServe],
+];
+
+/** Global options that take a value: the word after them is no command name. */
+const VALUE_OPTIONS = new Set(["--config"]);
+
+/**
+ * The commands a command line needs registered: the one it names; none for `--version` alone;
+ * every one otherwise (help, an unknown command, which commander answers with a suggestion).
+ */
+async function registrations(args: readonly string[]): Promise<Register[]> {
+  let word: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (VALUE_OPTIONS.has(a)) i++;
+    else if (!a.startsWith("-")) {
+      word = a;
+      break;
+    }
+  }
+  const named = COMMANDS.find(([name]) => name === word);
+  if (named) return [await named[1]()];
+  if (word === undefined && args.some((a) => a === "-V" || a === "--version")) return [];
+  return Promise.all(COMMANDS.map(([, load]) => load()));
 }
 
 /** proof's own arguments: those after `--` belong to a wrapped command (`proof run -- CMD --json`). */

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { type CaseResult, parseVerdict } from "../../api/pipeline.js";
-import { EXIT_GATE_FAILED, runVerify } from "../../api/verify.js";
+import type { PartCommand } from "../../api/shard.js";
+import { EXIT_GATE_FAILED, type GateOutcome, runVerify, type VerifyInput } from "../../api/verify.js";
 import { inputError, ProofError } from "../../errors.js";
 import { prettyJson } from "../../io/canonical.js";
 import { fileSize, readTextFile, toPosix } from "../../io/files.js";
@@ -23,6 +24,7 @@ import { addArtifactOptions, addWaiverOptions } from "../options.js";
 import { type GlobalOptions, oneLine, useColor } from "../output.js";
 import { progress } from "../progress.js";
 import { parseFormat } from "./import.js";
+import { debugThreads, parseJobs, runShardPart } from "./verify.js";
 
 /** Where the baseline lives unless `--baseline` says otherwise (docs/cli.md). */
 export const DEFAULT_BASELINE = ".proof/baseline.json";
@@ -111,8 +113,10 @@ function currentRun(report: Report, cases: readonly CaseResult[]) {
 }
 
 /** The input of runVerify shared by the three subcommands. */
-function verifyInput(flags: CommonFlags, failOn: Verdict) {
+function verifyInput(flags: CommonFlags & { jobs?: string }, failOn: Verdict): VerifyInput {
   return {
+    jobs: parseJobs(flags.jobs),
+    ...debugThreads(),
     policy: flags.policy,
     traces: flags.traces,
     ...(flags.context ? { context: flags.context } : {}),
@@ -228,14 +232,13 @@ export type RegressRunFlags = CommonFlags & {
   trialsTolerance?: string | number;
   waivers?: string;
   today?: string;
+  jobs?: string;
+  shard?: string;
 };
 
-/**
- * `proof regress run`: re-verifies and compares with the baseline; exit 5 when a transition
- * fails. Writes `regress.json` and a regression section at the top of `summary.md`.
- */
-export async function regressRun(flags: RegressRunFlags, global: GlobalOptions): Promise<number> {
-  const opts: CompareOptions = {
+/** The comparison options of `regress run` from its flags. @throws ProofError (exit 6). */
+function compareOptions(flags: RegressRunFlags): CompareOptions {
+  return {
     failOn: parseVerdict(flags.failOn, "--fail-on"),
     failOnRegression: parseRegressionMode(flags.failOnRegression),
     allowMissing: flags.allowMissing === true,
@@ -243,27 +246,42 @@ export async function regressRun(flags: RegressRunFlags, global: GlobalOptions):
       ? { trialsTolerance: parseTrialsTolerance(flags.trialsTolerance) }
       : {}),
   };
-  // Read before verifying: a missing or invalid baseline must leave the previous out dir alone.
-  const baseline = await readBaseline(flags.baseline);
-  let gate: RegressGate | undefined;
-  const { report, code, warnings } = await runVerify({
-    ...verifyInput(flags, opts.failOn),
-    ...waiverInput(flags),
-    gate: (report, cases) => {
-      const r = compareWithBaseline(baseline, currentRun(report, cases), opts);
-      gate = { result: r, baseline: toPosix(flags.baseline), accept: acceptCommand(flags) };
-      return {
-        code: r.passed ? 0 : EXIT_GATE_FAILED,
-        files: {
-          "regress.json": prettyJson(r),
-          // The regression section comes first and alone gives a verdict: it decides the exit code.
-          "summary.md": `${renderRegressMarkdown(r, gate)}\n${expiredNote(report)}${renderSummary(report, { redact: flags.redact === true, gate: false })}`,
-        },
-        regress: gate,
-      };
-    },
-  });
-  if (!gate) throw new Error("the regression gate did not run");
+}
+
+/**
+ * The regression gate of `regress run` for runVerify (or `proof merge`): compares the run's cases
+ * with the baseline, writes `regress.json` and puts the regression section at the top of
+ * `summary.md`. `decided` gives the comparison once the gate ran.
+ */
+export function regressGate(
+  flags: RegressRunFlags,
+  baseline: Baseline,
+): { gate: NonNullable<VerifyInput["gate"]>; decided: () => RegressGate | undefined } {
+  const opts = compareOptions(flags);
+  let decided: RegressGate | undefined;
+  const gate = (report: Report, cases: readonly CaseResult[]): GateOutcome => {
+    const r = compareWithBaseline(baseline, currentRun(report, cases), opts);
+    decided = { result: r, baseline: toPosix(flags.baseline), accept: acceptCommand(flags) };
+    return {
+      code: r.passed ? 0 : EXIT_GATE_FAILED,
+      files: {
+        "regress.json": prettyJson(r),
+        // The regression section comes first and alone gives a verdict: it decides the exit code.
+        "summary.md": `${renderRegressMarkdown(r, decided)}\n${expiredNote(report)}${renderSummary(report, { redact: flags.redact === true, gate: false })}`,
+      },
+      regress: decided,
+    };
+  };
+  return { gate, decided: () => decided };
+}
+
+/** Prints the result of the regression gate: the comparison with `--json`, else the tables. */
+export function printRegressResult(
+  report: Report,
+  gate: RegressGate,
+  warnings: readonly string[],
+  global: GlobalOptions,
+): void {
   const result = gate.result;
   printWarnings(warnings, global);
   if (global.json) process.stdout.write(prettyJson(result));
@@ -275,6 +293,61 @@ export async function regressRun(flags: RegressRunFlags, global: GlobalOptions):
     const note = expiredNote(report);
     if (note !== "") process.stdout.write(note);
   }
+}
+
+/** The options of `regress run` a part records for `proof merge` to apply the same gate. */
+const PART_OPTIONS = [
+  "policy",
+  "traces",
+  "baseline",
+  "context",
+  "format",
+  "redact",
+  "failOn",
+  "failOnRegression",
+  "allowMissing",
+  "trialsTolerance",
+] as const;
+
+/**
+ * The regression gate a part of `regress run --shard` asks `proof merge` to apply.
+ * @throws ProofError (exit 6) when the part was not written by `regress run`.
+ */
+export function regressGateOfPart(command: PartCommand): ReturnType<typeof regressGate> {
+  const flags = command.options as unknown as RegressRunFlags;
+  if (!command.baseline) throw inputError("merge.not_a_part", "a part of regress run without its baseline");
+  return regressGate(flags, loadBaseline(command.baseline.text, toPosix(command.baseline.file)));
+}
+
+/**
+ * `proof regress run`: re-verifies and compares with the baseline; exit 5 when a transition
+ * fails. Writes `regress.json` and a regression section at the top of `summary.md`. With
+ * `--shard` it writes a part holding the baseline instead, for `proof merge` to gate.
+ */
+export async function regressRun(flags: RegressRunFlags, global: GlobalOptions): Promise<number> {
+  compareOptions(flags);
+  // Read before verifying: a missing or invalid baseline must leave the previous out dir alone.
+  const baseline = await readBaseline(flags.baseline);
+  const input = { ...verifyInput(flags, parseVerdict(flags.failOn, "--fail-on")), ...waiverInput(flags) };
+  if (flags.shard !== undefined) {
+    const options: Record<string, unknown> = {};
+    for (const k of PART_OPTIONS) if (flags[k] !== undefined) options[k] = flags[k];
+    const command: PartCommand = {
+      kind: "regress",
+      options,
+      baseline: {
+        file: toPosix(flags.baseline),
+        text: await readTextFile(flags.baseline),
+        size: await fileSize(flags.baseline),
+      },
+    };
+    return runShardPart(input, flags.shard, command, global);
+  }
+  const { gate, decided } = regressGate(flags, baseline);
+  const { report, code, warnings } = await runVerify({ ...input, gate });
+  const result = decided();
+  if (!result) throw new Error("the regression gate did not run");
+  printRegressResult(report, result, warnings, global);
   return code;
 }
 
@@ -353,6 +426,8 @@ export function registerRegress(
       "--trials-tolerance <rate>",
       "how far (0 to 1) the pass rate of a case with several trials may move (default 0)",
     )
+    .option("--jobs <n>", "worker threads that judge traces (default: the cores available)")
+    .option("--shard <i/n>", "judge only shard I of N of the cases and write a part for proof merge")
     .action((opts: RegressRunFlags, cmd: Command) =>
       run(() => regressRun(opts, cmd.optsWithGlobals<GlobalOptions>())),
     );

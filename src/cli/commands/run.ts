@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { parseShard } from "../../api/shard.js";
 import { inputError } from "../../errors.js";
 import { prettyJson } from "../../io/canonical.js";
 import { StagedDir, writeOutFile } from "../../io/out-dir.js";
@@ -8,7 +9,7 @@ import { addArtifactOptions, addWaiverOptions } from "../options.js";
 import { type GlobalOptions, oneLine } from "../output.js";
 import { parseFormat } from "./import.js";
 import { DEFAULT_BASELINE, parseRegressionMode, regressRun } from "./regress.js";
-import { parseVerdict, type VerifyFlags, verifyWithFlags } from "./verify.js";
+import { parseJobs, parseVerdict, type VerifyFlags, verifyWithFlags } from "./verify.js";
 
 /** What `status.json` in the out dir says (docs/exit-codes.md): which phase decided the exit code. */
 export interface RunStatus {
@@ -53,6 +54,8 @@ async function gate(opts: RunOptions, global: GlobalOptions, why: string): Promi
         ...(opts.trialsTolerance !== undefined ? { trialsTolerance: opts.trialsTolerance } : {}),
         ...(opts.waivers ? { waivers: opts.waivers } : {}),
         ...(opts.today ? { today: opts.today } : {}),
+        ...(opts.jobs !== undefined ? { jobs: opts.jobs } : {}),
+        ...(opts.shard !== undefined ? { shard: opts.shard } : {}),
       },
       global,
     );
@@ -111,6 +114,8 @@ export function registerRun(program: Command, run: (action: () => Promise<number
       "with --baseline: how far (0 to 1) the pass rate of a case with several trials may move (default 0)",
     )
     .option("--fail-on <verdict>", "fail when a trace is at or above this verdict", "block")
+    .option("--jobs <n>", "worker threads that judge traces (default: the cores available)")
+    .option("--shard <i/n>", "judge only shard I of N of the cases and write a part for proof merge")
     .action((command: string[], opts: RunOptions, cmd: Command) =>
       run(async () => {
         const global = cmd.optsWithGlobals<GlobalOptions>();
@@ -120,6 +125,8 @@ export function registerRun(program: Command, run: (action: () => Promise<number
           throw inputError("usage.gate", `--gate must be auto, verify or regress, not '${opts.gate}'`);
         }
         parseFormat(opts.format);
+        parseJobs(opts.jobs);
+        if (opts.shard !== undefined) parseShard(opts.shard);
         if (command.length === 0) throw inputError("usage.missing_argument", "no command given after --");
         // Refuses an out dir that the gate could not replace (a source directory by mistake)
         // before the command runs, and before status.json marks it as an out dir.

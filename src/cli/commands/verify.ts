@@ -1,10 +1,14 @@
 import type { Command } from "commander";
 import { parseVerdict } from "../../api/pipeline.js";
-import { runVerify } from "../../api/verify.js";
+import { type PartCommand, parseShard, runVerifyShard } from "../../api/shard.js";
+import { defaultJobs, runVerify, type VerifyInput } from "../../api/verify.js";
+import { inputError } from "../../errors.js";
 import { prettyJson } from "../../io/canonical.js";
+import { toPosix } from "../../io/files.js";
 import { coverageLine } from "../../report/coverage-text.js";
 import type { Report } from "../../report/report.js";
 import { renderTable } from "../../report/terminal.js";
+import { count } from "../../report/text.js";
 import { coverageInput } from "../coverage-flags.js";
 import { addArtifactOptions, addWaiverOptions } from "../options.js";
 import { type GlobalOptions, oneLine, useColor } from "../output.js";
@@ -32,12 +36,65 @@ export interface VerifyFlags {
   today?: string;
   coverage?: boolean;
   minCoverage?: string;
+  jobs?: string;
+  shard?: string;
+}
+
+/**
+ * Parses `--jobs N`: worker threads that judge traces, 1 to 256; unset, as many as the machine
+ * can run at once (`os.availableParallelism()`).
+ * @throws ProofError `usage.jobs` (exit 6).
+ */
+export function parseJobs(value: string | number | undefined): number {
+  if (value === undefined) return defaultJobs();
+  const text = String(value).trim();
+  const n = /^[1-9][0-9]{0,2}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n >= 1 && n <= 256)) {
+    throw inputError("usage.jobs", `--jobs must be a whole number from 1 to 256, not '${value}'`);
+  }
+  return n;
+}
+
+/** With PROOF_DEBUG set, says on stderr how many worker threads judge the traces. */
+export function debugThreads(): Pick<VerifyInput, "threads"> {
+  if (!process.env.PROOF_DEBUG) return {};
+  return {
+    threads: (count, files) =>
+      process.stderr.write(
+        `proof: debug: ${files} trace files, judged ${count === 0 ? "in this thread" : `in ${count} worker threads`}\n`,
+      ),
+  };
+}
+
+/**
+ * Writes the part of shard `spec` (`--shard I/N`) instead of the gate's out dir and prints what
+ * it holds; the gate is decided by `proof merge` over every part, so a part exits 0.
+ */
+export async function runShardPart(
+  input: VerifyInput,
+  spec: string,
+  command: PartCommand,
+  global: GlobalOptions,
+): Promise<number> {
+  const shard = parseShard(spec);
+  const { cases, read, warnings } = await runVerifyShard(input, shard, command);
+  const out = toPosix(input.out);
+  if (global.json) {
+    process.stdout.write(prettyJson({ shard, cases, traces_read: read, out }));
+  } else if (!global.quiet) {
+    for (const w of warnings) process.stderr.write(`${oneLine(`warning: ${w}`)}\n`);
+    process.stdout.write(
+      `Shard ${shard.index}/${shard.count}: judged ${count(cases, "case")} of ${count(read, "trace")} read, in ${out}.\n` +
+        "Gather every shard's out dir with proof merge: it decides the gate.\n",
+    );
+  }
+  return 0;
 }
 
 /** Runs `proof verify` from its parsed flags, prints the result, and returns the exit code. */
 export async function verifyWithFlags(opts: VerifyFlags, global: GlobalOptions): Promise<number> {
   const shown = progress();
-  const { report, code, warnings } = await runVerify({
+  const input: VerifyInput = {
     policy: opts.policy,
     traces: opts.traces,
     ...(opts.context ? { context: opts.context } : {}),
@@ -60,7 +117,12 @@ export async function verifyWithFlags(opts: VerifyFlags, global: GlobalOptions):
         }
       : {}),
     ...(shown ? { progress: shown } : {}),
-  });
+    jobs: parseJobs(opts.jobs),
+    ...debugThreads(),
+  };
+  if (opts.shard !== undefined)
+    return runShardPart(input, opts.shard, { kind: "verify", options: {} }, global);
+  const { report, code, warnings } = await runVerify(input);
   printVerifyResult(report, warnings, global);
   return code;
 }
@@ -96,6 +158,8 @@ export function registerVerify(
       "fail (exit 5) when coverage of outcomes is below PCT percent; implies --coverage",
     )
     .option("--otel-include-args", "add the call's arguments to each span (off: they may hold secrets)")
+    .option("--jobs <n>", "worker threads that judge traces (default: the cores available)")
+    .option("--shard <i/n>", "judge only shard I of N of the cases and write a part for proof merge")
     .action((opts: VerifyFlags, cmd: Command) =>
       run(() => verifyWithFlags(opts, cmd.optsWithGlobals<GlobalOptions>())),
     );
