@@ -31,3 +31,29 @@ export function addWaiverOptions(cmd: Command): Command {
       "judge waiver expiry on this date, YYYY-MM-DD (default SOURCE_DATE_EPOCH, else today in UTC)",
     );
 }
+
+/** Collects a repeatable option's values. */
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/**
+ * The authentication and TLS options `proof serve` and `proof mcp gateway` share (docs/serve-auth.md):
+ * --auth, --tls-cert, --tls-key, --client-ca, --allowed-san (repeatable), --profile and
+ * --insecure-no-auth; src/serve/config.ts resolves and checks them.
+ */
+export function addServeSecurityOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--auth <file>",
+      "auth.yaml: require OAuth 2.0 bearer tokens from its issuer (docs/serve-auth.md)",
+    )
+    .option("--tls-cert <file>", "PEM certificate chain: serve HTTPS (with --tls-key)")
+    .option("--tls-key <file>", "PEM private key of --tls-cert")
+    .option("--client-ca <file>", "PEM CA bundle: require client certificates it issued (mutual TLS)")
+    .option(
+      "--allowed-san <name>",
+      "accept only client certificates naming this DNS or URI SAN (repeatable)",
+      collect,
+    )
+    .option("--profile <name>", "dev | stage | prod (default prod): prod requires --auth and --client-ca")
+    .option("--insecure-no-auth", "serve without authentication (development only; refused under prod)");
+}

@@ -12,6 +12,7 @@ import { writeFileAtomic } from "../../io/write.js";
 import { McpProxy, PROXY_CASE_ID } from "../../mcp/proxy.js";
 import { runSession } from "../../mcp/run.js";
 import { resolveServeConfig } from "../../serve/config.js";
+import { addServeSecurityOptions } from "../options.js";
 import { oneLine } from "../output.js";
 
 interface ProxyOptions {
@@ -142,7 +143,7 @@ export function registerMcp(program: Command, run: (action: () => Promise<number
       }),
     );
 
-  mcp
+  const gatewayCommand = mcp
     .command("gateway")
     .description(
       "MCP Streamable HTTP gateway: decide each tools/call of every session before the upstream sees it",
@@ -175,22 +176,10 @@ export function registerMcp(program: Command, run: (action: () => Promise<number
       "time for the upstream to answer a request before it gets 504",
       positiveInt,
       60000,
-    )
-    .option(
-      "--auth <file>",
-      "auth.yaml: require OAuth 2.0 bearer tokens from its issuer (docs/serve-auth.md)",
-    )
-    .option("--tls-cert <file>", "PEM certificate chain: serve HTTPS (with --tls-key)")
-    .option("--tls-key <file>", "PEM private key of --tls-cert")
-    .option("--client-ca <file>", "PEM CA bundle: require client certificates it issued (mutual TLS)")
-    .option(
-      "--allowed-san <name>",
-      "accept only client certificates naming this DNS or URI SAN (repeatable)",
-      collect,
-    )
-    .option("--profile <name>", "dev | stage | prod (default prod): prod requires --auth and --client-ca")
-    .option("--insecure-no-auth", "serve without authentication (development only; refused under prod)")
-    .action((server: string[], opts: GatewayFlags) => run(() => gateway(server, opts)));
+    );
+  addServeSecurityOptions(gatewayCommand).action((server: string[], opts: GatewayFlags) =>
+    run(() => gateway(server, opts)),
+  );
 }
 
 interface GatewayFlags extends ProxyOptions {
@@ -206,9 +195,6 @@ interface GatewayFlags extends ProxyOptions {
   profile?: string;
   insecureNoAuth?: boolean;
 }
-
-/** Collects a repeatable option's values. */
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /** A positive integer option (milliseconds). @throws ProofError `usage.invalid_value` (exit 6). */
 function positiveInt(value: string): number {

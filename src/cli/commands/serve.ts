@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { ProofError } from "../../errors.js";
 import { fileLimit, readTextFile, toPosix } from "../../io/files.js";
 import { parseServeFile, resolveServeConfig, SERVE_FILE_KEYS, type ServeFlags } from "../../serve/config.js";
+import { addServeSecurityOptions } from "../options.js";
 import type { GlobalOptions } from "../output.js";
 
 /** Socket errors of listening that are the machine's, not proof's (exit 8). */
@@ -26,9 +27,6 @@ async function readServeFile(file: string) {
   return parsed;
 }
 
-/** Collects a repeatable option's values. */
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
-
 /**
  * `proof serve --policy-dir DIR [--listen HOST:PORT] [--config serve.yaml]`: the API of
  * docs/serve.md over HTTP until SIGTERM or SIGINT (which drain requests in flight), reloading the
@@ -37,25 +35,12 @@ const collect = (value: string, previous: string[] | undefined): string[] => [..
  * that other commands start without it.
  */
 export function registerServe(program: Command, run: (action: () => Promise<number>) => Promise<void>): void {
-  program
+  const serve = program
     .command("serve")
     .description("serve verify, check, adapt and compile over HTTP (docs/serve.md)")
     .option("--policy-dir <dir>", "the policies to serve (every *.yaml, *.yml, *.ir.json of DIR)")
-    .option("--listen <host:port>", "where to listen (default 127.0.0.1:8787; port 0 picks a free one)")
-    .option(
-      "--auth <file>",
-      "auth.yaml: require OAuth 2.0 bearer tokens from its issuer (docs/serve-auth.md)",
-    )
-    .option("--tls-cert <file>", "PEM certificate chain: serve HTTPS (with --tls-key)")
-    .option("--tls-key <file>", "PEM private key of --tls-cert")
-    .option("--client-ca <file>", "PEM CA bundle: require client certificates it issued (mutual TLS)")
-    .option(
-      "--allowed-san <name>",
-      "accept only client certificates naming this DNS or URI SAN (repeatable)",
-      collect,
-    )
-    .option("--profile <name>", "dev | stage | prod (default prod): prod requires --auth and --client-ca")
-    .option("--insecure-no-auth", "serve without authentication (development only; refused under prod)")
+    .option("--listen <host:port>", "where to listen (default 127.0.0.1:8787; port 0 picks a free one)");
+  addServeSecurityOptions(serve)
     .addHelpText("after", "\nWith the global --config FILE, settings come from a serve.yaml (docs/serve.md).")
     .action((opts: ServeFlags, cmd: Command) =>
       run(async () => {
