@@ -171,7 +171,7 @@ describe("proof ledger lineage on an AgentDojo banking attack", () => {
     );
 
     // By call id: the same decision.
-    const callId = (blocked?.decision as { call: { call_id: string } }).call.call_id;
+    const callId = (blocked as { decision: { call: { call_id: string } } }).decision.call.call_id;
     const byId = await proof(["ledger", "lineage", "ledger.jsonl", "--call-id", callId, "--json"], dir);
     expect(byId.code).toBe(0);
     expect(JSON.parse(byId.stdout).decision.record.seq).toBe(seq);
