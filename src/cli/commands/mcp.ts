@@ -61,7 +61,7 @@ export function registerMcp(program: Command, run: (action: () => Promise<number
     .requiredOption("--policy <path>", "policy YAML, IR file, or directory of policies")
     .option("--context <file>", "context (JSON or YAML object) for `when` and CEL conditions")
     .option("--record <file>", "write the session as a canonical proof trace (JSON Lines) at exit")
-    .option("--ledger <file>", "append every decision to this hash-chained ledger")
+    .option("--ledger <file>", "append every decision and observed result to this hash-chained ledger")
     .option("--ledger-sign-key <file>", "with --ledger: sign each record with this Ed25519 key (PEM)")
     .action((server: string[], opts: ProxyOptions) =>
       run(async () => {
