@@ -1,5 +1,5 @@
 /**
- * The decision ledger: one JSON line per decision, hash-chained, optionally
+ * The decision ledger: one JSON line per decision or observed event, hash-chained, optionally
  * Ed25519-signed, with a head sidecar so that cutting lines off the end is detected too. When the
  * ledger is signed, so is the head: an unsigned head could be rewritten to name any earlier record,
  * which would hide a truncation from a verifier holding the public key. Pure: records, chain and

@@ -14,6 +14,7 @@ import {
   EMPTY_TIP,
   entryHash,
   type LedgerObservation,
+  matchesQuery,
   parseRecord,
   recordHash,
   verifyLedger,
@@ -223,5 +224,17 @@ describe("McpProxy with a ledger that must keep each record", () => {
       [2, -31002],
     ]);
     expect(r.client[0]?.error?.message).toContain("the ledger append failed: disk full");
+  });
+});
+
+describe("matchesQuery on observation records", () => {
+  it("answers tool and since-seq filters only", () => {
+    const { record } = appendEntry(EMPTY_TIP, { observation: OBSERVATION });
+    expect(matchesQuery(record, {})).toBe(true);
+    expect(matchesQuery(record, { tool: "read_mail" })).toBe(true);
+    expect(matchesQuery(record, { tool: "send_money" })).toBe(false);
+    expect(matchesQuery(record, { verdict: "allow" })).toBe(false);
+    expect(matchesQuery(record, { rule: "payee" })).toBe(false);
+    expect(matchesQuery(record, { sinceSeq: 1 })).toBe(false);
   });
 });
