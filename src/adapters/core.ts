@@ -11,8 +11,10 @@
  * call through the same guard is refused too, as `proof mcp proxy` does: a session whose record
  * has a hole cannot be judged any more.
  */
-import type { Guard } from "../guard/guard.js";
+import type { Guard, GuardEvent } from "../guard/guard.js";
 import { PENDING_TRACE_ID } from "../guard/guard.js";
+import type { LedgerObservation } from "../ledger/ledger.js";
+import { LedgerSession } from "../ledger/session.js";
 import type { Decision } from "../verify/decision.js";
 
 /**
@@ -26,6 +28,12 @@ export type GuardSource = Guard | PromiseLike<Guard>;
 export interface LedgerSink {
   /** Appends one record; a rejection refuses the call being decided. */
   append(decision: unknown): Promise<void>;
+  /**
+   * Appends one observation record (a tool result or prompt message the guard observed), so that
+   * `proof ledger lineage` can prove where a value came from; a sink without it records decisions
+   * only. A rejection is a ledger fault: the call being decided, or every later one, is refused.
+   */
+  observe?(observation: LedgerObservation): Promise<void>;
 }
 
 /** The part of a decision exporter (`createDecisionExporter`, src/telemetry/otel.ts) adapters use. */
@@ -183,13 +191,15 @@ interface SessionState {
   fault?: Fault;
   /** Prompt messages already observed. */
   seen: WeakSet<object>;
+  /** The session's records' session id and event count (src/ledger/session.ts). */
+  ledger: LedgerSession;
 }
 
 /** The state every adapter shares for one guard source (one session). */
 export function stateOf(source: object): SessionState {
   let s = faults.get(source);
   if (!s) {
-    s = { seen: new WeakSet() };
+    s = { seen: new WeakSet(), ledger: new LedgerSession() };
     faults.set(source, s);
   }
   return s;
@@ -287,12 +297,16 @@ export async function runGuarded<T>(
     }
   }
   let decision: Decision;
+  /** Observation records of prompt messages, appended before the decision's record. */
+  const observed: LedgerObservation[] = [];
   if (guard !== undefined && fault === undefined) {
     try {
       for (const m of call.prompt ?? []) {
         if (state.seen.has(m.key)) continue;
         state.seen.add(m.key);
-        guard.observe({ type: "message", role: m.role, content: m.content });
+        const event: GuardEvent = { type: "message", role: m.role, content: m.content };
+        guard.observe(event);
+        observed.push(state.ledger.observation(event));
       }
       decision = guard.check({ tool: call.tool, args: call.args, call_id: call.call_id });
     } catch (err) {
@@ -306,6 +320,8 @@ export async function runGuarded<T>(
     decision = faultDecision(call, f.reason, f.message);
   }
   const latency = performance.now() - started;
+  // Taken at once, before another call of the session reaches the guard (it numbers the events).
+  const entry = state.ledger.decision(decision, { tool: call.tool, args: call.args, call_id: call.call_id });
 
   let approval: ApprovalOutcome | undefined;
   let approvalError: string | undefined;
@@ -328,10 +344,13 @@ export async function runGuarded<T>(
   }
 
   if (options.ledger !== undefined) {
-    const record = approval === undefined ? decision : { ...decision, approval };
+    const record = approval === undefined ? entry : { ...entry, approval };
     try {
       const ledger = isThenable(options.ledger) ? await options.ledger : options.ledger;
-      await ledger.append(record);
+      // Queued in order (the ledger serialises appends): the observations first, then the decision.
+      const appends = ledger.observe ? observed.map((o) => ledger.observe?.(o)) : [];
+      appends.push(ledger.append(record));
+      await Promise.all(appends);
     } catch (err) {
       // Every later call is refused too: their records would follow a hole in the chain.
       fault ??= { reason: "ledger_fault", message: `the ledger could not be written: ${messageOf(err)}` };
@@ -376,13 +395,27 @@ export async function runGuarded<T>(
     };
   }
 
-  const observe = (content: string, error: string | null) => {
+  const observe = async (content: string, error: string | null) => {
+    const event: GuardEvent = { type: "tool_result", call_id: call.call_id, tool: call.tool, content, error };
     try {
-      guard?.observe({ type: "tool_result", call_id: call.call_id, tool: call.tool, content, error });
+      guard?.observe(event);
     } catch (err) {
       // A result the guard could not take would hide provenance from later decisions.
       const message = `a tool result could not be observed: ${messageOf(err)}`;
       state.fault ??= { reason: "guard_fault", message };
+      warn(`proof: ${message}`);
+      return;
+    }
+    if (options.ledger === undefined) return;
+    // Numbered now, before any other call of the session reaches the guard.
+    const observation = state.ledger.observation(event);
+    try {
+      const ledger = isThenable(options.ledger) ? await options.ledger : options.ledger;
+      await ledger.observe?.(observation);
+    } catch (err) {
+      // Later decisions could name this result as a source that the ledger cannot prove.
+      const message = `the ledger could not be written: ${messageOf(err)}`;
+      state.fault ??= { reason: "ledger_fault", message };
       warn(`proof: ${message}`);
     }
   };
@@ -390,9 +423,9 @@ export async function runGuarded<T>(
   try {
     result = await body();
   } catch (err) {
-    observe("", messageOf(err));
+    await observe("", messageOf(err));
     throw err;
   }
-  observe(output(result), null);
+  await observe(output(result), null);
   return { ran: true, result };
 }

@@ -7,12 +7,14 @@ import { mkdir, open, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ProofError } from "../errors.js";
 import {
-  appendRecord,
+  appendEntry,
   type ChainTip,
   checkHead,
   checkRecord,
   EMPTY_TIP,
+  type LedgerEntry,
   type LedgerHead,
+  type LedgerObservation,
   renderHead,
 } from "../ledger/ledger.js";
 import { parsePrivateKey } from "../report/manifest.js";
@@ -25,10 +27,12 @@ export function headPath(ledger: string): string {
   return `${ledger}.head`;
 }
 
-/** An open ledger. Appends are serialised in call order; `close` waits for them. */
+/** An open ledger. Appends of both kinds are serialised in call order; `close` waits for them. */
 export interface Ledger {
-  /** Appends one record for `decision`, then rewrites the head sidecar. */
+  /** Appends one decision record for `decision`, then rewrites the head sidecar. */
   append(decision: unknown): Promise<void>;
+  /** Appends one observation record (src/ledger/session.ts builds them), then rewrites the head. */
+  observe(observation: LedgerObservation): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -126,22 +130,24 @@ export async function openLedger(path: string, options: LedgerOptions = {}): Pro
   const handle = await open(path, "a");
   let queue: Promise<void> = Promise.resolve();
   let closed = false;
+  const add = (entry: LedgerEntry): Promise<void> => {
+    if (closed) return Promise.reject(new Error("ledger: append after close"));
+    const run = async () => {
+      const { record, tip: next } = appendEntry(tip, entry, key);
+      await handle.write(jsonLine(record));
+      await handle.sync();
+      tip = next;
+      await writeFileAtomic(headPath(path), renderHead(tip, key));
+    };
+    // Serialised: each record links to the one before, so appends must not interleave. A failed
+    // append does not stop later ones from trying (and failing loudly if the file is gone).
+    const p = queue.then(run);
+    queue = p.catch(() => {});
+    return p;
+  };
   return {
-    append(decision) {
-      if (closed) return Promise.reject(new Error("ledger: append after close"));
-      const run = async () => {
-        const { record, tip: next } = appendRecord(tip, decision, key);
-        await handle.write(jsonLine(record));
-        await handle.sync();
-        tip = next;
-        await writeFileAtomic(headPath(path), renderHead(tip, key));
-      };
-      // Serialised: each record links to the one before, so appends must not interleave. A failed
-      // append does not stop later ones from trying (and failing loudly if the file is gone).
-      const p = queue.then(run);
-      queue = p.catch(() => {});
-      return p;
-    },
+    append: (decision) => add({ decision }),
+    observe: (observation) => add({ observation }),
     async close() {
       if (closed) return;
       closed = true;

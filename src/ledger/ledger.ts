@@ -1,5 +1,5 @@
 /**
- * The decision ledger: one JSON line per decision, hash-chained, optionally
+ * The decision ledger: one JSON line per decision or observed event, hash-chained, optionally
  * Ed25519-signed, with a head sidecar so that cutting lines off the end is detected too. When the
  * ledger is signed, so is the head: an unsigned head could be rewritten to name any earlier record,
  * which would hide a truncation from a verifier holding the public key. Pure: records, chain and
@@ -13,16 +13,58 @@ import { parseJson } from "../trace/json.js";
 /** `prev` of the first record. */
 export const GENESIS = `sha256:${"0".repeat(64)}`;
 
-/** One line of a ledger. `seq` counts from 0; `sig` is base64 Ed25519 over the UTF-8 bytes of `hash`. */
+/**
+ * An event the guard observed (a tool result or a message), as an observation record holds it: what
+ * lineage needs to prove where a value came from, without the content itself (ledgers are often
+ * kept where tool output must not be). `session` and `seq` are the key a decision's evidence points
+ * at: a decision record of the same `session` whose evidence names `source.seq` = `seq`.
+ */
+export interface LedgerObservation {
+  /** The writer's id of the guarded session (one guard); decision records of it carry the same. */
+  session: string;
+  /** The event's seq in the session's trace (the guard's numbering, as evidence `source.seq`). */
+  seq: number;
+  type: "tool_result" | "message";
+  /** For a message: `system`, `user` or `assistant`. */
+  role?: string;
+  /** For a tool result: the tool, when known. */
+  tool: string | null;
+  /** For a tool result: the id of the call it answers, when known. */
+  call_id: string | null;
+  /** The event's address in the trace, `events[SEQ]`. */
+  at: string;
+  /** Whether the tool result is an error. */
+  error: boolean;
+  /** `sha256:` + hex SHA-256 of the UTF-8 content the guard observed (the result's text). */
+  content_sha256: string;
+}
+
+/**
+ * One line of a ledger, of one of two kinds: a decision record (`decision`) or an observation
+ * record (`observation`); never both. `seq` counts from 0 over both kinds; `sig` is base64 Ed25519
+ * over the UTF-8 bytes of `hash`.
+ */
 export interface LedgerRecord {
   seq: number;
   /** `hash` of the previous record, {@link GENESIS} for the first. */
   prev: string;
-  /** `sha256:` + hex SHA-256 of the canonical JSON of `{seq, prev, decision}`. */
+  /**
+   * `sha256:` + hex SHA-256 of the canonical JSON of `{seq, prev, decision}` or
+   * `{seq, prev, observation}`.
+   */
   hash: string;
-  /** The decision as the guard gave it (any JSON value). */
-  decision: unknown;
+  /** The decision as the guard gave it (any JSON value), with what the writer added. */
+  decision?: unknown;
+  observation?: LedgerObservation;
   sig?: string;
+}
+
+/** What a record holds besides its chain fields: a decision or an observation. */
+export type LedgerEntry = { decision: unknown } | { observation: LedgerObservation };
+
+/** The content digest an observation record carries: `sha256:` + hex over the UTF-8 text. */
+export function contentDigest(text: string): string {
+  return `sha256:${sha256Hex(text)}`;
 }
 
 /**
@@ -59,9 +101,21 @@ export interface ChainTip {
 /** The tip of an empty ledger. */
 export const EMPTY_TIP: ChainTip = { next: 0, prev: GENESIS };
 
-/** The hash of a record: over everything but `hash` and `sig`. */
+/** The hash of a decision record: over everything but `hash` and `sig`. */
 export function recordHash(seq: number, prev: string, decision: unknown): string {
-  return `sha256:${sha256Hex(canonicalJson({ seq, prev, decision }))}`;
+  return entryHash(seq, prev, { decision });
+}
+
+/** The hash of a record of either kind: over everything but `hash` and `sig`. */
+export function entryHash(seq: number, prev: string, entry: LedgerEntry): string {
+  return `sha256:${sha256Hex(canonicalJson({ seq, prev, ...entry }))}`;
+}
+
+/** The entry a parsed record holds. */
+export function entryOf(record: LedgerRecord): LedgerEntry {
+  return record.observation !== undefined
+    ? { observation: record.observation }
+    : { decision: record.decision };
 }
 
 /**
@@ -74,8 +128,17 @@ export function appendRecord(
   decision: unknown,
   signKey?: KeyObject,
 ): { record: LedgerRecord; tip: ChainTip } {
-  const hash = recordHash(tip.next, tip.prev, decision);
-  const record: LedgerRecord = { seq: tip.next, prev: tip.prev, hash, decision };
+  return appendEntry(tip, { decision }, signKey);
+}
+
+/** As {@link appendRecord}, for a record of either kind. */
+export function appendEntry(
+  tip: ChainTip,
+  entry: LedgerEntry,
+  signKey?: KeyObject,
+): { record: LedgerRecord; tip: ChainTip } {
+  const hash = entryHash(tip.next, tip.prev, entry);
+  const record: LedgerRecord = { seq: tip.next, prev: tip.prev, hash, ...entry };
   if (signKey) record.sig = sign(null, Buffer.from(hash, "utf8"), signKey).toString("base64");
   return { record, tip: { next: tip.next + 1, prev: hash } };
 }
@@ -102,17 +165,52 @@ export interface LedgerVerification {
   problem: LedgerProblem | null;
 }
 
-const KEYS = new Set(["seq", "prev", "hash", "decision", "sig"]);
+const KEYS = new Set(["seq", "prev", "hash", "decision", "observation", "sig"]);
+const OBSERVATION_KEYS = new Set([
+  "session",
+  "seq",
+  "type",
+  "role",
+  "tool",
+  "call_id",
+  "at",
+  "error",
+  "content_sha256",
+]);
+
+function isNullableString(v: unknown): boolean {
+  return v === null || typeof v === "string";
+}
+
+/** Whether a value is a {@link LedgerObservation}: lineage relies on every field being there. */
+function isObservation(v: unknown): v is LedgerObservation {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
+  const o = v as Record<string, unknown>;
+  return (
+    Object.keys(o).every((k) => OBSERVATION_KEYS.has(k)) &&
+    typeof o.session === "string" &&
+    Number.isInteger(o.seq) &&
+    (o.type === "tool_result" || o.type === "message") &&
+    (o.role === undefined || typeof o.role === "string") &&
+    isNullableString(o.tool) &&
+    isNullableString(o.call_id) &&
+    typeof o.at === "string" &&
+    typeof o.error === "boolean" &&
+    typeof o.content_sha256 === "string"
+  );
+}
 
 function isRecordShape(v: unknown): v is LedgerRecord {
   if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
   const r = v as Record<string, unknown>;
+  // Exactly one of the two kinds: a record holding both would be read differently by each reader.
+  const kind = "decision" in r ? !("observation" in r) : isObservation(r.observation);
   return (
     Object.keys(r).every((k) => KEYS.has(k)) &&
     Number.isInteger(r.seq) &&
     typeof r.prev === "string" &&
     typeof r.hash === "string" &&
-    "decision" in r &&
+    kind &&
     (r.sig === undefined || typeof r.sig === "string")
   );
 }
@@ -138,7 +236,9 @@ function parseStrict(text: string): { value: unknown } | string {
 export function parseRecord(text: string): LedgerRecord | string {
   const parsed = parseStrict(text);
   if (typeof parsed === "string") return parsed;
-  return isRecordShape(parsed.value) ? parsed.value : "not a ledger record {seq, prev, hash, decision, sig?}";
+  return isRecordShape(parsed.value)
+    ? parsed.value
+    : "not a ledger record {seq, prev, hash, decision | observation, sig?}";
 }
 
 /**
@@ -151,7 +251,7 @@ export function checkRecord(tip: ChainTip, text: string, publicKey?: KeyObject):
   if (record.seq !== tip.next)
     return `seq is ${record.seq}, expected ${tip.next} (records reordered or removed)`;
   if (record.prev !== tip.prev) return `prev does not match the previous record's hash`;
-  if (recordHash(record.seq, record.prev, record.decision) !== record.hash)
+  if (entryHash(record.seq, record.prev, entryOf(record)) !== record.hash)
     return "hash does not match the record's content (record changed)";
   if (publicKey) {
     if (record.sig === undefined) return "record is not signed";
@@ -244,10 +344,19 @@ export interface LedgerQuery {
   sinceSeq?: number;
 }
 
-/** Whether a record passes a query; a decision without the field never matches that filter. */
+/**
+ * Whether a record passes a query; a decision without the field never matches that filter. An
+ * observation record passes only filters it can answer: `tool` and `sinceSeq` (no verdict or rule).
+ */
 export function matchesQuery(record: LedgerRecord, q: LedgerQuery): boolean {
-  const d = (record.decision ?? {}) as { verdict?: unknown; rules?: unknown; tool?: unknown };
   if (q.sinceSeq !== undefined && record.seq < q.sinceSeq) return false;
+  if (record.observation !== undefined)
+    return (
+      q.verdict === undefined &&
+      q.rule === undefined &&
+      (q.tool === undefined || record.observation.tool === q.tool)
+    );
+  const d = (record.decision ?? {}) as { verdict?: unknown; rules?: unknown; tool?: unknown };
   if (q.verdict !== undefined && d.verdict !== q.verdict) return false;
   if (q.tool !== undefined && d.tool !== q.tool) return false;
   if (q.rule !== undefined && !(Array.isArray(d.rules) && d.rules.includes(q.rule))) return false;

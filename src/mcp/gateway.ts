@@ -27,6 +27,8 @@ import { errorEnvelope, ProofError } from "../errors.js";
 import { createGuard, type Guard } from "../guard/guard.js";
 import { jsonLine } from "../io/canonical.js";
 import { type StdioChild, spawnStdioChild } from "../io/stdio-child.js";
+import type { LedgerObservation } from "../ledger/ledger.js";
+import { type LedgerDecision, LedgerSession, observingGuard, policyFacts } from "../ledger/session.js";
 import type { PolicySet } from "../policy/set.js";
 import type { ServeMetrics } from "../serve/metrics.js";
 import type { ClientCertificateCheck, RequestAuthenticator, ServeRoute } from "../serve/types.js";
@@ -87,10 +89,16 @@ export interface GatewayOptions {
   /** Prometheus metrics of `proof serve` (src/serve/metrics.ts); the gateway adds its own to the registry. */
   metrics?: ServeMetrics;
   /**
-   * Appends one decision record; the gateway adds `session_id`. A rejection fails every session
-   * closed from then on (every later tool call is refused), as the stdio proxy does.
+   * Where decisions and observations go (an open ledger, src/io/ledger-file.ts): each session's
+   * records carry its id as `session` (src/ledger/session.ts), so that `proof ledger lineage`
+   * can follow a decision to the tool result it came from. An allowed call is forwarded only
+   * once its decision is kept; a rejected append refuses that call and fails every session
+   * closed from then on, as the stdio proxy does.
    */
-  ledger?: (record: Decision & { session_id: string }) => Promise<void>;
+  ledger?: {
+    append(record: LedgerDecision): Promise<void>;
+    observe(observation: LedgerObservation): Promise<void>;
+  };
   /** Keeps a session's trace (canonical JSON Lines) when the session ends. */
   record?: (sessionId: string, traceJsonl: string) => Promise<void>;
   /** Told of every decision (tests, embedding). */
@@ -135,14 +143,35 @@ interface Session {
   /** Lines the proxy writes to the client while a call of `capture` runs. */
   toClient: string[] | undefined;
   toServer: string[] | undefined;
+  /**
+   * Calls the proxy holds until their decision record is kept (by JSON-RPC id as canonical
+   * JSON): told the line it then writes, to the server (forwarded) or to the client (refused).
+   */
+  held: Map<string, (out: Captured) => void>;
   warnedDrop: boolean;
   /** Its initialize succeeded (it is in the session table). */
   started: boolean;
   closing: Promise<void> | undefined;
 }
 
+/** What the proxy wrote to each side while handling one message. */
+interface Captured {
+  toClient: string[];
+  toServer: string[];
+}
+
 const JSON_TYPE = "application/json";
 const OPEN_ROUTES = new Set(["/healthz", "/readyz"]);
+
+/** The id of a JSON-RPC request in a client's body (undefined for a notification or bad JSON). */
+function requestIdOf(body: string): JsonRpcId | undefined {
+  try {
+    const m: unknown = JSON.parse(body);
+    return isObject(m) && typeof m.method === "string" ? idOfMessage(m) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
@@ -190,6 +219,8 @@ export function createGateway(options: GatewayOptions): GatewayServer {
   const sessions = new Map<string, Session>();
   /** Set once the ledger failed: every session refuses tool calls from then on. */
   let fault: string | undefined;
+  /** Policy ids, digests and rule effects, for decision records (none for bare compiled policies). */
+  const facts = "irs" in options.policies ? policyFacts(options.policies) : undefined;
 
   const gm = metrics ? gatewayMetrics(metrics) : undefined;
 
@@ -302,6 +333,43 @@ export function createGateway(options: GatewayOptions): GatewayServer {
     return out;
   };
 
+  /**
+   * Hands a line the proxy wrote after a held call's record was kept (or failed) to the request
+   * waiting for it. @returns whether some request was waiting for that id.
+   */
+  const releaseHeld = (s: Session, line: string, side: keyof Captured): boolean => {
+    if (s.held.size === 0) return false;
+    let id: JsonRpcId | undefined;
+    try {
+      id = idOfMessage(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      return false;
+    }
+    const key = JSON.stringify(id ?? null);
+    const release = s.held.get(key);
+    if (!release) return false;
+    s.held.delete(key);
+    release(side === "toClient" ? { toClient: [line], toServer: [] } : { toClient: [], toServer: [line] });
+    return true;
+  };
+
+  /**
+   * Waits for the outcome of a call the proxy holds until its decision record is kept, at most
+   * the request time; nothing written by then counts as nothing forwarded.
+   */
+  const awaitHeld = (s: Session, id: JsonRpcId): Promise<Captured> =>
+    new Promise((resolve) => {
+      const key = JSON.stringify(id);
+      const timer = setTimeout(() => {
+        s.held.delete(key);
+        resolve({ toClient: [], toServer: [] });
+      }, requestTimeoutMs);
+      s.held.set(key, (out) => {
+        clearTimeout(timer);
+        resolve(out);
+      });
+    });
+
   /** A message no request waits for: to the GET stream, else dropped with one warning. */
   const unrelated = (s: Session, line: string) => {
     if (s.stream && !s.stream.writableEnded) {
@@ -318,12 +386,27 @@ export function createGateway(options: GatewayOptions): GatewayServer {
 
   const openSession = (subject: string | undefined): Session => {
     const id = randomUUID();
-    const guard =
+    const own =
       options.guard?.(id) ??
       createGuard(options.policies, {
         ...(options.context ? { context: options.context } : {}),
         case_id: `mcp-gateway:${id}`,
       });
+    const ledger = options.ledger;
+    const records = new LedgerSession(id, facts);
+    const ledgerFailed = (err: unknown): void => {
+      const why = `the ledger append failed: ${err instanceof Error ? err.message : String(err)}`;
+      if (fault === undefined) log(`${why}; every later tool call is refused`);
+      fault ??= why;
+      for (const other of sessions.values()) other.proxy.failClosed(why);
+      s.proxy.failClosed(why);
+    };
+    // Observations go to the ledger too, so that lineage can prove where a value came from.
+    const guard = ledger
+      ? observingGuard(own, records, (observation) => {
+          ledger.observe(observation).catch(ledgerFailed);
+        })
+      : own;
     const s = {
       id,
       guard,
@@ -332,6 +415,7 @@ export function createGateway(options: GatewayOptions): GatewayServer {
       lastUsed: Date.now(),
       toClient: undefined,
       toServer: undefined,
+      held: new Map(),
       warnedDrop: false,
       started: false,
       closing: undefined,
@@ -341,20 +425,20 @@ export function createGateway(options: GatewayOptions): GatewayServer {
       {
         toClient: (line) => {
           if (s.toClient) s.toClient.push(line);
-          else unrelated(s, line);
+          else if (!releaseHeld(s, line, "toClient")) unrelated(s, line);
         },
         toServer: (line) => {
-          s.toServer?.push(line);
+          if (s.toServer) s.toServer.push(line);
+          else releaseHeld(s, line, "toServer");
         },
-        decided: (decision, forwarded) => {
+        decided: (decision, forwarded, call) => {
           gm?.decisions.inc({ verdict: decision.verdict });
           options.onDecision?.(id, decision, forwarded);
-          options.ledger?.({ ...decision, session_id: id }).catch((err: unknown) => {
-            const why = `the ledger append failed: ${err instanceof Error ? err.message : String(err)}`;
-            if (fault === undefined) log(`${why}; every later tool call is refused`);
-            fault ??= why;
-            for (const other of sessions.values()) other.proxy.failClosed(why);
-          });
+          if (!ledger) return;
+          // Returned to the proxy, which forwards an allowed call only once its record is kept.
+          const kept = ledger.append(records.decision(decision, call));
+          kept.catch(ledgerFailed);
+          return kept;
         },
         warn: (message) => log(`session ${id}: ${message}`),
       },
@@ -475,7 +559,13 @@ export function createGateway(options: GatewayOptions): GatewayServer {
       if (!session) return;
     }
     const s = session;
-    const judged = capture(s, () => s.proxy.fromClient(body));
+    let judged = capture(s, () => s.proxy.fromClient(body));
+    if (judged.toServer.length === 0 && judged.toClient.length === 0) {
+      // A request neither forwarded nor answered yet is an allowed call held until its decision
+      // is in the ledger: its outcome comes once the append settles.
+      const held = requestIdOf(body);
+      if (held !== undefined) judged = await awaitHeld(s, held);
+    }
     const forwarded = judged.toServer[0];
     if (forwarded === undefined) {
       // Refused or answered by the proxy itself: nothing reached the upstream.

@@ -46,11 +46,14 @@ export interface ProxyPorts {
   /** One line (no newline) to the server. */
   toServer(line: string): void;
   /**
-   * A decision (for the ledger), and whether the call was forwarded. A client message refused
-   * before the guard could judge it (see {@link McpProxy.fromClient}) comes as a `block` decision
-   * with `seq: -1` (it is no event of the session's trace).
+   * A decision (for the ledger), whether the call is to be forwarded, and the call the guard
+   * judged (absent for a message refused before the guard could judge it, see
+   * {@link McpProxy.fromClient}: that comes as a `block` decision with `seq: -1`, no event of the
+   * session's trace). When it returns a promise for a call to be forwarded, the proxy waits for it
+   * before forwarding and refuses the call if it rejects (the record could not be kept: fail closed,
+   * every later call refused too).
    */
-  decided(decision: Decision, forwarded: boolean): void;
+  decided(decision: Decision, forwarded: boolean, call?: GuardCall): void | Promise<void>;
   /** A problem worth one line on stderr. */
   warn(message: string): void;
 }
@@ -334,7 +337,7 @@ export class McpProxy {
     why: string,
     what: string,
   ): void {
-    this.ports.decided(
+    const recorded = this.ports.decided(
       {
         case_id: this.caseId,
         trace_id: PENDING_TRACE_ID,
@@ -349,6 +352,7 @@ export class McpProxy {
       },
       false,
     );
+    if (recorded instanceof Promise) recorded.catch((err: unknown) => this.recordFailed(err));
     this.ports.warn(`refused ${what}${idWords(id)} without judging it: ${why}`);
   }
 
@@ -399,7 +403,8 @@ export class McpProxy {
       return;
     }
     const runs = RUNS.has(decision.verdict) && this.serverDown === undefined;
-    this.ports.decided(decision, runs);
+    const recorded = this.ports.decided(decision, runs, call);
+    if (!runs && recorded instanceof Promise) recorded.catch((err: unknown) => this.recordFailed(err));
     if (!RUNS.has(decision.verdict)) {
       refuse(POLICY_REFUSED, refusalMessage(decision), { decision });
       return;
@@ -410,12 +415,44 @@ export class McpProxy {
       refuse(SERVER_UNAVAILABLE, this.downMessage(), { decision });
       return;
     }
-    if (id !== undefined) {
-      this.pending.set(idKey(id), { id, call: { callId: String(id), tool: call.tool } });
-    }
+    const entry: Pending | undefined =
+      id === undefined ? undefined : { id, call: { callId: String(id), tool: call.tool } };
+    // Held from now on, so that the id cannot be reused and a server that goes away answers it.
+    if (entry) this.pending.set(idKey(entry.id), entry);
     // The server gets the value the guard judged, written anew: no byte of the client's line that
     // a reader could take differently survives (strict parsing refused those already).
-    this.ports.toServer(JSON.stringify(m));
+    const forward = () => this.ports.toServer(JSON.stringify(m));
+    if (!(recorded instanceof Promise)) {
+      forward();
+      return;
+    }
+    // Forwarded only once its decision is kept: a call whose record failed must not run.
+    const settle = (why: string | undefined) => {
+      if (entry && this.pending.get(idKey(entry.id)) !== entry) return; // answered meanwhile
+      if (this.serverDown !== undefined) return;
+      const fault = why ?? this.fault;
+      if (fault === undefined) {
+        forward();
+        return;
+      }
+      if (entry) this.pending.delete(idKey(entry.id));
+      refuse(PROXY_FAULT, `proof: block ${shown}: ${fault}`, {
+        verdict: "block",
+        reasons: ["proxy_fault"],
+        error: fault,
+      });
+    };
+    recorded.then(
+      () => settle(undefined),
+      (err: unknown) => settle(this.recordFailed(err)),
+    );
+  }
+
+  /** A decision record that could not be kept: every later call is refused. @returns the reason. */
+  private recordFailed(err: unknown): string {
+    const why = `the ledger append failed: ${err instanceof Error ? err.message : String(err)}`;
+    this.failClosed(why);
+    return why;
   }
 
   /** A message from the server: a response settles its request, a tool call's result is observed. */

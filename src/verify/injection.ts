@@ -251,7 +251,7 @@ function unescapedBreaks(original: string): string {
   if (text.includes("\\\n")) {
     text = text.replace(
       /\\\n([ \t]*)(\\ )?/g,
-      (_m, indent: string, escape?: string) => ` \n${indent}${escape ? "  " : ""}`,
+      (_m, indent: string, escaped?: string) => ` \n${indent}${escaped ? "  " : ""}`,
     );
   }
   return text;

@@ -13,7 +13,7 @@ import { createGuard, type Guard } from "../../src/guard/guard.js";
 import { jsonLine } from "../../src/io/canonical.js";
 import { openLedger, readLedgerFiles } from "../../src/io/ledger-file.js";
 import { loadPolicySet } from "../../src/io/policy-files.js";
-import { verifyLedger } from "../../src/ledger/ledger.js";
+import { contentDigest, type LedgerObservation, verifyLedger } from "../../src/ledger/ledger.js";
 import { createDecisionExporter } from "../../src/telemetry/otel.js";
 import type { Decision } from "../../src/verify/decision.js";
 import { removeTempDirs, tempDir } from "../e2e/cli.js";
@@ -66,7 +66,10 @@ function gist(d: Decision) {
 async function ledgerDecisions(path: string): Promise<(Decision & { approval?: string })[]> {
   const { lines, head } = await readLedgerFiles(path);
   expect(verifyLedger(lines, head).problem).toBeNull();
-  return lines.map((l) => (JSON.parse(l) as { decision: Decision & { approval?: string } }).decision);
+  // Observation records (the results and messages the guard observed) are checked by lineage tests.
+  return lines
+    .map((l) => JSON.parse(l) as { decision?: Decision & { approval?: string } })
+    .flatMap((r) => (r.decision === undefined ? [] : [r.decision]));
 }
 
 /** OTLP JSON span attributes as a plain object. */
@@ -151,12 +154,13 @@ describe.each(ENTRIES)("conformance: $name", (entry) => {
     for (const o of r.outputs) expect(o).toMatch(/ENOTDIR|not a directory/);
   });
 
-  it("a ledger that cannot be written refuses the call (the proxy: every later call)", async () => {
+  it("a ledger that cannot be written refuses the call being decided", async () => {
     const ledger = await openLedger(fresh("closed.jsonl"));
     await ledger.close();
     const r = await run(entry, BENIGN, { ledger });
     if (entry.ledgerAppendFailure === "call") {
       expect(r.executed).toEqual([]);
+      expect(r.outputs).toHaveLength(BENIGN.calls.length);
       for (const o of r.outputs) expect(o).toContain("append after close");
     } else {
       // The proxy forwards a call as it appends its record; the failure refuses what follows.
@@ -237,6 +241,18 @@ describe.each(ENTRIES)("conformance: $name", (entry) => {
     ]);
 
     const trace = guard.trace();
+    // Every result the guard observed has its observation record, keyed as the trace numbers it.
+    const { lines } = await readLedgerFiles(ledgerPath);
+    const observations = lines
+      .map((l) => JSON.parse(l) as { observation?: LedgerObservation })
+      .flatMap((r) => (r.observation?.type === "tool_result" ? [r.observation] : []));
+    const results = trace.events.filter((e) => e.type === "tool_result");
+    expect(observations.map((o) => [o.seq, o.tool, o.content_sha256])).toEqual(
+      results.map((e) => [e.seq, e.tool, contentDigest(e.type === "tool_result" ? e.content : "")]),
+    );
+    const sessions = new Set([...live, ...observations].map((r) => (r as { session?: string }).session));
+    expect(sessions.size).toBe(1);
+    expect([...sessions][0]).toEqual(expect.any(String));
     const content = [trace.header, ...trace.events].map((e) => jsonLine(e)).join("");
     const replay = await verifySources(policySet(), [{ name: "session.jsonl", content }], {
       failOn: "block",

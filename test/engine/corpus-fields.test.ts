@@ -61,7 +61,7 @@ describe("real AgentDojo runs", () => {
     const at = leaf.indexOf(e.value);
     expect(at).toBeGreaterThanOrEqual(e.injection?.start ?? Infinity);
     expect(at + e.value.length).toBeLessThanOrEqual(e.injection?.end ?? -1);
-    expect(leaf.slice(e.injection?.start, e.injection?.end)).toMatch(/^<INFORMATION>[^]*<\/INFORMATION>$/);
+    expect(leaf.slice(e.injection?.start, e.injection?.end)).toMatch(/^<INFORMATION>[\s\S]*<\/INFORMATION>$/);
   });
 
   it("slack: a body copied from the benign part of a page only needs approval", async () => {

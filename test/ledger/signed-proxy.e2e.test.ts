@@ -96,7 +96,12 @@ describe("a signed ledger from proof mcp proxy", () => {
     const session = await proxySession("audit.jsonl", ["read_file", "delete_repo", "read_file", "list"]);
     expect(session.code).toBe(0);
     const all = await records("audit.jsonl");
-    expect(all).toHaveLength(4);
+    // A decision record per call, and an observation record per result of the three allowed ones
+    // (interleaved as the answers came).
+    const kinds = all.map((l) => ("observation" in JSON.parse(l) ? "observation" : "decision"));
+    expect(kinds[0]).toBe("decision");
+    expect(kinds.filter((k) => k === "decision")).toHaveLength(4);
+    expect(kinds.filter((k) => k === "observation")).toHaveLength(3);
     const verify = () => proof(["ledger", "verify", "audit.jsonl", "--pub", "keys/proof.pub"], dir);
     expect((await verify()).code).toBe(0);
 

@@ -139,11 +139,22 @@ describe("proof mcp gateway in front of a stdio server (one process per session)
 
     const records = (await readdir(join(dir, "sessions"))).sort();
     expect(records).toEqual([`${sessionId}.jsonl`, `${otherId}.jsonl`].sort());
-    const ledger = (await readFile(join(dir, "ledger.jsonl"), "utf8"))
+    const entries = (await readFile(join(dir, "ledger.jsonl"), "utf8"))
       .trim()
       .split("\n")
-      .map((l) => JSON.parse(l).decision as { session_id: string; tool: string; verdict: string });
-    expect(ledger.filter((d) => d.session_id === sessionId).map((d) => [d.tool, d.verdict])).toEqual([
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            decision?: { session: string; tool: string; verdict: string };
+            observation?: { session: string; tool: string };
+          },
+      );
+    // Each observed tool result of the session is recorded too, for `proof ledger lineage`.
+    expect(
+      entries.filter((r) => r.observation?.session === sessionId).map((r) => r.observation?.tool),
+    ).toEqual(["read_text_file", "read_text_file"]);
+    const ledger = entries.flatMap((r) => (r.decision ? [r.decision] : []));
+    expect(ledger.filter((d) => d.session === sessionId).map((d) => [d.tool, d.verdict])).toEqual([
       ["read_text_file", "allow"],
       ["write_file", "block"],
       ["read_text_file", "allow"],

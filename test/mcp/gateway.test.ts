@@ -309,17 +309,20 @@ describe("startGateway", () => {
     upstream = await scriptedUpstream();
   });
 
-  it("refuses every tool call once the ledger failed (fail closed)", async () => {
-    const gw = await start({ ledger: () => Promise.reject(new Error("disk full")) });
+  it("refuses the call whose record cannot be kept, and every later one (fail closed)", async () => {
+    const gw = await start({
+      ledger: { append: () => Promise.reject(new Error("disk full")), observe: async () => {} },
+    });
     const session = await initialize(gw.url);
-    await post(gw.url, session, call(2, "other"));
-    // The append fails after the first call was decided; /readyz reports it once it has.
+    const first = await post(gw.url, session, call(2, "other"));
+    expect(first.messages[0]).toMatchObject({ id: 2, error: { code: -31002 } });
+    expect(errorMessage(first.messages[0])).toContain("disk full");
     const readyz = gw.url.replace(/\/mcp$/, "/readyz");
-    while (((await (await fetch(readyz)).json()) as { ledger_ok: boolean }).ledger_ok);
+    expect(((await (await fetch(readyz)).json()) as { ledger_ok: boolean }).ledger_ok).toBe(false);
     const refused = await post(gw.url, session, call(3, "other"));
     expect(refused.messages[0]).toMatchObject({ id: 3, error: { code: -31002 } });
     expect(errorMessage(refused.messages[0])).toContain("disk full");
-    expect(upstream.received.filter((m) => m.method === "tools/call")).toHaveLength(1);
+    expect(upstream.received.filter((m) => m.method === "tools/call")).toHaveLength(0);
   });
 
   it("keeps each session's trace with its record port when the gateway closes", async () => {

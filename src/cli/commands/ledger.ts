@@ -11,6 +11,7 @@ import {
   parseRecord,
   verifyLedger,
 } from "../../ledger/ledger.js";
+import { type Lineage, type LineageTarget, traceLineage } from "../../ledger/lineage.js";
 import { parsePublicKey } from "../../report/manifest.js";
 import { type GlobalOptions, oneLine } from "../output.js";
 import { parseVerdict } from "./verify.js";
@@ -130,4 +131,93 @@ export function registerLedger(
           return 0;
         }),
     );
+  ledger
+    .command("lineage")
+    .description("trace one decision to its cause: call, rules, and each evidence step's source record")
+    .argument("<file>", "ledger written with --ledger")
+    .option("--seq <n>", "the decision record with this ledger seq")
+    .option("--call-id <id>", "the decision record of this call id")
+    .option("--pub <key>", "Ed25519 public key (PEM): every record through the decision must be signed by it")
+    .action((file: string, opts: { seq?: string; callId?: string; pub?: string }, cmd: Command) =>
+      run(async () => {
+        const global = cmd.optsWithGlobals<GlobalOptions>();
+        if ((opts.seq === undefined) === (opts.callId === undefined))
+          throw inputError("usage.lineage_target", "give exactly one of --seq N and --call-id ID");
+        let target: LineageTarget;
+        if (opts.seq !== undefined) {
+          if (!/^\d+$/.test(opts.seq))
+            throw inputError("usage.seq", `--seq must be a non-negative integer, not '${opts.seq}'`);
+          target = { seq: Number(opts.seq) };
+        } else target = { callId: opts.callId as string };
+        const key = opts.pub ? parsePublicKey(await readKeyFile(opts.pub), toPosix(opts.pub)) : undefined;
+        const { lines, text } = await readLedgerFiles(file);
+        if (text === null)
+          throw inputError("io.unreadable", `cannot read ${toPosix(file)}: no such file or directory`, {
+            file: toPosix(file),
+          });
+        const result = traceLineage(lines, target, key);
+        if ("kind" in result) {
+          if (result.kind === "input")
+            throw inputError("ledger.no_decision", result.message, { file: toPosix(file) });
+          throw new ProofError("ledger.broken", result.message, {
+            category: "integrity",
+            location: { file: toPosix(file), ...(result.line === null ? {} : { line: result.line }) },
+          });
+        }
+        if (global.json) process.stdout.write(prettyJson({ file: toPosix(file), ...result }));
+        else process.stdout.write(lineageText(result));
+        return 0;
+      }),
+    );
+}
+
+function show(v: unknown): string {
+  return oneLine(typeof v === "string" ? v : JSON.stringify(v));
+}
+
+/** The human form of a lineage: one fact a line, record hashes in full. */
+export function lineageText(l: Lineage): string {
+  const d = l.decision;
+  const out: string[] = [];
+  out.push(`decision: record ${d.record.seq} ${d.record.hash}`);
+  out.push(
+    `  ${show(d.verdict ?? "?")} ${show(d.tool ?? "?")} (event ${d.seq ?? "?"} ${show(d.at ?? "")}, session ${show(d.session ?? "not recorded")})`,
+  );
+  if (d.call)
+    out.push(
+      `  call id ${show(d.call.call_id ?? "none")}; arguments ${d.call.arg_names.map(show).join(", ") || "none"}; args ${d.call.args_sha256}`,
+    );
+  else out.push("  call: not recorded");
+  if (d.policies) for (const p of d.policies) out.push(`  policy ${show(p.id)} ${p.digest}`);
+  else out.push("  policies: not recorded");
+  for (const r of d.rules) out.push(`  rule ${show(r.id)}: effect ${show(r.effect ?? "not recorded")}`);
+  if (d.reasons.length > 0) out.push(`  reasons ${d.reasons.map(show).join(", ")}`);
+  if (d.approval) out.push(`  approval ${show(d.approval)}`);
+  for (const s of l.steps) {
+    const e = s.evidence;
+    const what =
+      e.kind === "provenance" ? `argument ${show(e.arg)} = ${show(e.value)} (${e.integrity})` : e.kind;
+    out.push(`evidence: rule ${show(s.rule)}: ${what}`);
+    if (e.kind === "provenance") {
+      if (e.source_field) out.push(`  field ${show(e.source_field.path)} (${show(e.source_field.at)})`);
+      if (e.injection)
+        out.push(
+          `  injection rules ${e.injection.rules.map(show).join(", ")} span ${e.injection.start}..${e.injection.end}`,
+        );
+    }
+    for (const { role, event, proof } of s.events) {
+      const name = `${event.type}${event.tool ? ` ${show(event.tool)}` : ""}${event.role ? ` (${show(event.role)})` : ""}`;
+      out.push(`  ${role}: event ${event.seq} ${show(event.at)}, ${name}`);
+      if (proof.status === "recorded") {
+        out.push(`    proved by record ${proof.record.seq} ${proof.record.hash}`);
+        const o = proof.observation;
+        if (o) out.push(`    content ${o.content_sha256}${o.call_id ? `, call id ${show(o.call_id)}` : ""}`);
+      } else if (proof.status === "mismatch")
+        out.push(`    record ${proof.record.seq} ${proof.record.hash} does not match: ${show(proof.reason)}`);
+      else out.push(`    source not recorded: ${show(proof.reason)}`);
+    }
+  }
+  const signed = l.signed ? ", signed by the given key" : "";
+  out.push(`chain verified through record ${d.record.seq} (${l.verified_records} records${signed})`);
+  return `${out.join("\n")}\n`;
 }

@@ -9,6 +9,7 @@ import { loadContext, loadPolicySet } from "../../io/policy-files.js";
 import { type ReservedFile, reserveFile } from "../../io/reserved-file.js";
 import { spawnStdioChild } from "../../io/stdio-child.js";
 import { writeFileAtomic } from "../../io/write.js";
+import { LedgerSession, observingGuard, type PolicyFacts, policyFacts } from "../../ledger/session.js";
 import { McpProxy, PROXY_CASE_ID } from "../../mcp/proxy.js";
 import { runSession } from "../../mcp/run.js";
 import { resolveServeConfig } from "../../serve/config.js";
@@ -64,7 +65,7 @@ export function registerMcp(program: Command, run: (action: () => Promise<number
     .requiredOption("--policy <path>", "policy YAML, IR file, or directory of policies")
     .option("--context <file>", "context (JSON or YAML object) for `when` and CEL conditions")
     .option("--record <file>", "write the session as a canonical proof trace (JSON Lines) at exit")
-    .option("--ledger <file>", "append every decision to this hash-chained ledger")
+    .option("--ledger <file>", "append every decision and observed result to this hash-chained ledger")
     .option("--ledger-sign-key <file>", "with --ledger: sign each record with this Ed25519 key (PEM)")
     .action((server: string[], opts: ProxyOptions) =>
       run(async () => {
@@ -72,10 +73,12 @@ export function registerMcp(program: Command, run: (action: () => Promise<number
           throw inputError("usage.missing_argument", "no server command given after --");
         let fault: string | undefined;
         let guard: Guard | undefined;
+        let facts: PolicyFacts | undefined;
         try {
           const policies = await loadPolicySet(opts.policy);
           const context = opts.context ? await loadContext(opts.context) : {};
           guard = createGuard(policies, { context, case_id: PROXY_CASE_ID });
+          facts = policyFacts(policies);
         } catch (err) {
           fault = `the policy cannot be loaded: ${messageOf(err)}`;
         }
@@ -106,20 +109,34 @@ export function registerMcp(program: Command, run: (action: () => Promise<number
           ledgerError ??= err;
           say(why);
         };
+        const session = new LedgerSession(undefined, facts);
+        const appendFailed = (err: unknown) => {
+          ledgerFailed(err, `the ledger append failed: ${messageOf(err)}; tool calls will be refused`);
+        };
+        // Observations go to the ledger too, so that lineage can prove where a value came from.
+        const judged =
+          guard && ledger
+            ? observingGuard(guard, session, (observation) => {
+                ledger?.observe(observation).catch((err: unknown) => {
+                  appendFailed(err);
+                  proxy?.failClosed(`the ledger append failed: ${messageOf(err)}`);
+                });
+              })
+            : guard;
         const end = await runSession(
           (ports) => {
-            proxy = new McpProxy(guard && !fault ? guard : { fault: fault ?? "no guard" }, ports, {
+            proxy = new McpProxy(judged && !fault ? judged : { fault: fault ?? "no guard" }, ports, {
               caseId: PROXY_CASE_ID,
             });
             return proxy;
           },
           {
-            decided: (decision) => {
-              ledger?.append(decision).catch((err: unknown) => {
-                const why = `the ledger append failed: ${messageOf(err)}`;
-                ledgerFailed(err, `${why}; every later tool call will be refused`);
-                proxy?.failClosed(why);
-              });
+            // Returned to the proxy, which forwards an allowed call only once its record is kept.
+            decided: (decision, _forwarded, call) => {
+              if (!ledger) return;
+              const p = ledger.append(session.decision(decision, call));
+              p.catch(appendFailed);
+              return p;
             },
             warn: say,
           },
@@ -295,7 +312,7 @@ async function gateway(server: string[], opts: GatewayFlags): Promise<number> {
       ? { clientCertificateCheck: deps.options.clientCertificateCheck }
       : {}),
     ...(deps.options.https ? { https: deps.options.https } : {}),
-    ...(open ? { ledger: (r) => open.append(r) } : {}),
+    ...(open ? { ledger: open } : {}),
     ...(record !== undefined
       ? { record: (id: string, text: string) => writeFileAtomic(join(record, `${id}.jsonl`), text) }
       : {}),

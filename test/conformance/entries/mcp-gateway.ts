@@ -11,7 +11,10 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import type { LedgerSink } from "../../../src/adapters/core.js";
 import type { Guard } from "../../../src/guard/guard.js";
+import type { LedgerObservation } from "../../../src/ledger/ledger.js";
+import type { LedgerDecision } from "../../../src/ledger/session.js";
 import { startGateway } from "../../../src/mcp/gateway.js";
 import { type AdapterEntry, TOOL_SPECS, toolBodies } from "../harness.js";
 
@@ -51,10 +54,18 @@ async function upstreamServer(
   };
 }
 
+/** The adapters' ledger as the gateway takes it (decisions and observations). */
+function gatewayLedger(sink: LedgerSink) {
+  return {
+    append: (record: LedgerDecision) => sink.append(record),
+    observe: (observation: LedgerObservation) => sink.observe?.(observation) ?? Promise.resolve(),
+  };
+}
+
 export const mcpGatewayEntry: AdapterEntry = {
   name: "mcp-gateway",
   approval: "refuses",
-  ledgerAppendFailure: "later",
+  ledgerAppendFailure: "call",
   observesUser: false,
   spans: false,
   async drive({ scenario, guard, options, executed }) {
@@ -66,7 +77,7 @@ export const mcpGatewayEntry: AdapterEntry = {
       const why = `proof mcp gateway did not start: ${err instanceof Error ? err.message : String(err)}`;
       return { outputs: scenario.calls.map(() => why) };
     }
-    let ledger: { append(decision: unknown): Promise<void> } | undefined;
+    let ledger: LedgerSink | undefined;
     try {
       ledger = options.ledger === undefined ? undefined : await options.ledger;
     } catch (err) {
@@ -78,9 +89,7 @@ export const mcpGatewayEntry: AdapterEntry = {
       policies: [],
       guard: () => judged,
       upstream: { url: upstream.url },
-      ...(ledger
-        ? { ledger: (record) => (ledger as { append(d: unknown): Promise<void> }).append(record) }
-        : {}),
+      ...(ledger ? { ledger: gatewayLedger(ledger) } : {}),
       log: () => {},
     });
     const client = new Client({ name: "agent", version: "1.0.0" });

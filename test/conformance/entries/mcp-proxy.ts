@@ -2,14 +2,18 @@
  * The stdio MCP proxy entry: the MCP SDK's client and server, with the proxy's core (`McpProxy`)
  * between them on JSON lines, all in process. The wiring mirrors `proof mcp proxy`
  * (src/cli/commands/mcp.ts): a policy that cannot be loaded gives the proxy a fault instead of a
- * guard, the ledger is opened before the session starts, each decision is appended to it, and a
- * failed append fails the proxy closed. The proxy has no approval channel and no span export.
+ * guard, the ledger is opened before the session starts, each decision and each observed result is
+ * appended to it, and the proxy forwards an allowed call only once its record is kept (a failed
+ * append refuses that call and every later one). The proxy has no approval channel and no span
+ * export.
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import type { LedgerSink } from "../../../src/adapters/core.js";
 import type { Guard } from "../../../src/guard/guard.js";
+import { LedgerSession, observingGuard } from "../../../src/ledger/session.js";
 import { McpProxy } from "../../../src/mcp/proxy.js";
 import { type AdapterEntry, TOOL_SPECS, toolBodies } from "../harness.js";
 
@@ -35,7 +39,7 @@ class LineTransport implements Transport {
 export const mcpProxyEntry: AdapterEntry = {
   name: "mcp-proxy",
   approval: "refuses",
-  ledgerAppendFailure: "later",
+  ledgerAppendFailure: "call",
   observesUser: false,
   spans: false,
   async drive({ scenario, guard, options, executed }) {
@@ -46,7 +50,7 @@ export const mcpProxyEntry: AdapterEntry = {
       judged = { fault: `the policy cannot be loaded: ${err instanceof Error ? err.message : String(err)}` };
     }
     // As the command: a ledger that cannot be opened stops the proxy before the server starts.
-    let ledger: { append(decision: unknown): Promise<void> } | undefined;
+    let ledger: LedgerSink | undefined;
     try {
       ledger = options.ledger === undefined ? undefined : await options.ledger;
     } catch (err) {
@@ -70,17 +74,23 @@ export const mcpProxyEntry: AdapterEntry = {
       async (args) => ({ content: [{ type: "text", text: await bodies.send_money(args) }] }),
     );
 
+    const session = new LedgerSession();
+    if (ledger && !("fault" in judged)) {
+      const sink = ledger;
+      judged = observingGuard(judged, session, (o) => {
+        sink.observe?.(o).catch((err: unknown) => {
+          proxy?.failClosed(`the ledger append failed: ${err instanceof Error ? err.message : String(err)}`);
+        });
+      });
+    }
     let proxy: McpProxy | undefined;
     const clientEnd = new LineTransport((line) => proxy?.fromClient(line));
     const serverEnd = new LineTransport((line) => proxy?.fromServer(line));
     proxy = new McpProxy(judged, {
       toClient: (line) => clientEnd.deliver(line),
       toServer: (line) => serverEnd.deliver(line),
-      decided: (decision) => {
-        ledger?.append(decision).catch((err: unknown) => {
-          proxy?.failClosed(`the ledger append failed: ${err instanceof Error ? err.message : String(err)}`);
-        });
-      },
+      // As the command: the proxy waits for the record of an allowed call before forwarding it.
+      decided: (decision, _forwarded, call) => ledger?.append(session.decision(decision, call)),
       warn: () => {},
     });
     await server.connect(serverEnd);
