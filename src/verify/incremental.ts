@@ -1,0 +1,321 @@
+/**
+ * Provenance of a trace that grows one event at a time (the live guard, src/guard/guard.ts): the
+ * same answers as {@link ProvenanceIndex} on the trace as it stands, at a cost per call that does
+ * not grow with the session. Content is normalised once per family when it is first looked at
+ * and indexed by its 4-grams; a lookup searches only the call's own values, only in the events
+ * that hold every 4-gram of them, and remembers per value how far it has searched.
+ */
+
+import type { ProvenanceLevel } from "../policy/ir.js";
+import type { MessageEvent, ToolResultEvent, TraceEvent } from "../trace/model.js";
+import { type CompiledPolicy, LEVEL } from "./compiled.js";
+import type { InjectionSpan } from "./injection.js";
+import {
+  contentOf,
+  type Detail,
+  eventLevel,
+  FAMILIES,
+  type Family,
+  FOLD,
+  type HitTable,
+  lookupHit,
+  offsetMap,
+  type ProvenanceHit,
+  type ProvenanceSource,
+  readsAnyByUnits,
+  readsByUnits,
+  spanAt,
+  spansOf,
+  type Unit,
+  unitsOf,
+  WHITESPACE_RUN,
+} from "./provenance.js";
+
+/** Length of the substrings content is indexed by: the shortest value that can match (MIN_VALUE_LENGTH). */
+const GRAM = 4;
+
+/** The distinct content normalisations of the families, and the one of each family. */
+const SLOTS: readonly Family["text"][] = [...new Set(FAMILIES.map((f) => f.text))];
+const SLOT_OF: readonly number[] = FAMILIES.map((f) => SLOTS.indexOf(f.text));
+
+/**
+ * A number for the 4 code units of `text` at `i`: exact for ASCII (7 bits each), a hash above
+ * 2^28 otherwise. Two substrings with the same number are only candidates: every hit is
+ * confirmed on the text itself.
+ */
+function gramAt(text: string, i: number): number {
+  const a = text.charCodeAt(i);
+  const b = text.charCodeAt(i + 1);
+  const c = text.charCodeAt(i + 2);
+  const d = text.charCodeAt(i + 3);
+  if ((a | b | c | d) < 128) return (a << 21) | (b << 14) | (c << 7) | d;
+  let h = Math.imul(a, 0x9e3779b1);
+  h = Math.imul(h ^ b, 0x85ebca6b);
+  h = Math.imul(h ^ c, 0xc2b2ae35);
+  h = Math.imul(h ^ d, 0x27d4eb2f);
+  return 0x10000000 + ((h ^ (h >>> 15)) & 0x0fffffff);
+}
+
+/** The seqs of the events holding one 4-gram, ascending, each once. */
+class Postings {
+  data = new Int32Array(4);
+  n = 0;
+
+  push(seq: number): void {
+    if (this.n > 0 && this.data[this.n - 1] === seq) return;
+    if (this.n === this.data.length) {
+      const grown = new Int32Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[this.n++] = seq;
+  }
+
+  /** The first position holding a seq at or above `seq`, from position `at` on. */
+  from(seq: number, at = 0): number {
+    let lo = at;
+    let hi = this.n;
+    while (lo < hi) {
+      const m = (lo + hi) >>> 1;
+      if ((this.data[m] as number) < seq) lo = m + 1;
+      else hi = m;
+    }
+    return lo;
+  }
+}
+
+/** The content of one event, normalised once. */
+interface Entry {
+  event: MessageEvent | ToolResultEvent;
+  /** raw[slot]: each text of the event (content, error text), lower-cased and normalised. */
+  raw: string[][];
+  /** unfolded[slot]: the texts with a line fold, folds undone, lower-cased and normalised. */
+  unfolded: string[][];
+}
+
+/** Whether some text of an entry holds a pattern in one slot; with `unfolded`, folds undone too. */
+function holds(entry: Entry, slot: number, pattern: string, unfolded: boolean): boolean {
+  if ((entry.raw[slot] as string[]).some((t) => t.includes(pattern))) return true;
+  return unfolded && (entry.unfolded[slot] as string[]).some((t) => t.includes(pattern));
+}
+
+/**
+ * The content of one session's trace, normalised and indexed by 4-grams per normalisation, for
+ * every policy of the session. Follows the trace's `events` array as it grows (append only);
+ * new events are indexed at the next search. Assistant messages are no source for any policy
+ * and are not indexed. Memory: the normalised texts (a few copies of the content) and about
+ * 4 bytes per distinct 4-gram of each event.
+ */
+export class ContentIndex {
+  private readonly entries: (Entry | undefined)[] = [];
+  private readonly grams: Map<number, Postings>[] = SLOTS.map(() => new Map());
+  /** Events indexed so far. */
+  private indexed = 0;
+
+  constructor(readonly events: readonly TraceEvent[]) {}
+
+  /** Indexes the events appended since the last call; returns the number of events indexed in all. */
+  sync(): number {
+    for (; this.indexed < this.events.length; this.indexed++) {
+      const event = this.events[this.indexed] as TraceEvent;
+      if (event.type === "tool_call" || (event.type === "message" && event.role === "assistant")) continue;
+      const texts = contentOf(event);
+      const lower = texts.map((t) => t.toLowerCase());
+      const folded = texts
+        .filter((t) => FOLD.test(t))
+        .map((t) => t.replace(WHITESPACE_RUN, " ").toLowerCase());
+      const entry: Entry = {
+        event,
+        raw: SLOTS.map((normalise) => lower.map(normalise)),
+        unfolded: SLOTS.map((normalise) => folded.map(normalise)),
+      };
+      this.entries[event.seq] = entry;
+      SLOTS.forEach((_, slot) => {
+        const map = this.grams[slot] as Map<number, Postings>;
+        for (const text of [...(entry.raw[slot] as string[]), ...(entry.unfolded[slot] as string[])]) {
+          for (let i = 0; i + GRAM <= text.length; i++) {
+            const g = gramAt(text, i);
+            let list = map.get(g);
+            if (!list) {
+              list = new Postings();
+              map.set(g, list);
+            }
+            list.push(event.seq);
+          }
+        }
+      });
+    }
+    return this.indexed;
+  }
+
+  /** The entry of an indexed content event. */
+  entry(seq: number): Entry {
+    return this.entries[seq] as Entry;
+  }
+
+  /**
+   * Calls `visit` with the seq of every indexed event at or after `from`, ascending, whose texts
+   * in `slot` (raw or with folds undone) may hold `pattern` (at least {@link GRAM} code units):
+   * every event that holds it is visited, others rarely. Stops when `visit` returns true. Cost:
+   * the pattern's 4-grams, then the events holding its rarest 4-grams (not the session).
+   */
+  candidates(slot: number, pattern: string, from: number, visit: (seq: number) => boolean): void {
+    const map = this.grams[slot] as Map<number, Postings>;
+    const lists: Postings[] = [];
+    const seen = new Set<number>();
+    for (let i = 0; i + GRAM <= pattern.length; i++) {
+      const g = gramAt(pattern, i);
+      if (seen.has(g)) continue;
+      seen.add(g);
+      const list = map.get(g);
+      // A 4-gram no event holds: no event holds the pattern.
+      if (!list) return;
+      lists.push(list);
+    }
+    if (lists.length === 0) return;
+    lists.sort((a, b) => a.n - b.n);
+    const base = lists[0] as Postings;
+    // The rarest few lists narrow the candidates; more cost more than the texts they spare.
+    const rest = lists.slice(1, 4);
+    const at = rest.map((l) => l.from(from));
+    for (let i = base.from(from); i < base.n; i++) {
+      const seq = base.data[i] as number;
+      let all = true;
+      for (const [j, list] of rest.entries()) {
+        const k = list.from(seq, at[j]);
+        at[j] = k;
+        if (k >= list.n) return;
+        if (list.data[k] !== seq) {
+          all = false;
+          break;
+        }
+      }
+      if (all && visit(seq)) return;
+    }
+  }
+}
+
+/** A unit of an event read by units, with its text normalised per slot when first needed. */
+interface UnitText {
+  unit: Unit;
+  lower: string;
+  norm: (string | undefined)[];
+  /** Offset maps per slot (see offsetMap), when the unit has detector spans. */
+  map: (Int32Array | undefined)[];
+}
+
+/** What one pattern of one family is known to hold: earliest hit per level, as far as searched. */
+interface PatternState {
+  earliest: Int32Array;
+  detail: (Detail | undefined)[];
+  /** The events before this seq have been searched. */
+  next: number;
+  /** Nothing later can change the answer: a trusted hit (the value is cleared), or every level found. */
+  done: boolean;
+}
+
+/**
+ * The provenance of one policy over a growing trace: answers {@link ProvenanceSource.lookup}
+ * exactly as {@link ProvenanceIndex.build} on the trace as it stands would (same earliest event
+ * per level, same field path, detector span and normalisations). Each value is searched once
+ * over the events it may occur in, then only over events appended since; its search stops at a
+ * trusted hit (the value is cleared for good) or once every level has a hit. Structured content
+ * is parsed and read by the detector only for an event whose text holds a value looked up, once
+ * per event (units are kept).
+ */
+export class IncrementalProvenance implements ProvenanceSource {
+  private readonly patterns = FAMILIES.map(() => new Map<string, PatternState>());
+  private readonly units = new Map<number, UnitText[]>();
+  private readonly byUnits: boolean;
+  private readonly table: HitTable;
+
+  /**
+   * @param content the session's content index (shared by the policies of the session)
+   */
+  constructor(
+    private readonly policy: CompiledPolicy,
+    private readonly content: ContentIndex,
+  ) {
+    this.byUnits = readsAnyByUnits(policy);
+    this.table = {
+      first: (f, pattern, level) => this.state(f, pattern).earliest[level] as number,
+      detail: (f, pattern, level) => this.state(f, pattern).detail[level],
+    };
+  }
+
+  lookup(value: string, seq: number, from: ProvenanceLevel): ProvenanceHit | undefined {
+    return lookupHit(this.table, this.content.events, value, seq, from);
+  }
+
+  /** The state of a pattern, searched up to the end of the trace. */
+  private state(f: number, pattern: string): PatternState {
+    const map = this.patterns[f] as Map<string, PatternState>;
+    let st = map.get(pattern);
+    if (!st) {
+      st = { earliest: new Int32Array(4).fill(-1), detail: [], next: 0, done: false };
+      map.set(pattern, st);
+    }
+    const end = this.content.sync();
+    if (!st.done && st.next < end) {
+      this.search(st, f, pattern);
+      st.next = end;
+    }
+    return st;
+  }
+
+  /** Searches the events from `st.next` on for one pattern, as ProvenanceIndex's scan does. */
+  private search(st: PatternState, f: number, pattern: string): void {
+    const slot = SLOT_OF[f] as number;
+    const normalise = (FAMILIES[f] as Family).text;
+    this.content.candidates(slot, pattern, st.next, (seq) => {
+      const entry = this.content.entry(seq);
+      const event = entry.event;
+      const level = eventLevel(this.policy, event);
+      if (level < 0) return false;
+      if (this.byUnits && readsByUnits(this.policy, event, level)) {
+        // Read by units only when the value occurs in the event's text, as the batch index does.
+        if (!holds(entry, slot, pattern, true)) return false;
+        for (const u of this.unitsAt(event, level)) {
+          u.norm[slot] ??= normalise(u.lower);
+          const text = u.norm[slot];
+          for (let i = text.indexOf(pattern); i !== -1; i = text.indexOf(pattern, i + 1)) {
+            let lvl = u.unit.level;
+            let span: InjectionSpan | undefined;
+            if (u.unit.detect) {
+              u.unit.spans ??= spansOf(event, u.unit.text);
+              if (u.unit.spans.length > 0) {
+                if (!(slot in u.map)) u.map[slot] = offsetMap(normalise, u.unit.text, u.lower);
+                const same = u.lower.length === u.unit.text.length;
+                span = spanAt(u.unit.spans, i, i + pattern.length - 1, u.map[slot], same);
+                if (span) lvl = LEVEL.injected;
+              }
+            }
+            if (st.earliest[lvl] === -1) {
+              st.earliest[lvl] = seq;
+              st.detail[lvl] = { unit: u.unit, span };
+            }
+          }
+        }
+      } else if (st.earliest[level] === -1 && holds(entry, slot, pattern, false)) {
+        st.earliest[level] = seq;
+      }
+      st.done = st.earliest[LEVEL.trusted] !== -1 || st.earliest.every((s) => s !== -1);
+      return st.done;
+    });
+  }
+
+  /** The units of an event read by units, built once. */
+  private unitsAt(event: MessageEvent | ToolResultEvent, level: number): UnitText[] {
+    let units = this.units.get(event.seq);
+    if (!units) {
+      units = unitsOf(this.policy, event, level).map((unit) => ({
+        unit,
+        lower: unit.text.toLowerCase(),
+        norm: [],
+        map: [],
+      }));
+      this.units.set(event.seq, units);
+    }
+    return units;
+  }
+}
