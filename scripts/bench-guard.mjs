@@ -18,7 +18,7 @@ const flag = (name, fallback) => {
 };
 const SMALL = 10;
 const LARGE = flag("--large", 10_000);
-const CHECKS = flag("--checks", 400);
+const CHECKS = flag("--checks", 2000);
 const STEPS = 1_000;
 
 // The banking policy reads transaction histories field by field (the recipient column is
@@ -81,7 +81,10 @@ function session(seed) {
   };
 }
 
-/** A guard whose session holds `results` tool results (each answering a call), ready to check. */
+/**
+ * A guard whose session holds `results` tool results (each answering a call), ready to check;
+ * with the time of observing each of the last 100 results (µs), sorted.
+ */
 function prefilled(results, seed) {
   const s = session(seed);
   const guard = createGuard(policies);
@@ -90,17 +93,21 @@ function prefilled(results, seed) {
     role: "user",
     content: `Pay my rent from ${s.user}, see my transactions.`,
   });
+  const observed = [];
   for (let i = 0; i < results; i++) {
     guard.observe({ type: "message", role: "assistant", content: "" });
     guard.check({ tool: "get_most_recent_transactions", args: { n: 5 }, call_id: `r${i}` });
-    guard.observe({ type: "tool_result", call_id: `r${i}`, content: s.result(i) });
+    const event = { type: "tool_result", call_id: `r${i}`, content: s.result(i) };
+    const t0 = process.hrtime.bigint();
+    guard.observe(event);
+    if (i >= results - 100) observed.push(Number(process.hrtime.bigint() - t0) / 1000);
   }
-  return { guard, s };
+  return { guard, s, observed: observed.sort((a, b) => a - b) };
 }
 
 /** Times `CHECKS` payment checks (no result in between: the session keeps its length); in µs. */
 function checks(results, seed) {
-  const { guard, s } = prefilled(results, seed);
+  const { guard, s, observed } = prefilled(results, seed);
   const times = [];
   for (let k = 0; k < CHECKS; k++) {
     const call = {
@@ -111,14 +118,14 @@ function checks(results, seed) {
     guard.check(call);
     times.push(Number(process.hrtime.bigint() - t0) / 1000);
   }
-  return times.sort((a, b) => a - b);
+  return { times: times.sort((a, b) => a - b), observed };
 }
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 // Warm-up: the JIT compiles the hot paths on a throwaway session.
 checks(SMALL, 7);
-const small = checks(SMALL, 1);
-const large = checks(LARGE, 1);
+const { times: small, observed: observedSmall } = checks(SMALL, 1);
+const { times: large, observed: observedLarge } = checks(LARGE, 1);
 
 /** A 1,000-step session: each step an assistant message, a call and its result; total guard time. */
 function steps(seed) {
@@ -177,6 +184,11 @@ const lines = [
   "",
   `p95 after ${LARGE.toLocaleString("en-US")} results over p95 after ${SMALL}: **${ratio.toFixed(2)}** ` +
     `(target within 1.5: **${ratio <= 1.5 ? "met" : "missed"}**; p95 under 50 µs: **${pct(large, 95) < 50 ? "met" : "missed"}**).`,
+  "",
+  "Observing a tool result (normalising and indexing it, parsing it where a field rule or the detector",
+  `reads it leaf by leaf, the detector on its text): median ${us(pct(observedSmall, 50))} for the last results of the`,
+  `${SMALL}-result session, ${us(pct(observedLarge, 50))} for the last 100 of the ${LARGE.toLocaleString("en-US")}-result one ` +
+    `(p95 ${us(pct(observedSmall, 95))} and ${us(pct(observedLarge, 95))}).`,
   "",
   `A ${STEPS.toLocaleString("en-US")}-step session (each step an assistant message, a call and its result;`,
   "every other call a payment): total time in the guard (check and observe) " +

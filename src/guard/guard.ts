@@ -88,13 +88,14 @@ export const PENDING_TRACE_ID = "pending";
  * `check` gave it.
  *
  * Cost: the session is judged incrementally ({@link Engine.live}): sequence state is kept
- * between calls, each content event is normalised and indexed once, and a `check` searches only
- * its own argument values, in the events that may hold them, remembering how far each value was
- * searched ({@link IncrementalProvenance}). Time per call does not grow with the session's length
- * (docs/performance.md), except for a value that occurs in many events, whose first search visits
- * each of them once. Memory grows with the content (a few copies of its text and its 4-gram
- * index). Decisions carry {@link PENDING_TRACE_ID}: digesting the history on every call would
- * cost a pass over it.
+ * between calls, and `observe` normalises and indexes each content event once (and, where a
+ * policy reads it leaf by leaf, parses it and runs the injection detector on it), so a `check`
+ * searches only its own argument values, in the events that may hold them, remembering how far
+ * each value was searched ({@link IncrementalProvenance}). Time per call does not grow with the
+ * session's length (docs/performance.md), except for a value that occurs in many events, whose
+ * first search visits each of them once. Memory grows with the content: a few copies of its
+ * text, its 4-gram index and the parsed leaves. Decisions carry {@link PENDING_TRACE_ID}:
+ * digesting the history on every call would cost a pass over it.
  *
  * @throws Error from `check` only on an engine bug; evaluation errors of rules are decisions
  *   (`block` when the policy is `fail_closed`, else `warn`).
@@ -111,8 +112,13 @@ export function createGuard(
   // The live trace: its events array is the builder's, which grows as the session does.
   const live = builder.snapshot(caseId, "proof", caseId, PENDING_TRACE_ID);
   const content = new ContentIndex(live.events);
-  const provenance = compiled.some((p) => [...p.rules.values()].some((r) => r.ir.match.provenance));
-  const run = engine.live(live, (policy) => new IncrementalProvenance(policy, content));
+  /** The indexes of the policies with a provenance rule: only those are read ahead. */
+  const indexes: IncrementalProvenance[] = [];
+  const run = engine.live(live, (policy) => {
+    const index = new IncrementalProvenance(policy, content);
+    if ([...policy.rules.values()].some((r) => r.ir.match.provenance)) indexes.push(index);
+    return index;
+  });
   let length = 0;
   /** Seq of the message that holds the next call, if it comes now. */
   let holder: number | null = null;
@@ -144,9 +150,9 @@ export function createGuard(
         holder = null;
       }
       length++;
-      // Content is normalised and indexed now, not at the next check: a check's latency must not
-      // carry the results observed since the last one.
-      if (provenance) content.sync();
+      // Content is normalised, indexed and (where a policy reads it leaf by leaf) parsed now, not
+      // at the next check: a check's latency must not carry the results observed before it.
+      for (const index of indexes) index.prepare();
     },
     trace() {
       // A deep copy: the caller may keep or change it while the session goes on.

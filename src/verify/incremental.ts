@@ -33,6 +33,8 @@ import {
 
 /** Length of the substrings content is indexed by: the shortest value that can match (MIN_VALUE_LENGTH). */
 const GRAM = 4;
+/** Most 4-grams of a pattern looked up (besides its last one). */
+const MAX_GRAMS = 8;
 
 /** The distinct content normalisations of the families, and the one of each family. */
 const SLOTS: readonly Family["text"][] = [...new Set(FAMILIES.map((f) => f.text))];
@@ -56,25 +58,37 @@ function gramAt(text: string, i: number): number {
   return 0x10000000 + ((h ^ (h >>> 15)) & 0x0fffffff);
 }
 
-/** The seqs of the events holding one 4-gram, ascending, each once. */
+/**
+ * The seqs of the events holding one 4-gram, ascending, each once. A plain array, not a typed
+ * one: a long session has hundreds of thousands of lists, and each typed array's buffer is one
+ * more object for the garbage collector to track outside the heap.
+ */
 class Postings {
-  data = new Int32Array(4);
-  n = 0;
+  readonly data: number[] = [];
 
-  push(seq: number): void {
-    if (this.n > 0 && this.data[this.n - 1] === seq) return;
-    if (this.n === this.data.length) {
-      const grown = new Int32Array(this.data.length * 2);
-      grown.set(this.data);
-      this.data = grown;
-    }
-    this.data[this.n++] = seq;
+  get n(): number {
+    return this.data.length;
   }
 
-  /** The first position holding a seq at or above `seq`, from position `at` on. */
-  from(seq: number, at = 0): number {
+  push(seq: number): void {
+    if (this.data[this.data.length - 1] !== seq) this.data.push(seq);
+  }
+
+  /**
+   * The first position holding a seq at or above `seq`, from position `at` on: a galloping
+   * search (steps of 1, 2, 4... then a binary search), so that walking a list in order touches
+   * few of its cache lines.
+   */
+  seek(seq: number, at = 0): number {
     let lo = at;
-    let hi = this.n;
+    let step = 1;
+    let hi = at;
+    while (hi < this.n && (this.data[hi] as number) < seq) {
+      lo = hi + 1;
+      hi += step;
+      step *= 2;
+    }
+    if (hi > this.n) hi = this.n;
     while (lo < hi) {
       const m = (lo + hi) >>> 1;
       if ((this.data[m] as number) < seq) lo = m + 1;
@@ -162,12 +176,14 @@ export class ContentIndex {
   candidates(slot: number, pattern: string, from: number, visit: (seq: number) => boolean): void {
     const map = this.grams[slot] as Map<number, Postings>;
     const lists: Postings[] = [];
-    const seen = new Set<number>();
-    for (let i = 0; i + GRAM <= pattern.length; i++) {
-      const g = gramAt(pattern, i);
-      if (seen.has(g)) continue;
-      seen.add(g);
-      const list = map.get(g);
+    // Any 4-grams of the pattern filter soundly: up to MAX_GRAMS of them, spread over it without
+    // overlap where it is long enough, which filter about as well as all of them at a fraction of
+    // the lookups (each a likely cache miss in a long session's index).
+    const last = pattern.length - GRAM;
+    const count = Math.min(MAX_GRAMS, Math.floor(last / GRAM) + 1);
+    for (let k = 0; k <= count; k++) {
+      const i = k === count ? last : count === 1 ? 0 : Math.round((k * last) / count);
+      const list = map.get(gramAt(pattern, i));
       // A 4-gram no event holds: no event holds the pattern.
       if (!list) return;
       lists.push(list);
@@ -175,14 +191,16 @@ export class ContentIndex {
     if (lists.length === 0) return;
     lists.sort((a, b) => a.n - b.n);
     const base = lists[0] as Postings;
-    // The rarest few lists narrow the candidates; more cost more than the texts they spare.
+    // The rarest few lists narrow the candidates; more cost more than the texts they spare (a
+    // repeated 4-gram gives the same list twice, which only costs a step).
     const rest = lists.slice(1, 4);
-    const at = rest.map((l) => l.from(from));
-    for (let i = base.from(from); i < base.n; i++) {
+    const at = rest.map((l) => l.seek(from));
+    for (let i = base.seek(from); i < base.n; i++) {
       const seq = base.data[i] as number;
       let all = true;
-      for (const [j, list] of rest.entries()) {
-        const k = list.from(seq, at[j]);
+      for (let j = 0; j < rest.length; j++) {
+        const list = rest[j] as Postings;
+        const k = list.seek(seq, at[j]);
         at[j] = k;
         if (k >= list.n) return;
         if (list.data[k] !== seq) {
@@ -227,6 +245,8 @@ export class IncrementalProvenance implements ProvenanceSource {
   private readonly patterns = FAMILIES.map(() => new Map<string, PatternState>());
   private readonly units = new Map<number, UnitText[]>();
   private readonly byUnits: boolean;
+  /** Events read by {@link prepare} so far. */
+  private prepared = 0;
   private readonly table: HitTable;
 
   /**
@@ -241,6 +261,23 @@ export class IncrementalProvenance implements ProvenanceSource {
       first: (f, pattern, level) => this.state(f, pattern).earliest[level] as number,
       detail: (f, pattern, level) => this.state(f, pattern).detail[level],
     };
+  }
+
+  /**
+   * Reads the events appended since the last call as a lookup would need them, ahead of any
+   * lookup: indexes their content and builds the units of each event this policy reads by units
+   * (structured content parsed into leaves, the detector's spans of the whole text). Optional: a
+   * lookup does it for the events it needs; the live guard calls it as each event is observed,
+   * so that a check's time does not depend on how many events arrived since the last one.
+   */
+  prepare(): void {
+    const end = this.content.sync();
+    for (; this.prepared < end; this.prepared++) {
+      const event = this.content.events[this.prepared] as TraceEvent;
+      if (event.type === "tool_call" || !this.byUnits) continue;
+      const level = eventLevel(this.policy, event);
+      if (level >= 0 && readsByUnits(this.policy, event, level)) this.unitsAt(event, level);
+    }
   }
 
   lookup(value: string, seq: number, from: ProvenanceLevel): ProvenanceHit | undefined {
