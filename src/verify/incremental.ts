@@ -39,6 +39,12 @@ const MAX_GRAMS = 8;
 /** The distinct content normalisations of the families, and the one of each family. */
 const SLOTS: readonly Family["text"][] = [...new Set(FAMILIES.map((f) => f.text))];
 const SLOT_OF: readonly number[] = FAMILIES.map((f) => SLOTS.indexOf(f.text));
+/**
+ * The normalisation content is indexed in: the `spacing` family's, lower case without
+ * separators. One index serves every family: a text that holds a pattern holds it once both are
+ * stripped of separators, and folds undone change only whitespace, which this drops anyway.
+ */
+const STRIP = (FAMILIES.find((f) => f.name === "spacing") as Family).text;
 
 /**
  * A number for the 4 code units of `text` at `i`: exact for ASCII (7 bits each), a hash above
@@ -58,20 +64,19 @@ function gramAt(text: string, i: number): number {
   return 0x10000000 + ((h ^ (h >>> 15)) & 0x0fffffff);
 }
 
-/**
- * The seqs of the events holding one 4-gram, ascending, each once. A plain array, not a typed
- * one: a long session has hundreds of thousands of lists, and each typed array's buffer is one
- * more object for the garbage collector to track outside the heap.
- */
+/** The seqs of the events holding one 4-gram, ascending, each once. */
 class Postings {
-  readonly data: number[] = [];
-
-  get n(): number {
-    return this.data.length;
-  }
+  data = new Int32Array(2);
+  n = 0;
 
   push(seq: number): void {
-    if (this.data[this.data.length - 1] !== seq) this.data.push(seq);
+    if (this.n > 0 && this.data[this.n - 1] === seq) return;
+    if (this.n === this.data.length) {
+      const grown = new Int32Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[this.n++] = seq;
   }
 
   /**
@@ -114,17 +119,19 @@ function holds(entry: Entry, slot: number, pattern: string, unfolded: boolean): 
 }
 
 /**
- * The content of one session's trace, normalised and indexed by 4-grams per normalisation, for
- * every policy of the session. Follows the trace's `events` array as it grows (append only);
- * new events are indexed at the next search. Assistant messages are no source for any policy
- * and are not indexed. Memory: the normalised texts (a few copies of the content) and about
- * 4 bytes per distinct 4-gram of each event.
+ * The content of one session's trace, normalised per family and indexed by the 4-grams of its
+ * text without separators ({@link STRIP}), for every policy of the session. Follows the trace's
+ * `events` array as it grows (append only); new events are indexed at the next search.
+ * Assistant messages are no source for any policy and are not indexed. Memory: the normalised
+ * texts (a few copies of the content) and about 4 bytes per distinct 4-gram of each event.
  */
 export class ContentIndex {
   private readonly entries: (Entry | undefined)[] = [];
-  private readonly grams: Map<number, Postings>[] = SLOTS.map(() => new Map());
+  private readonly grams = new Map<number, Postings>();
   /** Events indexed so far. */
   private indexed = 0;
+  /** The last answer of {@link candidates}. */
+  private last: { pattern: string; from: number; indexed: number; seqs: number[] } | undefined;
 
   constructor(readonly events: readonly TraceEvent[]) {}
 
@@ -144,20 +151,19 @@ export class ContentIndex {
         unfolded: SLOTS.map((normalise) => folded.map(normalise)),
       };
       this.entries[event.seq] = entry;
-      SLOTS.forEach((_, slot) => {
-        const map = this.grams[slot] as Map<number, Postings>;
-        for (const text of [...(entry.raw[slot] as string[]), ...(entry.unfolded[slot] as string[])]) {
-          for (let i = 0; i + GRAM <= text.length; i++) {
-            const g = gramAt(text, i);
-            let list = map.get(g);
-            if (!list) {
-              list = new Postings();
-              map.set(g, list);
-            }
-            list.push(event.seq);
+      const map = this.grams;
+      for (const text of lower) {
+        const stripped = STRIP(text);
+        for (let i = 0; i + GRAM <= stripped.length; i++) {
+          const g = gramAt(stripped, i);
+          let list = map.get(g);
+          if (!list) {
+            list = new Postings();
+            map.set(g, list);
           }
+          list.push(event.seq);
         }
-      });
+      }
     }
     return this.indexed;
   }
@@ -168,13 +174,30 @@ export class ContentIndex {
   }
 
   /**
-   * Calls `visit` with the seq of every indexed event at or after `from`, ascending, whose texts
-   * in `slot` (raw or with folds undone) may hold `pattern` (at least {@link GRAM} code units):
-   * every event that holds it is visited, others rarely. Stops when `visit` returns true. Cost:
-   * the pattern's 4-grams, then the events holding its rarest 4-grams (not the session).
+   * The seqs of the indexed events at or after `from`, ascending, whose texts may hold `text`
+   * (lower case, in any family's normalisation, raw or with folds undone): every event that
+   * holds it, and rarely another. Cost: a few of the pattern's 4-grams, then the events holding
+   * its rarest 4-grams (not the session). The last answer is kept: the families of one value
+   * often have the same text once stripped of separators (an IBAN written without spaces).
    */
-  candidates(slot: number, pattern: string, from: number, visit: (seq: number) => boolean): void {
-    const map = this.grams[slot] as Map<number, Postings>;
+  candidates(text: string, from: number): readonly number[] {
+    const pattern = STRIP(text);
+    const last = this.last;
+    if (last && last.pattern === pattern && last.from === from && last.indexed === this.indexed)
+      return last.seqs;
+    const seqs: number[] = [];
+    this.collect(pattern, from, seqs);
+    this.last = { pattern, from, indexed: this.indexed, seqs };
+    return seqs;
+  }
+
+  private collect(pattern: string, from: number, out: number[]): void {
+    const map = this.grams;
+    if (pattern.length < GRAM) {
+      // No 4-gram to look up (no value that reaches a lookup is this short): every event.
+      for (let seq = from; seq < this.indexed; seq++) if (this.entries[seq]) out.push(seq);
+      return;
+    }
     const lists: Postings[] = [];
     // Any 4-grams of the pattern filter soundly: up to MAX_GRAMS of them, spread over it without
     // overlap where it is long enough, which filter about as well as all of them at a fraction of
@@ -208,18 +231,47 @@ export class ContentIndex {
           break;
         }
       }
-      if (all && visit(seq)) return;
+      if (all) out.push(seq);
     }
   }
 }
 
-/** A unit of an event read by units, with its text normalised per slot when first needed. */
+/** A unit of an event read by units, with its text lower-cased. */
 interface UnitText {
   unit: Unit;
   lower: string;
-  norm: (string | undefined)[];
   /** Offset maps per slot (see offsetMap), when the unit has detector spans. */
   map: (Int32Array | undefined)[];
+}
+
+/**
+ * The units of one event, and per slot their normalised texts joined in order into one string
+ * (one search, in one block of memory, instead of one per leaf), unit j at `starts[j]`.
+ */
+interface EventUnits {
+  units: UnitText[];
+  joined: ({ text: string; starts: number[]; ends: number[] } | undefined)[];
+}
+
+/** The units' texts of one slot joined (see {@link EventUnits}), built once. */
+function joinedIn(units: UnitText[], joined: EventUnits["joined"], slot: number) {
+  let all = joined[slot];
+  if (!all) {
+    const normalise = SLOTS[slot] as Family["text"];
+    const starts: number[] = [];
+    const ends: number[] = [];
+    let at = 0;
+    const texts = units.map((u) => {
+      const t = normalise(u.lower);
+      starts.push(at);
+      ends.push(at + t.length);
+      at += t.length + 1;
+      return t;
+    });
+    all = { text: texts.join("\u0000"), starts, ends };
+    joined[slot] = all;
+  }
+  return all;
 }
 
 /** What one pattern of one family is known to hold: earliest hit per level, as far as searched. */
@@ -243,7 +295,7 @@ interface PatternState {
  */
 export class IncrementalProvenance implements ProvenanceSource {
   private readonly patterns = FAMILIES.map(() => new Map<string, PatternState>());
-  private readonly units = new Map<number, UnitText[]>();
+  private readonly units = new Map<number, EventUnits>();
   private readonly byUnits: boolean;
   /** Events read by {@link prepare} so far. */
   private prepared = 0;
@@ -276,7 +328,9 @@ export class IncrementalProvenance implements ProvenanceSource {
       const event = this.content.events[this.prepared] as TraceEvent;
       if (event.type === "tool_call" || !this.byUnits) continue;
       const level = eventLevel(this.policy, event);
-      if (level >= 0 && readsByUnits(this.policy, event, level)) this.unitsAt(event, level);
+      if (level < 0 || !readsByUnits(this.policy, event, level)) continue;
+      const { units, joined } = this.unitsAt(event, level);
+      for (const slot of SLOTS.keys()) joinedIn(units, joined, slot);
     }
   }
 
@@ -304,53 +358,61 @@ export class IncrementalProvenance implements ProvenanceSource {
   private search(st: PatternState, f: number, pattern: string): void {
     const slot = SLOT_OF[f] as number;
     const normalise = (FAMILIES[f] as Family).text;
-    this.content.candidates(slot, pattern, st.next, (seq) => {
+    for (const seq of this.content.candidates(pattern, st.next)) {
       const entry = this.content.entry(seq);
       const event = entry.event;
       const level = eventLevel(this.policy, event);
-      if (level < 0) return false;
+      if (level < 0) continue;
       if (this.byUnits && readsByUnits(this.policy, event, level)) {
         // Read by units only when the value occurs in the event's text, as the batch index does.
-        if (!holds(entry, slot, pattern, true)) return false;
-        for (const u of this.unitsAt(event, level)) {
-          u.norm[slot] ??= normalise(u.lower);
-          const text = u.norm[slot];
-          for (let i = text.indexOf(pattern); i !== -1; i = text.indexOf(pattern, i + 1)) {
-            let lvl = u.unit.level;
-            let span: InjectionSpan | undefined;
-            if (u.unit.detect) {
-              u.unit.spans ??= spansOf(event, u.unit.text);
-              if (u.unit.spans.length > 0) {
-                if (!(slot in u.map)) u.map[slot] = offsetMap(normalise, u.unit.text, u.lower);
-                const same = u.lower.length === u.unit.text.length;
-                span = spanAt(u.unit.spans, i, i + pattern.length - 1, u.map[slot], same);
-                if (span) lvl = LEVEL.injected;
-              }
+        if (!holds(entry, slot, pattern, true)) continue;
+        const { units, joined } = this.unitsAt(event, level);
+        const all = joinedIn(units, joined, slot);
+        const { text, starts, ends } = all;
+        let j = 0;
+        for (let i = text.indexOf(pattern); i !== -1; i = text.indexOf(pattern, i + 1)) {
+          // Occurrences come in order, so the unit holding one is found by walking forward.
+          while (j + 1 < starts.length && (starts[j + 1] as number) <= i) j++;
+          // One that runs past its unit's end spans two leaves: no leaf holds it.
+          if (i + pattern.length > (ends[j] as number)) continue;
+          const u = units[j] as UnitText;
+          const local = i - (starts[j] as number);
+          let lvl = u.unit.level;
+          let span: InjectionSpan | undefined;
+          if (u.unit.detect) {
+            u.unit.spans ??= spansOf(event, u.unit.text);
+            if (u.unit.spans.length > 0) {
+              if (!(slot in u.map)) u.map[slot] = offsetMap(normalise, u.unit.text, u.lower);
+              const same = u.lower.length === u.unit.text.length;
+              span = spanAt(u.unit.spans, local, local + pattern.length - 1, u.map[slot], same);
+              if (span) lvl = LEVEL.injected;
             }
-            if (st.earliest[lvl] === -1) {
-              st.earliest[lvl] = seq;
-              st.detail[lvl] = { unit: u.unit, span };
-            }
+          }
+          if (st.earliest[lvl] === -1) {
+            st.earliest[lvl] = seq;
+            st.detail[lvl] = { unit: u.unit, span };
           }
         }
       } else if (st.earliest[level] === -1 && holds(entry, slot, pattern, false)) {
         st.earliest[level] = seq;
       }
       st.done = st.earliest[LEVEL.trusted] !== -1 || st.earliest.every((s) => s !== -1);
-      return st.done;
-    });
+      if (st.done) return;
+    }
   }
 
   /** The units of an event read by units, built once. */
-  private unitsAt(event: MessageEvent | ToolResultEvent, level: number): UnitText[] {
+  private unitsAt(event: MessageEvent | ToolResultEvent, level: number): EventUnits {
     let units = this.units.get(event.seq);
     if (!units) {
-      units = unitsOf(this.policy, event, level).map((unit) => ({
-        unit,
-        lower: unit.text.toLowerCase(),
-        norm: [],
-        map: [],
-      }));
+      units = {
+        units: unitsOf(this.policy, event, level).map((unit) => ({
+          unit,
+          lower: unit.text.toLowerCase(),
+          map: [],
+        })),
+        joined: [],
+      };
       this.units.set(event.seq, units);
     }
     return units;
