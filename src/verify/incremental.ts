@@ -1,9 +1,10 @@
 /**
  * Provenance of a trace that grows one event at a time (the live guard, src/guard/guard.ts): the
  * same answers as {@link ProvenanceIndex} on the trace as it stands, at a cost per call that does
- * not grow with the session. Content is normalised once per family when it is first looked at
- * and indexed by its 4-grams; a lookup searches only the call's own values, only in the events
- * that hold every 4-gram of them, and remembers per value how far it has searched.
+ * not grow with the session. Content is normalised once per family when it is observed and
+ * indexed by the 4-grams of its text without separators; a lookup searches only the call's own
+ * values, only in the events that hold the looked-up 4-grams of them, confirms each hit on the
+ * text, and remembers per value how far it has searched.
  */
 
 import type { ProvenanceLevel } from "../policy/ir.js";

@@ -177,7 +177,7 @@ describe("incremental provenance", () => {
     ).toBe("allow");
   });
 
-  it("searches a value once, then only the events observed since", () => {
+  it("follows the trace as it grows: earliest hit per level, then cleared by later trusted content", () => {
     const b = new TraceBuilder();
     const live = b.snapshot("c", "proof", "c", "pending");
     const content = new ContentIndex(live.events);
