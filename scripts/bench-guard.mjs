@@ -196,8 +196,8 @@ const lines = [
     `${rejudgeSmall.toFixed(2)} ms after ${SMALL} results, ${rejudgeLarge.toFixed(0)} ms after ${LARGE.toLocaleString("en-US")} ` +
     `(${((rejudgeLarge / pct(large, 95)) * 1000).toFixed(0)} times the incremental check's p95).`,
   "",
-  "Observing a tool result (normalising and indexing it, parsing it where a field rule or the detector",
-  `reads it leaf by leaf, the detector on its text): median ${us(pct(observedSmall, 50))} for the last results of the`,
+  "Observing a tool result (normalising and indexing it, parsing it where a field rule reads it leaf",
+  `by leaf; the detector waits for a value found in it): median ${us(pct(observedSmall, 50))} for the last results of the`,
   `${SMALL}-result session, ${us(pct(observedLarge, 50))} for the last 100 of the ${LARGE.toLocaleString("en-US")}-result one ` +
     `(p95 ${us(pct(observedSmall, 95))} and ${us(pct(observedLarge, 95))}).`,
   "",

@@ -88,8 +88,9 @@ export const PENDING_TRACE_ID = "pending";
  * `check` gave it.
  *
  * Cost: the session is judged incrementally ({@link Engine.live}): sequence state is kept
- * between calls, and `observe` normalises and indexes each content event once (and, where a
- * policy reads it leaf by leaf, parses it and runs the injection detector on it), so a `check`
+ * between calls, and `observe` normalises and indexes each content event once (and parses a
+ * tool result that a field rule names; the injection detector waits for a value found in a
+ * result), so a `check`
  * searches only its own argument values, in the events that may hold them, remembering how far
  * each value was searched ({@link IncrementalProvenance}). Time per call does not grow with the
  * session's length (docs/performance.md), except for a value that occurs in many events, whose

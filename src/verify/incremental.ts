@@ -319,9 +319,10 @@ export class IncrementalProvenance implements ProvenanceSource {
   /**
    * Reads the events appended since the last call as a lookup would need them, ahead of any
    * lookup: indexes their content and builds the units of each event this policy reads by units
-   * (structured content parsed into leaves, the detector's spans of the whole text). Optional: a
-   * lookup does it for the events it needs; the live guard calls it as each event is observed,
-   * so that a check's time does not depend on how many events arrived since the last one.
+   * without the injection detector (structured content that field rules name, parsed into
+   * leaves; messages). Optional: a lookup does the rest for the events it needs; the live guard
+   * calls it as each event is observed, so that a check's time does not carry the events that
+   * arrived since the last one.
    */
   prepare(): void {
     const end = this.content.sync();
@@ -330,6 +331,10 @@ export class IncrementalProvenance implements ProvenanceSource {
       if (event.type === "tool_call" || !this.byUnits) continue;
       const level = eventLevel(this.policy, event);
       if (level < 0 || !readsByUnits(this.policy, event, level)) continue;
+      // A tool result no field rule names is split into leaves only if the injection detector
+      // marks its text, and the detector is the dear part: such a result waits for a lookup
+      // that needs it (one whose value occurs in its text), as in the batch index.
+      if (event.type === "tool_result" && this.policy.fieldRules(event.tool).length === 0) continue;
       const { units, joined } = this.unitsAt(event, level);
       for (const slot of SLOTS.keys()) joinedIn(units, joined, slot);
     }
