@@ -296,7 +296,7 @@ interface PatternState {
  */
 export class IncrementalProvenance implements ProvenanceSource {
   private readonly patterns = FAMILIES.map(() => new Map<string, PatternState>());
-  private readonly units = new Map<number, EventUnits>();
+  private readonly units: (EventUnits | undefined)[] = [];
   private readonly byUnits: boolean;
   /** Events read by {@link prepare} so far. */
   private prepared = 0;
@@ -409,7 +409,7 @@ export class IncrementalProvenance implements ProvenanceSource {
 
   /** The units of an event read by units, built once. */
   private unitsAt(event: MessageEvent | ToolResultEvent, level: number): EventUnits {
-    let units = this.units.get(event.seq);
+    let units = this.units[event.seq];
     if (!units) {
       units = {
         units: unitsOf(this.policy, event, level).map((unit) => ({
@@ -419,7 +419,7 @@ export class IncrementalProvenance implements ProvenanceSource {
         })),
         joined: [],
       };
-      this.units.set(event.seq, units);
+      this.units[event.seq] = units;
     }
     return units;
   }
