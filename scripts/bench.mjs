@@ -367,6 +367,13 @@ const gatewayBench = spawnSync(process.execPath, [join(root, "scripts", "bench-g
 if (gatewayBench.status !== 0) throw new Error(`bench-gateway failed: ${gatewayBench.stderr}`);
 section = `${section}\n\n${gatewayBench.stdout.trimEnd()}`;
 
+// The live guard per call after 10 and 10,000 prior tool results, and a 1,000-step session, same run.
+const guardBench = spawnSync(process.execPath, [join(root, "scripts", "bench-guard.mjs")], {
+  encoding: "utf8",
+});
+if (guardBench.status !== 0) throw new Error(`bench-guard failed: ${guardBench.stderr}`);
+section = `${section}\n\n${guardBench.stdout.trimEnd()}`;
+
 console.log(section);
 if (!args.includes("--no-write")) {
   const docPath = join(root, "docs", "performance.md");

@@ -10,6 +10,7 @@ import type { Trace } from "../trace/model.js";
 import type { CompiledPolicy } from "../verify/compiled.js";
 import type { Decision } from "../verify/decision.js";
 import { activate, Engine } from "../verify/engine.js";
+import { ContentIndex, IncrementalProvenance } from "../verify/incremental.js";
 
 /** A tool call about to run: `args` is what the agent passed (an object, normally). */
 export interface GuardCall {
@@ -86,11 +87,16 @@ export const PENDING_TRACE_ID = "pending";
  * `proof check` does, so `proof verify` on {@link Guard.trace} gives every call the decision
  * `check` gave it.
  *
- * Cost: each `check` re-judges the whole session so far with the engine (correct by
- * construction, not incremental): time per call is linear in the session's length (events and
- * content), a session of N calls costs O(N²) in all. Decisions carry {@link PENDING_TRACE_ID}:
- * digesting the history on every call would double that cost. Fine for agent sessions of hundreds of
- * events; a long-lived session should be split.
+ * Cost: the session is judged incrementally ({@link Engine.live}): sequence state is kept
+ * between calls, and `observe` normalises and indexes each content event once (and parses a
+ * tool result that a field rule names; the injection detector waits for a value found in a
+ * result), so a `check`
+ * searches only its own argument values, in the events that may hold them, remembering how far
+ * each value was searched ({@link IncrementalProvenance}). Time per call does not grow with the
+ * session's length (docs/performance.md), except for a value that occurs in many events, whose
+ * first search visits each of them once. Memory grows with the content: a few copies of its
+ * text, its 4-gram index and the parsed leaves. Decisions carry {@link PENDING_TRACE_ID}:
+ * digesting the history on every call would cost a pass over it.
  *
  * @throws Error from `check` only on an engine bug; evaluation errors of rules are decisions
  *   (`block` when the policy is `fail_closed`, else `warn`).
@@ -104,6 +110,16 @@ export function createGuard(
   const caseId = options.case_id ?? "guard";
   const engine = new Engine(compiled, activate(compiled, context), context);
   const builder = new TraceBuilder();
+  // The live trace: its events array is the builder's, which grows as the session does.
+  const live = builder.snapshot(caseId, "proof", caseId, PENDING_TRACE_ID);
+  const content = new ContentIndex(live.events);
+  /** The indexes of the policies with a provenance rule: only those are read ahead. */
+  const indexes: IncrementalProvenance[] = [];
+  const run = engine.live(live, (policy) => {
+    const index = new IncrementalProvenance(policy, content);
+    if ([...policy.rules.values()].some((r) => r.ir.match.provenance)) indexes.push(index);
+    return index;
+  });
   let length = 0;
   /** Seq of the message that holds the next call, if it comes now. */
   let holder: number | null = null;
@@ -120,8 +136,8 @@ export function createGuard(
         `events[${length}]`,
       );
       length++;
-      const result = engine.verify(builder.snapshot(caseId, "proof", caseId, PENDING_TRACE_ID));
-      const decision = result.decisions[result.decisions.length - 1];
+      const decisions = run.advance();
+      const decision = decisions[decisions.length - 1];
       if (decision?.seq !== seq) throw new Error("guard: the engine did not decide the appended call");
       return decision;
     },
@@ -135,6 +151,9 @@ export function createGuard(
         holder = null;
       }
       length++;
+      // Content is normalised, indexed and (where a policy reads it leaf by leaf) parsed now, not
+      // at the next check: a check's latency must not carry the results observed before it.
+      for (const index of indexes) index.prepare();
     },
     trace() {
       // A deep copy: the caller may keep or change it while the session goes on.

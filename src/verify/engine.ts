@@ -14,7 +14,7 @@ import {
   type TraceResult,
 } from "./decision.js";
 import { ARGUMENT_LIMIT_RULE, jsonBytes, maxArgumentBytes } from "./limits.js";
-import { leafValues, ProvenanceIndex } from "./provenance.js";
+import { leafValues, ProvenanceIndex, type ProvenanceSource } from "./provenance.js";
 
 /** Rules active for a context, per policy, in evaluation order. */
 export interface Activation {
@@ -109,13 +109,12 @@ class PolicyRun {
   readonly rules: CompiledRule[];
   private readonly order: Map<string, number>;
   private readonly sequences = new Map<string, SequenceState>();
-  private provenance: ProvenanceIndex | undefined;
-
   constructor(
     readonly policy: CompiledPolicy,
     activeIds: readonly string[],
     private readonly trace: Trace,
     private readonly context: unknown,
+    private provenance: ProvenanceSource | undefined = undefined,
   ) {
     this.rules = activeIds.map((id) => policy.rules.get(id) as CompiledRule);
     this.order = new Map(activeIds.map((id, i) => [id, i]));
@@ -132,7 +131,7 @@ class PolicyRun {
     }
   }
 
-  private index(): ProvenanceIndex {
+  private index(): ProvenanceSource {
     // A call over the argument limit is never judged, so its values are no patterns either:
     // they would cost memory in proportion to the hostile argument.
     this.provenance ??= ProvenanceIndex.build(this.trace, this.policy, (call) => this.oversized(call));
@@ -315,7 +314,7 @@ export class Engine {
     const traceRules = new Set<string>();
     for (const event of trace.events) {
       if (event.type === "tool_call") {
-        const d = this.decide(runs, trace, event, event.seq >= coverFrom ? this.coverage : null);
+        const d = decide(runs, trace, event, event.seq >= coverFrom ? this.coverage : null);
         decisions.push(d);
         verdict = stricter(verdict, d.verdict);
         for (const r of d.rules) traceRules.add(r);
@@ -332,71 +331,126 @@ export class Engine {
     };
   }
 
-  private decide(
-    runs: PolicyRun[],
-    trace: Trace,
-    call: ToolCallEvent,
-    coverage: CoverageCollector | null,
-  ): Decision {
-    let verdict: Verdict = "allow";
-    const rules: string[] = [];
-    const reasons = new Set<string>();
-    const evidence: Evidence[] = [];
-    const errors: EvaluationError[] = [];
-    coverage?.call();
-    for (const run of runs) {
-      run.countCall(call);
-      if (run.oversized(call)) {
-        // Not judged at all: every matcher, pattern and provenance lookup would cost in
-        // proportion to the argument. An evaluation error, so it fails closed.
-        rules.push(ARGUMENT_LIMIT_RULE);
-        reasons.add("evaluation_error");
-        errors.push({
-          rule: ARGUMENT_LIMIT_RULE,
-          message: `arguments are over ${run.argumentLimit} bytes, the limit max_argument_bytes of policy ${run.policy.ir.policy_id}: not judged`,
-        });
-        verdict = stricter(verdict, run.policy.ir.defaults.fail_closed ? "block" : "warn");
-        continue;
-      }
-      let policyVerdict: Verdict | undefined;
-      for (const rule of run.candidates(call.tool)) {
-        const cov = coverage ? coverage.rule(run.policy, rule.ir.id) : null;
-        const outcome = run.evaluate(rule, call, cov);
-        if (cov) {
-          cov.evaluated++;
-          if (outcome.error !== undefined) cov.errors++;
-          else if (outcome.matched) cov.fired++;
-        }
-        if (!outcome.matched) continue;
-        rules.push(rule.ir.id);
-        evidence.push(...outcome.evidence);
-        if (outcome.error !== undefined) {
-          errors.push({ rule: rule.ir.id, message: outcome.error });
-          reasons.add("evaluation_error");
-          const v: Verdict = run.policy.ir.defaults.fail_closed ? "block" : "warn";
-          policyVerdict = policyVerdict ? stricter(policyVerdict, v) : v;
-        } else {
-          reasons.add(rule.ir.reason);
-          policyVerdict = policyVerdict ? stricter(policyVerdict, rule.ir.effect) : rule.ir.effect;
-        }
-      }
-      verdict = stricter(verdict, policyVerdict ?? run.policy.ir.defaults.verdict);
-    }
-    // Rules run in plan order (cheapest first), which depends on the selector and weights; the
-    // decision must not, so evidence and errors are reported by rule id (stable within a rule).
-    evidence.sort((a, b) => byId(a.rule, b.rule));
-    errors.sort((a, b) => byId(a.rule, b.rule));
-    return {
-      case_id: trace.header.case_id,
-      trace_id: trace.header.trace_id,
-      seq: call.seq,
-      at: call.at,
-      tool: call.tool,
-      verdict,
-      rules: [...new Set(rules)].sort(),
-      reasons: [...reasons].sort(),
-      evidence,
-      errors,
-    };
+  /**
+   * Opens a trace that grows while it is judged (the live guard): each {@link LiveRun.advance}
+   * decides the calls appended since the last one, with the sequence state of the events before
+   * them kept, never replayed. Decisions are those {@link Engine.verify} gives on the trace as it
+   * stood when each call was decided. No coverage is recorded.
+   * @param trace its `events` array is read as it grows (append only: an event once appended
+   *   must not change)
+   * @param provenance the provenance of each policy's lookups, for this trace (an index that
+   *   follows the trace as it grows, src/verify/incremental.ts)
+   */
+  live(trace: Trace, provenance: (policy: CompiledPolicy) => ProvenanceSource): LiveRun {
+    const runs = this.policies.map(
+      (p) =>
+        new PolicyRun(
+          p,
+          this.activation.active.get(p.ir.policy_id) ?? [],
+          trace,
+          this.context,
+          provenance(p),
+        ),
+    );
+    return new LiveRun(runs, trace);
   }
+}
+
+/** A trace judged as it grows: see {@link Engine.live}. */
+export class LiveRun {
+  /** Events already folded into the runs' state. */
+  private done = 0;
+
+  /** @internal built by {@link Engine.live} */
+  constructor(
+    private readonly runs: PolicyRun[],
+    private readonly trace: Trace,
+  ) {}
+
+  /**
+   * Decides the calls appended since the last call, in order, and folds every new event into the
+   * sequence state: time in proportion to the new events, not to the trace.
+   */
+  advance(): Decision[] {
+    const decisions: Decision[] = [];
+    const events = this.trace.events;
+    for (; this.done < events.length; this.done++) {
+      const event = events[this.done] as TraceEvent;
+      if (event.type === "tool_call") decisions.push(decide(this.runs, this.trace, event, null));
+      for (const run of this.runs) run.observe(event);
+    }
+    return decisions;
+  }
+}
+
+/**
+ * The decision on one call: every policy's candidate rules in plan order, the sequence state as
+ * it stands before the call.
+ */
+function decide(
+  runs: PolicyRun[],
+  trace: Trace,
+  call: ToolCallEvent,
+  coverage: CoverageCollector | null,
+): Decision {
+  let verdict: Verdict = "allow";
+  const rules: string[] = [];
+  const reasons = new Set<string>();
+  const evidence: Evidence[] = [];
+  const errors: EvaluationError[] = [];
+  coverage?.call();
+  for (const run of runs) {
+    run.countCall(call);
+    if (run.oversized(call)) {
+      // Not judged at all: every matcher, pattern and provenance lookup would cost in
+      // proportion to the argument. An evaluation error, so it fails closed.
+      rules.push(ARGUMENT_LIMIT_RULE);
+      reasons.add("evaluation_error");
+      errors.push({
+        rule: ARGUMENT_LIMIT_RULE,
+        message: `arguments are over ${run.argumentLimit} bytes, the limit max_argument_bytes of policy ${run.policy.ir.policy_id}: not judged`,
+      });
+      verdict = stricter(verdict, run.policy.ir.defaults.fail_closed ? "block" : "warn");
+      continue;
+    }
+    let policyVerdict: Verdict | undefined;
+    for (const rule of run.candidates(call.tool)) {
+      const cov = coverage ? coverage.rule(run.policy, rule.ir.id) : null;
+      const outcome = run.evaluate(rule, call, cov);
+      if (cov) {
+        cov.evaluated++;
+        if (outcome.error !== undefined) cov.errors++;
+        else if (outcome.matched) cov.fired++;
+      }
+      if (!outcome.matched) continue;
+      rules.push(rule.ir.id);
+      evidence.push(...outcome.evidence);
+      if (outcome.error !== undefined) {
+        errors.push({ rule: rule.ir.id, message: outcome.error });
+        reasons.add("evaluation_error");
+        const v: Verdict = run.policy.ir.defaults.fail_closed ? "block" : "warn";
+        policyVerdict = policyVerdict ? stricter(policyVerdict, v) : v;
+      } else {
+        reasons.add(rule.ir.reason);
+        policyVerdict = policyVerdict ? stricter(policyVerdict, rule.ir.effect) : rule.ir.effect;
+      }
+    }
+    verdict = stricter(verdict, policyVerdict ?? run.policy.ir.defaults.verdict);
+  }
+  // Rules run in plan order (cheapest first), which depends on the selector and weights; the
+  // decision must not, so evidence and errors are reported by rule id (stable within a rule).
+  evidence.sort((a, b) => byId(a.rule, b.rule));
+  errors.sort((a, b) => byId(a.rule, b.rule));
+  return {
+    case_id: trace.header.case_id,
+    trace_id: trace.header.trace_id,
+    seq: call.seq,
+    at: call.at,
+    tool: call.tool,
+    verdict,
+    rules: [...new Set(rules)].sort(),
+    reasons: [...reasons].sort(),
+    evidence,
+    errors,
+  };
 }

@@ -47,7 +47,7 @@ const SPACED_IDENTIFIER = /^\+?[0-9a-z]+$/;
  * when its pattern is a substring of the content's text, so both sides are normalised alike and
  * each content event is scanned once per family, whatever the number of values.
  */
-interface Family {
+export interface Family {
   name: "plain" | "url" | "spacing";
   pattern(value: string): string | undefined;
   /** The content's text in this family, from the text already lower-cased (done once for all families). */
@@ -61,7 +61,7 @@ const asIs = (lower: string): string => lower;
  * The families, strictest first: evidence reports the strictest one that explains a hit.
  * Families with the same `text` function share one automaton and one scan.
  */
-const FAMILIES: readonly Family[] = [
+export const FAMILIES: readonly Family[] = [
   // Case and surrounding whitespace: a value inside the content, as the content has it.
   { name: "plain", pattern: normaliseValue, text: asIs },
   // URL scheme and trailing slashes: `https://www.x.com/` in an argument, `www.x.com` in the
@@ -95,7 +95,7 @@ const FAMILIES: readonly Family[] = [
  * Whether a value is too short to prove anything once every normalisation has had its way
  * (`https://x.y/` is `x.y`, `12 3` is `123`): such a value never matches, in any family.
  */
-function tooShort(value: string): boolean {
+export function tooShort(value: string): boolean {
   const core = normaliseValue(value).replace(SCHEME, "").replace(/\/+$/, "").replace(SEPARATORS, "");
   return core.length < MIN_VALUE_LENGTH;
 }
@@ -104,7 +104,7 @@ function tooShort(value: string): boolean {
  * The values a leaf stands for: itself, and the elements of a list written as a string
  * (`'["a@b.com"]'`, as some models encode list arguments), each marked as unwrapped.
  */
-function variants(value: string): { value: string; unwrapped: boolean }[] {
+export function variants(value: string): { value: string; unwrapped: boolean }[] {
   const t = value.trim();
   if (t.startsWith("[") && t.endsWith("]")) {
     try {
@@ -137,7 +137,7 @@ export function leafValues(value: unknown, out: string[] = []): string[] {
  * The text of an event that reaches the model: a message's content, a tool result's content and
  * its error text (a failing tool's message is tool output too, and can carry injected values).
  */
-function contentOf(event: TraceEvent): string[] {
+export function contentOf(event: TraceEvent): string[] {
   if (event.type === "tool_call") return [];
   const texts = event.content === "" ? [] : [event.content];
   if (event.type === "tool_result" && event.error) texts.push(event.error);
@@ -148,7 +148,7 @@ function contentOf(event: TraceEvent): string[] {
  * One text of a content event that provenance scans, with its integrity: a leaf of structured
  * content, or a whole text (a message, a tool result that is not structured, an error text).
  */
-interface Unit {
+export interface Unit {
   text: string;
   level: number;
   /** Path of a leaf of structured content. */
@@ -177,7 +177,7 @@ function leavesOf(event: TraceEvent): ContentLeaf[] | null {
   return leaves;
 }
 
-function spansOf(event: TraceEvent, text: string): InjectionSpan[] {
+export function spansOf(event: TraceEvent, text: string): InjectionSpan[] {
   let byText = detected.get(event);
   if (!byText) {
     byText = new Map();
@@ -192,7 +192,7 @@ function spansOf(event: TraceEvent, text: string): InjectionSpan[] {
 }
 
 /** Where the earliest hit of a pattern at a level was: the unit (for evidence) and the span hit. */
-interface Detail {
+export interface Detail {
   unit: Unit;
   span?: InjectionSpan;
 }
@@ -235,7 +235,7 @@ function isSeparator(c: string): boolean {
  * family whose text differs from the lower-cased content is `spacing`, which drops separators;
  * the others need no map (undefined).
  */
-function offsetMap(normalise: Family["text"], text: string, lower: string): Int32Array | undefined {
+export function offsetMap(normalise: Family["text"], text: string, lower: string): Int32Array | undefined {
   if (lower.length !== text.length) return undefined;
   if (normalise === asIs) return undefined;
   const map: number[] = [];
@@ -258,28 +258,182 @@ interface Scan {
 }
 
 /**
- * Whether a pattern occurs in a text once the line folds of its serialiser are undone: YAML (as
+ * Where a pattern occurs in a text once the line folds of its serialiser are undone: YAML (as
  * PyYAML writes it) breaks long strings at spaces, so a value of several words ("Riverside View
  * Hotel") can stand in the raw content as `Riverside\n  View Hotel`, and only the parsed leaf
  * holds it whole. Only text with such a fold is scanned again.
  */
-function occursUnfolded(text: string, active: readonly Scan[]): boolean {
-  return FOLD.test(text) && occursIn(text.replace(WHITESPACE_RUN, " "), active);
+function collectUnfolded(text: string, active: readonly Scan[], out: Set<Owner>): void {
+  if (FOLD.test(text)) collect(text.replace(WHITESPACE_RUN, " "), active, out);
 }
-const FOLD = /\n[ \t]/;
-const WHITESPACE_RUN = /\s+/g;
 
-/** Whether any pattern of any scan occurs in a text. */
-function occursIn(text: string, active: readonly Scan[]): boolean {
+/** A line fold of a YAML serialiser, and the whitespace runs that undo it. */
+export const FOLD = /\n[ \t]/;
+export const WHITESPACE_RUN = /\s+/g;
+
+/** Adds to `out` every pattern of every scan that occurs in a text. */
+function collect(text: string, active: readonly Scan[], out: Set<Owner>): void {
   const lower = text.toLowerCase();
-  let found = false;
-  for (const { text: normalise, automaton } of active) {
-    automaton.scan(normalise(lower), () => {
-      found = true;
+  for (const { text: normalise, owner, automaton } of active) {
+    automaton.scan(normalise(lower), (k) => {
+      out.add(owner[k] as Owner);
     });
-    if (found) return true;
   }
-  return false;
+}
+
+/** Integrity level of a content event for a policy (`-1`: no source at all, an assistant message). */
+export function eventLevel(policy: CompiledPolicy, e: TraceEvent): number {
+  return e.type === "message"
+    ? policy.roleIntegrity(e.role)
+    : policy.toolIntegrity(e.type === "tool_result" ? e.tool : null);
+}
+
+/**
+ * Whether a policy reads content by units at all: with field rules or `from: injected`, each
+ * leaf of structured content is read by itself. Any other policy reads each text whole.
+ */
+export function readsAnyByUnits(policy: CompiledPolicy): boolean {
+  return policy.usesInjection || policy.hasFieldRules;
+}
+
+/**
+ * Whether an event is read by units for a policy that reads by units: a tool result some field
+ * rule may apply to, or content below `trusted` under a policy asking for `injected`. Any other
+ * event reads the same whole, and is read so.
+ */
+export function readsByUnits(
+  policy: CompiledPolicy,
+  event: MessageEvent | ToolResultEvent,
+  level: number,
+): boolean {
+  if (policy.usesInjection && level < LEVEL.trusted) return true;
+  return event.type === "tool_result" && policy.fieldRules(event.tool).length > 0;
+}
+
+/**
+ * The units of an event for a policy that reads by units: the leaves of a structured tool
+ * result (each at the lowest level of the field rules naming it, else the tool's level) or the
+ * content whole, then the error text whole. A result no field rule applies to is split into
+ * leaves only when the detector marks something in its whole text. With `from: injected` in the
+ * policy, every unit below `trusted` that is not a mapping key gets the detector's spans.
+ */
+export function unitsOf(
+  policy: CompiledPolicy,
+  event: MessageEvent | ToolResultEvent,
+  level: number,
+): Unit[] {
+  const units: Unit[] = [];
+  const rules = event.type === "tool_result" ? policy.fieldRules(event.tool) : [];
+  // Without field rules, structure only places detector spans: a result the detector does
+  // not mark as a whole reads the same whole, and is not parsed (parsing is the dear part).
+  const split =
+    event.type === "tool_result" &&
+    (rules.length > 0 || (level < LEVEL.trusted && spansOf(event, event.content).length > 0));
+  const leaves = split ? leavesOf(event) : null;
+  const detect = (unit: Unit): void => {
+    if (policy.usesInjection && unit.level < LEVEL.trusted) unit.detect = true;
+  };
+  if (leaves) {
+    for (const leaf of leaves) {
+      let l = -1;
+      for (const r of rules)
+        if (matchesFieldPattern(r.pattern, leaf.path) && (l === -1 || r.level < l)) l = r.level;
+      const unit: Unit = { text: leaf.text, level: l === -1 ? level : l, path: leaf.path };
+      if (!leaf.key) detect(unit);
+      units.push(unit);
+    }
+  } else if (event.content !== "") {
+    const unit: Unit = { text: event.content, level };
+    detect(unit);
+    units.push(unit);
+  }
+  // The error text stays at the event's level: the detector reads content only.
+  if (event.type === "tool_result" && event.error) units.push({ text: event.error, level });
+  return units;
+}
+
+/** Answers where an argument value of a call was first seen in content (docs/policy.md). */
+export interface ProvenanceSource {
+  /**
+   * Whether `value`, an argument of the call at `seq`, came from content at or below `from`
+   * (see {@link ProvenanceIndex.lookup}); undefined when it did not.
+   */
+  lookup(value: string, seq: number, from: ProvenanceLevel): ProvenanceHit | undefined;
+}
+
+/**
+ * The earliest hits of patterns, as a provenance index knows them: for pattern `pattern` of
+ * family `FAMILIES[f]` (already normalised by that family) at integrity level `level` (a
+ * {@link LEVEL} number), the seq of the first content event holding it, or -1, and where in that
+ * event it was (only when the event was read by units). A pattern's hits depend only on the
+ * pattern and the content, never on the other argument values of the trace.
+ */
+export interface HitTable {
+  first(f: number, pattern: string, level: number): number;
+  detail(f: number, pattern: string, level: number): Detail | undefined;
+}
+
+/**
+ * The lookup of {@link ProvenanceSource} over a table of earliest hits: in some family the value
+ * occurs in content at or below `from` before `seq`, and in no family does it occur in earlier
+ * trusted content (the user naming `www.x.com` clears `https://www.x.com/`). A string holding a
+ * JSON list answers for each element. The table is asked for the trusted level of a pattern
+ * first: a table that finds it may leave the other levels of that pattern incomplete.
+ */
+export function lookupHit(
+  table: HitTable,
+  events: readonly TraceEvent[],
+  value: string,
+  seq: number,
+  from: ProvenanceLevel,
+): ProvenanceHit | undefined {
+  const levels = COUNTED[from];
+  let best: Candidate | undefined;
+  for (const v of variants(value)) {
+    if (tooShort(v.value)) continue;
+    let cleared = false;
+    let found: Candidate | undefined;
+    for (const [f, family] of FAMILIES.entries()) {
+      const pattern = family.pattern(v.value);
+      if (pattern === undefined || pattern.length < MIN_VALUE_LENGTH) continue;
+      const trusted = table.first(f, pattern, LEVEL.trusted);
+      if (trusted !== -1 && trusted < seq) {
+        cleared = true;
+        break;
+      }
+      for (const level of levels) {
+        const s = table.first(f, pattern, LEVEL[level]);
+        // Strictest family first: a later family replaces a hit only with an earlier event.
+        if (s !== -1 && s < seq && (found === undefined || s < found.seq))
+          found = {
+            seq: s,
+            level,
+            family,
+            value: v.value,
+            unwrapped: v.unwrapped,
+            detail: table.detail(f, pattern, LEVEL[level]),
+          };
+      }
+    }
+    if (!cleared && found && (best === undefined || found.seq < best.seq)) best = found;
+  }
+  if (!best) return undefined;
+  const source = events[best.seq] as TraceEvent;
+  const unit = best.detail?.unit;
+  const normalisation = [
+    ...(best.unwrapped ? ["list"] : []),
+    ...describeMatch(best.family, best.value, unit ? [unit.text] : contentOf(source)),
+  ];
+  const hit: ProvenanceHit = { value, source, integrity: best.level, normalisation };
+  if (unit?.path) {
+    const path = formatPath(unit.path);
+    hit.field = {
+      path,
+      at: `${source.at}.content${path.startsWith("[") || path === "" ? "" : "."}${path}`,
+    };
+  }
+  if (best.detail?.span) hit.injection = best.detail.span;
+  return hit;
 }
 
 /**
@@ -291,17 +445,18 @@ function occursIn(text: string, active: readonly Scan[]): boolean {
  *
  * A policy with field rules or `from: injected` reads content by units: each leaf of a structured
  * tool result is scanned by itself at its field's level, and a hit inside a span the injection
- * detector marked is `injected`. Any other policy reads each text whole, as it always did.
+ * detector marked is `injected`. Any other policy reads each text whole, as it always did. An
+ * event read by units is read so for a value only when the value occurs in its raw text (or in
+ * that text with its line folds undone): parsing and the detector cost far more than a scan, and
+ * a value's provenance must not depend on the other values of the trace (the live guard, which
+ * sees the calls one at a time, gives the same answers: src/verify/incremental.ts).
  */
-export class ProvenanceIndex {
+export class ProvenanceIndex implements ProvenanceSource {
   private readonly families: FamilyIndex[];
   private readonly events: readonly TraceEvent[];
+  private readonly table: HitTable;
 
-  private constructor(
-    patterns: string[][],
-    trace: Trace,
-    private readonly policy: CompiledPolicy,
-  ) {
+  private constructor(patterns: string[][], trace: Trace, policy: CompiledPolicy) {
     this.events = trace.events;
     this.families = FAMILIES.map((family, f) => {
       const list = patterns[f] ?? [];
@@ -312,6 +467,18 @@ export class ProvenanceIndex {
         detail: LEVEL_NAME.map(() => []),
       };
     });
+    this.table = {
+      first: (f, pattern, level) => {
+        const fi = this.families[f] as FamilyIndex;
+        const p = fi.patterns.get(pattern);
+        return p === undefined ? -1 : (fi.earliest[level]?.[p] ?? -1);
+      },
+      detail: (f, pattern, level) => {
+        const fi = this.families[f] as FamilyIndex;
+        const p = fi.patterns.get(pattern);
+        return p === undefined ? undefined : fi.detail[level]?.[p];
+      },
+    };
     // One automaton per distinct content normalisation; its pattern k is pattern owner[k].p of
     // family owner[k].fi (one text may be a pattern of several families).
     const scans = new Map<Family["text"], { list: string[]; owner: Owner[] }>();
@@ -332,23 +499,28 @@ export class ProvenanceIndex {
       automaton: new AhoCorasick(scan.list),
     }));
     if (active.length === 0) return;
-    const byUnits = policy.usesInjection || policy.hasFieldRules;
+    const byUnits = readsAnyByUnits(policy);
     for (const event of trace.events) {
       if (event.type === "tool_call") continue;
-      const level = this.levelOf(event);
+      const level = eventLevel(policy, event);
       if (level < 0) continue;
       const texts = contentOf(event);
-      if (byUnits && this.readsByUnits(event, level)) {
-        // Parsing and the detector cost far more than a scan: only an event that holds some
-        // argument value at all is read leaf by leaf (one more scan of it, parsed once).
-        if (!texts.some((t) => occursIn(t, active) || occursUnfolded(t, active))) continue;
-        this.scan(event, this.unitsOf(event, level), active, true);
+      if (byUnits && readsByUnits(policy, event, level)) {
+        // Only the values that occur in the event's text are looked for leaf by leaf (one more
+        // scan of it, parsed once): an event that holds none is not parsed at all.
+        const present = new Set<Owner>();
+        for (const t of texts) {
+          collect(t, active, present);
+          collectUnfolded(t, active, present);
+        }
+        if (present.size === 0) continue;
+        this.scan(event, unitsOf(policy, event, level), active, present);
       } else {
         this.scan(
           event,
           texts.map((text) => ({ text, level })),
           active,
-          false,
+          null,
         );
       }
     }
@@ -356,15 +528,17 @@ export class ProvenanceIndex {
 
   /**
    * Scans units of one event with every automaton, recording per pattern and level the first
-   * event holding it (and, with `detail`, the unit and detector span of that first hit).
+   * event holding it. With `only` (the event is read by units), only those patterns count, and
+   * the unit and detector span of each first hit are kept for evidence.
    */
-  private scan(event: TraceEvent, units: Unit[], active: readonly Scan[], detail: boolean): void {
+  private scan(event: TraceEvent, units: Unit[], active: readonly Scan[], only: Set<Owner> | null): void {
     for (const unit of units) {
       const lower = unit.text.toLowerCase();
       for (const { text: normalise, owner, automaton } of active) {
         let map: Int32Array | undefined | null = null;
         automaton.scan(normalise(lower), (k, end) => {
           const o = owner[k] as Owner;
+          if (only && !only.has(o)) return;
           let lvl = unit.level;
           let span: InjectionSpan | undefined;
           if (unit.detect) {
@@ -379,66 +553,11 @@ export class ProvenanceIndex {
           const first = o.fi.earliest[lvl] as Int32Array;
           if (first[o.p] === -1) {
             first[o.p] = event.seq;
-            if (detail) (o.fi.detail[lvl] as (Detail | undefined)[])[o.p] = { unit, span };
+            if (only) (o.fi.detail[lvl] as (Detail | undefined)[])[o.p] = { unit, span };
           }
         });
       }
     }
-  }
-
-  /**
-   * Whether an event is read by units for this policy: a tool result some field rule may apply
-   * to, or content below `trusted` under a policy asking for `injected`. Any other event reads
-   * the same whole, and is read so.
-   */
-  private readsByUnits(event: MessageEvent | ToolResultEvent, level: number): boolean {
-    if (this.policy.usesInjection && level < LEVEL.trusted) return true;
-    return event.type === "tool_result" && this.policy.fieldRules(event.tool).length > 0;
-  }
-
-  private levelOf(e: TraceEvent): number {
-    return e.type === "message"
-      ? this.policy.roleIntegrity(e.role)
-      : this.policy.toolIntegrity(e.type === "tool_result" ? e.tool : null);
-  }
-
-  /**
-   * The units of an event for a policy that reads by units: the leaves of a structured tool
-   * result (each at the lowest level of the field rules naming it, else the tool's level) or the
-   * content whole, then the error text whole. A result no field rule applies to is split into
-   * leaves only when the detector marks something in its whole text. With `from: injected` in the policy, every unit
-   * below `trusted` that is not a mapping key gets the detector's spans.
-   */
-  private unitsOf(event: MessageEvent | ToolResultEvent, level: number): Unit[] {
-    const units: Unit[] = [];
-    const rules = event.type === "tool_result" ? this.policy.fieldRules(event.tool) : [];
-    // Without field rules, structure only places detector spans: a result the detector does
-    // not mark as a whole reads the same whole, and is not parsed (parsing is the dear part).
-    const split =
-      event.type === "tool_result" &&
-      (rules.length > 0 || (level < LEVEL.trusted && spansOf(event, event.content).length > 0));
-    const leaves = split ? leavesOf(event) : null;
-    if (leaves) {
-      for (const leaf of leaves) {
-        let l = -1;
-        for (const r of rules)
-          if (matchesFieldPattern(r.pattern, leaf.path) && (l === -1 || r.level < l)) l = r.level;
-        const unit: Unit = { text: leaf.text, level: l === -1 ? level : l, path: leaf.path };
-        if (!leaf.key) this.detect(unit);
-        units.push(unit);
-      }
-    } else if (event.content !== "") {
-      const unit: Unit = { text: event.content, level };
-      this.detect(unit);
-      units.push(unit);
-    }
-    // The error text stays at the event's level: the detector reads content only.
-    if (event.type === "tool_result" && event.error) units.push({ text: event.error, level });
-    return units;
-  }
-
-  private detect(unit: Unit): void {
-    if (this.policy.usesInjection && unit.level < LEVEL.trusted) unit.detect = true;
   }
 
   /**
@@ -482,58 +601,10 @@ export class ProvenanceIndex {
    * Whether `value`, an argument of the call at `seq`, came from content at or below `from`:
    * in some family it occurs in such content before the call, and in no family does it occur in
    * earlier trusted content (the user naming `www.x.com` clears `https://www.x.com/`). A string
-   * holding a JSON list answers for each element.
+   * holding a JSON list answers for each element. Only values of the trace's calls were indexed.
    */
   lookup(value: string, seq: number, from: ProvenanceLevel): ProvenanceHit | undefined {
-    const levels = COUNTED[from];
-    let best: Candidate | undefined;
-    for (const v of variants(value)) {
-      if (tooShort(v.value)) continue;
-      let cleared = false;
-      let found: Candidate | undefined;
-      for (const fi of this.families) {
-        const pattern = fi.family.pattern(v.value);
-        if (pattern === undefined || pattern.length < MIN_VALUE_LENGTH) continue;
-        const p = fi.patterns.get(pattern);
-        if (p === undefined) continue;
-        const trusted = fi.earliest[LEVEL.trusted]?.[p] ?? -1;
-        if (trusted !== -1 && trusted < seq) {
-          cleared = true;
-          break;
-        }
-        for (const level of levels) {
-          const s = fi.earliest[LEVEL[level]]?.[p] ?? -1;
-          // Strictest family first: a later family replaces a hit only with an earlier event.
-          if (s !== -1 && s < seq && (found === undefined || s < found.seq))
-            found = {
-              seq: s,
-              level,
-              family: fi.family,
-              value: v.value,
-              unwrapped: v.unwrapped,
-              detail: fi.detail[LEVEL[level]]?.[p],
-            };
-        }
-      }
-      if (!cleared && found && (best === undefined || found.seq < best.seq)) best = found;
-    }
-    if (!best) return undefined;
-    const source = this.events[best.seq] as TraceEvent;
-    const unit = best.detail?.unit;
-    const normalisation = [
-      ...(best.unwrapped ? ["list"] : []),
-      ...describeMatch(best.family, best.value, unit ? [unit.text] : contentOf(source)),
-    ];
-    const hit: ProvenanceHit = { value, source, integrity: best.level, normalisation };
-    if (unit?.path) {
-      const path = formatPath(unit.path);
-      hit.field = {
-        path,
-        at: `${source.at}.content${path.startsWith("[") || path === "" ? "" : "."}${path}`,
-      };
-    }
-    if (best.detail?.span) hit.injection = best.detail.span;
-    return hit;
+    return lookupHit(this.table, this.events, value, seq, from);
   }
 }
 
@@ -542,7 +613,7 @@ export class ProvenanceIndex {
  * if any. Without a map the offsets are the text's own; when lower-casing changed the text's
  * length (a few Unicode letters) offsets are unreliable and any span counts.
  */
-function spanAt(
+export function spanAt(
   spans: readonly InjectionSpan[],
   start: number,
   end: number,

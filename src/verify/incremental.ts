@@ -1,0 +1,426 @@
+/**
+ * Provenance of a trace that grows one event at a time (the live guard, src/guard/guard.ts): the
+ * same answers as {@link ProvenanceIndex} on the trace as it stands, at a cost per call that does
+ * not grow with the session. Content is normalised once per family when it is observed and
+ * indexed by the 4-grams of its text without separators; a lookup searches only the call's own
+ * values, only in the events that hold the looked-up 4-grams of them, confirms each hit on the
+ * text, and remembers per value how far it has searched.
+ */
+
+import type { ProvenanceLevel } from "../policy/ir.js";
+import type { MessageEvent, ToolResultEvent, TraceEvent } from "../trace/model.js";
+import { type CompiledPolicy, LEVEL } from "./compiled.js";
+import type { InjectionSpan } from "./injection.js";
+import {
+  contentOf,
+  type Detail,
+  eventLevel,
+  FAMILIES,
+  type Family,
+  FOLD,
+  type HitTable,
+  lookupHit,
+  offsetMap,
+  type ProvenanceHit,
+  type ProvenanceSource,
+  readsAnyByUnits,
+  readsByUnits,
+  spanAt,
+  spansOf,
+  type Unit,
+  unitsOf,
+  WHITESPACE_RUN,
+} from "./provenance.js";
+
+/** Length of the substrings content is indexed by: the shortest value that can match (MIN_VALUE_LENGTH). */
+const GRAM = 4;
+/** Most 4-grams of a pattern looked up (besides its last one). */
+const MAX_GRAMS = 8;
+
+/** The distinct content normalisations of the families, and the one of each family. */
+const SLOTS: readonly Family["text"][] = [...new Set(FAMILIES.map((f) => f.text))];
+const SLOT_OF: readonly number[] = FAMILIES.map((f) => SLOTS.indexOf(f.text));
+/**
+ * The normalisation content is indexed in: the `spacing` family's, lower case without
+ * separators. One index serves every family: a text that holds a pattern holds it once both are
+ * stripped of separators, and folds undone change only whitespace, which this drops anyway.
+ */
+const STRIP = (FAMILIES.find((f) => f.name === "spacing") as Family).text;
+
+/**
+ * A number for the 4 code units of `text` at `i`: exact for ASCII (7 bits each), a hash above
+ * 2^28 otherwise. Two substrings with the same number are only candidates: every hit is
+ * confirmed on the text itself.
+ */
+function gramAt(text: string, i: number): number {
+  const a = text.charCodeAt(i);
+  const b = text.charCodeAt(i + 1);
+  const c = text.charCodeAt(i + 2);
+  const d = text.charCodeAt(i + 3);
+  if ((a | b | c | d) < 128) return (a << 21) | (b << 14) | (c << 7) | d;
+  let h = Math.imul(a, 0x9e3779b1);
+  h = Math.imul(h ^ b, 0x85ebca6b);
+  h = Math.imul(h ^ c, 0xc2b2ae35);
+  h = Math.imul(h ^ d, 0x27d4eb2f);
+  return 0x10000000 + ((h ^ (h >>> 15)) & 0x0fffffff);
+}
+
+/** The seqs of the events holding one 4-gram, ascending, each once. */
+class Postings {
+  data = new Int32Array(2);
+  n = 0;
+
+  push(seq: number): void {
+    if (this.n > 0 && this.data[this.n - 1] === seq) return;
+    if (this.n === this.data.length) {
+      const grown = new Int32Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[this.n++] = seq;
+  }
+
+  /**
+   * The first position holding a seq at or above `seq`, from position `at` on: a galloping
+   * search (steps of 1, 2, 4... then a binary search), so that walking a list in order touches
+   * few of its cache lines.
+   */
+  seek(seq: number, at = 0): number {
+    let lo = at;
+    let step = 1;
+    let hi = at;
+    while (hi < this.n && (this.data[hi] as number) < seq) {
+      lo = hi + 1;
+      hi += step;
+      step *= 2;
+    }
+    if (hi > this.n) hi = this.n;
+    while (lo < hi) {
+      const m = (lo + hi) >>> 1;
+      if ((this.data[m] as number) < seq) lo = m + 1;
+      else hi = m;
+    }
+    return lo;
+  }
+}
+
+/** The content of one event, normalised once. */
+interface Entry {
+  event: MessageEvent | ToolResultEvent;
+  /** raw[slot]: each text of the event (content, error text), lower-cased and normalised. */
+  raw: string[][];
+  /** unfolded[slot]: the texts with a line fold, folds undone, lower-cased and normalised. */
+  unfolded: string[][];
+}
+
+/** Whether some text of an entry holds a pattern in one slot; with `unfolded`, folds undone too. */
+function holds(entry: Entry, slot: number, pattern: string, unfolded: boolean): boolean {
+  if ((entry.raw[slot] as string[]).some((t) => t.includes(pattern))) return true;
+  return unfolded && (entry.unfolded[slot] as string[]).some((t) => t.includes(pattern));
+}
+
+/**
+ * The content of one session's trace, normalised per family and indexed by the 4-grams of its
+ * text without separators ({@link STRIP}), for every policy of the session. Follows the trace's
+ * `events` array as it grows (append only); new events are indexed at the next search.
+ * Assistant messages are no source for any policy and are not indexed. Memory: the normalised
+ * texts (a few copies of the content) and about 4 bytes per distinct 4-gram of each event.
+ */
+export class ContentIndex {
+  private readonly entries: (Entry | undefined)[] = [];
+  private readonly grams = new Map<number, Postings>();
+  /** Events indexed so far. */
+  private indexed = 0;
+  /** The last answer of {@link candidates}. */
+  private last: { pattern: string; from: number; indexed: number; seqs: number[] } | undefined;
+
+  constructor(readonly events: readonly TraceEvent[]) {}
+
+  /** Indexes the events appended since the last call; returns the number of events indexed in all. */
+  sync(): number {
+    for (; this.indexed < this.events.length; this.indexed++) {
+      const event = this.events[this.indexed] as TraceEvent;
+      if (event.type === "tool_call" || (event.type === "message" && event.role === "assistant")) continue;
+      const texts = contentOf(event);
+      const lower = texts.map((t) => t.toLowerCase());
+      const folded = texts
+        .filter((t) => FOLD.test(t))
+        .map((t) => t.replace(WHITESPACE_RUN, " ").toLowerCase());
+      const entry: Entry = {
+        event,
+        raw: SLOTS.map((normalise) => lower.map(normalise)),
+        unfolded: SLOTS.map((normalise) => folded.map(normalise)),
+      };
+      this.entries[event.seq] = entry;
+      const map = this.grams;
+      for (const text of lower) {
+        const stripped = STRIP(text);
+        for (let i = 0; i + GRAM <= stripped.length; i++) {
+          const g = gramAt(stripped, i);
+          let list = map.get(g);
+          if (!list) {
+            list = new Postings();
+            map.set(g, list);
+          }
+          list.push(event.seq);
+        }
+      }
+    }
+    return this.indexed;
+  }
+
+  /** The entry of an indexed content event. */
+  entry(seq: number): Entry {
+    return this.entries[seq] as Entry;
+  }
+
+  /**
+   * The seqs of the indexed events at or after `from`, ascending, whose texts may hold `text`
+   * (lower case, in any family's normalisation, raw or with folds undone): every event that
+   * holds it, and rarely another. Cost: a few of the pattern's 4-grams, then the events holding
+   * its rarest 4-grams (not the session). The last answer is kept: the families of one value
+   * often have the same text once stripped of separators (an IBAN written without spaces).
+   */
+  candidates(text: string, from: number): readonly number[] {
+    const pattern = STRIP(text);
+    const last = this.last;
+    if (last && last.pattern === pattern && last.from === from && last.indexed === this.indexed)
+      return last.seqs;
+    const seqs: number[] = [];
+    this.collect(pattern, from, seqs);
+    this.last = { pattern, from, indexed: this.indexed, seqs };
+    return seqs;
+  }
+
+  private collect(pattern: string, from: number, out: number[]): void {
+    const map = this.grams;
+    if (pattern.length < GRAM) {
+      // No 4-gram to look up (no value that reaches a lookup is this short): every event.
+      for (let seq = from; seq < this.indexed; seq++) if (this.entries[seq]) out.push(seq);
+      return;
+    }
+    const lists: Postings[] = [];
+    // Any 4-grams of the pattern filter soundly: up to MAX_GRAMS of them, spread over it without
+    // overlap where it is long enough, which filter about as well as all of them at a fraction of
+    // the lookups (each a likely cache miss in a long session's index).
+    const last = pattern.length - GRAM;
+    const count = Math.min(MAX_GRAMS, Math.floor(last / GRAM) + 1);
+    for (let k = 0; k <= count; k++) {
+      const i = k === count ? last : count === 1 ? 0 : Math.round((k * last) / count);
+      const list = map.get(gramAt(pattern, i));
+      // A 4-gram no event holds: no event holds the pattern.
+      if (!list) return;
+      lists.push(list);
+    }
+    if (lists.length === 0) return;
+    lists.sort((a, b) => a.n - b.n);
+    const base = lists[0] as Postings;
+    // The rarest few lists narrow the candidates; more cost more than the texts they spare (a
+    // repeated 4-gram gives the same list twice, which only costs a step).
+    const rest = lists.slice(1, 4);
+    const at = rest.map((l) => l.seek(from));
+    for (let i = base.seek(from); i < base.n; i++) {
+      const seq = base.data[i] as number;
+      let all = true;
+      for (let j = 0; j < rest.length; j++) {
+        const list = rest[j] as Postings;
+        const k = list.seek(seq, at[j]);
+        at[j] = k;
+        if (k >= list.n) return;
+        if (list.data[k] !== seq) {
+          all = false;
+          break;
+        }
+      }
+      if (all) out.push(seq);
+    }
+  }
+}
+
+/** A unit of an event read by units, with its text lower-cased. */
+interface UnitText {
+  unit: Unit;
+  lower: string;
+  /** Offset maps per slot (see offsetMap), when the unit has detector spans. */
+  map: (Int32Array | undefined)[];
+}
+
+/**
+ * The units of one event, and per slot their normalised texts joined in order into one string
+ * (one search, in one block of memory, instead of one per leaf), unit j at `starts[j]`.
+ */
+interface EventUnits {
+  units: UnitText[];
+  joined: ({ text: string; starts: number[]; ends: number[] } | undefined)[];
+}
+
+/** The units' texts of one slot joined (see {@link EventUnits}), built once. */
+function joinedIn(units: UnitText[], joined: EventUnits["joined"], slot: number) {
+  let all = joined[slot];
+  if (!all) {
+    const normalise = SLOTS[slot] as Family["text"];
+    const starts: number[] = [];
+    const ends: number[] = [];
+    let at = 0;
+    const texts = units.map((u) => {
+      const t = normalise(u.lower);
+      starts.push(at);
+      ends.push(at + t.length);
+      at += t.length + 1;
+      return t;
+    });
+    all = { text: texts.join("\u0000"), starts, ends };
+    joined[slot] = all;
+  }
+  return all;
+}
+
+/** What one pattern of one family is known to hold: earliest hit per level, as far as searched. */
+interface PatternState {
+  earliest: Int32Array;
+  detail: (Detail | undefined)[];
+  /** The events before this seq have been searched. */
+  next: number;
+  /** Nothing later can change the answer: a trusted hit (the value is cleared), or every level found. */
+  done: boolean;
+}
+
+/**
+ * The provenance of one policy over a growing trace: answers {@link ProvenanceSource.lookup}
+ * exactly as {@link ProvenanceIndex.build} on the trace as it stands would (same earliest event
+ * per level, same field path, detector span and normalisations). Each value is searched once
+ * over the events it may occur in, then only over events appended since; its search stops at a
+ * trusted hit (the value is cleared for good) or once every level has a hit. Structured content
+ * is parsed and read by the detector only for an event whose text holds a value looked up, once
+ * per event (units are kept).
+ */
+export class IncrementalProvenance implements ProvenanceSource {
+  private readonly patterns = FAMILIES.map(() => new Map<string, PatternState>());
+  private readonly units: (EventUnits | undefined)[] = [];
+  private readonly byUnits: boolean;
+  /** Events read by {@link prepare} so far. */
+  private prepared = 0;
+  private readonly table: HitTable;
+
+  /**
+   * @param content the session's content index (shared by the policies of the session)
+   */
+  constructor(
+    private readonly policy: CompiledPolicy,
+    private readonly content: ContentIndex,
+  ) {
+    this.byUnits = readsAnyByUnits(policy);
+    this.table = {
+      first: (f, pattern, level) => this.state(f, pattern).earliest[level] as number,
+      detail: (f, pattern, level) => this.state(f, pattern).detail[level],
+    };
+  }
+
+  /**
+   * Reads the events appended since the last call as a lookup would need them, ahead of any
+   * lookup: indexes their content and builds the units of each event this policy reads by units
+   * without the injection detector (structured content that field rules name, parsed into
+   * leaves; messages). Optional: a lookup does the rest for the events it needs; the live guard
+   * calls it as each event is observed, so that a check's time does not carry the events that
+   * arrived since the last one.
+   */
+  prepare(): void {
+    const end = this.content.sync();
+    for (; this.prepared < end; this.prepared++) {
+      const event = this.content.events[this.prepared] as TraceEvent;
+      if (event.type === "tool_call" || !this.byUnits) continue;
+      const level = eventLevel(this.policy, event);
+      if (level < 0 || !readsByUnits(this.policy, event, level)) continue;
+      // A tool result no field rule names is split into leaves only if the injection detector
+      // marks its text, and the detector is the dear part: such a result waits for a lookup
+      // that needs it (one whose value occurs in its text), as in the batch index.
+      if (event.type === "tool_result" && this.policy.fieldRules(event.tool).length === 0) continue;
+      const { units, joined } = this.unitsAt(event, level);
+      for (const slot of SLOTS.keys()) joinedIn(units, joined, slot);
+    }
+  }
+
+  lookup(value: string, seq: number, from: ProvenanceLevel): ProvenanceHit | undefined {
+    return lookupHit(this.table, this.content.events, value, seq, from);
+  }
+
+  /** The state of a pattern, searched up to the end of the trace. */
+  private state(f: number, pattern: string): PatternState {
+    const map = this.patterns[f] as Map<string, PatternState>;
+    let st = map.get(pattern);
+    if (!st) {
+      st = { earliest: new Int32Array(4).fill(-1), detail: [], next: 0, done: false };
+      map.set(pattern, st);
+    }
+    const end = this.content.sync();
+    if (!st.done && st.next < end) {
+      this.search(st, f, pattern);
+      st.next = end;
+    }
+    return st;
+  }
+
+  /** Searches the events from `st.next` on for one pattern, as ProvenanceIndex's scan does. */
+  private search(st: PatternState, f: number, pattern: string): void {
+    const slot = SLOT_OF[f] as number;
+    const normalise = (FAMILIES[f] as Family).text;
+    for (const seq of this.content.candidates(pattern, st.next)) {
+      const entry = this.content.entry(seq);
+      const event = entry.event;
+      const level = eventLevel(this.policy, event);
+      if (level < 0) continue;
+      if (this.byUnits && readsByUnits(this.policy, event, level)) {
+        // Read by units only when the value occurs in the event's text, as the batch index does.
+        if (!holds(entry, slot, pattern, true)) continue;
+        const { units, joined } = this.unitsAt(event, level);
+        const all = joinedIn(units, joined, slot);
+        const { text, starts, ends } = all;
+        let j = 0;
+        for (let i = text.indexOf(pattern); i !== -1; i = text.indexOf(pattern, i + 1)) {
+          // Occurrences come in order, so the unit holding one is found by walking forward.
+          while (j + 1 < starts.length && (starts[j + 1] as number) <= i) j++;
+          // One that runs past its unit's end spans two leaves: no leaf holds it.
+          if (i + pattern.length > (ends[j] as number)) continue;
+          const u = units[j] as UnitText;
+          const local = i - (starts[j] as number);
+          let lvl = u.unit.level;
+          let span: InjectionSpan | undefined;
+          if (u.unit.detect) {
+            u.unit.spans ??= spansOf(event, u.unit.text);
+            if (u.unit.spans.length > 0) {
+              if (!(slot in u.map)) u.map[slot] = offsetMap(normalise, u.unit.text, u.lower);
+              const same = u.lower.length === u.unit.text.length;
+              span = spanAt(u.unit.spans, local, local + pattern.length - 1, u.map[slot], same);
+              if (span) lvl = LEVEL.injected;
+            }
+          }
+          if (st.earliest[lvl] === -1) {
+            st.earliest[lvl] = seq;
+            st.detail[lvl] = { unit: u.unit, span };
+          }
+        }
+      } else if (st.earliest[level] === -1 && holds(entry, slot, pattern, false)) {
+        st.earliest[level] = seq;
+      }
+      st.done = st.earliest[LEVEL.trusted] !== -1 || st.earliest.every((s) => s !== -1);
+      if (st.done) return;
+    }
+  }
+
+  /** The units of an event read by units, built once. */
+  private unitsAt(event: MessageEvent | ToolResultEvent, level: number): EventUnits {
+    let units = this.units[event.seq];
+    if (!units) {
+      units = {
+        units: unitsOf(this.policy, event, level).map((unit) => ({
+          unit,
+          lower: unit.text.toLowerCase(),
+          map: [],
+        })),
+        joined: [],
+      };
+      this.units[event.seq] = units;
+    }
+    return units;
+  }
+}
