@@ -124,7 +124,9 @@ for (const [name, selector] of [
 // beforehand, with the bindings adapt gives it (\`context\`): what any selection has to pay.
 const { celEnv, parse, plan } = await import("@bufbuild/cel");
 const env = celEnv({});
-const programs = [...new Set(ir.rules.filter((x) => x.when).map((x) => x.when))].map((w) => plan(env, parse(w)));
+const programs = [...new Set(ir.rules.filter((x) => x.when).map((x) => x.when))].map((w) =>
+  plan(env, parse(w)),
+);
 for (let i = 0; i < 200; i++) for (const p of programs) p({ context: contexts[i % contexts.length] });
 samples.floor = [];
 for (let i = 0; i < 2000; i++) {
@@ -178,7 +180,7 @@ const f = (ms) => `${ms < 1 ? (ms * 1000).toFixed(0) : ms.toFixed(2)} ${ms < 1 ?
 const floor95 = percentile(samples.floor, 95);
 const rows = ["basic", "weighted", "floor"].map(
   (name) =>
-    `| ${name === "floor" ? "floor: each distinct \`when\` once, CEL library alone" : name} | ${f(percentile(samples[name], 50))} | ${f(percentile(samples[name], 95))} | ${f(percentile(samples[name], 99))} | ${(percentile(samples[name], 95) / floor95).toFixed(2)} |`,
+    `| ${name === "floor" ? "floor: each distinct `when` once, CEL library alone" : name} | ${f(percentile(samples[name], 50))} | ${f(percentile(samples[name], 95))} | ${f(percentile(samples[name], 99))} | ${(percentile(samples[name], 95) / floor95).toFixed(2)} |`,
 );
 const section = `### proof adapt: ${RULES} rules, ${distinct} distinct \`when\` predicates
 

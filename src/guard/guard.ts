@@ -161,3 +161,31 @@ export function createGuard(
     },
   };
 }
+
+/** A guard that times its checks: for writers that export a decision's latency with it. */
+export interface TimedGuard extends Guard {
+  /** Wall time of the last `check`, in milliseconds (0 before the first). */
+  lastCheckMs(): number;
+}
+
+/**
+ * Wraps a guard so that each `check` is timed (`performance.now`, milliseconds); for code that
+ * hands the guard to something it does not control (the MCP proxy) and learns of the decision
+ * right after (its `decided` port). `observe` and `trace` are the guard's own.
+ */
+export function timedGuard(guard: Guard): TimedGuard {
+  let last = 0;
+  return {
+    check(call) {
+      const start = performance.now();
+      try {
+        return guard.check(call);
+      } finally {
+        last = performance.now() - start;
+      }
+    },
+    observe: (event) => guard.observe(event),
+    trace: () => guard.trace(),
+    lastCheckMs: () => last,
+  };
+}

@@ -24,7 +24,7 @@ import { TLSSocket } from "node:tls";
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { Counter, Gauge } from "prom-client";
 import { errorEnvelope, ProofError } from "../errors.js";
-import { createGuard, type Guard } from "../guard/guard.js";
+import { createGuard, type Guard, timedGuard } from "../guard/guard.js";
 import { jsonLine } from "../io/canonical.js";
 import { type StdioChild, spawnStdioChild } from "../io/stdio-child.js";
 import type { LedgerObservation } from "../ledger/ledger.js";
@@ -32,6 +32,7 @@ import { type LedgerDecision, LedgerSession, observingGuard, policyFacts } from 
 import type { PolicySet } from "../policy/set.js";
 import type { ServeMetrics } from "../serve/metrics.js";
 import type { ClientCertificateCheck, RequestAuthenticator, ServeRoute } from "../serve/types.js";
+import type { DecisionExporter } from "../telemetry/otel.js";
 import type { CompiledPolicy } from "../verify/compiled.js";
 import type { Decision } from "../verify/decision.js";
 import { errorLine, INVALID_REQUEST, idOfMessage, type JsonRpcId, SERVER_UNAVAILABLE } from "./jsonrpc.js";
@@ -99,6 +100,12 @@ export interface GatewayOptions {
     append(record: LedgerDecision): Promise<void>;
     observe(observation: LedgerObservation): Promise<void>;
   };
+  /**
+   * Exports each decision as an OpenTelemetry span with the low-risk fields
+   * (`createDecisionExporter`, src/telemetry/otel.ts); `run_id` is the session id. Never changes
+   * a decision.
+   */
+  exporter?: Pick<DecisionExporter, "export">;
   /** Keeps a session's trace (canonical JSON Lines) when the session ends. */
   record?: (sessionId: string, traceJsonl: string) => Promise<void>;
   /** Told of every decision (tests, embedding). */
@@ -386,12 +393,14 @@ export function createGateway(options: GatewayOptions): GatewayServer {
 
   const openSession = (subject: string | undefined): Session => {
     const id = randomUUID();
-    const own =
+    const timed = timedGuard(
       options.guard?.(id) ??
-      createGuard(options.policies, {
-        ...(options.context ? { context: options.context } : {}),
-        case_id: `mcp-gateway:${id}`,
-      });
+        createGuard(options.policies, {
+          ...(options.context ? { context: options.context } : {}),
+          case_id: `mcp-gateway:${id}`,
+        }),
+    );
+    const own: Guard = timed;
     const ledger = options.ledger;
     const records = new LedgerSession(id, facts);
     const ledgerFailed = (err: unknown): void => {
@@ -434,6 +443,11 @@ export function createGateway(options: GatewayOptions): GatewayServer {
         decided: (decision, forwarded, call) => {
           gm?.decisions.inc({ verdict: decision.verdict });
           options.onDecision?.(id, decision, forwarded);
+          options.exporter?.export(decision, {
+            run_id: id,
+            latency_ms: timed.lastCheckMs(),
+            ...(facts?.policies.length === 1 ? { policy_digest: facts.policies[0]?.digest } : {}),
+          });
           if (!ledger) return;
           // Returned to the proxy, which forwards an allowed call only once its record is kept.
           const kept = ledger.append(records.decision(decision, call));

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Command } from "commander";
 import { environmentError, inputError, ProofError } from "../../errors.js";
-import { createGuard, type Guard } from "../../guard/guard.js";
+import { createGuard, type TimedGuard, timedGuard } from "../../guard/guard.js";
 import { jsonLine } from "../../io/canonical.js";
 import { toPosix } from "../../io/files.js";
 import { type Ledger, openLedger } from "../../io/ledger-file.js";
@@ -13,6 +13,7 @@ import { LedgerSession, observingGuard, type PolicyFacts, policyFacts } from "..
 import { McpProxy, PROXY_CASE_ID } from "../../mcp/proxy.js";
 import { runSession } from "../../mcp/run.js";
 import { resolveServeConfig } from "../../serve/config.js";
+import { createDecisionExporter, type DecisionExporter } from "../../telemetry/otel.js";
 import { addServeSecurityOptions } from "../options.js";
 import { oneLine } from "../output.js";
 
@@ -22,6 +23,35 @@ interface ProxyOptions {
   record?: string;
   ledger?: string;
   ledgerSignKey?: string;
+  otelOut?: string;
+  otelEndpoint?: string;
+}
+
+/** Adds --otel-out and --otel-endpoint: each decision as an OpenTelemetry span (docs/boundary.md). */
+function addOtelOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--otel-out <file>",
+      "also write every decision as an OpenTelemetry span to this OTLP JSON file, at exit",
+    )
+    .option("--otel-endpoint <url>", "also send every decision as a span to this OTLP/HTTP traces URL");
+}
+
+/** The span exporter the options ask for, or undefined; its problems are reported at shutdown. */
+async function openExporter(opts: ProxyOptions): Promise<DecisionExporter | undefined> {
+  if (!opts.otelOut && !opts.otelEndpoint) return undefined;
+  return createDecisionExporter({
+    ...(opts.otelOut ? { file: opts.otelOut } : {}),
+    ...(opts.otelEndpoint ? { endpoint: opts.otelEndpoint } : {}),
+  });
+}
+
+/** Flushes the exporter, saying each problem (an export never changes a decision or the exit). */
+async function closeExporter(
+  exporter: DecisionExporter | undefined,
+  warn: (m: string) => void,
+): Promise<void> {
+  for (const problem of (await exporter?.shutdown()) ?? []) warn(`warning: ${problem}`);
 }
 
 function say(message: string): void {
@@ -58,7 +88,7 @@ function exitOf(err: unknown): number {
  */
 export function registerMcp(program: Command, run: (action: () => Promise<number>) => Promise<void>): void {
   const mcp = program.command("mcp").description("guard live MCP tool calls");
-  mcp
+  const proxyCommand = mcp
     .command("proxy")
     .description("stdio MCP proxy: decide each tools/call with the policy before the server sees it")
     .argument("<server...>", "the MCP server command and its arguments, after --")
@@ -66,99 +96,105 @@ export function registerMcp(program: Command, run: (action: () => Promise<number
     .option("--context <file>", "context (JSON or YAML object) for `when` and CEL conditions")
     .option("--record <file>", "write the session as a canonical proof trace (JSON Lines) at exit")
     .option("--ledger <file>", "append every decision and observed result to this hash-chained ledger")
-    .option("--ledger-sign-key <file>", "with --ledger: sign each record with this Ed25519 key (PEM)")
-    .action((server: string[], opts: ProxyOptions) =>
-      run(async () => {
-        if (server.length === 0)
-          throw inputError("usage.missing_argument", "no server command given after --");
-        let fault: string | undefined;
-        let guard: Guard | undefined;
-        let facts: PolicyFacts | undefined;
-        try {
-          const policies = await loadPolicySet(opts.policy);
-          const context = opts.context ? await loadContext(opts.context) : {};
-          guard = createGuard(policies, { context, case_id: PROXY_CASE_ID });
-          facts = policyFacts(policies);
-        } catch (err) {
-          fault = `the policy cannot be loaded: ${messageOf(err)}`;
-        }
-        // The proxy's own files are opened before the server starts: a session whose decisions
-        // could not be kept must not run a single call.
-        let ledger: Ledger | undefined;
-        if (opts.ledger) {
-          const path = opts.ledger;
-          ledger = await openLedger(path, opts.ledgerSignKey ? { signKey: opts.ledgerSignKey } : {}).catch(
-            (err: unknown) => {
-              throw fileError(err, path, "open the ledger");
-            },
-          );
-        }
-        let record: ReservedFile | undefined;
-        if (opts.record) {
-          try {
-            record = await reserveFile(opts.record);
-          } catch (err) {
-            await ledger?.close().catch(() => {});
-            throw err;
-          }
-        }
-        if (fault) say(`${fault}; every tool call will be refused`);
-        let proxy: McpProxy | undefined;
-        let ledgerError: unknown;
-        const ledgerFailed = (err: unknown, why: string) => {
-          ledgerError ??= err;
-          say(why);
-        };
-        const session = new LedgerSession(undefined, facts);
-        const appendFailed = (err: unknown) => {
-          ledgerFailed(err, `the ledger append failed: ${messageOf(err)}; tool calls will be refused`);
-        };
-        // Observations go to the ledger too, so that lineage can prove where a value came from.
-        const judged =
-          guard && ledger
-            ? observingGuard(guard, session, (observation) => {
-                ledger?.observe(observation).catch((err: unknown) => {
-                  appendFailed(err);
-                  proxy?.failClosed(`the ledger append failed: ${messageOf(err)}`);
-                });
-              })
-            : guard;
-        const end = await runSession(
-          (ports) => {
-            proxy = new McpProxy(judged && !fault ? judged : { fault: fault ?? "no guard" }, ports, {
-              caseId: PROXY_CASE_ID,
-            });
-            return proxy;
+    .option("--ledger-sign-key <file>", "with --ledger: sign each record with this Ed25519 key (PEM)");
+  addOtelOptions(proxyCommand).action((server: string[], opts: ProxyOptions) =>
+    run(async () => {
+      if (server.length === 0) throw inputError("usage.missing_argument", "no server command given after --");
+      let fault: string | undefined;
+      let guard: TimedGuard | undefined;
+      let facts: PolicyFacts | undefined;
+      try {
+        const policies = await loadPolicySet(opts.policy);
+        const context = opts.context ? await loadContext(opts.context) : {};
+        guard = timedGuard(createGuard(policies, { context, case_id: PROXY_CASE_ID }));
+        facts = policyFacts(policies);
+      } catch (err) {
+        fault = `the policy cannot be loaded: ${messageOf(err)}`;
+      }
+      // The proxy's own files are opened before the server starts: a session whose decisions
+      // could not be kept must not run a single call.
+      let ledger: Ledger | undefined;
+      if (opts.ledger) {
+        const path = opts.ledger;
+        ledger = await openLedger(path, opts.ledgerSignKey ? { signKey: opts.ledgerSignKey } : {}).catch(
+          (err: unknown) => {
+            throw fileError(err, path, "open the ledger");
           },
-          {
-            // Returned to the proxy, which forwards an allowed call only once its record is kept.
-            decided: (decision, _forwarded, call) => {
-              if (!ledger) return;
-              const p = ledger.append(session.decision(decision, call));
-              p.catch(appendFailed);
-              return p;
-            },
-            warn: say,
-          },
-          { input: process.stdin, output: process.stdout, server: spawnStdioChild(server) },
         );
-        await ledger?.close().catch((err: unknown) => {
-          ledgerFailed(err, `the ledger could not be closed: ${messageOf(err)}`);
-        });
-        if (record && guard && !fault) {
-          const trace = guard.trace();
-          const lines = [jsonLine(trace.header), ...trace.events.map((e) => jsonLine(e))];
-          await record.commit(lines.join(""));
-        } else await record?.abort();
-        if (end.serverDied) {
-          say(`the MCP server ${end.server.reason} while the client was connected; calls were refused since`);
-          return end.server.code === 0 ? 1 : end.server.code;
+      }
+      let record: ReservedFile | undefined;
+      if (opts.record) {
+        try {
+          record = await reserveFile(opts.record);
+        } catch (err) {
+          await ledger?.close().catch(() => {});
+          throw err;
         }
-        if (fault) return 6;
-        if (ledgerError !== undefined) return exitOf(ledgerError);
-        return end.server.code;
-      }),
-    );
+      }
+      if (fault) say(`${fault}; every tool call will be refused`);
+      let proxy: McpProxy | undefined;
+      let ledgerError: unknown;
+      const ledgerFailed = (err: unknown, why: string) => {
+        ledgerError ??= err;
+        say(why);
+      };
+      const session = new LedgerSession(undefined, facts);
+      const exporter = await openExporter(opts);
+      const appendFailed = (err: unknown) => {
+        ledgerFailed(err, `the ledger append failed: ${messageOf(err)}; tool calls will be refused`);
+      };
+      // Observations go to the ledger too, so that lineage can prove where a value came from.
+      const judged =
+        guard && ledger
+          ? observingGuard(guard, session, (observation) => {
+              ledger?.observe(observation).catch((err: unknown) => {
+                appendFailed(err);
+                proxy?.failClosed(`the ledger append failed: ${messageOf(err)}`);
+              });
+            })
+          : guard;
+      const end = await runSession(
+        (ports) => {
+          proxy = new McpProxy(judged && !fault ? judged : { fault: fault ?? "no guard" }, ports, {
+            caseId: PROXY_CASE_ID,
+          });
+          return proxy;
+        },
+        {
+          // Returned to the proxy, which forwards an allowed call only once its record is kept.
+          decided: (decision, _forwarded, call) => {
+            exporter?.export(decision, {
+              run_id: session.id,
+              latency_ms: guard?.lastCheckMs() ?? 0,
+              ...(facts?.policies.length === 1 ? { policy_digest: facts.policies[0]?.digest } : {}),
+            });
+            if (!ledger) return;
+            const p = ledger.append(session.decision(decision, call));
+            p.catch(appendFailed);
+            return p;
+          },
+          warn: say,
+        },
+        { input: process.stdin, output: process.stdout, server: spawnStdioChild(server) },
+      );
+      await ledger?.close().catch((err: unknown) => {
+        ledgerFailed(err, `the ledger could not be closed: ${messageOf(err)}`);
+      });
+      await closeExporter(exporter, say);
+      if (record && guard && !fault) {
+        const trace = guard.trace();
+        const lines = [jsonLine(trace.header), ...trace.events.map((e) => jsonLine(e))];
+        await record.commit(lines.join(""));
+      } else await record?.abort();
+      if (end.serverDied) {
+        say(`the MCP server ${end.server.reason} while the client was connected; calls were refused since`);
+        return end.server.code === 0 ? 1 : end.server.code;
+      }
+      if (fault) return 6;
+      if (ledgerError !== undefined) return exitOf(ledgerError);
+      return end.server.code;
+    }),
+  );
 
   const gatewayCommand = mcp
     .command("gateway")
@@ -194,7 +230,7 @@ export function registerMcp(program: Command, run: (action: () => Promise<number
       positiveInt,
       60000,
     );
-  addServeSecurityOptions(gatewayCommand).action((server: string[], opts: GatewayFlags) =>
+  addServeSecurityOptions(addOtelOptions(gatewayCommand)).action((server: string[], opts: GatewayFlags) =>
     run(() => gateway(server, opts)),
   );
 }
@@ -299,6 +335,7 @@ async function gateway(server: string[], opts: GatewayFlags): Promise<number> {
     );
   }
   const open = ledger;
+  const exporter = await openExporter(opts);
   const handle = createGateway({
     policies,
     ...(context ? { context } : {}),
@@ -313,6 +350,7 @@ async function gateway(server: string[], opts: GatewayFlags): Promise<number> {
       : {}),
     ...(deps.options.https ? { https: deps.options.https } : {}),
     ...(open ? { ledger: open } : {}),
+    ...(exporter ? { exporter } : {}),
     ...(record !== undefined
       ? { record: (id: string, text: string) => writeFileAtomic(join(record, `${id}.jsonl`), text) }
       : {}),
@@ -326,6 +364,7 @@ async function gateway(server: string[], opts: GatewayFlags): Promise<number> {
     deps.stop();
     await handle.close();
     await ledger?.close().catch(() => {});
+    await closeExporter(exporter, sayGateway);
     const code = (err as NodeJS.ErrnoException).code ?? "";
     const why = LISTEN_ERRORS[code];
     if (why === undefined) throw err;
@@ -346,6 +385,7 @@ async function gateway(server: string[], opts: GatewayFlags): Promise<number> {
           sayGateway(`the ledger could not be closed: ${messageOf(err)}`);
           code = exitOf(err);
         });
+        await closeExporter(exporter, sayGateway);
         resolve(code);
       });
     };

@@ -3,7 +3,8 @@
  * client, the gateway started in process with `startGateway`, and an upstream MCP server of the
  * SDK served over Streamable HTTP on loopback. The wiring mirrors the command: a policy that
  * cannot be loaded stops it before it listens, the ledger is opened first, and every decision is
- * appended with the session's id. The gateway has no approval channel and no span export.
+ * appended with the session's id, and exported as a span (`--otel-out`). The gateway has no
+ * approval channel: require_approval refuses.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -11,11 +12,12 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import type { LedgerSink } from "../../../src/adapters/core.js";
+import type { AdapterOptions, LedgerSink, SpanSink } from "../../../src/adapters/core.js";
 import type { Guard } from "../../../src/guard/guard.js";
 import type { LedgerObservation } from "../../../src/ledger/ledger.js";
 import type { LedgerDecision } from "../../../src/ledger/session.js";
 import { startGateway } from "../../../src/mcp/gateway.js";
+import type { Decision } from "../../../src/verify/decision.js";
 import { type AdapterEntry, TOOL_SPECS, toolBodies } from "../harness.js";
 
 /** The scenario's two tools as an MCP server reached over Streamable HTTP (one transport, stateless). */
@@ -62,12 +64,17 @@ function gatewayLedger(sink: LedgerSink) {
   };
 }
 
+/** The harness's exporter, with its own run id over the gateway's (the session id). */
+function spansWith(sink: SpanSink, meta: AdapterOptions["spanMeta"]) {
+  return { export: (decision: Decision, own?: object) => sink.export(decision, { ...own, ...meta }) };
+}
+
 export const mcpGatewayEntry: AdapterEntry = {
   name: "mcp-gateway",
   approval: "refuses",
   ledgerAppendFailure: "call",
   observesUser: false,
-  spans: false,
+  spans: true,
   async drive({ scenario, guard, options, executed }) {
     let judged: Guard;
     try {
@@ -90,6 +97,7 @@ export const mcpGatewayEntry: AdapterEntry = {
       guard: () => judged,
       upstream: { url: upstream.url },
       ...(ledger ? { ledger: gatewayLedger(ledger) } : {}),
+      ...(options.exporter ? { exporter: spansWith(options.exporter, options.spanMeta) } : {}),
       log: () => {},
     });
     const client = new Client({ name: "agent", version: "1.0.0" });

@@ -4,15 +4,15 @@
  * (src/cli/commands/mcp.ts): a policy that cannot be loaded gives the proxy a fault instead of a
  * guard, the ledger is opened before the session starts, each decision and each observed result is
  * appended to it, and the proxy forwards an allowed call only once its record is kept (a failed
- * append refuses that call and every later one). The proxy has no approval channel and no span
- * export.
+ * append refuses that call and every later one); each decision is exported as a span, as
+ * `--otel-out` does. The proxy has no approval channel: require_approval refuses.
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { LedgerSink } from "../../../src/adapters/core.js";
-import type { Guard } from "../../../src/guard/guard.js";
+import { type Guard, type TimedGuard, timedGuard } from "../../../src/guard/guard.js";
 import { LedgerSession, observingGuard } from "../../../src/ledger/session.js";
 import { McpProxy } from "../../../src/mcp/proxy.js";
 import { type AdapterEntry, TOOL_SPECS, toolBodies } from "../harness.js";
@@ -41,11 +41,14 @@ export const mcpProxyEntry: AdapterEntry = {
   approval: "refuses",
   ledgerAppendFailure: "call",
   observesUser: false,
-  spans: false,
+  spans: true,
   async drive({ scenario, guard, options, executed }) {
     let judged: Guard | { fault: string };
+    let timed: TimedGuard | undefined;
     try {
-      judged = await guard;
+      // As the command: the guard's checks are timed, for the spans' latency.
+      timed = timedGuard(await guard);
+      judged = timed;
     } catch (err) {
       judged = { fault: `the policy cannot be loaded: ${err instanceof Error ? err.message : String(err)}` };
     }
@@ -90,7 +93,15 @@ export const mcpProxyEntry: AdapterEntry = {
       toClient: (line) => clientEnd.deliver(line),
       toServer: (line) => serverEnd.deliver(line),
       // As the command: the proxy waits for the record of an allowed call before forwarding it.
-      decided: (decision, _forwarded, call) => ledger?.append(session.decision(decision, call)),
+      decided: (decision, _forwarded, call) => {
+        // As the command's --otel-out: one span per decision, then the ledger record.
+        options.exporter?.export(decision, {
+          run_id: session.id,
+          latency_ms: timed?.lastCheckMs() ?? 0,
+          ...options.spanMeta,
+        });
+        return ledger?.append(session.decision(decision, call));
+      },
       warn: () => {},
     });
     await server.connect(serverEnd);
