@@ -112,7 +112,14 @@ function exitOf(child: ChildProcess): Promise<number | null> {
 
 describe("proof mcp proxy in front of @modelcontextprotocol/server-filesystem", () => {
   it("forwards allowed calls, refuses blocked and untrusted-provenance calls, records a trace that verifies the same", async () => {
-    const { client } = await connect(["--record", "session.jsonl", "--ledger", "ledger.jsonl"]);
+    const { client } = await connect([
+      "--record",
+      "session.jsonl",
+      "--ledger",
+      "ledger.jsonl",
+      "--otel-out",
+      "spans.json",
+    ]);
     const tools = await client.listTools();
     expect(tools.tools.map((t) => t.name)).toContain("write_file");
 
@@ -196,6 +203,21 @@ describe("proof mcp proxy in front of @modelcontextprotocol/server-filesystem", 
       d.rules,
     ];
     expect(verified.map(shape)).toEqual(ledger.map(shape));
+
+    // --otel-out: one span per decision, written at exit, with the verdict and no argument value.
+    while (!existsSync(join(dir, "spans.json"))) await new Promise((r) => setTimeout(r, 20));
+    const request = JSON.parse(await readFile(join(dir, "spans.json"), "utf8")) as {
+      resourceSpans: {
+        scopeSpans: { spans: { attributes: { key: string; value: { stringValue?: string } }[] }[] }[];
+      }[];
+    };
+    const spans = request.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((x) => x.spans));
+    const attr = (span: (typeof spans)[number], key: string) =>
+      span.attributes.find((a) => a.key === key)?.value.stringValue;
+    expect(spans.map((span) => [attr(span, "gen_ai.tool.name"), attr(span, "proof.verdict")])).toEqual(
+      ledger.map((d) => [d.tool, d.verdict]),
+    );
+    expect(JSON.stringify(request)).not.toContain("secrets");
   }, 60_000);
 
   it("answers a malformed line with a parse error and goes on with the session", async () => {
