@@ -17,8 +17,11 @@ export interface InjectionRule {
 const AI = String.raw`(?:ai|a\.i\.|llm|llms|large language models?|language models?|chat\s?bots?|gpt(?:-?\d[\w.-]*)?|chatgpt|gemini|copilot|(?:ai|virtual|digital|autonomous)\s+(?:assistants?|agents?|models?|systems?)|ai\s+model\s+developed\s+by\s+\w+)`;
 /** The same, and the generic names an agent is given (`assistant`, `agent`, `model`, `bot`). */
 const AGENT = `(?:${AI}|assistants?|agents?|models?|bots?|claude|llama|mistral)`;
-/** What a system prompt or a user calls what the agent was told to do. */
-const ORDERS = String.raw`(?:\w*instr\w*|\w*struct\w*|prompts?|directions?|directives?|rules|guidelines|commands|orders|guidance|programming|constraints|safeguards|policies)`;
+/**
+ * What a system prompt or a user calls what the agent was told to do. `i\w?nstruct` takes the
+ * misspelling "iunstructions" of a well-known template, never "construction" or "structure".
+ */
+const ORDERS = String.raw`(?:\w*instr\w*|i\w?nstruct\w*|prompts?|directions?|directives?|rules|guidelines|commands|orders|guidance|programming|constraints|safeguards|policies)`;
 const EARLIER =
   "(?:previous|prior|earlier|above|preceding|former|original|initial|old|existing|current|system|given|other|default)";
 

@@ -36,6 +36,8 @@ const CASES: Record<string, { positive: string[]; negative: string[]; benign: st
     benign: [
       "Please ignore my previous email, the meeting moved to 3pm. Please reply by Friday.",
       "Do not follow the previous instructions about parking; the lot is open again.",
+      "Please ignore all previous construction schedules; the new one is attached.",
+      "Disregard the previous structure of the report and use the template below.",
     ],
   },
   agent_address: {
