@@ -20,7 +20,6 @@ import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import type { ServerOptions as HttpsServerOptions } from "node:https";
 import type { AddressInfo } from "node:net";
-import { TLSSocket } from "node:tls";
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { Counter, Gauge } from "prom-client";
 import { errorEnvelope, ProofError } from "../errors.js";
@@ -31,6 +30,7 @@ import type { LedgerObservation } from "../ledger/ledger.js";
 import { type LedgerDecision, LedgerSession, observingGuard, policyFacts } from "../ledger/session.js";
 import type { PolicySet } from "../policy/set.js";
 import type { ServeMetrics } from "../serve/metrics.js";
+import { checkPeer } from "../serve/tls.js";
 import type { ClientCertificateCheck, RequestAuthenticator, ServeRoute } from "../serve/types.js";
 import type { DecisionExporter } from "../telemetry/otel.js";
 import type { CompiledPolicy } from "../verify/compiled.js";
@@ -270,15 +270,7 @@ export function createGateway(options: GatewayOptions): GatewayServer {
     const path = request.routeOptions.url;
     if (path === undefined || OPEN_ROUTES.has(path)) return;
     if (clientCertificateCheck) {
-      const socket = request.raw.socket;
-      const outcome =
-        socket instanceof TLSSocket
-          ? clientCertificateCheck(socket)
-          : {
-              ok: false as const,
-              reason: "client_certificate_missing" as const,
-              message: "a client certificate is required",
-            };
+      const outcome = checkPeer(request.raw.socket, clientCertificateCheck);
       if (outcome.ok)
         (request as FastifyRequest & { subject?: string }).subject = `cert:${outcome.subject ?? ""}`;
       else {

@@ -8,7 +8,6 @@
 import type { ServerOptions as HttpsServerOptions } from "node:https";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
-import { TLSSocket } from "node:tls";
 import Fastify, {
   type FastifyError,
   type FastifyInstance,
@@ -32,6 +31,7 @@ import { parseCall } from "../verify/check.js";
 import { VERDICT_ORDER } from "../verify/decision.js";
 import { DEFAULT_LIMITS, type ServeLimits } from "./config.js";
 import { findPolicy, type PolicyLoader, PolicyStore } from "./policies.js";
+import { checkPeer } from "./tls.js";
 import type { ClientCertificateCheck, RequestAuthenticator, ServeMetricsSink, ServeRoute } from "./types.js";
 
 /** What {@link createServer} takes. Only the policies are required. */
@@ -379,15 +379,7 @@ export async function createServer(options: ServerOptions): Promise<ServeHandle>
     const route = routeOf(request);
     if (route === undefined || OPEN.has(route)) return;
     if (clientCertificateCheck) {
-      const socket = request.raw.socket;
-      const outcome =
-        socket instanceof TLSSocket
-          ? clientCertificateCheck(socket)
-          : {
-              ok: false as const,
-              reason: "client_certificate_missing" as const,
-              message: "a client certificate is required",
-            };
+      const outcome = checkPeer(request.raw.socket, clientCertificateCheck);
       if (!outcome.ok) {
         metrics?.authFailure(outcome.reason);
         return sendError(reply, {

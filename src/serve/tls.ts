@@ -5,7 +5,8 @@
  */
 import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import type { ServerOptions } from "node:https";
-import type { SecureContextOptions, TLSSocket } from "node:tls";
+import type { Socket } from "node:net";
+import { type SecureContextOptions, TLSSocket } from "node:tls";
 import { inputError, ProofError } from "../errors.js";
 import { type PemBlock, type PemFile, readPemFile } from "../io/pem.js";
 import { type FileWatch, watchFiles } from "../io/watch-files.js";
@@ -336,4 +337,15 @@ export function watchTlsFiles(
     warn,
   });
   return { reload, close: () => watch.close() };
+}
+
+/**
+ * Runs a client-certificate check on the socket of a request: a connection that is not TLS has
+ * no certificate to show, so it is refused as `client_certificate_missing` (what the server and
+ * the gateway answer with 403).
+ */
+export function checkPeer(socket: Socket, check: ClientCertificateCheck): ReturnType<ClientCertificateCheck> {
+  return socket instanceof TLSSocket
+    ? check(socket)
+    : { ok: false, reason: "client_certificate_missing", message: "a client certificate is required" };
 }
