@@ -3,7 +3,6 @@
  * by gitlab-ci-local, as test/ci/gitlab.test.ts runs the plain one: `parallel:` shard jobs each
  * keep a part, the `proof` job needs them, merges them and is the gate.
  */
-import { execFile } from "node:child_process";
 import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
@@ -11,63 +10,7 @@ import { proof, ROOT, removeTempDirs, tempDir } from "../e2e/cli.js";
 import { offlineNpmEnv, packTarball } from "../e2e/pack.js";
 import { missingTools } from "../helpers/tools.js";
 
-const GITLAB_CI_LOCAL = join(ROOT, "node_modules", "gitlab-ci-local", "dist", "index.js");
-
-/** What a command did. */
-interface Exit {
-  code: number;
-  output: string;
-}
-
-/** Runs a command in `cwd` (with `env`, else this process's), resolving with its exit code and combined output. */
-function sh(cmd: string, args: string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<Exit> {
-  return new Promise((resolve) => {
-    execFile(
-      cmd,
-      args,
-      { cwd, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        resolve({ code: err ? Number(err.code ?? 1) : 0, output: `${stdout}${stderr}` });
-      },
-    );
-  });
-}
-
-const POLICY = `schema: proof.policy/v1
-policy_id: ci.payments.v1
-defaults:
-  verdict: allow
-rules:
-  - id: ci.large_payment
-    match:
-      tool: [send_money]
-      args:
-        amount: { gt: 1000 }
-    effect: block
-`;
-
-/** An OpenAI-format conversation with one send_money call of `amount`. */
-const trace = (amount: number): string =>
-  JSON.stringify({
-    messages: [
-      { role: "user", content: `Send ${amount} EUR to DE89370400440532013000 for the invoice.` },
-      {
-        role: "assistant",
-        content: null,
-        tool_calls: [
-          {
-            id: "call_1",
-            type: "function",
-            function: {
-              name: "send_money",
-              arguments: JSON.stringify({ recipient: "DE89370400440532013000", amount }),
-            },
-          },
-        ],
-      },
-      { role: "tool", tool_call_id: "call_1", content: '{"status": "submitted"}' },
-    ],
-  });
+import { type Exit, GITLAB_CI_LOCAL, POLICY, sh, trace } from "./gitlab-fixture.js";
 
 /**
  * A git repository with the template, a config, the policy and two traces (one blocked), and a
