@@ -464,6 +464,9 @@ export function createGateway(options: GatewayOptions): GatewayServer {
       sessions.delete(s.id);
       gm?.sessions.set(sessions.size);
       s.stream?.end();
+      // Calls still waiting for their decision record were not forwarded: their requests end now.
+      for (const release of s.held.values()) release({ toClient: [], toServer: [] });
+      s.held.clear();
       await s.upstream
         .close()
         .catch((err: unknown) => log(`session ${s.id}: closing upstream: ${String(err)}`));
@@ -570,7 +573,22 @@ export function createGateway(options: GatewayOptions): GatewayServer {
       // A request neither forwarded nor answered yet is an allowed call held until its decision
       // is in the ledger: its outcome comes once the append settles.
       const held = requestIdOf(body);
-      if (held !== undefined) judged = await awaitHeld(s, held);
+      if (held !== undefined) {
+        judged = await awaitHeld(s, held);
+        if (judged.toServer.length === 0 && judged.toClient.length === 0) {
+          // The session ended, or the record was not kept in time: the call did not run.
+          send(
+            raw,
+            503,
+            errorLine(
+              held,
+              SERVER_UNAVAILABLE,
+              "proof: the call was not forwarded: its decision was not recorded in time",
+            ),
+          );
+          return;
+        }
+      }
     }
     const forwarded = judged.toServer[0];
     if (forwarded === undefined) {

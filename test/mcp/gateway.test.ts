@@ -309,6 +309,19 @@ describe("startGateway", () => {
     upstream = await scriptedUpstream();
   });
 
+  it("answers 503 for a call whose decision record is not kept in time, and never forwards it", async () => {
+    const gw = await start({
+      ledger: { append: () => new Promise<void>(() => {}), observe: async () => {} },
+      requestTimeoutMs: 300,
+    });
+    const session = await initialize(gw.url);
+    const held = await post(gw.url, session, call(2, "other"));
+    expect(held.status).toBe(503);
+    expect(held.messages[0]).toMatchObject({ id: 2, error: { code: -31003 } });
+    expect(errorMessage(held.messages[0])).toContain("not forwarded");
+    expect(upstream.received.filter((m) => m.method === "tools/call")).toHaveLength(0);
+  });
+
   it("refuses the call whose record cannot be kept, and every later one (fail closed)", async () => {
     const gw = await start({
       ledger: { append: () => Promise.reject(new Error("disk full")), observe: async () => {} },
