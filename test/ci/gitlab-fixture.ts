@@ -1,10 +1,14 @@
 /**
  * What the GitLab template tests share (test/ci/gitlab.test.ts, test/ci/gitlab-sharded.test.ts):
- * gitlab-ci-local's entry point, a command runner, the payments policy and a one-call trace.
+ * gitlab-ci-local's entry point, a command runner, the payments policy, a one-call trace, the
+ * repository a template runs in, and the pipeline run.
  */
 import { execFile } from "node:child_process";
+import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ROOT } from "../e2e/cli.js";
+import { expect } from "vitest";
+import { proof, ROOT, tempDir } from "../e2e/cli.js";
+import { offlineNpmEnv, packTarball } from "../e2e/pack.js";
 
 export const GITLAB_CI_LOCAL = join(ROOT, "node_modules", "gitlab-ci-local", "dist", "index.js");
 
@@ -63,3 +67,59 @@ export const trace = (amount: number): string =>
       { role: "tool", tool_call_id: "call_1", content: '{"status": "submitted"}' },
     ],
   });
+
+/**
+ * A git repository with the template (a file of ci-templates/gitlab), a config, the policy and two traces (one blocked), and a
+ * baseline recorded from them; `loosen` then edits the policy so the blocked case is only warned,
+ * which the regression gate must fail. gitlab-ci-local reads the committed files of the repository.
+ */
+export async function repository(template: string, loosen: boolean): Promise<string> {
+  const dir = await tempDir();
+  await copyFile(join(ROOT, "ci-templates", "gitlab", template), join(dir, ".gitlab-ci.yml"));
+  await mkdir(join(dir, "policies"));
+  await mkdir(join(dir, "traces"));
+  await writeFile(join(dir, "policies", "payments.yaml"), POLICY);
+  await writeFile(join(dir, "traces", "rent.json"), trace(450));
+  await writeFile(join(dir, "traces", "large.json"), trace(25000));
+  await writeFile(
+    join(dir, "proof.config.yaml"),
+    "schema: proof.config/v1\npolicy: policies/\ntraces: [traces/]\nbaseline: .proof/baseline.json\n",
+  );
+  const init = await proof(["regress", "init"], dir);
+  expect(init.code).toBe(0);
+  if (loosen)
+    await writeFile(join(dir, "policies", "payments.yaml"), POLICY.replace("effect: block", "effect: warn"));
+  for (const args of [
+    ["init", "-q", "-b", "main"],
+    ["remote", "add", "origin", "https://gitlab.example.invalid/team/agent.git"],
+    ["add", "-A"],
+    ["-c", "user.name=ci", "-c", "user.email=ci@example.invalid", "commit", "-q", "-m", "proof"],
+  ]) {
+    const r = await sh("git", args, dir);
+    expect(r.code, r.output).toBe(0);
+  }
+  return dir;
+}
+
+/**
+ * Runs the pipeline of `dir` with the shell executor (the template sets `image:`), the job
+ * installing the packed tarball offline into a temporary directory of its own.
+ */
+export async function pipeline(dir: string): Promise<Exit> {
+  const { tarball } = await packTarball();
+  const env = await offlineNpmEnv();
+  return sh(
+    process.execPath,
+    [
+      GITLAB_CI_LOCAL,
+      "--force-shell-executor",
+      "--no-color",
+      "--variable",
+      `PROOF_PACKAGE=${tarball}`,
+      "--variable",
+      `TMPDIR=${await tempDir()}`,
+    ],
+    dir,
+    env,
+  );
+}

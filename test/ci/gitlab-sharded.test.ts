@@ -3,73 +3,12 @@
  * by gitlab-ci-local, as test/ci/gitlab.test.ts runs the plain one: `parallel:` shard jobs each
  * keep a part, the `proof` job needs them, merges them and is the gate.
  */
-import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { proof, ROOT, removeTempDirs, tempDir } from "../e2e/cli.js";
-import { offlineNpmEnv, packTarball } from "../e2e/pack.js";
+import { removeTempDirs } from "../e2e/cli.js";
 import { missingTools } from "../helpers/tools.js";
-
-import { type Exit, GITLAB_CI_LOCAL, POLICY, sh, trace } from "./gitlab-fixture.js";
-
-/**
- * A git repository with the template, a config, the policy and two traces (one blocked), and a
- * baseline recorded from them; `loosen` then edits the policy so the blocked case is only warned,
- * which the regression gate must fail. gitlab-ci-local reads the committed files of the repository.
- */
-async function repository(loosen: boolean): Promise<string> {
-  const dir = await tempDir();
-  await copyFile(
-    join(ROOT, "ci-templates", "gitlab", "proof-sharded.gitlab-ci.yml"),
-    join(dir, ".gitlab-ci.yml"),
-  );
-  await mkdir(join(dir, "policies"));
-  await mkdir(join(dir, "traces"));
-  await writeFile(join(dir, "policies", "payments.yaml"), POLICY);
-  await writeFile(join(dir, "traces", "rent.json"), trace(450));
-  await writeFile(join(dir, "traces", "large.json"), trace(25000));
-  await writeFile(
-    join(dir, "proof.config.yaml"),
-    "schema: proof.config/v1\npolicy: policies/\ntraces: [traces/]\nbaseline: .proof/baseline.json\n",
-  );
-  const init = await proof(["regress", "init"], dir);
-  expect(init.code).toBe(0);
-  if (loosen)
-    await writeFile(join(dir, "policies", "payments.yaml"), POLICY.replace("effect: block", "effect: warn"));
-  for (const args of [
-    ["init", "-q", "-b", "main"],
-    ["remote", "add", "origin", "https://gitlab.example.invalid/team/agent.git"],
-    ["add", "-A"],
-    ["-c", "user.name=ci", "-c", "user.email=ci@example.invalid", "commit", "-q", "-m", "proof"],
-  ]) {
-    const r = await sh("git", args, dir);
-    expect(r.code, r.output).toBe(0);
-  }
-  return dir;
-}
-
-/**
- * Runs the pipeline of `dir` with the shell executor (the template sets `image:`), the job
- * installing the packed tarball offline into a temporary directory of its own.
- */
-async function pipeline(dir: string): Promise<Exit> {
-  const { tarball } = await packTarball();
-  const env = await offlineNpmEnv();
-  return sh(
-    process.execPath,
-    [
-      GITLAB_CI_LOCAL,
-      "--force-shell-executor",
-      "--no-color",
-      "--variable",
-      `PROOF_PACKAGE=${tarball}`,
-      "--variable",
-      `TMPDIR=${await tempDir()}`,
-    ],
-    dir,
-    env,
-  );
-}
+import { pipeline, repository } from "./gitlab-fixture.js";
 
 /** A file of a job's exported artifacts. */
 const artifact = (dir: string, job: string, file: string): Promise<string> =>
@@ -86,7 +25,7 @@ describe("ci-templates/gitlab/proof-sharded.gitlab-ci.yml executed by gitlab-ci-
   });
 
   it("fails on a loosened policy from the merged parts: the gate job exits 5 with the whole run", async () => {
-    const dir = await repository(true);
+    const dir = await repository("proof-sharded.gitlab-ci.yml", true);
     const run = await pipeline(dir);
     expect(run.code, run.output).not.toBe(0);
     expect(run.output).toContain("proof-ci: proof merge of 4 parts, artifacts in proof-out");
