@@ -11,7 +11,7 @@ const require = createRequire(import.meta.url);
 /** The reference "everything" server (its `streamableHttp` mode listens on $PORT). */
 export const EVERYTHING = require.resolve("@modelcontextprotocol/server-everything/dist/index.js");
 /** The reference filesystem server (stdio). */
-export const FILESYSTEM = require.resolve("@modelcontextprotocol/server-filesystem/dist/index.js");
+export { FILESYSTEM } from "./helpers.js";
 
 const started: ChildProcess[] = [];
 
