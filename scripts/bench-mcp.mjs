@@ -89,6 +89,17 @@ function cpuMs(pid) {
   }
 }
 
+/** Resident and peak resident memory of a process (MiB), from /proc (Linux); undefined elsewhere. */
+function rssMiB(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
+    return { rss: kib("VmRSS") / 1024, peak: kib("VmHWM") / 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
 function pct(xs, p) {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
@@ -98,20 +109,29 @@ function pct(xs, p) {
 const WARMUP = 30;
 const CALLS = 300;
 
-async function latency(command, args) {
-  const { client } = await connect(command, args);
-  const times = [];
+/**
+ * Times read_text_file calls one at a time on both paths, alternating call by call (and which
+ * goes first), so that both see the same machine load. @returns milliseconds per path.
+ */
+async function latency(paths) {
+  const clients = [];
+  for (const [command, args] of paths) clients.push((await connect(command, args)).client);
+  const times = clients.map(() => []);
   for (let i = 0; i < WARMUP + CALLS; i++) {
-    const t0 = process.hrtime.bigint();
-    await client.callTool({ name: "read_text_file", arguments: { path: join(files, "a.txt") } });
-    if (i >= WARMUP) times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) {
+      const t0 = process.hrtime.bigint();
+      await clients[k].callTool({ name: "read_text_file", arguments: { path: join(files, "a.txt") } });
+      if (i >= WARMUP) times[k].push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
   }
-  await client.close();
+  for (const c of clients) await c.close();
   return times;
 }
 
-const direct = await latency(node, [server, files]);
-const proxied = await latency(node, proxyArgs);
+const [direct, proxied] = await latency([
+  [node, [server, files]],
+  [node, proxyArgs],
+]);
 
 // --- Throughput: 8 calls in flight over one long session per path.
 const IN_FLIGHT = 8;
@@ -204,6 +224,7 @@ const CHUNK = Math.max(1, Math.floor(WINDOW / 10));
 for (let w = 0; w < WINDOWS; w++)
   await alternate(sessions, T_WARMUP + w * WINDOW, Math.min(WINDOW, TOTAL - w * WINDOW), CHUNK, w);
 const cpu1 = cpuMs(sessions[1].pid);
+const proxyRss = rssMiB(sessions[1].pid);
 await sessions[1].client.close();
 
 // The same calls through a proxy that keeps a ledger, next to the direct session going on.
@@ -247,7 +268,8 @@ console.log(
     "### MCP proxy overhead",
     "",
     `\`tools/call\` (read_text_file) over stdio with the MCP SDK client, ${CALLS} calls after ${WARMUP} warm-up calls,`,
-    "directly to @modelcontextprotocol/server-filesystem and through `proof mcp proxy` (two rules), same run.",
+    "directly to @modelcontextprotocol/server-filesystem and through `proof mcp proxy` (two rules), same run,",
+    "alternating call by call between the paths.",
     "",
     "| path | p50 ms | p95 ms |",
     "|---|---|---|",
@@ -274,9 +296,13 @@ console.log(
     ),
     `| all | ${fmt(dRate)} | ${fmt(pRate)} | **${ratio.toFixed(2)}** | | ${cpu0 === undefined || cpu1 === undefined ? "n/a" : ((cpu1 - cpu0) / TOTAL).toFixed(3)} |`,
     "",
-    `Calls answered with an error: direct ${d.refused}, through the proxy ${p.refused}.`,
+    `Calls answered with an error: direct ${d.refused}, through the proxy ${p.refused}.` +
+      (proxyRss
+        ? ` Memory of the proxy process at the session's end: ${proxyRss.rss.toFixed(0)} MiB resident, peak ${proxyRss.peak.toFixed(0)} MiB.`
+        : ""),
     ...(ledger
       ? [
+          "",
           `With \`--ledger\` (a hash-chained record of every decision and observed result), ${LEDGER_CALLS.toLocaleString("en-US")} calls`,
           `after ${T_WARMUP} warm-up calls, alternating with the direct session going on: direct ${fmt(ledger.direct)} calls/s,`,
           `through the proxy ${fmt(ledger.proxy)} calls/s, ratio **${(ledger.proxy / ledger.direct).toFixed(2)}**; proxy CPU ${ms(ledger.cpu)} ms per call;`,
