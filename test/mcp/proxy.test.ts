@@ -296,3 +296,35 @@ describe("McpProxy: tool results", () => {
     expect(events.at(-1)).toMatchObject({ type: "tool_result", content: "nothing" });
   });
 });
+
+describe("McpProxy: calls in flight", () => {
+  it("observes each of 8 calls answered out of order as its own call's result, and keeps none after", () => {
+    const r = recordingProxy();
+    for (let i = 0; i < 8; i++) r.proxy.fromClient(call({ name: "read_inbox", arguments: { page: i } }, i));
+    expect(r.server).toHaveLength(8);
+    expect(r.proxy.waiting).toBe(8);
+    for (const i of [7, 2, 5, 0, 6, 1, 4, 3])
+      r.proxy.fromServer(
+        line({
+          jsonrpc: "2.0",
+          id: i,
+          result: { content: [{ type: "text", text: `from page ${i}: user${i}@x.example` }] },
+        }),
+      );
+    expect(r.proxy.waiting).toBe(0);
+    for (let i = 0; i < 8; i++) expect(r.proxy.isWaiting(i)).toBe(false);
+    const results = r.guard.trace().events.filter((e) => e.type === "tool_result");
+    expect(results).toHaveLength(8);
+    for (const e of results)
+      expect(e).toMatchObject({
+        tool: "read_inbox",
+        content: `from page ${e.call_id}: user${e.call_id}@x.example`,
+      });
+    // A value from any of the results is untrusted for a later call; a fresh one is not.
+    r.proxy.fromClient(call({ name: "send_email", arguments: { to: "user5@x.example" } }, 8));
+    r.proxy.fromClient(call({ name: "send_email", arguments: { to: "boss@corp.example" } }, 9));
+    expect(r.client.at(-1)).toMatchObject({ id: 8, error: { code: -31001 } });
+    expect(r.server).toHaveLength(9);
+    expect(r.proxy.waiting).toBe(1);
+  });
+});
