@@ -7,12 +7,12 @@
  * see what is durable when, and inject failures.
  */
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
-import { mkdir, readFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { openLedger, readLedgerFiles } from "../../src/io/ledger-file.js";
 import { contentDigest, type LedgerObservation, verifyLedger } from "../../src/ledger/ledger.js";
-import { removeTempDirs, tempDir } from "../e2e/cli.js";
+import { proof, removeTempDirs, tempDir } from "../e2e/cli.js";
 
 /** What the wrapped ledger handle saw and what it is told to do; reset before each test. */
 const disk = vi.hoisted(() => ({
@@ -260,5 +260,34 @@ describe("ledger group commit", () => {
     // The record itself was flushed before the head was tried.
     const text = await readFile(file, "utf8");
     expect(text.split("\n").filter((l) => l !== "")).toHaveLength(1);
+  });
+
+  it("a crash after a batch is flushed and before its head is rewritten: verify reports the stale head (exit 2)", async () => {
+    // The state such a crash leaves: the head names an earlier durable record of the same chain.
+    const file = join(dir, "crash.jsonl");
+    const pub = join(dir, "crash.pub");
+    await writeFile(pub, keys.publicKey.export({ type: "spki", format: "pem" }) as string);
+    const ledger = await openLedger(file, { signKey: keys.privateKey });
+    await Promise.all([0, 1].map((i) => add(ledger, i)));
+    await ledger.close();
+    await copyFile(`${file}.head`, join(dir, "crash.head.old"));
+    const again = await openLedger(file, { signKey: keys.privateKey });
+    await Promise.all([2, 3, 4].map((i) => add(again, i)));
+    await again.close();
+    await copyFile(join(dir, "crash.head.old"), `${file}.head`);
+
+    const { lines, head } = await readLedgerFiles(file);
+    const problem = verifyLedger(lines, head, keys.publicKey).problem;
+    expect(problem?.line).toBeNull();
+    expect(problem?.message).toMatch(
+      /^head mismatch: head names record seq 1 sha256:\w+, the file ends at seq 4 /,
+    );
+    const r = await proof(["ledger", "verify", file, "--pub", pub], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("crash.jsonl.head: head mismatch: head names record seq 1");
+    // Never extended: the records after the head are kept as they are, for whoever examines them.
+    await expect(openLedger(file, { signKey: keys.privateKey })).rejects.toMatchObject({
+      code: "ledger.broken",
+    });
   });
 });
