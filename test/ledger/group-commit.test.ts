@@ -71,7 +71,7 @@ vi.mock("node:fs/promises", async (importOriginal) => {
           return bind(target, prop);
         },
       });
-    if (/\.jsonl\.head\.\d+\.tmp$/.test(file))
+    if (/\.jsonl\.head\..*tmp$/.test(file))
       return new Proxy(handle, {
         get(target, prop) {
           if (prop === "writeFile")
