@@ -10,7 +10,7 @@ import {
 import { compileGlob, isGlob } from "../expr/glob.js";
 import { operandProblem } from "../expr/matchers.js";
 import { compilePattern, PatternTooLargeError, unsupportedSyntaxHint } from "../expr/re2.js";
-import { validatePolicy } from "../generated/validators.js";
+import { validatePolicy } from "../generated/validate-policy.js";
 import { canonicalJson, digestOf } from "../io/canonical.js";
 import { VERSION } from "../version.js";
 import { FieldPathError, formatFieldPattern, parseFieldPattern } from "./field-path.js";

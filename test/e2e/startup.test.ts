@@ -76,6 +76,21 @@ describe("start-up of `proof check`", () => {
     expect(check).toContain(`import("./${engine}")`);
   });
 
+  it("loads the policy's validators, not every schema's, and no trace reader without --trace", () => {
+    const check = closureText(distFile("check-"));
+    expect(check).toContain("validatePolicy");
+    for (const marker of [
+      "validateReport",
+      "validateBaseline",
+      "validatePlan",
+      "validatePolicyTest",
+      "validateWaivers",
+      "validateTraceEvent",
+      "function* readTraces",
+    ])
+      expect({ marker, found: check.includes(marker) }).toEqual({ marker, found: false });
+  });
+
   it("decides with and without CEL in the policy", async () => {
     const dir = await tempDir();
     const call = join(dir, "call.json");
