@@ -53,6 +53,18 @@ for (const [file, output] of Object.entries(result.metafile.outputs)) {
     if (i.external && !isBuiltin(i.path)) external.push(`${file} imports ${i.path}`);
   }
 }
+// Each validator is its own module so that a command loads only those it uses; the gathering
+// module imports all of them, and the bundle splits by module, so bundled code must not use it.
+const gathering = "src/generated/validators.js";
+if (Object.hasOwn(result.metafile.inputs, gathering)) {
+  const importers = Object.entries(result.metafile.inputs)
+    .filter(([, input]) => input.imports.some((i) => i.path === gathering))
+    .map(([file]) => file);
+  console.error(
+    `build: ${importers.join(", ")} import ${gathering}, which loads every validator: import the one needed from src/generated/validate-NAME.js`,
+  );
+  process.exit(1);
+}
 if (external.length > 0) {
   console.error(`build: the bundle must not import packages at run time:\n  ${external.join("\n  ")}`);
   process.exit(1);
