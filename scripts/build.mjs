@@ -17,6 +17,25 @@ rmSync(join(root, "dist"), { recursive: true, force: true });
 execFileSync(process.execPath, [join(root, "scripts", "gen-validators.mjs")], { stdio: "inherit" });
 const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 
+/**
+ * Bundles `yaml` from its ES module build instead of its CommonJS one (the `node` condition of its
+ * exports), so that the parts proof never calls (stringifying, most YAML 1.1 tags) can be left
+ * out: 200 KB instead of 260 KB in every command that reads YAML. The two builds are the same code
+ * but for the Node.js specifics of the CommonJS one: warnings through `process.emitWarning`
+ * rather than `console.warn`, `!!binary` as a Buffer rather than a Uint8Array, and the
+ * LOG_TOKENS / LOG_STREAM debugging variables.
+ */
+const yamlAsModule = {
+  name: "yaml-as-module",
+  setup(b) {
+    b.onResolve({ filter: /^yaml$/ }, async (args) => {
+      const manifest = await b.resolve("yaml/package.json", { kind: args.kind, resolveDir: args.resolveDir });
+      if (manifest.errors.length > 0) return { errors: manifest.errors };
+      return { path: join(dirname(manifest.path), "browser", "dist", "index.js") };
+    });
+  },
+};
+
 const result = await build({
   entryPoints: {
     proof: join(root, "src/cli/main.ts"),
@@ -37,6 +56,7 @@ const result = await build({
   legalComments: "none",
   logLevel: "warning",
   metafile: true,
+  plugins: [yamlAsModule],
   define: { PROOF_VERSION: JSON.stringify(manifest.version) },
   // Some CommonJS dependencies call require() for Node built-ins.
   banner: {
