@@ -3,7 +3,7 @@
  * YAML parser, no validator and no CEL at start; each command's module is a dynamic import, made
  * for the command the arguments name.
  */
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { proof, ROOT, removeTempDirs, tempDir } from "./cli.js";
@@ -121,5 +121,38 @@ describe("start-up of `proof check`", () => {
       code: 3,
       stdout: "block pay_invoice: rules no_sanctions (reasons supplier_sanctioned)",
     });
+    // The same policy as an IR (compileIR needs the engine, not the compiler), and in a directory
+    // beside a policy without CEL (the set is loaded again from the start, the engine loaded).
+    const ir = join(dir, "lksg.ir.json");
+    const compiled = await proof(["compile", "examples/policies/lksg.v1.yaml"], ROOT);
+    writeFileSync(ir, compiled.stdout);
+    const both = join(dir, "both");
+    mkdirSync(both);
+    copyFileSync(join(ROOT, "examples/policies/agentdojo-banking.yaml"), join(both, "a-banking.yaml"));
+    copyFileSync(join(ROOT, "examples/policies/lksg.v1.yaml"), join(both, "b-lksg.yaml"));
+    for (const policy of [ir, both]) {
+      const r = await proof(["check", "--policy", policy, "--call", sanctioned, "--context", context], ROOT);
+      expect({ policy, code: r.code, stdout: r.stdout.trim() }).toEqual({
+        policy,
+        code: 3,
+        stdout: "block pay_invoice: rules no_sanctions (reasons supplier_sanctioned)",
+      });
+    }
+  });
+
+  it("reports invalid CEL in a policy it checks as any compile does", async () => {
+    const dir = await tempDir();
+    const policy = join(dir, "bad.yaml");
+    writeFileSync(
+      policy,
+      "schema: proof.policy/v1\npolicy_id: bad\nrules:\n  - id: r\n    when: 'context.x =='\n    match: {tool: t}\n    effect: block\n",
+    );
+    const call = join(dir, "call.json");
+    writeFileSync(call, JSON.stringify({ tool: "t", args: {} }));
+    const check = await proof(["check", "--json", "--policy", policy, "--call", call], ROOT);
+    const compile = await proof(["compile", "--json", policy], ROOT);
+    expect(check.code).toBe(6);
+    expect(JSON.parse(check.stdout || check.stderr)).toEqual(JSON.parse(compile.stdout || compile.stderr));
+    expect(check.stdout || check.stderr).toContain("policy.invalid_cel");
   });
 });
