@@ -9,6 +9,8 @@ export default defineConfig({
   define: { PROOF_VERSION: JSON.stringify(version) },
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    // The CEL engine loads on demand (src/expr/cel.ts); tests compile synchronously, as the library.
+    setupFiles: ["test/helpers/cel-engine.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

@@ -3,6 +3,10 @@
  * CLI uses.
  */
 
+// The library's compile functions are synchronous: the CEL engine, which the CLI loads on demand
+// (src/expr/cel.ts), is loaded with the library.
+import "./expr/cel-engine.js";
+
 export {
   type AiSdkAdapterOptions,
   type AiSdkToolCallOptions,

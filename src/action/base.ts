@@ -6,6 +6,8 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
+// compilePolicy is synchronous: the CEL engine is loaded with this module (src/expr/cel.ts).
+import "../expr/cel-engine.js";
 import { digestOf, sha256Hex } from "../io/canonical.js";
 import { fileLimit, readTextFile } from "../io/files.js";
 import { compilePolicy } from "../policy/compile.js";

@@ -3,11 +3,9 @@
  * the engine of `proof verify` (src/verify/check.ts). The command and `POST /v1/check` call it.
  */
 import { inputError } from "../errors.js";
-import { listTraceFiles } from "../io/files.js";
-import { traceSource } from "../io/trace-files.js";
 import type { PolicySet } from "../policy/set.js";
 import type { FormatName, Trace } from "../trace/model.js";
-import { readTraces, type TraceSource } from "../trace/read.js";
+import type { TraceSource } from "../trace/read.js";
 import { decideCall, type ToolCall } from "../verify/check.js";
 import type { Decision } from "../verify/decision.js";
 import { activate, Engine } from "../verify/engine.js";
@@ -24,6 +22,9 @@ export async function onlyTrace(
   where: string,
   format: FormatName | "auto" = "auto",
 ): Promise<Trace> {
+  // The trace readers (every importer, with the trace schema's validator) load only when a prior
+  // trace is read: `proof check` without `--trace` starts without them.
+  const { readTraces } = await import("../trace/read.js");
   let prior: Trace | undefined;
   for (const source of sources) {
     for await (const trace of readTraces(source, format)) {
@@ -41,6 +42,10 @@ export async function onlyTrace(
 
 /** Reads the one prior trace of `proof check --trace FILE`. @throws as {@link onlyTrace}. */
 export async function readPriorFile(file: string): Promise<Trace> {
+  const [{ listTraceFiles }, { traceSource }] = await Promise.all([
+    import("../io/files.js"),
+    import("../io/trace-files.js"),
+  ]);
   return onlyTrace((await listTraceFiles(file)).map(traceSource), "--trace", file);
 }
 

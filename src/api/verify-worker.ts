@@ -4,6 +4,8 @@
  * (or the error that stopped it). On `done` it sends its coverage document and ends.
  */
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
+// The worker compiles its policies synchronously: the CEL engine is loaded with it (src/expr/cel.ts).
+import "../expr/cel-engine.js";
 import { jsonLine } from "../io/canonical.js";
 import { traceSource } from "../io/trace-files.js";
 import { policySetOf } from "../policy/set.js";

@@ -1,7 +1,7 @@
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import type { Command, Option } from "commander";
 import { inputError, ProofError } from "../errors.js";
-import { validateConfig } from "../generated/validators.js";
+import { validateConfig } from "../generated/validate-config.js";
 import { fileLimit, readTextFile } from "../io/files.js";
 import { schemaError } from "../policy/schema-errors.js";
 import { parseYaml } from "../policy/yaml.js";

@@ -1,5 +1,6 @@
 import { Command, CommanderError, type Command as CommandType } from "commander";
 import { ProofError } from "../errors.js";
+import { loadCel } from "../expr/cel.js";
 import { VERSION } from "../version.js";
 import { type GlobalOptions, guardStandardStreams, reportError, streamExitCode } from "./output.js";
 import { configureProgress } from "./progress.js";
@@ -44,6 +45,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       const config = command.name() === "serve" ? undefined : await findConfig(globals().config);
       if (config) applyConfig(command, config);
       checkRequiredOptions(command);
+      if (!CEL_ON_DEMAND.has(topCommand(command).name())) await loadCel();
     });
   const registered = await registrations(ownArguments(argv));
   for (const register of registered) register(program, run);
@@ -91,6 +93,21 @@ const COMMANDS: readonly (readonly [string, () => Promise<Register>])[] = [
   ["eval", async () => (await import("./commands/eval.js")).registerEval],
   ["serve", async () => (await import("./commands/serve.js")).registerServe],
 ];
+
+/**
+ * Commands that do not have the CEL engine loaded before they run (src/expr/cel.ts): `check` loads
+ * it only when its policies hold CEL (its start-up is measured, docs/performance.md), the others
+ * compile no policy. Every other command may compile one synchronously, so the engine is loaded
+ * before its action.
+ */
+const CEL_ON_DEMAND = new Set(["check", "import", "keys", "attest"]);
+
+/** The command of the program that `command` is, or is a subcommand of (`ledger` for `ledger verify`). */
+function topCommand(command: CommandType): CommandType {
+  let c = command;
+  while (c.parent?.parent) c = c.parent;
+  return c;
+}
 
 /** Global options that take a value: the word after them is no command name. */
 const VALUE_OPTIONS = new Set(["--config"]);

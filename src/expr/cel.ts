@@ -1,6 +1,12 @@
-import { celEnv, isCelError, parse, plan, unparse } from "@bufbuild/cel";
-import { type Expr, type ParsedExpr, ParsedExprSchema } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+/**
+ * CEL (Common Expression Language, cel.dev) for rules' `when` and `condition`: the limits, the
+ * compiled form and the synchronous compile API. The engine behind it (src/expr/cel-engine.ts,
+ * `@bufbuild/cel` with its protobuf runtime, the largest part of the bundle) is loaded on demand,
+ * so that a policy without CEL does not pay for it at start-up: an asynchronous entry point
+ * awaits {@link loadCel} (or runs its work through {@link withCel}) before the synchronous
+ * compile meets an expression. Importing src/expr/cel-engine.ts loads it eagerly, as the library
+ * entry point does.
+ */
 
 /** Variables a rule's `when` may reference. */
 export const WHEN_VARIABLES = ["context"] as const;
@@ -63,276 +69,96 @@ export class CelCompileError extends Error {
   }
 }
 
-const env = celEnv({});
-
-/** Type names, usable as identifiers in `type(x) == int`. */
-const TYPE_NAMES = new Set([
-  "int",
-  "uint",
-  "double",
-  "bool",
-  "string",
-  "bytes",
-  "list",
-  "map",
-  "null_type",
-  "type",
-  "dyn",
-]);
-
-/** Operators the planner implements itself rather than through the function registry. */
-const PLANNER_OPERATORS = new Set(["_&&_", "_||_", "_?_:_", "_[_]", "_[?_]", "_?._", "@not_strictly_false"]);
-
-interface Shape {
-  nodes: number;
-  nesting: number;
-}
-
-/** Walks the AST: counts nodes, measures comprehension nesting, checks variables and functions. */
-function inspect(
-  expr: Expr,
-  variables: ReadonlySet<string>,
-  bound: ReadonlySet<string>,
-  depth: number,
-): Shape {
-  const kind = expr.exprKind;
-  const shape: Shape = { nodes: 1, nesting: depth };
-  const add = (child: Expr | undefined, b = bound, d = depth) => {
-    if (!child) return;
-    const s = inspect(child, variables, b, d);
-    shape.nodes += s.nodes;
-    shape.nesting = Math.max(shape.nesting, s.nesting);
-  };
-  switch (kind.case) {
-    case "identExpr": {
-      const name = kind.value.name;
-      if (!variables.has(name) && !bound.has(name) && !TYPE_NAMES.has(name)) {
-        throw new CelCompileError(
-          `undeclared reference to '${name}' (variables: ${[...variables].join(", ")})`,
-        );
-      }
-      break;
-    }
-    case "selectExpr":
-      add(kind.value.operand);
-      break;
-    case "callExpr": {
-      const fn = kind.value.function;
-      if (!PLANNER_OPERATORS.has(fn) && !env.funcs.find(fn))
-        throw new CelCompileError(`unknown function '${fn}'`);
-      add(kind.value.target);
-      for (const arg of kind.value.args) add(arg);
-      break;
-    }
-    case "listExpr":
-      for (const e of kind.value.elements) add(e);
-      break;
-    case "structExpr":
-      for (const entry of kind.value.entries) {
-        if (entry.keyKind.case === "mapKey") add(entry.keyKind.value);
-        add(entry.value);
-      }
-      break;
-    case "comprehensionExpr": {
-      const c = kind.value;
-      if (depth + 1 > MAX_CEL_NESTING) {
-        throw new CelCompileError(`comprehensions nested deeper than ${MAX_CEL_NESTING}`);
-      }
-      add(c.iterRange);
-      add(c.accuInit);
-      const inner = new Set(bound);
-      inner.add(c.iterVar);
-      if (c.iterVar2) inner.add(c.iterVar2);
-      inner.add(c.accuVar);
-      add(c.loopCondition, inner, depth + 1);
-      add(c.loopStep, inner, depth + 1);
-      add(c.result, inner, depth);
-      break;
-    }
-    default:
-      break;
-  }
-  return shape;
-}
-
-/** Number of values in a JSON-like input: the `N` of the step estimate. */
-function inputSize(value: unknown): number {
-  if (typeof value === "string") return Math.max(1, value.length >> 4);
-  if (Array.isArray(value)) {
-    let n = 1;
-    for (const v of value) n += inputSize(v);
-    return n;
-  }
-  if (value !== null && typeof value === "object") {
-    let n = 1;
-    for (const v of Object.values(value)) n += inputSize(v);
-    return n;
-  }
-  return 1;
-}
-
-/** 1-based line and column of a code-unit offset in an expression. */
-function position(source: string, offset: number): { line: number; column: number } {
-  const before = source.slice(0, offset);
-  const lineStart = before.lastIndexOf("\n") + 1;
-  return { line: before.split("\n").length, column: offset - lineStart + 1 };
-}
-
 /**
- * Refuses, before parsing, an expression longer than {@link MAX_CEL_LENGTH} or with brackets
- * nested deeper than {@link MAX_CEL_DEPTH}. String literals are skipped (quotes, triple quotes,
- * backslash escapes); a raw string holding a backslash before its closing quote may make the scan
- * skip too much, which the tree-height check after parsing still catches.
- * @throws CelCompileError at the bracket that passes the limit.
+ * Thrown by the synchronous API when it meets CEL before the engine is loaded: a caller's bug (a
+ * missing {@link loadCel}), never a problem of the policy. {@link withCel} catches it, loads the
+ * engine and runs its task again.
  */
-function checkText(source: string): void {
-  if (source.length > MAX_CEL_LENGTH) {
-    throw new CelCompileError(
-      `expression is ${source.length} characters long, more than the limit of ${MAX_CEL_LENGTH}`,
-    );
-  }
-  let depth = 0;
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i];
-    if (c === '"' || c === "'") {
-      const quote = source.startsWith(c.repeat(3), i) ? c.repeat(3) : c;
-      i += quote.length;
-      while (i < source.length && !source.startsWith(quote, i)) i += source[i] === "\\" ? 2 : 1;
-      i += quote.length - 1;
-    } else if (c === "(" || c === "[" || c === "{") {
-      if (++depth > MAX_CEL_DEPTH) {
-        const at = position(source, i);
-        throw new CelCompileError(`brackets nested deeper than ${MAX_CEL_DEPTH} levels`, at.line, at.column);
-      }
-    } else if (c === ")" || c === "]" || c === "}") depth--;
+export class CelNotLoadedError extends Error {
+  constructor(what: string) {
+    super(`${what} needs the CEL engine, which is not loaded: await loadCel() first (src/expr/cel.ts)`);
+    this.name = "CelNotLoadedError";
   }
 }
 
-/** Children of an expression node, in source order. */
-function children(expr: Expr): (Expr | undefined)[] {
-  const kind = expr.exprKind;
-  switch (kind.case) {
-    case "selectExpr":
-      return [kind.value.operand];
-    case "callExpr":
-      return [kind.value.target, ...kind.value.args];
-    case "listExpr":
-      return kind.value.elements;
-    case "structExpr":
-      return kind.value.entries.flatMap((e) => [
-        e.keyKind.case === "mapKey" ? e.keyKind.value : undefined,
-        e.value,
-      ]);
-    case "comprehensionExpr": {
-      const c = kind.value;
-      return [c.iterRange, c.accuInit, c.loopCondition, c.loopStep, c.result];
-    }
-    default:
-      return [];
-  }
+/** What the engine module provides; see the functions of the same names below. */
+export interface CelEngine {
+  compileCel(source: string, variables: readonly string[]): CompiledCel;
+  compileParsedCel(canonical: string, parsedBase64: string, variables: readonly string[]): CompiledCel;
+  parsedForm(canonical: string): string;
+}
+
+let engine: CelEngine | undefined;
+let loading: Promise<void> | undefined;
+
+/** Called once by src/expr/cel-engine.ts when it is imported. */
+export function registerCelEngine(e: CelEngine): void {
+  engine = e;
+}
+
+/** Whether the CEL engine is loaded, so that the synchronous API accepts expressions. */
+export function celLoaded(): boolean {
+  return engine !== undefined;
 }
 
 /**
- * Refuses a tree higher than {@link MAX_CEL_DEPTH}, walking it with its own stack: every later
- * step (checks, unparse, plan, evaluation) recurses over the tree.
- * @throws CelCompileError
+ * Loads the CEL engine, once per process (later calls return the same promise). About 620 KB of
+ * code to compile, and a descriptor registry to build: tens of milliseconds.
  */
-function checkDepth(root: Expr): void {
-  const stack: [Expr, number][] = [[root, 1]];
-  for (let top = stack.pop(); top; top = stack.pop()) {
-    const [expr, depth] = top;
-    if (depth > MAX_CEL_DEPTH) {
-      throw new CelCompileError(`expression nested deeper than ${MAX_CEL_DEPTH} levels`);
-    }
-    for (const child of children(expr)) if (child) stack.push([child, depth + 1]);
-  }
-}
-
-function locate(message: string): { line?: number; column?: number } {
-  const m = /<input>:(\d+):(\d+)/.exec(message);
-  return m ? { line: Number(m[1]), column: Number(m[2]) } : {};
-}
-
-/** Every expression compiled in this process, by variables and text: nothing is compiled twice. */
-const compiled = new Map<string, CompiledCel>();
-
-function cacheKey(text: string, variables: readonly string[]): string {
-  return `${variables.join(",")}\u0000${text}`;
-}
-
-/** Checks a parsed expression and plans it for evaluation. @throws CelCompileError */
-function build(parsed: ParsedExpr, canonical: string, variables: readonly string[]): CompiledCel {
-  if (!parsed.expr) throw new CelCompileError("empty expression");
-  const shape = inspect(parsed.expr, new Set(variables), new Set(), 0);
-  if (shape.nodes > MAX_CEL_NODES) {
-    throw new CelCompileError(`expression has ${shape.nodes} nodes, more than the limit of ${MAX_CEL_NODES}`);
-  }
-  const program = plan(env, parsed);
-  return {
-    canonical,
-    nodes: shape.nodes,
-    nesting: shape.nesting,
-    evaluate(bindings) {
-      let result: unknown;
-      try {
-        if (shape.nesting > 0) {
-          const estimate = shape.nodes * inputSize(bindings) ** shape.nesting;
-          if (estimate > CEL_STEP_BUDGET) {
-            return { error: `evaluation budget exceeded (estimated ${estimate} steps > ${CEL_STEP_BUDGET})` };
-          }
-        }
-        result = program(bindings as never);
-      } catch (err) {
-        return { error: err instanceof Error ? err.message : String(err) };
-      }
-      if (isCelError(result)) return { error: result.message };
-      if (typeof result !== "boolean") return { error: `expression yields ${typeof result}, not a boolean` };
-      return { value: result };
-    },
-  };
+export function loadCel(): Promise<void> {
+  loading ??= import("./cel-engine.js").then(() => undefined);
+  return loading;
 }
 
 /**
- * Parses, checks and plans a CEL expression (Common Expression Language, cel.dev, evaluated by
- * `@bufbuild/cel`). JSON numbers bind as CEL doubles; integer literals compare with them.
- * Results are cached per process by text and variables.
+ * The loaded engine. @throws CelNotLoadedError naming `what` when it is not loaded.
+ */
+export function requireCel(what: string): CelEngine {
+  if (engine === undefined) throw new CelNotLoadedError(what);
+  return engine;
+}
+
+/**
+ * Runs `task`, which may compile policies synchronously; when it meets CEL before the engine is
+ * loaded, loads the engine and runs it again from the start. So a policy without CEL never loads
+ * the engine, and one with CEL costs its load plus the part of the task done before the first
+ * expression. `task` must be safe to repeat: it reads and compiles, it writes nothing.
+ * @throws whatever `task` throws, except a first {@link CelNotLoadedError}.
+ */
+export async function withCel<T>(task: () => Promise<T>): Promise<T> {
+  try {
+    return await task();
+  } catch (err) {
+    if (!(err instanceof CelNotLoadedError)) throw err;
+  }
+  await loadCel();
+  return task();
+}
+
+/**
+ * Parses, checks and plans a CEL expression (evaluated by `@bufbuild/cel`). JSON numbers bind as
+ * CEL doubles; integer literals compare with them. Results are cached per process by text and
+ * variables.
  * @param source the expression text
  * @param variables the variables it may reference (`context`, or `tool`, `args`, `context`)
  * @throws CelCompileError on a syntax error, an undeclared variable, an unknown function, or an
  *   expression over the limits: {@link MAX_CEL_LENGTH} characters, {@link MAX_CEL_DEPTH} levels
  *   (brackets or tree height), {@link MAX_CEL_NODES} nodes, {@link MAX_CEL_NESTING} nested
  *   comprehensions.
+ * @throws CelNotLoadedError before {@link loadCel}.
  */
 export function compileCel(source: string, variables: readonly string[]): CompiledCel {
-  const key = cacheKey(source, variables);
-  const hit = compiled.get(key);
-  if (hit) return hit;
-  checkText(source);
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(source);
-  } catch (err) {
-    // The parser recurses per level: what the bracket scan cannot see (say, a long chain of
-    // unary operators) may still exhaust the stack, which is a too-deep expression, not a bug.
-    if (err instanceof RangeError) throw new CelCompileError(`expression nested too deeply to parse`);
-    const message = err instanceof Error ? err.message : String(err);
-    const loc = locate(message);
-    throw new CelCompileError(message.replace(/^<input>:\d+:\d+: /, ""), loc.line, loc.column);
-  }
-  if (parsed.expr) checkDepth(parsed.expr);
-  const result = build(parsed, unparse(parsed), variables);
-  compiled.set(key, result);
-  compiled.set(cacheKey(result.canonical, variables), result);
-  return result;
+  return requireCel("a CEL expression").compileCel(source, variables);
 }
 
 /**
  * The parsed form of a canonical expression as stored in the IR: base64 of the protobuf binary
  * encoding of `cel.expr.ParsedExpr` (google/cel-spec, `proto/cel/expr/syntax.proto`). Loading it
  * costs a decode instead of a parse, several times cheaper.
+ * @throws CelNotLoadedError before {@link loadCel}.
  */
 export function parsedForm(canonical: string): string {
-  return Buffer.from(toBinary(ParsedExprSchema, parse(canonical))).toString("base64");
+  return requireCel("a CEL expression").parsedForm(canonical);
 }
 
 /**
@@ -340,26 +166,12 @@ export function parsedForm(canonical: string): string {
  * expression must unparse to `canonical`, so the digested text and the executed expression can
  * never disagree.
  * @throws CelCompileError when the parsed form does not decode or does not match the text.
+ * @throws CelNotLoadedError before {@link loadCel}.
  */
 export function compileParsedCel(
   canonical: string,
   parsedBase64: string,
   variables: readonly string[],
 ): CompiledCel {
-  const key = cacheKey(canonical, variables);
-  const hit = compiled.get(key);
-  if (hit) return hit;
-  let parsed: ParsedExpr;
-  try {
-    parsed = fromBinary(ParsedExprSchema, Buffer.from(parsedBase64, "base64"));
-  } catch (err) {
-    throw new CelCompileError(`the stored parsed expression does not decode: ${(err as Error).message}`);
-  }
-  if (parsed.expr) checkDepth(parsed.expr);
-  if (unparse(parsed) !== canonical) {
-    throw new CelCompileError(`the stored parsed expression is not '${canonical}'`);
-  }
-  const result = build(parsed, canonical, variables);
-  compiled.set(key, result);
-  return result;
+  return requireCel("a CEL expression").compileParsedCel(canonical, parsedBase64, variables);
 }

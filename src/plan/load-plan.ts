@@ -1,5 +1,5 @@
 import { inputError, type ProofError } from "../errors.js";
-import { validatePlan } from "../generated/validators.js";
+import { validatePlan } from "../generated/validate-plan.js";
 import { canonicalJson } from "../io/canonical.js";
 import { parseJson } from "../trace/json.js";
 import type { CompiledPolicy } from "../verify/compiled.js";

@@ -1,9 +1,16 @@
 import { combineErrors, inputError, ProofError, type SourceLocation } from "../errors.js";
-import { CelCompileError, CONDITION_VARIABLES, compileCel, parsedForm, WHEN_VARIABLES } from "../expr/cel.js";
+import {
+  CelCompileError,
+  CONDITION_VARIABLES,
+  compileCel,
+  parsedForm,
+  requireCel,
+  WHEN_VARIABLES,
+} from "../expr/cel.js";
 import { compileGlob, isGlob } from "../expr/glob.js";
 import { operandProblem } from "../expr/matchers.js";
 import { compilePattern, PatternTooLargeError, unsupportedSyntaxHint } from "../expr/re2.js";
-import { validatePolicy } from "../generated/validators.js";
+import { validatePolicy } from "../generated/validate-policy.js";
 import { canonicalJson, digestOf } from "../io/canonical.js";
 import { VERSION } from "../version.js";
 import { FieldPathError, formatFieldPattern, parseFieldPattern } from "./field-path.js";
@@ -305,6 +312,11 @@ class Compiler {
   }
 
   policy(p: YamlPolicy): ProofIR {
+    // The CEL engine is loaded on demand (src/expr/cel.ts): asked for before any work, so that a
+    // caller that loads it and compiles again repeats little.
+    if (p.rules.some((r) => r.when !== undefined || r.match.condition !== undefined)) {
+      requireCel(`policy '${p.policy_id}'`);
+    }
     // Every rule is compiled even after one fails, so that one run names every invalid rule.
     const problems: ProofError[] = [];
     const collect = <T>(compile: () => T): T | undefined => {
@@ -401,6 +413,8 @@ export function policyDigest(ir: ProofIR): string {
  * @throws ProofError (exit 6) naming file, line and column for YAML, schema, CEL, RE2 or
  *   duplicate-id errors: a ProofErrors listing every schema error when the schema is not met,
  *   else every rule that does not compile (its first problem each), sorted by position.
+ * @throws CelNotLoadedError when a rule has CEL and the engine is not loaded (`loadCel`, `withCel`
+ *   of src/expr/cel.ts), before compiling any rule.
  */
 export function compilePolicy(text: string, file: string): ProofIR {
   const parsed = parseYaml(text, file);

@@ -1,6 +1,6 @@
 import { inputError } from "../errors.js";
 import { operandProblem } from "../expr/matchers.js";
-import { validateIR } from "../generated/validators.js";
+import { validateIR } from "../generated/validate-ir.js";
 import { canonicalJson } from "../io/canonical.js";
 import { parseJson } from "../trace/json.js";
 import { buildToolIndex, MAX_RULE_COST, policyDigest } from "./compile.js";

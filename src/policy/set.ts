@@ -3,6 +3,7 @@
  * as a bundle. Pure: the files are read by src/io/policy-files.ts.
  */
 import { inputError, ProofError } from "../errors.js";
+import { CelNotLoadedError } from "../expr/cel.js";
 import { digestOf } from "../io/canonical.js";
 import { type CompiledPolicy, compileIR } from "../verify/compiled.js";
 import { compilePolicy } from "./compile.js";
@@ -28,6 +29,7 @@ export function policyFromText(text: string, file: string): ProofIR {
  * file it came from for messages.
  * @throws ProofError `policy.duplicate_policy` / `policy.duplicate_rule` (exit 6) on a clash,
  *   `ir.invalid` when an IR does not compile.
+ * @throws CelNotLoadedError when an IR has CEL and the engine is not loaded (src/expr/cel.ts).
  */
 export function policySetOf(loaded: readonly { ir: ProofIR; file: string }[]): PolicySet {
   const irs: ProofIR[] = [];
@@ -54,6 +56,8 @@ export function policySetOf(loaded: readonly { ir: ProofIR; file: string }[]): P
     try {
       return compileIR(ir);
     } catch (err) {
+      // Not the IR's fault: the caller loads the CEL engine and tries again (src/expr/cel.ts).
+      if (err instanceof CelNotLoadedError) throw err;
       throw new ProofError("ir.invalid", `policy ${ir.policy_id}: ${(err as Error).message}`, { cause: err });
     }
   });

@@ -4,7 +4,7 @@
  */
 import { posix } from "node:path";
 import { inputError, type SourceLocation } from "../errors.js";
-import { validatePolicyTest } from "../generated/validators.js";
+import { validatePolicyTest } from "../generated/validate-policy-test.js";
 import type { JsonValue, Verdict } from "../policy/ir.js";
 import { schemaError } from "../policy/schema-errors.js";
 import { locate, parseYaml } from "../policy/yaml.js";

@@ -4,7 +4,7 @@
  * the last known-good result of every case, keyed by `case_id`, and the policies it was judged by.
  */
 import { inputError } from "../errors.js";
-import { validateBaseline } from "../generated/validators.js";
+import { validateBaseline } from "../generated/validate-baseline.js";
 import type { Verdict } from "../policy/ir.js";
 import { parseJson } from "../trace/json.js";
 import { type BaselineTrials, groupTrials, type TrialOf } from "./trials.js";

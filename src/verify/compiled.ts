@@ -3,6 +3,7 @@ import {
   type CompiledCel,
   compileCel,
   compileParsedCel,
+  requireCel,
   WHEN_VARIABLES,
 } from "../expr/cel.js";
 import { compileGlob } from "../expr/glob.js";
@@ -176,8 +177,13 @@ class LazyRule implements CompiledRule {
  * and conditions on a rule's first use, tool lookups cached per tool name.
  * @throws Error when a tool glob or a `when` of the IR is invalid (an IR not made by `compile`);
  *   an invalid pattern or condition fails at first use, as an evaluation error (fail closed).
+ * @throws CelNotLoadedError when a rule has CEL and the engine is not loaded (src/expr/cel.ts).
  */
 export function compileIR(ir: ProofIR): CompiledPolicy {
+  // Conditions compile on first use, during evaluation: the engine must be there before.
+  if (ir.rules.some((r) => r.when !== undefined || r.match.condition !== undefined)) {
+    requireCel(`policy '${ir.policy_id}'`);
+  }
   const rules = new Map<string, CompiledRule>();
   for (const r of ir.rules) rules.set(r.id, new LazyRule(r));
   const byTool = new Map<string, CompiledRule[]>();

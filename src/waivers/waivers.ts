@@ -8,7 +8,7 @@
  */
 import { inputError, type SourceLocation } from "../errors.js";
 import { compileGlob } from "../expr/glob.js";
-import { validateWaivers } from "../generated/validators.js";
+import { validateWaivers } from "../generated/validate-waivers.js";
 import { canonicalJson, sha256Hex } from "../io/canonical.js";
 import type { Verdict } from "../policy/ir.js";
 import { schemaError } from "../policy/schema-errors.js";

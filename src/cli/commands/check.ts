@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { checkCall, readPriorFile } from "../../api/check.js";
+import { withCel } from "../../expr/cel.js";
 import { prettyJson } from "../../io/canonical.js";
 import { readTextFile } from "../../io/files.js";
 import { loadContext, loadPolicySet } from "../../io/policy-files.js";
@@ -46,7 +47,8 @@ export function registerCheck(program: Command, run: (action: () => Promise<numb
         const global = cmd.optsWithGlobals<GlobalOptions>();
         const callFile = opts.call;
         const call = parseCall(parseJson(await readTextFile(callFile), callFile), callFile);
-        const policies = await loadPolicySet(opts.policy);
+        // The CEL engine is loaded only when a policy holds CEL: a policy without costs no load.
+        const policies = await withCel(() => loadPolicySet(opts.policy));
         const context = opts.context ? await loadContext(opts.context) : {};
         const prior = opts.trace ? await readPriorFile(opts.trace) : undefined;
         const { decision, warnings } = checkCall({

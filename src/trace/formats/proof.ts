@@ -1,5 +1,5 @@
 import { inputError } from "../../errors.js";
-import { validateTraceEvent } from "../../generated/validators.js";
+import { validateTraceEvent } from "../../generated/validate-trace-event.js";
 import type { JsonValue } from "../../policy/ir.js";
 import { traceId } from "../builder.js";
 import type { FormatName, Trace, TraceEvent, TraceHeader } from "../model.js";
