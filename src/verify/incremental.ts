@@ -311,7 +311,14 @@ export class IncrementalProvenance implements ProvenanceSource {
   ) {
     this.byUnits = readsAnyByUnits(policy);
     this.table = {
-      first: (f, pattern, level) => this.state(f, pattern).earliest[level] as number,
+      cleared: (f, pattern, before) => {
+        const e = this.state(f, pattern).earliest[LEVEL.trusted] as number;
+        return e !== -1 && e < before;
+      },
+      first: (f, pattern, level, before) => {
+        const e = this.state(f, pattern).earliest[level] as number;
+        return e < before ? e : -1;
+      },
       detail: (f, pattern, level) => this.state(f, pattern).detail[level],
     };
   }
