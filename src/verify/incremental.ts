@@ -2,8 +2,9 @@
  * Provenance of a trace that grows one event at a time (the live guard, src/guard/guard.ts): the
  * same answers as {@link ProvenanceIndex} on the trace as it stands, at a cost per call that does
  * not grow with the session. Content is normalised once per family when it is observed and
- * indexed by the 4-grams of its text without separators; a lookup searches only the call's own
- * values, only in the events that hold the looked-up 4-grams of them, confirms each hit on the
+ * indexed by the 4-grams and 8-grams of its text without separators; a lookup searches only the
+ * call's own values, only in the events that hold the looked-up grams of them (the 8-grams for
+ * values long enough, whose lists stay short however long the session), confirms each hit on the
  * text, and remembers per value how far it has searched.
  */
 
@@ -104,6 +105,97 @@ class Postings {
   }
 }
 
+/**
+ * The key of the 8 code units of `text` at `i`, from the numbers of its two halves
+ * ({@link gramAt}): a 32-bit hash, so two substrings with the same key are only candidates.
+ */
+function longKeyOf(first: number, second: number): number {
+  let h = Math.imul(first ^ Math.imul(second, 0x9e3779b1), 0x85ebca6b);
+  h ^= h >>> 15;
+  return Math.imul(h, 0xc2b2ae35) ^ (h >>> 13);
+}
+
+/** Length of the long keys: two 4-grams. */
+const LONG = 2 * GRAM;
+/**
+ * Shortest pattern looked up by its long keys: content is indexed by the long key at every
+ * GRAM-th offset of a text only, so a pattern holds a whole indexed one, at whichever offset
+ * it occurs, from LONG + GRAM - 1 code units on.
+ */
+const LONG_PATTERN = LONG + GRAM - 1;
+
+/**
+ * Postings of 32-bit keys in flat arrays: per hash bucket a chain of (key, seq) entries, newest
+ * first, so that a list is read from its end back to a given seq and a rare key costs a few
+ * reads whatever the length of the session. About 12 bytes per entry and no object per key: the
+ * keys of 8 code units are nearly all distinct, which a map of lists would pay for per key.
+ */
+class Chains {
+  private heads = new Int32Array(1024);
+  private counts = new Int32Array(1024);
+  private keys = new Int32Array(1024);
+  private seqs = new Int32Array(1024);
+  private next = new Int32Array(1024);
+  private n = 0;
+
+  /** Adds `seq` to the list of `key` (seqs come in ascending order; a repeat is dropped). */
+  add(key: number, seq: number): void {
+    let mask = this.heads.length - 1;
+    const head = (this.heads[key & mask] as number) - 1;
+    if (head >= 0 && this.seqs[head] === seq && this.keys[head] === key) return;
+    if (this.n === this.keys.length) {
+      const grow = (a: Int32Array) => {
+        const b = new Int32Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.keys = grow(this.keys);
+      this.seqs = grow(this.seqs);
+      this.next = grow(this.next);
+    }
+    // Two entries per bucket at most on average: past that the buckets double.
+    if (this.n >= 2 * this.heads.length) {
+      this.rehash(this.heads.length * 2);
+      mask = this.heads.length - 1;
+    }
+    const b = key & mask;
+    const e = this.n++;
+    this.keys[e] = key;
+    this.seqs[e] = seq;
+    this.next[e] = (this.heads[b] as number) - 1;
+    this.heads[b] = e + 1;
+    this.counts[b] = (this.counts[b] as number) + 1;
+  }
+
+  private rehash(size: number): void {
+    this.heads = new Int32Array(size);
+    this.counts = new Int32Array(size);
+    const mask = size - 1;
+    // In insertion order, so that every chain stays newest first.
+    for (let e = 0; e < this.n; e++) {
+      const b = (this.keys[e] as number) & mask;
+      this.next[e] = (this.heads[b] as number) - 1;
+      this.heads[b] = e + 1;
+      this.counts[b] = (this.counts[b] as number) + 1;
+    }
+  }
+
+  /** At least the number of entries of `key` (those of its bucket). */
+  count(key: number): number {
+    return this.counts[key & (this.heads.length - 1)] as number;
+  }
+
+  /** Pushes the seqs at or after `from` in the list of `key`, descending, each once. */
+  collect(key: number, from: number, out: number[]): void {
+    const { keys, seqs, next } = this;
+    for (let e = (this.heads[key & (this.heads.length - 1)] as number) - 1; e >= 0; e = next[e] as number) {
+      const seq = seqs[e] as number;
+      if (seq < from) return;
+      if (keys[e] === key && out[out.length - 1] !== seq) out.push(seq);
+    }
+  }
+}
+
 /** The content of one event, normalised once. */
 interface Entry {
   event: MessageEvent | ToolResultEvent;
@@ -121,14 +213,19 @@ function holds(entry: Entry, slot: number, pattern: string, unfolded: boolean): 
 
 /**
  * The content of one session's trace, normalised per family and indexed by the 4-grams of its
- * text without separators ({@link STRIP}), for every policy of the session. Follows the trace's
- * `events` array as it grows (append only); new events are indexed at the next search.
- * Assistant messages are no source for any policy and are not indexed. Memory: the normalised
- * texts (a few copies of the content) and about 4 bytes per distinct 4-gram of each event.
+ * text without separators ({@link STRIP}), and by its 8-grams at every fourth offset, for every
+ * policy of the session. Follows the trace's `events` array as it grows (append only); new
+ * events are indexed at the next search. Assistant messages are no source for any policy and are
+ * not indexed. Memory: the normalised texts (a few copies of the content), about 4 bytes per
+ * distinct 4-gram of each event and 3 to 6 bytes per code unit of its text for the 8-grams.
  */
 export class ContentIndex {
   private readonly entries: (Entry | undefined)[] = [];
   private readonly grams = new Map<number, Postings>();
+  /** The long keys at every GRAM-th offset of each text, for patterns of LONG_PATTERN code units and more. */
+  private readonly long = new Chains();
+  /** The 4-gram numbers of the text being indexed (reused). */
+  private numbers = new Int32Array(256);
   /** Events indexed so far. */
   private indexed = 0;
   /** The last answer of {@link candidates}. */
@@ -155,8 +252,11 @@ export class ContentIndex {
       const map = this.grams;
       for (const text of lower) {
         const stripped = STRIP(text);
+        if (this.numbers.length < stripped.length) this.numbers = new Int32Array(stripped.length * 2);
+        const numbers = this.numbers;
         for (let i = 0; i + GRAM <= stripped.length; i++) {
           const g = gramAt(stripped, i);
+          numbers[i] = g;
           let list = map.get(g);
           if (!list) {
             list = new Postings();
@@ -164,6 +264,8 @@ export class ContentIndex {
           }
           list.push(event.seq);
         }
+        for (let i = 0; i + LONG <= stripped.length; i += GRAM)
+          this.long.add(longKeyOf(numbers[i] as number, numbers[i + GRAM] as number), event.seq);
       }
     }
     return this.indexed;
@@ -193,6 +295,10 @@ export class ContentIndex {
   }
 
   private collect(pattern: string, from: number, out: number[]): void {
+    if (pattern.length >= LONG_PATTERN) {
+      this.collectLong(pattern, from, out);
+      return;
+    }
     const map = this.grams;
     if (pattern.length < GRAM) {
       // No 4-gram to look up (no value that reaches a lookup is this short): every event.
@@ -234,6 +340,34 @@ export class ContentIndex {
       }
       if (all) out.push(seq);
     }
+  }
+
+  /**
+   * The candidates of a pattern of LONG_PATTERN code units or more: wherever it occurs, it holds
+   * a whole long key at one of its first GRAM offsets (the one that falls on an indexed offset of
+   * the text). So for each of those offsets the events that hold its rarest long key, all of them
+   * together, include every event that holds the pattern. A long key is nearly as rare as the
+   * substrings it stands for, so the lists read stay short whatever the length of the session.
+   */
+  private collectLong(pattern: string, from: number, out: number[]): void {
+    const long = this.long;
+    const found: number[] = [];
+    for (let start = 0; start < GRAM; start++) {
+      let best = 0;
+      let fewest = Number.POSITIVE_INFINITY;
+      for (let i = start; i + LONG <= pattern.length; i += GRAM) {
+        const key = longKeyOf(gramAt(pattern, i), gramAt(pattern, i + GRAM));
+        const n = long.count(key);
+        if (n < fewest) {
+          best = key;
+          fewest = n;
+          if (n === 0) break;
+        }
+      }
+      if (fewest > 0) long.collect(best, from, found);
+    }
+    found.sort((a, b) => a - b);
+    for (const seq of found) if (out[out.length - 1] !== seq) out.push(seq);
   }
 }
 
