@@ -41,6 +41,8 @@ const MAX_GRAMS = 8;
 /** The distinct content normalisations of the families, and the one of each family. */
 const SLOTS: readonly Family["text"][] = [...new Set(FAMILIES.map((f) => f.text))];
 const SLOT_OF: readonly number[] = FAMILIES.map((f) => SLOTS.indexOf(f.text));
+/** The slot of the `plain` family: content lower-cased, nothing else. */
+const PLAIN_SLOT = SLOT_OF[FAMILIES.findIndex((f) => f.name === "plain")] as number;
 /**
  * The normalisation content is indexed in: the `spacing` family's, lower case without
  * separators. One index serves every family: a text that holds a pattern holds it once both are
@@ -371,47 +373,47 @@ export class ContentIndex {
   }
 }
 
-/** A unit of an event read by units, with its text lower-cased. */
-interface UnitText {
-  unit: Unit;
-  lower: string;
-  /** Offset maps per slot (see offsetMap), when the unit has detector spans. */
-  map: (Int32Array | undefined)[];
-}
-
 /**
  * The units of one event, and per slot their normalised texts joined in order into one string
- * (one search, in one block of memory, instead of one per leaf), unit j at `starts[j]`.
+ * (one search, in one block of memory, instead of one per leaf), unit j at `starts[j]`. Kept for
+ * the session, so nothing else per unit is: a hit recomputes what it needs from the unit's text.
  */
 interface EventUnits {
-  units: UnitText[];
-  joined: ({ text: string; starts: number[]; ends: number[] } | undefined)[];
+  units: Unit[];
+  joined: { text: string; starts: number[]; ends: number[] }[];
+  /**
+   * Whether each unit's lower-cased text occurs in the event's lower-cased raw text (JSON without
+   * escapes, YAML without folds or quotes): then a unit holding a pattern implies the raw text
+   * holds it, in every family, and the raw text need not be searched first.
+   */
+  inRaw: boolean;
 }
 
-/** The units' texts of one slot joined (see {@link EventUnits}), built once. */
-function joinedIn(units: UnitText[], joined: EventUnits["joined"], slot: number) {
-  let all = joined[slot];
-  if (!all) {
-    const normalise = SLOTS[slot] as Family["text"];
-    const starts: number[] = [];
-    const ends: number[] = [];
-    let at = 0;
-    const texts = units.map((u) => {
-      const t = normalise(u.lower);
-      starts.push(at);
-      ends.push(at + t.length);
-      at += t.length + 1;
-      return t;
+/** The joined texts of units in every slot (see {@link EventUnits}), each unit lower-cased once. */
+function joinUnits(units: Unit[]): EventUnits["joined"] {
+  const parts = SLOTS.map(() => ({
+    texts: [] as string[],
+    starts: [] as number[],
+    ends: [] as number[],
+    at: 0,
+  }));
+  for (const unit of units) {
+    const lower = unit.text.toLowerCase();
+    SLOTS.forEach((normalise, slot) => {
+      const part = parts[slot] as (typeof parts)[number];
+      const t = normalise(lower);
+      part.texts.push(t);
+      part.starts.push(part.at);
+      part.ends.push(part.at + t.length);
+      part.at += t.length + 1;
     });
-    all = { text: texts.join("\u0000"), starts, ends };
-    joined[slot] = all;
   }
-  return all;
+  return parts.map(({ texts, starts, ends }) => ({ text: texts.join("\u0000"), starts, ends }));
 }
 
 /** What one pattern of one family is known to hold: earliest hit per level, as far as searched. */
 interface PatternState {
-  earliest: Int32Array;
+  earliest: number[];
   detail: (Detail | undefined)[];
   /** The events before this seq have been searched. */
   next: number;
@@ -476,8 +478,7 @@ export class IncrementalProvenance implements ProvenanceSource {
       // marks its text, and the detector is the dear part: such a result waits for a lookup
       // that needs it (one whose value occurs in its text), as in the batch index.
       if (event.type === "tool_result" && this.policy.fieldRules(event.tool).length === 0) continue;
-      const { units, joined } = this.unitsAt(event, level);
-      for (const slot of SLOTS.keys()) joinedIn(units, joined, slot);
+      this.unitsAt(event, level);
     }
   }
 
@@ -490,7 +491,7 @@ export class IncrementalProvenance implements ProvenanceSource {
     const map = this.patterns[f] as Map<string, PatternState>;
     let st = map.get(pattern);
     if (!st) {
-      st = { earliest: new Int32Array(4).fill(-1), detail: [], next: 0, done: false };
+      st = { earliest: [-1, -1, -1, -1], detail: [], next: 0, done: false };
       map.set(pattern, st);
     }
     const end = this.content.sync();
@@ -512,32 +513,40 @@ export class IncrementalProvenance implements ProvenanceSource {
       if (level < 0) continue;
       if (this.byUnits && readsByUnits(this.policy, event, level)) {
         // Read by units only when the value occurs in the event's text, as the batch index does.
-        if (!holds(entry, slot, pattern, true)) continue;
+        // Units built already (at prepare) may spare the search of the raw text; others are not
+        // built for a value the raw text does not hold.
+        if (!this.units[seq]?.inRaw && !holds(entry, slot, pattern, true)) continue;
         const { units, joined } = this.unitsAt(event, level);
-        const all = joinedIn(units, joined, slot);
-        const { text, starts, ends } = all;
-        let j = 0;
+        const { text, starts, ends } = joined[slot] as EventUnits["joined"][number];
         for (let i = text.indexOf(pattern); i !== -1; i = text.indexOf(pattern, i + 1)) {
-          // Occurrences come in order, so the unit holding one is found by walking forward.
-          while (j + 1 < starts.length && (starts[j + 1] as number) <= i) j++;
+          // The unit holding an occurrence: the last one starting at or before it.
+          let lo = 0;
+          let hi = starts.length - 1;
+          while (lo < hi) {
+            const m = (lo + hi + 1) >>> 1;
+            if ((starts[m] as number) <= i) lo = m;
+            else hi = m - 1;
+          }
+          const j = lo;
           // One that runs past its unit's end spans two leaves: no leaf holds it.
           if (i + pattern.length > (ends[j] as number)) continue;
-          const u = units[j] as UnitText;
+          const unit = units[j] as Unit;
           const local = i - (starts[j] as number);
-          let lvl = u.unit.level;
+          let lvl = unit.level;
           let span: InjectionSpan | undefined;
-          if (u.unit.detect) {
-            u.unit.spans ??= spansOf(event, u.unit.text);
-            if (u.unit.spans.length > 0) {
-              if (!(slot in u.map)) u.map[slot] = offsetMap(normalise, u.unit.text, u.lower);
-              const same = u.lower.length === u.unit.text.length;
-              span = spanAt(u.unit.spans, local, local + pattern.length - 1, u.map[slot], same);
+          if (unit.detect) {
+            unit.spans ??= spansOf(event, unit.text);
+            if (unit.spans.length > 0) {
+              const lower = unit.text.toLowerCase();
+              const map = offsetMap(normalise, unit.text, lower);
+              const same = lower.length === unit.text.length;
+              span = spanAt(unit.spans, local, local + pattern.length - 1, map, same);
               if (span) lvl = LEVEL.injected;
             }
           }
           if (st.earliest[lvl] === -1) {
             st.earliest[lvl] = seq;
-            st.detail[lvl] = { unit: u.unit, span };
+            st.detail[lvl] = { unit, span };
           }
         }
       } else if (st.earliest[level] === -1 && holds(entry, slot, pattern, false)) {
@@ -552,13 +561,15 @@ export class IncrementalProvenance implements ProvenanceSource {
   private unitsAt(event: MessageEvent | ToolResultEvent, level: number): EventUnits {
     let units = this.units[event.seq];
     if (!units) {
+      const list = unitsOf(this.policy, event, level);
+      const raw = this.content.entry(event.seq).raw[PLAIN_SLOT] as string[];
       units = {
-        units: unitsOf(this.policy, event, level).map((unit) => ({
-          unit,
-          lower: unit.text.toLowerCase(),
-          map: [],
-        })),
-        joined: [],
+        units: list,
+        joined: joinUnits(list),
+        inRaw: list.every((u) => {
+          const lower = u.text.toLowerCase();
+          return raw.some((t) => t.includes(lower));
+        }),
       };
       this.units[event.seq] = units;
     }
