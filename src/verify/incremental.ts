@@ -125,6 +125,8 @@ const LONG = 2 * GRAM;
  * it occurs, from LONG + GRAM - 1 code units on.
  */
 const LONG_PATTERN = LONG + GRAM - 1;
+/** A bucket this small is read without looking for a rarer key. */
+const FEW = 2;
 
 /**
  * Postings of 32-bit keys in flat arrays: per hash bucket a chain of (key, seq) entries, newest
@@ -133,67 +135,65 @@ const LONG_PATTERN = LONG + GRAM - 1;
  * keys of 8 code units are nearly all distinct, which a map of lists would pay for per key.
  */
 class Chains {
-  private heads = new Int32Array(1024);
-  private counts = new Int32Array(1024);
-  private keys = new Int32Array(1024);
-  private seqs = new Int32Array(1024);
-  private next = new Int32Array(1024);
+  /** Per bucket: 1 + its newest entry (0 when empty), then its number of entries. */
+  private buckets = new Int32Array(2 * 1024);
+  /** Per entry: its key, its seq, and the entry before it in its bucket (-1 at the end). */
+  private cells = new Int32Array(3 * 1024);
   private n = 0;
+
+  private get mask(): number {
+    return (this.buckets.length >>> 1) - 1;
+  }
 
   /** Adds `seq` to the list of `key` (seqs come in ascending order; a repeat is dropped). */
   add(key: number, seq: number): void {
-    let mask = this.heads.length - 1;
-    const head = (this.heads[key & mask] as number) - 1;
-    if (head >= 0 && this.seqs[head] === seq && this.keys[head] === key) return;
-    if (this.n === this.keys.length) {
-      const grow = (a: Int32Array) => {
-        const b = new Int32Array(a.length * 2);
-        b.set(a);
-        return b;
-      };
-      this.keys = grow(this.keys);
-      this.seqs = grow(this.seqs);
-      this.next = grow(this.next);
+    const { buckets, cells } = this;
+    const head = (buckets[2 * (key & this.mask)] as number) - 1;
+    if (head >= 0 && cells[3 * head + 1] === seq && cells[3 * head] === key) return;
+    if (3 * this.n === cells.length) {
+      const grown = new Int32Array(cells.length * 2);
+      grown.set(cells);
+      this.cells = grown;
     }
     // Two entries per bucket at most on average: past that the buckets double.
-    if (this.n >= 2 * this.heads.length) {
-      this.rehash(this.heads.length * 2);
-      mask = this.heads.length - 1;
-    }
-    const b = key & mask;
-    const e = this.n++;
-    this.keys[e] = key;
-    this.seqs[e] = seq;
-    this.next[e] = (this.heads[b] as number) - 1;
-    this.heads[b] = e + 1;
-    this.counts[b] = (this.counts[b] as number) + 1;
+    if (this.n >= buckets.length) this.rehash(buckets.length);
+    this.link(this.n++, key, seq);
+  }
+
+  /** Puts entry `e` at the head of its key's bucket. */
+  private link(e: number, key: number, seq: number): void {
+    const b = 2 * (key & this.mask);
+    const { buckets, cells } = this;
+    cells[3 * e] = key;
+    cells[3 * e + 1] = seq;
+    cells[3 * e + 2] = (buckets[b] as number) - 1;
+    buckets[b] = e + 1;
+    buckets[b + 1] = (buckets[b + 1] as number) + 1;
   }
 
   private rehash(size: number): void {
-    this.heads = new Int32Array(size);
-    this.counts = new Int32Array(size);
-    const mask = size - 1;
+    this.buckets = new Int32Array(2 * size);
     // In insertion order, so that every chain stays newest first.
-    for (let e = 0; e < this.n; e++) {
-      const b = (this.keys[e] as number) & mask;
-      this.next[e] = (this.heads[b] as number) - 1;
-      this.heads[b] = e + 1;
-      this.counts[b] = (this.counts[b] as number) + 1;
-    }
+    for (let e = 0; e < this.n; e++)
+      this.link(e, this.cells[3 * e] as number, this.cells[3 * e + 1] as number);
   }
 
   /** At least the number of entries of `key` (those of its bucket). */
   count(key: number): number {
-    return this.counts[key & (this.heads.length - 1)] as number;
+    return this.buckets[2 * (key & this.mask) + 1] as number;
   }
 
   /** Pushes the seqs at or after `from` in the list of `key`, descending, each once. */
   collect(key: number, from: number, out: number[]): void {
-    const { keys, seqs, next } = this;
-    for (let e = (this.heads[key & (this.heads.length - 1)] as number) - 1; e >= 0; e = next[e] as number) {
-      const seq = seqs[e] as number;
+    const { cells } = this;
+    for (
+      let e = (this.buckets[2 * (key & this.mask)] as number) - 1;
+      e >= 0;
+      e = cells[3 * e + 2] as number
+    ) {
+      const seq = cells[3 * e + 1] as number;
       if (seq < from) return;
-      if (keys[e] === key && out[out.length - 1] !== seq) out.push(seq);
+      if (cells[3 * e] === key && out[out.length - 1] !== seq) out.push(seq);
     }
   }
 }
@@ -357,13 +357,16 @@ export class ContentIndex {
     for (let start = 0; start < GRAM; start++) {
       let best = 0;
       let fewest = Number.POSITIVE_INFINITY;
-      for (let i = start; i + LONG <= pattern.length; i += GRAM) {
+      // From the end: identifiers share their prefixes (a country and bank code) more than
+      // their ends. A list of a few entries is as good as any: each count read is a cache miss.
+      const last = start + Math.floor((pattern.length - LONG - start) / GRAM) * GRAM;
+      for (let i = last; i >= start; i -= GRAM) {
         const key = longKeyOf(gramAt(pattern, i), gramAt(pattern, i + GRAM));
         const n = long.count(key);
         if (n < fewest) {
           best = key;
           fewest = n;
-          if (n === 0) break;
+          if (n <= FEW) break;
         }
       }
       if (fewest > 0) long.collect(best, from, found);
