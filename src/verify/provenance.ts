@@ -280,6 +280,11 @@ interface Owner {
   fi: FamilyIndex;
   p: number;
   length: number;
+  /**
+   * A pattern of a family that reads content as it is, looked for in a scan that passes over
+   * separators: only a hit without any in between counts (its length in the content is its own).
+   */
+  contiguous: boolean;
   /** Seqs, ascending, of the events read by units whose raw (or unfolded) text holds the pattern. */
   pending: number[];
   /** Position in `pending` of the first event that may not have been read yet. */
@@ -559,23 +564,42 @@ export class ProvenanceIndex implements ProvenanceSource {
       },
     };
     // One automaton per distinct content normalisation; its pattern k is pattern owner[k].p of
-    // family owner[k].fi (one text may be a pattern of several families).
-    const scans = new Map<Family["text"], { list: string[]; owner: Owner[]; drops: string }>();
+    // family owner[k].fi (one text may be a pattern of several families). A pattern of a family
+    // that reads content as it is, holding none of the code units a dropping family's scan
+    // passes over, is looked for in that scan too, and counts only where its hit is contiguous
+    // in the content: one scan of the text instead of two, for the usual identifier.
+    const drops = FAMILIES.find((f) => f.drops !== undefined)?.drops ?? "";
+    const dropped = new Set([...drops].map((c) => c.charCodeAt(0)));
+    const holdsDropped = (pattern: string): boolean => {
+      for (let i = 0; i < pattern.length; i++) if (dropped.has(pattern.charCodeAt(i))) return true;
+      return false;
+    };
+    const scans = new Map<
+      Family["text"] | string,
+      { text: Family["text"]; list: string[]; owner: Owner[]; drops: string }
+    >();
     this.families.forEach((fi, f) => {
       for (const [p, pattern] of (patterns[f] ?? []).entries()) {
-        let scan = scans.get(fi.family.text);
+        const contiguous =
+          drops !== "" && fi.family.drops === undefined && fi.family.text === asIs && !holdsDropped(pattern);
+        const key = fi.family.drops !== undefined || contiguous ? drops : fi.family.text;
+        let scan = scans.get(key);
         if (!scan) {
-          scan = { list: [], owner: [], drops: fi.family.drops ?? "" };
-          scans.set(fi.family.text, scan);
+          const dropping = FAMILIES.find((g) => g.drops === drops) as Family;
+          scan =
+            key === drops
+              ? { text: dropping.text, list: [], owner: [], drops }
+              : { text: fi.family.text, list: [], owner: [], drops: "" };
+          scans.set(key, scan);
         }
-        const o: Owner = { fi, p, length: pattern.length, pending: [], next: 0 };
+        const o: Owner = { fi, p, length: pattern.length, contiguous, pending: [], next: 0 };
         fi.owners[p] = o;
         scan.list.push(pattern);
         scan.owner.push(o);
       }
     });
-    const active: Scan[] = [...scans].map(([text, scan]) => ({
-      text,
+    const active: Scan[] = [...scans.values()].map((scan) => ({
+      text: scan.text,
       drops: scan.drops !== "",
       owner: scan.owner,
       // A family that drops code units is scanned in the lower-cased text, passing over them.
@@ -612,9 +636,11 @@ export class ProvenanceIndex implements ProvenanceSource {
         const present = new Set<Owner>();
         for (const t of texts) {
           const lower = t.toLowerCase();
-          for (const { owner: own, automaton } of active) {
-            automaton.scan(lower, (k) => {
-              present.add(own[k] as Owner);
+          for (const { owner: own, automaton, drops: skips } of active) {
+            automaton.scan(lower, (k, end) => {
+              const o = own[k] as Owner;
+              if (o.contiguous && end - hitStart(lower, end, o.length, skips) + 1 !== o.length) return;
+              present.add(o);
             });
           }
           if (unfolds.length > 0 && FOLD.test(t)) {
@@ -670,14 +696,15 @@ export class ProvenanceIndex implements ProvenanceSource {
         automaton.scan(lower, (k, end) => {
           const o = owner[k] as Owner;
           if (only && !only.has(o)) return;
+          const start = drops ? hitStart(lower, end, o.length, true) : end - o.length + 1;
+          if (o.contiguous && end - start + 1 !== o.length) return;
           let lvl = unit.level;
           let span: InjectionSpan | undefined;
           if (unit.detect) {
             unit.spans ??= spansOf(event, unit.text);
             if (unit.spans.length > 0) {
               // When lower-casing changed the length, offsets are unreliable: spanAt takes any span.
-              const start = same ? hitStart(lower, end, o.length, drops) : 0;
-              span = spanAt(unit.spans, start, end, undefined, same);
+              span = spanAt(unit.spans, same ? start : 0, end, undefined, same);
               if (span) lvl = LEVEL.injected;
             }
           }
