@@ -108,8 +108,8 @@ class Postings {
 }
 
 /**
- * The key of the 8 code units of `text` at `i`, from the numbers of its two halves
- * ({@link gramAt}): a 32-bit hash, so two substrings with the same key are only candidates.
+ * The key of 8 code units from the numbers of their two halves ({@link gramAt}): a 32-bit hash,
+ * so two substrings with the same key are only candidates.
  */
 function longKeyOf(first: number, second: number): number {
   let h = Math.imul(first ^ Math.imul(second, 0x9e3779b1), 0x85ebca6b);
@@ -219,7 +219,7 @@ function holds(entry: Entry, slot: number, pattern: string, unfolded: boolean): 
  * policy of the session. Follows the trace's `events` array as it grows (append only); new
  * events are indexed at the next search. Assistant messages are no source for any policy and are
  * not indexed. Memory: the normalised texts (a few copies of the content), about 4 bytes per
- * distinct 4-gram of each event and 3 to 6 bytes per code unit of its text for the 8-grams.
+ * distinct 4-gram of each event and about 3 to 8 bytes per code unit of its text for the 8-grams.
  */
 export class ContentIndex {
   private readonly entries: (Entry | undefined)[] = [];

@@ -291,10 +291,14 @@ interface Owner {
   next: number;
 }
 
-/** One automaton over the patterns of the families that normalise content alike. */
+/**
+ * One automaton over the patterns of the families that normalise content alike (and, in the scan
+ * that passes over separators, the patterns of families that keep content as it is but hold no
+ * separator, see {@link Owner.contiguous}).
+ */
 interface Scan {
   text: Family["text"];
-  /** The code units the family's text drops, which the automaton passes over in the lower-cased text. */
+  /** Whether the automaton passes over the code units a family's text drops, in the lower-cased text. */
   drops: boolean;
   owner: Owner[];
   automaton: AhoCorasick;
