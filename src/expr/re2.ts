@@ -78,6 +78,7 @@ export function compilePattern(source: string, maxWork: number = MAX_MATCH_WORK)
       `pattern compiles to ${instructions} RE2 instructions, over the limit of ${MAX_PATTERN_INSTRUCTIONS}`,
     );
   }
+  const required = prefilterOf(re);
   return {
     source,
     instructions,
@@ -89,8 +90,137 @@ export function compilePattern(source: string, maxWork: number = MAX_MATCH_WORK)
             `is ${work} units of work, over the match budget of ${maxWork}: not run`,
         );
       }
+      if (required && !required(text)) return false;
       return re.test(text);
     },
+  };
+}
+
+/**
+ * The prefilter {@link compilePattern} puts in front of a pattern (see {@link requiredRun}), or
+ * undefined when it has none: exported for tests, which check that it never refuses a text RE2
+ * matches.
+ */
+export function prefilterOf(re: RE2JS): ((text: string) => boolean) | undefined {
+  return requiredRun(re.re2().prog as unknown as Prog);
+}
+
+/** The parts of RE2JS's compiled program that {@link requiredRun} reads (not exported as types). */
+interface Inst {
+  op: number;
+  out: number;
+  arg: number;
+  matchRune(rune: number): boolean;
+}
+interface Prog {
+  start: number;
+  inst: Inst[];
+}
+
+/** Largest program analysed for a prefilter: the analysis is quadratic in its size. */
+const MAX_PREFILTER_INSTRUCTIONS = 256;
+/** Longest run of required code points a prefilter checks. */
+const MAX_RUN = 8;
+
+/**
+ * A prefilter from RE2's own program: the longest run of consecutive character instructions
+ * that every match passes through (`(?i)\byes\b` gives y, e, s, each case-folded as RE2 folds
+ * it), as a test that is false only for a text that holds no such run of code points, which
+ * therefore cannot match. RE2JS prefilters plain literals itself but leaves case-folded ones out,
+ * and its DFA costs far more per character than this scan. Each instruction decides membership
+ * with its own `matchRune`, so case folding and classes are RE2's.
+ * @returns undefined when the program has no such run worth testing (a lone broad class such as
+ *   `\S`), is too large to analyse, or is not shaped as expected.
+ */
+function requiredRun(prog: Prog): ((text: string) => boolean) | undefined {
+  const insts = prog.inst;
+  const kind = (insts[0] as { constructor?: Record<string, unknown> } | undefined)?.constructor;
+  const op = (name: string): number | undefined =>
+    typeof kind?.[name] === "number" ? (kind[name] as number) : undefined;
+  const [ALT, ALT_MATCH, CAPTURE, EMPTY_WIDTH, NOP, MATCH, FAIL, RUNE, RUNE1] = [
+    "ALT",
+    "ALT_MATCH",
+    "CAPTURE",
+    "EMPTY_WIDTH",
+    "NOP",
+    "MATCH",
+    "FAIL",
+    "RUNE",
+    "RUNE1",
+  ].map(op);
+  if ([ALT, ALT_MATCH, CAPTURE, EMPTY_WIDTH, NOP, MATCH, FAIL, RUNE, RUNE1].includes(undefined))
+    return undefined;
+  if (insts.length > MAX_PREFILTER_INSTRUCTIONS) return undefined;
+  const isRune = (i: Inst) => i.op === RUNE || i.op === RUNE1;
+  const next = (pc: number): number[] => {
+    const i = insts[pc] as Inst;
+    if (i.op === ALT || i.op === ALT_MATCH) return [i.out, i.arg];
+    if (i.op === MATCH || i.op === FAIL) return [];
+    return [i.out];
+  };
+  // Whether some path from the start reaches MATCH without passing instruction `skip`.
+  const matchesWithout = (skip: number): boolean => {
+    const seen = new Uint8Array(insts.length);
+    const stack = [prog.start];
+    while (stack.length > 0) {
+      const pc = stack.pop() as number;
+      if (pc === skip || pc < 0 || pc >= insts.length || seen[pc] === 1) continue;
+      seen[pc] = 1;
+      if ((insts[pc] as Inst).op === MATCH) return true;
+      stack.push(...next(pc));
+    }
+    return false;
+  };
+  // The next character instruction after `pc` on the only path from it, if there is one.
+  const following = (pc: number): number | undefined => {
+    let at = (insts[pc] as Inst).out;
+    for (let steps = 0; steps < insts.length; steps++) {
+      const i = insts[at];
+      if (!i) return undefined;
+      if (isRune(i)) return at;
+      if (i.op !== NOP && i.op !== CAPTURE && i.op !== EMPTY_WIDTH) return undefined;
+      at = i.out;
+    }
+    return undefined;
+  };
+  let best: number[] = [];
+  for (const [pc, i] of insts.entries()) {
+    if (!isRune(i) || matchesWithout(pc)) continue;
+    // Every match passes `pc`, and from it the path to the next character instructions does not
+    // branch: those are required too, right after it.
+    const run = [pc];
+    for (let n = following(pc); n !== undefined && run.length < MAX_RUN; n = following(n)) run.push(n);
+    if (run.length > best.length) best = run;
+  }
+  if (best.length === 0) return undefined;
+  const members = best.map((pc) => {
+    const i = insts[pc] as Inst;
+    const ascii = new Uint8Array(128);
+    for (let c = 0; c < 128; c++) ascii[c] = i.matchRune(c) ? 1 : 0;
+    return { ascii, inst: i };
+  });
+  // A single broad class (`\S`, `.`) lets nearly every text through: not worth a pass.
+  const first = members[0] as (typeof members)[number];
+  if (best.length === 1 && first.ascii.reduce((a, b) => a + b, 0) > 16) return undefined;
+  const has = (m: (typeof members)[number], cp: number) =>
+    cp < 128 ? m.ascii[cp] === 1 : m.inst.matchRune(cp);
+  return (text) => {
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 128 && first.ascii[c] === 0) continue;
+      let at = i;
+      let all = true;
+      for (const m of members) {
+        const cp = text.codePointAt(at);
+        if (cp === undefined || !has(m, cp)) {
+          all = false;
+          break;
+        }
+        at += cp > 0xffff ? 2 : 1;
+      }
+      if (all) return true;
+    }
+    return false;
   };
 }
 

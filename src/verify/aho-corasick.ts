@@ -9,6 +9,8 @@ interface DenseTable {
   ascii: Int32Array;
   /** Class of each other code unit that occurs in a pattern. */
   other: Map<number, number>;
+  /** Class of the skipped code units (see the constructor's `skip`), whose row entry is the state itself; -1 without any. */
+  skipClass: number;
 }
 
 /** Code-unit order, the order of `label` within a state's children. */
@@ -52,15 +54,35 @@ export class AhoCorasick {
    * (docs/performance.md).
    */
   private readonly dense: DenseTable | undefined;
+  /** The skipped code units below 128 (1 when skipped), and the others; undefined when none are. */
+  private readonly skipAscii: Uint8Array | undefined;
+  private readonly skipOther: ReadonlySet<number>;
 
   /**
    * @param denseLimit most cells of the table form; above it the automaton scans with its trie
    *   (0 forces that, for tests of both forms).
+   * @param skip code units a scan passes over as if the text did not hold them: scanning a text is
+   *   then scanning the text with them removed, without building that copy, and the `end` a scan
+   *   reports is an offset in the text as given. A pattern holding one of them never matches.
    */
   constructor(
     readonly patterns: readonly string[],
     denseLimit = DENSE_LIMIT,
+    skip = "",
   ) {
+    if (skip === "") {
+      this.skipAscii = undefined;
+      this.skipOther = new Set();
+    } else {
+      this.skipAscii = new Uint8Array(128);
+      const other = new Set<number>();
+      for (let i = 0; i < skip.length; i++) {
+        const c = skip.charCodeAt(i);
+        if (c < 128) this.skipAscii[c] = 1;
+        else other.add(c);
+      }
+      this.skipOther = other;
+    }
     const n = patterns.length;
     const text = (position: number): string => patterns[order[position] as number] as string;
     const order = Int32Array.from(
@@ -175,7 +197,13 @@ export class AhoCorasick {
       } else if (!other.has(c)) other.set(c, width++);
       if (this.size * width > limit) return undefined;
     }
+    const skipClass = this.skipAscii ? width++ : -1;
     if (this.size * width > limit) return undefined;
+    if (this.skipAscii) {
+      // A skipped code unit leaves the state as it is, whatever edge a pattern may have on it.
+      for (let c = 0; c < 128; c++) if (this.skipAscii[c] === 1) ascii[c] = skipClass;
+      for (const c of this.skipOther) other.set(c, skipClass);
+    }
     const classOf = (c: number): number => (c < 128 ? (ascii[c] as number) : (other.get(c) ?? 0));
     const table = new Int32Array(this.size * width);
     for (let s = 0; s < this.size; s++) {
@@ -185,10 +213,13 @@ export class AhoCorasick {
         const f = (this.fail[s] as number) * width;
         table.copyWithin(row, f, f + width);
       }
-      for (let t = this.childStart[s] as number; t < (this.childStart[s + 1] as number); t++)
-        table[row + classOf(this.label[t] as number)] = t;
+      for (let t = this.childStart[s] as number; t < (this.childStart[s + 1] as number); t++) {
+        const k = classOf(this.label[t] as number);
+        if (k !== skipClass) table[row + k] = t;
+      }
+      if (skipClass !== -1) table[row + skipClass] = s;
     }
-    return { table, width, ascii, other };
+    return { table, width, ascii, other, skipClass };
   }
 
   /**
@@ -199,17 +230,31 @@ export class AhoCorasick {
     const { terminal, dict } = this;
     let s = 0;
     if (this.dense) {
-      const { table, width, ascii, other } = this.dense;
+      const { table, width, ascii, other, skipClass } = this.dense;
+      if (skipClass === -1) {
+        for (let i = 0; i < text.length; i++) {
+          const c = text.charCodeAt(i);
+          s = table[s * width + (c < 128 ? (ascii[c] as number) : (other.get(c) ?? 0))] as number;
+          if (terminal[s] === -1 && dict[s] === -1) continue;
+          this.reportAll(s, found, i);
+        }
+        return;
+      }
       for (let i = 0; i < text.length; i++) {
         const c = text.charCodeAt(i);
-        s = table[s * width + (c < 128 ? (ascii[c] as number) : (other.get(c) ?? 0))] as number;
+        const k = c < 128 ? (ascii[c] as number) : (other.get(c) ?? 0);
+        // The state stays, and its matches were reported at the code unit that reached it.
+        if (k === skipClass) continue;
+        s = table[s * width + k] as number;
         if (terminal[s] === -1 && dict[s] === -1) continue;
         this.reportAll(s, found, i);
       }
       return;
     }
+    const { skipAscii, skipOther } = this;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
+      if (skipAscii && (c < 128 ? skipAscii[c] === 1 : skipOther.has(c))) continue;
       for (;;) {
         const t = this.child(s, c);
         if (t !== -1) {

@@ -84,13 +84,16 @@ export function contentLeaves(value: unknown, path: PathStep[] = [], out: Conten
   } else if (value instanceof Map) {
     for (const [k, v] of value) {
       const key = String(k);
-      out.push({ path: [...path, key], text: key, key: true });
-      contentLeaves(v, [...path, key], out);
+      // The key and its value share one path array (no leaf's path is changed after the walk).
+      const at = [...path, key];
+      out.push({ path: at, text: key, key: true });
+      contentLeaves(v, at, out);
     }
   } else if (value !== null && typeof value === "object") {
     for (const [key, v] of Object.entries(value)) {
-      out.push({ path: [...path, key], text: key, key: true });
-      contentLeaves(v, [...path, key], out);
+      const at = [...path, key];
+      out.push({ path: at, text: key, key: true });
+      contentLeaves(v, at, out);
     }
   }
   return out;

@@ -2,8 +2,9 @@
  * Provenance of a trace that grows one event at a time (the live guard, src/guard/guard.ts): the
  * same answers as {@link ProvenanceIndex} on the trace as it stands, at a cost per call that does
  * not grow with the session. Content is normalised once per family when it is observed and
- * indexed by the 4-grams of its text without separators; a lookup searches only the call's own
- * values, only in the events that hold the looked-up 4-grams of them, confirms each hit on the
+ * indexed by the 4-grams and 8-grams of its text without separators; a lookup searches only the
+ * call's own values, only in the events that hold the looked-up grams of them (the 8-grams for
+ * values long enough, whose lists stay short however long the session), confirms each hit on the
  * text, and remembers per value how far it has searched.
  */
 
@@ -40,6 +41,8 @@ const MAX_GRAMS = 8;
 /** The distinct content normalisations of the families, and the one of each family. */
 const SLOTS: readonly Family["text"][] = [...new Set(FAMILIES.map((f) => f.text))];
 const SLOT_OF: readonly number[] = FAMILIES.map((f) => SLOTS.indexOf(f.text));
+/** The slot of the `plain` family: content lower-cased, nothing else. */
+const PLAIN_SLOT = SLOT_OF[FAMILIES.findIndex((f) => f.name === "plain")] as number;
 /**
  * The normalisation content is indexed in: the `spacing` family's, lower case without
  * separators. One index serves every family: a text that holds a pattern holds it once both are
@@ -104,6 +107,97 @@ class Postings {
   }
 }
 
+/**
+ * The key of 8 code units from the numbers of their two halves ({@link gramAt}): a 32-bit hash,
+ * so two substrings with the same key are only candidates.
+ */
+function longKeyOf(first: number, second: number): number {
+  let h = Math.imul(first ^ Math.imul(second, 0x9e3779b1), 0x85ebca6b);
+  h ^= h >>> 15;
+  return Math.imul(h, 0xc2b2ae35) ^ (h >>> 13);
+}
+
+/** Length of the long keys: two 4-grams. */
+const LONG = 2 * GRAM;
+/**
+ * Shortest pattern looked up by its long keys: content is indexed by the long key at every
+ * GRAM-th offset of a text only, so a pattern holds a whole indexed one, at whichever offset
+ * it occurs, from LONG + GRAM - 1 code units on.
+ */
+const LONG_PATTERN = LONG + GRAM - 1;
+/** A bucket this small is read without looking for a rarer key. */
+const FEW = 2;
+
+/**
+ * Postings of 32-bit keys in flat arrays: per hash bucket a chain of (key, seq) entries, newest
+ * first, so that a list is read from its end back to a given seq and a rare key costs a few
+ * reads whatever the length of the session. About 12 bytes per entry and no object per key: the
+ * keys of 8 code units are nearly all distinct, which a map of lists would pay for per key.
+ */
+class Chains {
+  /** Per bucket: 1 + its newest entry (0 when empty), then its number of entries. */
+  private buckets = new Int32Array(2 * 1024);
+  /** Per entry: its key, its seq, and the entry before it in its bucket (-1 at the end). */
+  private cells = new Int32Array(3 * 1024);
+  private n = 0;
+
+  private get mask(): number {
+    return (this.buckets.length >>> 1) - 1;
+  }
+
+  /** Adds `seq` to the list of `key` (seqs come in ascending order; a repeat is dropped). */
+  add(key: number, seq: number): void {
+    const { buckets, cells } = this;
+    const head = (buckets[2 * (key & this.mask)] as number) - 1;
+    if (head >= 0 && cells[3 * head + 1] === seq && cells[3 * head] === key) return;
+    if (3 * this.n === cells.length) {
+      const grown = new Int32Array(cells.length * 2);
+      grown.set(cells);
+      this.cells = grown;
+    }
+    // Two entries per bucket at most on average: past that the buckets double.
+    if (this.n >= buckets.length) this.rehash(buckets.length);
+    this.link(this.n++, key, seq);
+  }
+
+  /** Puts entry `e` at the head of its key's bucket. */
+  private link(e: number, key: number, seq: number): void {
+    const b = 2 * (key & this.mask);
+    const { buckets, cells } = this;
+    cells[3 * e] = key;
+    cells[3 * e + 1] = seq;
+    cells[3 * e + 2] = (buckets[b] as number) - 1;
+    buckets[b] = e + 1;
+    buckets[b + 1] = (buckets[b + 1] as number) + 1;
+  }
+
+  private rehash(size: number): void {
+    this.buckets = new Int32Array(2 * size);
+    // In insertion order, so that every chain stays newest first.
+    for (let e = 0; e < this.n; e++)
+      this.link(e, this.cells[3 * e] as number, this.cells[3 * e + 1] as number);
+  }
+
+  /** At least the number of entries of `key` (those of its bucket). */
+  count(key: number): number {
+    return this.buckets[2 * (key & this.mask) + 1] as number;
+  }
+
+  /** Pushes the seqs at or after `from` in the list of `key`, descending, each once. */
+  collect(key: number, from: number, out: number[]): void {
+    const { cells } = this;
+    for (
+      let e = (this.buckets[2 * (key & this.mask)] as number) - 1;
+      e >= 0;
+      e = cells[3 * e + 2] as number
+    ) {
+      const seq = cells[3 * e + 1] as number;
+      if (seq < from) return;
+      if (cells[3 * e] === key && out[out.length - 1] !== seq) out.push(seq);
+    }
+  }
+}
+
 /** The content of one event, normalised once. */
 interface Entry {
   event: MessageEvent | ToolResultEvent;
@@ -121,14 +215,19 @@ function holds(entry: Entry, slot: number, pattern: string, unfolded: boolean): 
 
 /**
  * The content of one session's trace, normalised per family and indexed by the 4-grams of its
- * text without separators ({@link STRIP}), for every policy of the session. Follows the trace's
- * `events` array as it grows (append only); new events are indexed at the next search.
- * Assistant messages are no source for any policy and are not indexed. Memory: the normalised
- * texts (a few copies of the content) and about 4 bytes per distinct 4-gram of each event.
+ * text without separators ({@link STRIP}), and by its 8-grams at every fourth offset, for every
+ * policy of the session. Follows the trace's `events` array as it grows (append only); new
+ * events are indexed at the next search. Assistant messages are no source for any policy and are
+ * not indexed. Memory: the normalised texts (a few copies of the content), about 4 bytes per
+ * distinct 4-gram of each event and about 3 to 8 bytes per code unit of its text for the 8-grams.
  */
 export class ContentIndex {
   private readonly entries: (Entry | undefined)[] = [];
   private readonly grams = new Map<number, Postings>();
+  /** The long keys at every GRAM-th offset of each text, for patterns of LONG_PATTERN code units and more. */
+  private readonly long = new Chains();
+  /** The 4-gram numbers of the text being indexed (reused). */
+  private numbers = new Int32Array(256);
   /** Events indexed so far. */
   private indexed = 0;
   /** The last answer of {@link candidates}. */
@@ -155,8 +254,11 @@ export class ContentIndex {
       const map = this.grams;
       for (const text of lower) {
         const stripped = STRIP(text);
+        if (this.numbers.length < stripped.length) this.numbers = new Int32Array(stripped.length * 2);
+        const numbers = this.numbers;
         for (let i = 0; i + GRAM <= stripped.length; i++) {
           const g = gramAt(stripped, i);
+          numbers[i] = g;
           let list = map.get(g);
           if (!list) {
             list = new Postings();
@@ -164,6 +266,8 @@ export class ContentIndex {
           }
           list.push(event.seq);
         }
+        for (let i = 0; i + LONG <= stripped.length; i += GRAM)
+          this.long.add(longKeyOf(numbers[i] as number, numbers[i + GRAM] as number), event.seq);
       }
     }
     return this.indexed;
@@ -193,6 +297,10 @@ export class ContentIndex {
   }
 
   private collect(pattern: string, from: number, out: number[]): void {
+    if (pattern.length >= LONG_PATTERN) {
+      this.collectLong(pattern, from, out);
+      return;
+    }
     const map = this.grams;
     if (pattern.length < GRAM) {
       // No 4-gram to look up (no value that reaches a lookup is this short): every event.
@@ -235,49 +343,80 @@ export class ContentIndex {
       if (all) out.push(seq);
     }
   }
-}
 
-/** A unit of an event read by units, with its text lower-cased. */
-interface UnitText {
-  unit: Unit;
-  lower: string;
-  /** Offset maps per slot (see offsetMap), when the unit has detector spans. */
-  map: (Int32Array | undefined)[];
+  /**
+   * The candidates of a pattern of LONG_PATTERN code units or more: wherever it occurs, it holds
+   * a whole long key at one of its first GRAM offsets (the one that falls on an indexed offset of
+   * the text). So for each of those offsets the events that hold its rarest long key, all of them
+   * together, include every event that holds the pattern. A long key is nearly as rare as the
+   * substrings it stands for, so the lists read stay short whatever the length of the session.
+   */
+  private collectLong(pattern: string, from: number, out: number[]): void {
+    const long = this.long;
+    const found: number[] = [];
+    for (let start = 0; start < GRAM; start++) {
+      let best = 0;
+      let fewest = Number.POSITIVE_INFINITY;
+      // From the end: identifiers share their prefixes (a country and bank code) more than
+      // their ends. A list of a few entries is as good as any: each count read is a cache miss.
+      const last = start + Math.floor((pattern.length - LONG - start) / GRAM) * GRAM;
+      for (let i = last; i >= start; i -= GRAM) {
+        const key = longKeyOf(gramAt(pattern, i), gramAt(pattern, i + GRAM));
+        const n = long.count(key);
+        if (n < fewest) {
+          best = key;
+          fewest = n;
+          if (n <= FEW) break;
+        }
+      }
+      if (fewest > 0) long.collect(best, from, found);
+    }
+    found.sort((a, b) => a - b);
+    for (const seq of found) if (out[out.length - 1] !== seq) out.push(seq);
+  }
 }
 
 /**
  * The units of one event, and per slot their normalised texts joined in order into one string
- * (one search, in one block of memory, instead of one per leaf), unit j at `starts[j]`.
+ * (one search, in one block of memory, instead of one per leaf), unit j at `starts[j]`. Kept for
+ * the session, so nothing else per unit is: a hit recomputes what it needs from the unit's text.
  */
 interface EventUnits {
-  units: UnitText[];
-  joined: ({ text: string; starts: number[]; ends: number[] } | undefined)[];
+  units: Unit[];
+  joined: { text: string; starts: number[]; ends: number[] }[];
+  /**
+   * Whether each unit's lower-cased text occurs in the event's lower-cased raw text (JSON without
+   * escapes, YAML without folds or quotes): then a unit holding a pattern implies the raw text
+   * holds it, in every family, and the raw text need not be searched first.
+   */
+  inRaw: boolean;
 }
 
-/** The units' texts of one slot joined (see {@link EventUnits}), built once. */
-function joinedIn(units: UnitText[], joined: EventUnits["joined"], slot: number) {
-  let all = joined[slot];
-  if (!all) {
-    const normalise = SLOTS[slot] as Family["text"];
-    const starts: number[] = [];
-    const ends: number[] = [];
-    let at = 0;
-    const texts = units.map((u) => {
-      const t = normalise(u.lower);
-      starts.push(at);
-      ends.push(at + t.length);
-      at += t.length + 1;
-      return t;
+/** The joined texts of units in every slot (see {@link EventUnits}), each unit lower-cased once. */
+function joinUnits(units: Unit[]): EventUnits["joined"] {
+  const parts = SLOTS.map(() => ({
+    texts: [] as string[],
+    starts: [] as number[],
+    ends: [] as number[],
+    at: 0,
+  }));
+  for (const unit of units) {
+    const lower = unit.text.toLowerCase();
+    SLOTS.forEach((normalise, slot) => {
+      const part = parts[slot] as (typeof parts)[number];
+      const t = normalise(lower);
+      part.texts.push(t);
+      part.starts.push(part.at);
+      part.ends.push(part.at + t.length);
+      part.at += t.length + 1;
     });
-    all = { text: texts.join("\u0000"), starts, ends };
-    joined[slot] = all;
   }
-  return all;
+  return parts.map(({ texts, starts, ends }) => ({ text: texts.join("\u0000"), starts, ends }));
 }
 
 /** What one pattern of one family is known to hold: earliest hit per level, as far as searched. */
 interface PatternState {
-  earliest: Int32Array;
+  earliest: number[];
   detail: (Detail | undefined)[];
   /** The events before this seq have been searched. */
   next: number;
@@ -311,7 +450,14 @@ export class IncrementalProvenance implements ProvenanceSource {
   ) {
     this.byUnits = readsAnyByUnits(policy);
     this.table = {
-      first: (f, pattern, level) => this.state(f, pattern).earliest[level] as number,
+      cleared: (f, pattern, before) => {
+        const e = this.state(f, pattern).earliest[LEVEL.trusted] as number;
+        return e !== -1 && e < before;
+      },
+      first: (f, pattern, level, before) => {
+        const e = this.state(f, pattern).earliest[level] as number;
+        return e < before ? e : -1;
+      },
       detail: (f, pattern, level) => this.state(f, pattern).detail[level],
     };
   }
@@ -335,8 +481,7 @@ export class IncrementalProvenance implements ProvenanceSource {
       // marks its text, and the detector is the dear part: such a result waits for a lookup
       // that needs it (one whose value occurs in its text), as in the batch index.
       if (event.type === "tool_result" && this.policy.fieldRules(event.tool).length === 0) continue;
-      const { units, joined } = this.unitsAt(event, level);
-      for (const slot of SLOTS.keys()) joinedIn(units, joined, slot);
+      this.unitsAt(event, level);
     }
   }
 
@@ -349,7 +494,7 @@ export class IncrementalProvenance implements ProvenanceSource {
     const map = this.patterns[f] as Map<string, PatternState>;
     let st = map.get(pattern);
     if (!st) {
-      st = { earliest: new Int32Array(4).fill(-1), detail: [], next: 0, done: false };
+      st = { earliest: [-1, -1, -1, -1], detail: [], next: 0, done: false };
       map.set(pattern, st);
     }
     const end = this.content.sync();
@@ -371,32 +516,40 @@ export class IncrementalProvenance implements ProvenanceSource {
       if (level < 0) continue;
       if (this.byUnits && readsByUnits(this.policy, event, level)) {
         // Read by units only when the value occurs in the event's text, as the batch index does.
-        if (!holds(entry, slot, pattern, true)) continue;
+        // Units built already (at prepare) may spare the search of the raw text; others are not
+        // built for a value the raw text does not hold.
+        if (!this.units[seq]?.inRaw && !holds(entry, slot, pattern, true)) continue;
         const { units, joined } = this.unitsAt(event, level);
-        const all = joinedIn(units, joined, slot);
-        const { text, starts, ends } = all;
-        let j = 0;
+        const { text, starts, ends } = joined[slot] as EventUnits["joined"][number];
         for (let i = text.indexOf(pattern); i !== -1; i = text.indexOf(pattern, i + 1)) {
-          // Occurrences come in order, so the unit holding one is found by walking forward.
-          while (j + 1 < starts.length && (starts[j + 1] as number) <= i) j++;
+          // The unit holding an occurrence: the last one starting at or before it.
+          let lo = 0;
+          let hi = starts.length - 1;
+          while (lo < hi) {
+            const m = (lo + hi + 1) >>> 1;
+            if ((starts[m] as number) <= i) lo = m;
+            else hi = m - 1;
+          }
+          const j = lo;
           // One that runs past its unit's end spans two leaves: no leaf holds it.
           if (i + pattern.length > (ends[j] as number)) continue;
-          const u = units[j] as UnitText;
+          const unit = units[j] as Unit;
           const local = i - (starts[j] as number);
-          let lvl = u.unit.level;
+          let lvl = unit.level;
           let span: InjectionSpan | undefined;
-          if (u.unit.detect) {
-            u.unit.spans ??= spansOf(event, u.unit.text);
-            if (u.unit.spans.length > 0) {
-              if (!(slot in u.map)) u.map[slot] = offsetMap(normalise, u.unit.text, u.lower);
-              const same = u.lower.length === u.unit.text.length;
-              span = spanAt(u.unit.spans, local, local + pattern.length - 1, u.map[slot], same);
+          if (unit.detect) {
+            unit.spans ??= spansOf(event, unit.text);
+            if (unit.spans.length > 0) {
+              const lower = unit.text.toLowerCase();
+              const map = offsetMap(normalise, unit.text, lower);
+              const same = lower.length === unit.text.length;
+              span = spanAt(unit.spans, local, local + pattern.length - 1, map, same);
               if (span) lvl = LEVEL.injected;
             }
           }
           if (st.earliest[lvl] === -1) {
             st.earliest[lvl] = seq;
-            st.detail[lvl] = { unit: u.unit, span };
+            st.detail[lvl] = { unit, span };
           }
         }
       } else if (st.earliest[level] === -1 && holds(entry, slot, pattern, false)) {
@@ -411,13 +564,15 @@ export class IncrementalProvenance implements ProvenanceSource {
   private unitsAt(event: MessageEvent | ToolResultEvent, level: number): EventUnits {
     let units = this.units[event.seq];
     if (!units) {
+      const list = unitsOf(this.policy, event, level);
+      const raw = this.content.entry(event.seq).raw[PLAIN_SLOT] as string[];
       units = {
-        units: unitsOf(this.policy, event, level).map((unit) => ({
-          unit,
-          lower: unit.text.toLowerCase(),
-          map: [],
-        })),
-        joined: [],
+        units: list,
+        joined: joinUnits(list),
+        inRaw: list.every((u) => {
+          const lower = u.text.toLowerCase();
+          return raw.some((t) => t.includes(lower));
+        }),
       };
       this.units[event.seq] = units;
     }

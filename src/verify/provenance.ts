@@ -38,6 +38,14 @@ export function normaliseValue(value: string): string {
 const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//;
 /** What people put between the groups of an IBAN, a card or a phone number. */
 const SEPARATORS = /[\s\-()]+/g;
+/**
+ * Every code unit {@link SEPARATORS} matches: ECMAScript's WhiteSpace and LineTerminator (its
+ * `\s`, ECMA-262 "CharacterClassEscape"), `-`, `(` and `)`. A test compares it with the
+ * expression over all code units.
+ */
+export const SEPARATOR_UNITS =
+  "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" +
+  "\u2028\u2029\u202f\u205f\u3000\ufeff-()";
 /** An identifier that spacing may split: letters, digits and a leading `+`, with at least 4 digits. */
 const SPACED_IDENTIFIER = /^\+?[0-9a-z]+$/;
 
@@ -52,6 +60,11 @@ export interface Family {
   pattern(value: string): string | undefined;
   /** The content's text in this family, from the text already lower-cased (done once for all families). */
   text(lower: string): string;
+  /**
+   * The code units `text` removes, when that is all it does: a scan that passes over them in the
+   * lower-cased content finds what a scan of `text(lower)` finds, without the copy.
+   */
+  drops?: string;
 }
 
 /** Lower-cased content as it is: the text of the families that change only the values. */
@@ -88,6 +101,7 @@ export const FAMILIES: readonly Family[] = [
       return core;
     },
     text: (lower) => lower.replace(SEPARATORS, ""),
+    drops: SEPARATOR_UNITS,
   },
 ];
 
@@ -201,7 +215,12 @@ export interface Detail {
 interface FamilyIndex {
   family: Family;
   patterns: Map<string, number>;
-  /** earliest[level][pattern]: seq of the first event of that level holding the pattern, or -1. */
+  /** owners[p]: pattern p as the automaton that looks for it knows it. */
+  owners: Owner[];
+  /**
+   * earliest[level][pattern]: seq of the first event of that level holding the pattern, or -1,
+   * among the events read so far (see {@link Owner.pending}).
+   */
   earliest: Int32Array[];
   /** detail[level][pattern]: where that first hit was (only when content is read by units). */
   detail: (Detail | undefined)[][];
@@ -224,9 +243,18 @@ const COUNTED: Record<ProvenanceLevel, readonly ProvenanceLevel[]> = {
   unknown: ["injected", "untrusted", "unknown"],
 };
 
-/** Whitespace, `-`, `(` and `)`: the characters {@link SEPARATORS} removes, one at a time. */
-function isSeparator(c: string): boolean {
-  return c === "-" || c === "(" || c === ")" || /\s/.test(c);
+/** The code units of {@link SEPARATOR_UNITS} below 128 (1 each), and the others. */
+const SEPARATOR_ASCII = new Uint8Array(128);
+const SEPARATOR_OTHER = new Set<number>();
+for (let i = 0; i < SEPARATOR_UNITS.length; i++) {
+  const c = SEPARATOR_UNITS.charCodeAt(i);
+  if (c < 128) SEPARATOR_ASCII[c] = 1;
+  else SEPARATOR_OTHER.add(c);
+}
+
+/** Whether a code unit is one that {@link SEPARATORS} removes. */
+function isSeparatorUnit(c: number): boolean {
+  return c < 128 ? SEPARATOR_ASCII[c] === 1 : SEPARATOR_OTHER.has(c);
 }
 
 /**
@@ -239,46 +267,71 @@ export function offsetMap(normalise: Family["text"], text: string, lower: string
   if (lower.length !== text.length) return undefined;
   if (normalise === asIs) return undefined;
   const map: number[] = [];
-  for (let i = 0; i < lower.length; i++) if (!isSeparator(lower[i] as string)) map.push(i);
+  for (let i = 0; i < lower.length; i++) if (!isSeparatorUnit(lower.charCodeAt(i))) map.push(i);
   return Int32Array.from(map);
 }
 
-/** Pattern k of a scan's automaton: pattern p of family fi, `length` code units long. */
+/**
+ * Pattern k of a scan's automaton: pattern p of family fi, `length` code units long, and the
+ * events read by units whose text holds it, which are read leaf by leaf only when a lookup
+ * needs them.
+ */
 interface Owner {
   fi: FamilyIndex;
   p: number;
   length: number;
+  /**
+   * A pattern of a family that reads content as it is, looked for in a scan that passes over
+   * separators: only a hit without any in between counts (its length in the content is its own).
+   */
+  contiguous: boolean;
+  /** Seqs, ascending, of the events read by units whose raw (or unfolded) text holds the pattern. */
+  pending: number[];
+  /** Position in `pending` of the first event that may not have been read yet. */
+  next: number;
 }
 
-/** One automaton over the patterns of the families that normalise content alike. */
+/**
+ * One automaton over the patterns of the families that normalise content alike (and, in the scan
+ * that passes over separators, the patterns of families that keep content as it is but hold no
+ * separator, see {@link Owner.contiguous}).
+ */
 interface Scan {
   text: Family["text"];
+  /** Whether the automaton passes over the code units a family's text drops, in the lower-cased text. */
+  drops: boolean;
   owner: Owner[];
   automaton: AhoCorasick;
 }
 
-/**
- * Where a pattern occurs in a text once the line folds of its serialiser are undone: YAML (as
- * PyYAML writes it) breaks long strings at spaces, so a value of several words ("Riverside View
- * Hotel") can stand in the raw content as `Riverside\n  View Hotel`, and only the parsed leaf
- * holds it whole. Only text with such a fold is scanned again.
- */
-function collectUnfolded(text: string, active: readonly Scan[], out: Set<Owner>): void {
-  if (FOLD.test(text)) collect(text.replace(WHITESPACE_RUN, " "), active, out);
+/** An event read by units whose text holds some pattern, waiting for a lookup that needs it. */
+interface Waiting {
+  event: MessageEvent | ToolResultEvent;
+  level: number;
+  /** The patterns its text holds: only these count when its units are read. */
+  present: Set<Owner>;
 }
 
-/** A line fold of a YAML serialiser, and the whitespace runs that undo it. */
+/**
+ * A line fold of a YAML serialiser, and the whitespace runs that undo it: YAML (as PyYAML writes
+ * it) breaks long strings at spaces, so a value of several words ("Riverside View Hotel") can
+ * stand in the raw content as `Riverside\n  View Hotel`, and only the parsed leaf holds it whole.
+ * Undoing folds changes only whitespace, so only a pattern that holds whitespace, in a family
+ * that keeps whitespace, can occur in the unfolded text and not in the raw one.
+ */
 export const FOLD = /\n[ \t]/;
 export const WHITESPACE_RUN = /\s+/g;
+const HAS_WHITESPACE = /\s/;
 
-/** Adds to `out` every pattern of every scan that occurs in a text. */
-function collect(text: string, active: readonly Scan[], out: Set<Owner>): void {
-  const lower = text.toLowerCase();
-  for (const { text: normalise, owner, automaton } of active) {
-    automaton.scan(normalise(lower), (k) => {
-      out.add(owner[k] as Owner);
-    });
-  }
+/**
+ * The offset in `lower` where a hit of `length` code units that ends at `end` starts: with
+ * `drops`, the automaton passed over separators, which the hit spans but does not count.
+ */
+function hitStart(lower: string, end: number, length: number, drops: boolean): number {
+  if (!drops) return end - length + 1;
+  let i = end;
+  for (let n = 1; n < length; ) if (!isSeparatorUnit(lower.charCodeAt(--i))) n++;
+  return i;
 }
 
 /** Integrity level of a content event for a policy (`-1`: no source at all, an assistant message). */
@@ -362,14 +415,19 @@ export interface ProvenanceSource {
 }
 
 /**
- * The earliest hits of patterns, as a provenance index knows them: for pattern `pattern` of
- * family `FAMILIES[f]` (already normalised by that family) at integrity level `level` (a
- * {@link LEVEL} number), the seq of the first content event holding it, or -1, and where in that
- * event it was (only when the event was read by units). A pattern's hits depend only on the
- * pattern and the content, never on the other argument values of the trace.
+ * The earliest hits of patterns before a call, as a provenance index knows them, for pattern
+ * `pattern` of family `FAMILIES[f]` (already normalised by that family). A pattern's hits depend
+ * only on the pattern and the content, never on the other argument values of the trace.
  */
 export interface HitTable {
-  first(f: number, pattern: string, level: number): number;
+  /** Whether some content event before seq `before` holds the pattern at the trusted level. */
+  cleared(f: number, pattern: string, before: number): boolean;
+  /**
+   * The seq of the first content event before seq `before` holding the pattern at integrity
+   * level `level` (a {@link LEVEL} number), or -1.
+   */
+  first(f: number, pattern: string, level: number, before: number): number;
+  /** Where in its event the hit `first` answered last for this pattern and level was (only for an event read by units). */
   detail(f: number, pattern: string, level: number): Detail | undefined;
 }
 
@@ -377,8 +435,8 @@ export interface HitTable {
  * The lookup of {@link ProvenanceSource} over a table of earliest hits: in some family the value
  * occurs in content at or below `from` before `seq`, and in no family does it occur in earlier
  * trusted content (the user naming `www.x.com` clears `https://www.x.com/`). A string holding a
- * JSON list answers for each element. The table is asked for the trusted level of a pattern
- * first: a table that finds it may leave the other levels of that pattern incomplete.
+ * JSON list answers for each element. The table is asked whether a pattern is cleared first: a
+ * table that finds it so may leave the other levels of that pattern incomplete.
  */
 export function lookupHit(
   table: HitTable,
@@ -396,15 +454,14 @@ export function lookupHit(
     for (const [f, family] of FAMILIES.entries()) {
       const pattern = family.pattern(v.value);
       if (pattern === undefined || pattern.length < MIN_VALUE_LENGTH) continue;
-      const trusted = table.first(f, pattern, LEVEL.trusted);
-      if (trusted !== -1 && trusted < seq) {
+      if (table.cleared(f, pattern, seq)) {
         cleared = true;
         break;
       }
       for (const level of levels) {
-        const s = table.first(f, pattern, LEVEL[level]);
+        const s = table.first(f, pattern, LEVEL[level], seq);
         // Strictest family first: a later family replaces a hit only with an earlier event.
-        if (s !== -1 && s < seq && (found === undefined || s < found.seq))
+        if (s !== -1 && (found === undefined || s < found.seq))
           found = {
             seq: s,
             level,
@@ -447,31 +504,62 @@ export function lookupHit(
  * tool result is scanned by itself at its field's level, and a hit inside a span the injection
  * detector marked is `injected`. Any other policy reads each text whole, as it always did. An
  * event read by units is read so for a value only when the value occurs in its raw text (or in
- * that text with its line folds undone): parsing and the detector cost far more than a scan, and
- * a value's provenance must not depend on the other values of the trace (the live guard, which
- * sees the calls one at a time, gives the same answers: src/verify/incremental.ts).
+ * that text with its line folds undone), and only when a lookup needs it: for a value asked
+ * before a call, the events before that call holding it, in order, until a trusted hit clears it
+ * or the earliest hit at the asked level is known. Parsing and the detector cost far more than a
+ * scan, and a value's provenance must not depend on the other values of the trace (the live
+ * guard, which sees the calls one at a time, gives the same answers: src/verify/incremental.ts).
  */
 export class ProvenanceIndex implements ProvenanceSource {
   private readonly families: FamilyIndex[];
   private readonly events: readonly TraceEvent[];
   private readonly table: HitTable;
+  private readonly active: Scan[];
+  /** The events read by units whose text holds some pattern and that no lookup has read yet, by seq. */
+  private readonly waiting = new Map<number, Waiting>();
 
-  private constructor(patterns: string[][], trace: Trace, policy: CompiledPolicy) {
+  private constructor(
+    patterns: string[][],
+    trace: Trace,
+    private readonly policy: CompiledPolicy,
+  ) {
     this.events = trace.events;
     this.families = FAMILIES.map((family, f) => {
       const list = patterns[f] ?? [];
       return {
         family,
         patterns: new Map(list.map((p, i) => [p, i])),
+        owners: [],
         earliest: LEVEL_NAME.map(() => new Int32Array(list.length).fill(-1)),
         detail: LEVEL_NAME.map(() => []),
       };
     });
+    const owner = (f: number, pattern: string): Owner | undefined => {
+      const fi = this.families[f] as FamilyIndex;
+      const p = fi.patterns.get(pattern);
+      return p === undefined ? undefined : fi.owners[p];
+    };
     this.table = {
-      first: (f, pattern, level) => {
-        const fi = this.families[f] as FamilyIndex;
-        const p = fi.patterns.get(pattern);
-        return p === undefined ? -1 : (fi.earliest[level]?.[p] ?? -1);
+      cleared: (f, pattern, before) => {
+        const o = owner(f, pattern);
+        if (!o) return false;
+        const trusted = o.fi.earliest[LEVEL.trusted] as Int32Array;
+        for (;;) {
+          const e = trusted[o.p] as number;
+          if (e !== -1 && e < before) return true;
+          if (!this.readNext(o, before)) return false;
+        }
+      },
+      first: (f, pattern, level, before) => {
+        const o = owner(f, pattern);
+        if (!o) return -1;
+        const earliest = o.fi.earliest[level] as Int32Array;
+        for (;;) {
+          const e = earliest[o.p] as number;
+          const known = e !== -1 && e < before;
+          // Only an event before the earliest hit known (and before the call) can change it.
+          if (!this.readNext(o, known ? e : before)) return known ? e : -1;
+        }
       },
       detail: (f, pattern, level) => {
         const fi = this.families[f] as FamilyIndex;
@@ -480,26 +568,66 @@ export class ProvenanceIndex implements ProvenanceSource {
       },
     };
     // One automaton per distinct content normalisation; its pattern k is pattern owner[k].p of
-    // family owner[k].fi (one text may be a pattern of several families).
-    const scans = new Map<Family["text"], { list: string[]; owner: Owner[] }>();
+    // family owner[k].fi (one text may be a pattern of several families). A pattern of a family
+    // that reads content as it is, holding none of the code units a dropping family's scan
+    // passes over, is looked for in that scan too, and counts only where its hit is contiguous
+    // in the content: one scan of the text instead of two, for the usual identifier.
+    const drops = FAMILIES.find((f) => f.drops !== undefined)?.drops ?? "";
+    const dropped = new Set([...drops].map((c) => c.charCodeAt(0)));
+    const holdsDropped = (pattern: string): boolean => {
+      for (let i = 0; i < pattern.length; i++) if (dropped.has(pattern.charCodeAt(i))) return true;
+      return false;
+    };
+    const scans = new Map<
+      Family["text"] | string,
+      { text: Family["text"]; list: string[]; owner: Owner[]; drops: string }
+    >();
     this.families.forEach((fi, f) => {
       for (const [p, pattern] of (patterns[f] ?? []).entries()) {
-        let scan = scans.get(fi.family.text);
+        const contiguous =
+          drops !== "" && fi.family.drops === undefined && fi.family.text === asIs && !holdsDropped(pattern);
+        const key = fi.family.drops !== undefined || contiguous ? drops : fi.family.text;
+        let scan = scans.get(key);
         if (!scan) {
-          scan = { list: [], owner: [] };
-          scans.set(fi.family.text, scan);
+          const dropping = FAMILIES.find((g) => g.drops === drops) as Family;
+          scan =
+            key === drops
+              ? { text: dropping.text, list: [], owner: [], drops }
+              : { text: fi.family.text, list: [], owner: [], drops: "" };
+          scans.set(key, scan);
         }
+        const o: Owner = { fi, p, length: pattern.length, contiguous, pending: [], next: 0 };
+        fi.owners[p] = o;
         scan.list.push(pattern);
-        scan.owner.push({ fi, p, length: pattern.length });
+        scan.owner.push(o);
       }
     });
-    const active: Scan[] = [...scans].map(([text, scan]) => ({
-      text,
+    const active: Scan[] = [...scans.values()].map((scan) => ({
+      text: scan.text,
+      drops: scan.drops !== "",
       owner: scan.owner,
-      automaton: new AhoCorasick(scan.list),
+      // A family that drops code units is scanned in the lower-cased text, passing over them.
+      automaton: new AhoCorasick(scan.list, undefined, scan.drops),
     }));
+    this.active = active;
     if (active.length === 0) return;
     const byUnits = readsAnyByUnits(policy);
+    // The patterns that can occur in a text with its folds undone and not in the text itself:
+    // those holding whitespace, in a family that keeps it (one automaton per such scan).
+    const unfolds: { automaton: AhoCorasick; owner: Owner[]; text: Family["text"] }[] = [];
+    if (byUnits) {
+      for (const scan of active) {
+        if (scan.drops) continue;
+        const list: string[] = [];
+        const own: Owner[] = [];
+        for (const [k, pattern] of scan.automaton.patterns.entries()) {
+          if (!HAS_WHITESPACE.test(pattern)) continue;
+          list.push(pattern);
+          own.push(scan.owner[k] as Owner);
+        }
+        if (list.length > 0) unfolds.push({ automaton: new AhoCorasick(list), owner: own, text: scan.text });
+      }
+    }
     for (const event of trace.events) {
       if (event.type === "tool_call") continue;
       const level = eventLevel(policy, event);
@@ -507,19 +635,34 @@ export class ProvenanceIndex implements ProvenanceSource {
       const texts = contentOf(event);
       if (byUnits && readsByUnits(policy, event, level)) {
         // Only the values that occur in the event's text are looked for leaf by leaf (one more
-        // scan of it, parsed once): an event that holds none is not parsed at all.
+        // scan of it, parsed once, when a lookup needs it): an event that holds none is not
+        // parsed at all.
         const present = new Set<Owner>();
         for (const t of texts) {
-          collect(t, active, present);
-          collectUnfolded(t, active, present);
+          const lower = t.toLowerCase();
+          for (const { owner: own, automaton, drops: skips } of active) {
+            automaton.scan(lower, (k, end) => {
+              const o = own[k] as Owner;
+              if (o.contiguous && end - hitStart(lower, end, o.length, skips) + 1 !== o.length) return;
+              present.add(o);
+            });
+          }
+          if (unfolds.length > 0 && FOLD.test(t)) {
+            const unfolded = t.replace(WHITESPACE_RUN, " ").toLowerCase();
+            for (const { automaton, owner: own, text } of unfolds) {
+              automaton.scan(text(unfolded), (k) => {
+                present.add(own[k] as Owner);
+              });
+            }
+          }
         }
         if (present.size === 0) continue;
-        this.scan(event, unitsOf(policy, event, level), active, present);
+        this.waiting.set(event.seq, { event, level, present });
+        for (const o of present) o.pending.push(event.seq);
       } else {
         this.scan(
           event,
           texts.map((text) => ({ text, level })),
-          active,
           null,
         );
       }
@@ -527,33 +670,53 @@ export class ProvenanceIndex implements ProvenanceSource {
   }
 
   /**
-   * Scans units of one event with every automaton, recording per pattern and level the first
-   * event holding it. With `only` (the event is read by units), only those patterns count, and
-   * the unit and detector span of each first hit are kept for evidence.
+   * Reads by units the next event of `o.pending` that has not been read, if its seq is below
+   * `bound`; false when there is none. Reading an event records the hits of every pattern its
+   * text holds, so an event is read at most once.
    */
-  private scan(event: TraceEvent, units: Unit[], active: readonly Scan[], only: Set<Owner> | null): void {
+  private readNext(o: Owner, bound: number): boolean {
+    const { pending } = o;
+    while (o.next < pending.length && !this.waiting.has(pending[o.next] as number)) o.next++;
+    if (o.next >= pending.length || (pending[o.next] as number) >= bound) return false;
+    const w = this.waiting.get(pending[o.next] as number) as Waiting;
+    this.waiting.delete(w.event.seq);
+    o.next++;
+    this.scan(w.event, unitsOf(this.policy, w.event, w.level), w.present);
+    return true;
+  }
+
+  /**
+   * Scans units of one event with every automaton, recording per pattern and level the first
+   * event holding it (events read by units may be read after later ones). With `only` (the event
+   * is read by units), only those patterns count, and the unit and detector span of each first
+   * hit are kept for evidence.
+   */
+  private scan(event: TraceEvent, units: Unit[], only: Set<Owner> | null): void {
+    const seq = event.seq;
     for (const unit of units) {
       const lower = unit.text.toLowerCase();
-      for (const { text: normalise, owner, automaton } of active) {
-        let map: Int32Array | undefined | null = null;
-        automaton.scan(normalise(lower), (k, end) => {
+      const same = lower.length === unit.text.length;
+      for (const { drops, owner, automaton } of this.active) {
+        automaton.scan(lower, (k, end) => {
           const o = owner[k] as Owner;
           if (only && !only.has(o)) return;
+          const start = drops ? hitStart(lower, end, o.length, true) : end - o.length + 1;
+          if (o.contiguous && end - start + 1 !== o.length) return;
           let lvl = unit.level;
           let span: InjectionSpan | undefined;
           if (unit.detect) {
             unit.spans ??= spansOf(event, unit.text);
             if (unit.spans.length > 0) {
-              if (map === null) map = offsetMap(normalise, unit.text, lower);
-              const same = lower.length === unit.text.length;
-              span = spanAt(unit.spans, end - o.length + 1, end, map, same);
+              // When lower-casing changed the length, offsets are unreliable: spanAt takes any span.
+              span = spanAt(unit.spans, same ? start : 0, end, undefined, same);
               if (span) lvl = LEVEL.injected;
             }
           }
           const first = o.fi.earliest[lvl] as Int32Array;
-          if (first[o.p] === -1) {
-            first[o.p] = event.seq;
-            if (only) (o.fi.detail[lvl] as (Detail | undefined)[])[o.p] = { unit, span };
+          const at = first[o.p] as number;
+          if (at === -1 || seq < at) {
+            first[o.p] = seq;
+            (o.fi.detail[lvl] as (Detail | undefined)[])[o.p] = only ? { unit, span } : undefined;
           }
         });
       }

@@ -125,4 +125,43 @@ describe("AhoCorasick", () => {
     expect(found[0]).toBe(1);
     expect(found.reduce((a, b) => a + b, 0)).toBe(2);
   });
+
+  it("with code units to skip, finds in a text what it finds in the text without them, at their ends in the text", () => {
+    const skip = " -\u00a0";
+    const stripped = (text: string) => {
+      const kept: number[] = [];
+      let out = "";
+      for (let i = 0; i < text.length; i++)
+        if (!skip.includes(text[i] as string)) {
+          kept.push(i);
+          out += text[i];
+        }
+      return { out, kept };
+    };
+    const hits = (patterns: string[], text: string, denseLimit?: number, skipped = "") => {
+      const found: string[] = [];
+      new AhoCorasick(patterns, denseLimit, skipped).scan(text, (p, end) => found.push(`${p}@${end}`));
+      return found.sort();
+    };
+    const word = fc.string({ unit: fc.constantFrom("a", "b", "c"), maxLength: 6 });
+    fc.assert(
+      fc.property(
+        fc.array(word, { maxLength: 8 }),
+        fc.string({ unit: fc.constantFrom("a", "b", "c", " ", "-", "\u00a0"), maxLength: 60 }),
+        fc.constantFrom(undefined, 0),
+        (patterns, text, denseLimit) => {
+          const { out, kept } = stripped(text);
+          const expected = hits(patterns, out, denseLimit).map((h) => {
+            const [p, end] = h.split("@");
+            return `${p}@${kept[Number(end)]}`;
+          });
+          expect(hits(patterns, text, denseLimit, skip)).toEqual(expected.sort());
+        },
+      ),
+      { numRuns: 500 },
+    );
+    // A pattern holding a skipped code unit never matches, in either form.
+    expect(hits(["a b", "ab"], "a b", undefined, skip)).toEqual(["1@2"]);
+    expect(hits(["a b", "ab"], "a b", 0, skip)).toEqual(["1@2"]);
+  });
 });

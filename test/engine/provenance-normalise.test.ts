@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { JsonValue } from "../../src/policy/ir.js";
+import { SEPARATOR_UNITS } from "../../src/verify/provenance.js";
 import { lastCall, rules, type Step, trace, verify } from "./helpers.js";
 
 const policy = rules(`  - id: payee_untrusted
@@ -136,5 +137,16 @@ describe("non-matches stay non-matches", () => {
         user("cc alice@example.com"),
       ),
     ).toEqual(["list"]);
+  });
+});
+
+describe("separators", () => {
+  it("SEPARATOR_UNITS is exactly the code units the spacing family's expression removes", () => {
+    const matched: string[] = [];
+    for (let c = 0; c < 0x10000; c++) {
+      const unit = String.fromCharCode(c);
+      if (/[\s\-()]/.test(unit)) matched.push(unit);
+    }
+    expect([...SEPARATOR_UNITS].sort()).toEqual(matched.sort());
   });
 });

@@ -143,6 +143,39 @@ describe("incremental provenance", () => {
     );
   });
 
+  it("batch index: answers do not depend on the order of the lookups (events are read by units as lookups need them)", () => {
+    fc.assert(
+      fc.property(fc.array(ev, { maxLength: 30 }), fc.integer(), (events, seed) => {
+        const b = new TraceBuilder();
+        const calls: number[] = [];
+        events.forEach((e, i) => {
+          const at = `events[${i}]`;
+          if (e.kind === "message") b.message(e.role, e.content, at);
+          else if (e.kind === "result") b.toolResult(null, e.tool, e.content, e.error, at);
+          else calls.push(b.toolCall(null, null, "send_money", { recipient: e.recipient, memo: e.memo }, at));
+        });
+        const whole = b.build("c", "proof", "c");
+        [FIELDS, WHOLE].forEach((p) => {
+          const asked: { value: string; seq: number; from: ProvenanceLevel }[] = [];
+          for (const seq of calls)
+            for (const q of lookups(p, whole.events[seq] as Extract<TraceEvent, { type: "tool_call" }>))
+              asked.push({ ...q, seq });
+          // Shuffled by the seed: late calls may be asked before early ones.
+          const order = asked
+            .map((q, i) => ({ q, key: Math.imul(i + 1, seed | 1) ^ (seed >>> 7) }))
+            .sort((x, y) => x.key - y.key)
+            .map((x) => x.q);
+          const shared = ProvenanceIndex.build(whole, p);
+          for (const q of order)
+            expect(shared.lookup(q.value, q.seq, q.from)).toEqual(
+              ProvenanceIndex.build(whole, p).lookup(q.value, q.seq, q.from),
+            );
+        });
+      }),
+      { numRuns: Number(process.env.GUARD_RUNS ?? 300) },
+    );
+  });
+
   it("does not let a later call change the provenance of an earlier one", () => {
     // The IBAN stands in the result only as a JSON escape: the raw text does not hold it, so the
     // result is not read leaf by leaf for it, whether or not another value (bob's) is looked for.
