@@ -112,3 +112,26 @@ export function sha256Hex(data: string | Uint8Array): string {
 export function digestOf(value: unknown): string {
   return `sha256:${sha256Hex(canonicalJson(value))}`;
 }
+
+/**
+ * The {@link digestOf} of an array whose elements are given one at a time: `sha256:` + hex SHA-256
+ * of the array's canonical JSON (RFC 8785 §3.2.2: `[`, the elements' canonical JSON separated by
+ * `,`, `]`), without the array or its whole JSON ever held in memory.
+ * @throws TypeError from {@link add} as {@link canonicalJson} does (a BigInt, a cycle, undefined).
+ */
+export class CanonicalArrayHash {
+  private readonly hash = createHash("sha256").update("[");
+  private first = true;
+
+  /** Appends one element (an `undefined` element is `null`, as in an array's JSON). */
+  add(value: unknown): void {
+    if (!this.first) this.hash.update(",");
+    this.first = false;
+    this.hash.update(value === undefined ? "null" : canonicalJson(value));
+  }
+
+  /** `sha256:` + lowercase hex; the hash cannot be added to afterwards. */
+  digest(): string {
+    return `sha256:${this.hash.update("]").digest("hex")}`;
+  }
+}
