@@ -2,9 +2,12 @@ import { renderAnnotations } from "./annotations.js";
 import type { RuleMeta } from "./findings.js";
 import type { RegressGate } from "./gate.js";
 import { renderJunit } from "./junit.js";
-import { RegionFinder } from "./regions.js";
+import { RegionFinder, type RegionLookup, type RegionRequest } from "./regions.js";
+
+export { resolveRegions } from "./regions.js";
+
 import type { Report } from "./report.js";
-import { renderSarif } from "./sarif.js";
+import { renderSarif, sarifRegionRequests } from "./sarif.js";
 
 /** What the public artifacts need besides the report. */
 export interface PublicArtifactOptions {
@@ -24,6 +27,19 @@ export interface PublicArtifactOptions {
    * names them with: SARIF results get a line and column region in them. Files left out get none.
    */
   sources?: ReadonlyMap<string, string>;
+  /**
+   * Regions already found (src/report/regions.ts resolveRegions over {@link publicRegionRequests}),
+   * instead of `sources`: no file's text need be held while the artifacts are built.
+   */
+  regions?: RegionLookup;
+}
+
+/** The regions the public artifacts may ask for: see src/report/sarif.ts sarifRegionRequests. */
+export function publicRegionRequests(
+  report: Report,
+  o: Pick<PublicArtifactOptions, "rules" | "regress">,
+): RegionRequest[] {
+  return sarifRegionRequests(report, o.rules, o.regress ? { regress: o.regress } : {});
 }
 
 /**
@@ -40,7 +56,7 @@ export function renderPublicArtifacts(report: Report, o: PublicArtifactOptions):
       version: o.version,
       redact: o.redact,
       ...gate,
-      ...(o.sources ? { regions: new RegionFinder(o.sources) } : {}),
+      ...(o.regions ? { regions: o.regions } : o.sources ? { regions: new RegionFinder(o.sources) } : {}),
     }),
   };
 }
