@@ -11,7 +11,7 @@ import { ProofError, ProofErrors, type SourceLocation } from "../errors.js";
 import { existingFile } from "../io/built-file.js";
 import type { FormatName } from "../trace/model.js";
 import type { CoverageReport } from "../verify/coverage.js";
-import type { JudgedCase, JudgeSetup, ShardSpec } from "./judged.js";
+import type { JudgedCase, JudgeSetup, SeenTraces, ShardSpec } from "./judged.js";
 
 /**
  * Fewest trace files per worker thread. Starting a thread costs about 150 ms of CPU (loading the
@@ -131,7 +131,7 @@ export async function* judgeInPool(
   threads: number,
   init: WorkerInit,
   coverage: CoverageReport[],
-  stats: { seen: string[] },
+  stats: { seen: SeenTraces },
 ): AsyncGenerator<JudgedCase> {
   const file = workerFile();
   if (file === undefined) throw new Error("the verify worker is not built");
@@ -213,7 +213,7 @@ export async function* judgeInPool(
       }
       results.delete(ordinal);
       if (got instanceof Error) throw got;
-      stats.seen.push(...got.seen);
+      for (const key of got.seen) stats.seen.add(key);
       gathered = ordinal + 1;
       for (const give of givers) give();
       yield* got.cases;

@@ -25,6 +25,7 @@ import {
   type JudgeSetup,
   type KeptSource,
   mergeCoverage,
+  SeenTraces,
   type ShardSpec,
   sourcesWithin,
 } from "./judged.js";
@@ -144,7 +145,7 @@ export async function runVerifyShard(
       threads,
       shard,
       runId: randomUUID(),
-      stats: { seen: [] },
+      stats: { seen: new SeenTraces() },
       coverage: [],
     };
     const keep = new Set<string>();
@@ -170,7 +171,7 @@ export async function runVerifyShard(
       input.progress?.done();
       await writer.close();
     }
-    const read = judging.stats.seen.length;
+    const read = judging.stats.seen.count;
     if (read === 0) {
       throw inputError(
         "trace.none",
@@ -198,7 +199,7 @@ export async function runVerifyShard(
         command,
       },
       traces_read: read,
-      traces_digest: digestOf(judging.stats.seen),
+      traces_digest: judging.stats.seen.digest(),
       cases: ids,
       coverage: p.setup.coverage
         ? mergeCoverage(

@@ -32,6 +32,7 @@ import {
   type JudgeSetup,
   judgedCase,
   mergeCoverage,
+  SeenTraces,
   type ShardSpec,
   seenKey,
   shardOf,
@@ -229,7 +230,7 @@ export interface Judging {
   exporter?: DecisionExporter;
   runId: string;
   /** Traces read, judged or not (a shard judges only its own). */
-  stats: { seen: string[] };
+  stats: { seen: SeenTraces };
   /** Coverage documents of worker threads. */
   coverage: CoverageReport[];
 }
@@ -251,7 +252,7 @@ export async function* judgeAll(p: Prepared, j: Judging): AsyncGenerator<JudgedC
     let k = -1;
     for await (const trace of readTraces(source, j.format)) {
       k++;
-      j.stats.seen.push(seenKey(trace));
+      j.stats.seen.add(seenKey(trace));
       if (j.shard && shardOf(trace.header.case_id, j.shard.count) !== j.shard.index) continue;
       const result = p.judgement.verify(trace);
       if (j.exporter) {
@@ -334,7 +335,7 @@ export async function writeRun(
   if (p.plan) await stage.write("plan.json", prettyJson(p.plan));
   if (report.coverage) await stage.write("coverage.json", prettyJson(report.coverage));
   // Loaded on demand: the JUnit builder is a large chunk that only a gate run needs.
-  const { publicRegionRequests, renderPublicArtifacts, resolveRegions } = await import(
+  const { publicArtifactParts, publicRegionRequests, resolveRegions } = await import(
     "../report/artifacts.js"
   );
   const rules = ruleMetaOf(p.policies.irs);
@@ -345,7 +346,7 @@ export async function writeRun(
     publicRegionRequests(report, { rules, ...gate }),
     await o.sources(regionSources(report, outcome.regress)),
   );
-  const artifacts = renderPublicArtifacts(report, {
+  const artifacts = publicArtifactParts(report, {
     rules,
     roots: o.roots.map(toPosix),
     rootOf,
@@ -354,7 +355,7 @@ export async function writeRun(
     ...gate,
     regions,
   });
-  for (const [name, text] of Object.entries(artifacts)) await stage.write(name, text);
+  for (const [name, parts] of artifacts) await writeParts(stage, name, parts());
   for (const [name, text] of Object.entries(outcome.files ?? {})) await stage.write(name, text);
   await writeManifest(stage, report, p.signingKey);
   await stage.commit();
@@ -369,6 +370,17 @@ export async function writeParts(stage: StagedDir, name: string, parts: Iterable
   const writer = await stage.open(name);
   let pending = "";
   for (const part of parts) {
+    if (part.length >= PART_CHUNK) {
+      // A large part goes in slices: the stream would otherwise encode it whole at once.
+      if (pending !== "") await writer.write(pending);
+      pending = "";
+      for (let i = 0; i < part.length; ) {
+        const piece = slice(part, i, PART_CHUNK);
+        await writer.write(piece);
+        i += piece.length;
+      }
+      continue;
+    }
     pending += part;
     if (pending.length >= PART_CHUNK) {
       await writer.write(pending);
@@ -377,6 +389,16 @@ export async function writeParts(stage: StagedDir, name: string, parts: Iterable
   }
   if (pending !== "") await writer.write(pending);
   await writer.close();
+}
+
+/**
+ * `size` UTF-16 code units of `text` from `start`, one fewer when that would split a surrogate
+ * pair: each slice is encoded to UTF-8 alone, and half a pair would become U+FFFD.
+ */
+function slice(text: string, start: number, size: number): string {
+  const end = Math.min(text.length, start + size);
+  const last = text.charCodeAt(end - 1);
+  return text.slice(start, end < text.length && last >= 0xd800 && last <= 0xdbff ? end - 1 : end);
 }
 
 /** Writes `manifest.json` last, so that it covers every other file of the out dir. */
@@ -429,7 +451,7 @@ export async function runVerify(
       threads,
       ...(exporter ? { exporter } : {}),
       runId: randomUUID(),
-      stats: { seen: [] },
+      stats: { seen: new SeenTraces() },
       coverage: [],
     };
     const { report, code, cases } = await writeRun(p, stage, judgeAll(p, judging), {
