@@ -74,6 +74,7 @@ function verify(corpus, name, more) {
 
 const mib = (kib) => `${Math.round(kib / 1024)} MiB`;
 const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
+const size = (megabytes) => (megabytes >= 1000 ? `${megabytes / 1000} GB` : `${megabytes} MB`);
 const mb = (bytes) => `${Math.round(bytes / 1e6).toLocaleString("en-US")} MB`;
 
 rmSync(out, { recursive: true, force: true });
@@ -114,7 +115,7 @@ log(`memory: ${mb(large.manifest.bytes)} / ${mb(small.manifest.bytes)} peak RSS 
 const lines = [
   "### Memory as the corpus grows",
   "",
-  `The bench corpus generated at about ${smallMb} MB and at about ${largeMb} MB (same seed, every count`,
+  `The bench corpus generated at about ${size(smallMb)} and at about ${size(largeMb)} (same seed, every count`,
   "scaled), and one `proof verify` process over each: its peak resident set (worker threads",
   "included), one run each. Memory should follow the largest trace, not the corpus: the figure is",
   `the ratio of the two peaks, target at most 1.5 (${met} with \`--jobs 1\`). Wall times for context.`,
