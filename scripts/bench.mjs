@@ -3,7 +3,7 @@
 // that one long trace scales linearly. Writes the figures into docs/performance.md between the
 // markers. Speed is never asserted: every figure is a ratio to a baseline measured here and now.
 //
-//   node scripts/bench.mjs [--runs N] [--scale X] [--cycles K] [--no-write]
+//   node scripts/bench.mjs [--runs N] [--scale X] [--cycles K] [--memory-large-mb N] [--no-write]
 //
 // Also `node scripts/bench.mjs --baseline DIR`: the baseline itself (read and parse every file).
 import { spawnSync } from "node:child_process";
@@ -352,6 +352,16 @@ const scaleBench = spawnSync(
 );
 if (scaleBench.status !== 0) throw new Error(`bench-scale failed (exit ${scaleBench.status})`);
 section = `${section}\n\n${scaleBench.stdout.trimEnd()}`;
+
+// Peak memory of `proof verify` over the corpus at about 100 MB and 1 GB, and their ratio, same run
+// (`--memory-large-mb N` for a quicker, smaller second corpus).
+const memoryBench = spawnSync(
+  process.execPath,
+  [join(root, "scripts", "bench-memory.mjs"), "--large-mb", String(flag("--memory-large-mb", 1000))],
+  { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
+);
+if (memoryBench.status !== 0) throw new Error(`bench-memory failed (exit ${memoryBench.status})`);
+section = `${section}\n\n${memoryBench.stdout.trimEnd()}`;
 
 // `proof serve` under load next to a bare node:http server returning the same bytes, same run.
 const serveBench = spawnSync(process.execPath, [join(root, "scripts", "bench-serve.mjs")], {

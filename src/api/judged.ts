@@ -5,6 +5,7 @@
  * writes the same bytes as a run that judged every trace itself. Pure: no file system.
  */
 import { createHash } from "node:crypto";
+import { CanonicalArrayHash } from "../io/canonical.js";
 import type { Plan } from "../plan/plan.js";
 import type { Verdict } from "../policy/ir.js";
 import type { PolicySet } from "../policy/set.js";
@@ -69,6 +70,30 @@ export function judgedCase(
  */
 export function seenKey(trace: Trace): string {
   return `${trace.header.case_id}\u0000${trace.header.trace_id}`;
+}
+
+/**
+ * The {@link seenKey}s of a run in run order, as a count and the digest of their list (what a
+ * shard records as `traces_read` and `traces_digest`), without holding the list.
+ */
+export class SeenTraces {
+  private readonly hash = new CanonicalArrayHash();
+  private n = 0;
+
+  add(key: string): void {
+    this.hash.add(key);
+    this.n++;
+  }
+
+  /** How many traces were read. */
+  get count(): number {
+    return this.n;
+  }
+
+  /** `digestOf` the list of keys (src/io/canonical.ts); call once, when every trace is read. */
+  digest(): string {
+    return this.hash.digest();
+  }
 }
 
 /** Orders judged cases as a run in one thread meets them. */

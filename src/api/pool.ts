@@ -11,7 +11,7 @@ import { ProofError, ProofErrors, type SourceLocation } from "../errors.js";
 import { existingFile } from "../io/built-file.js";
 import type { FormatName } from "../trace/model.js";
 import type { CoverageReport } from "../verify/coverage.js";
-import type { JudgedCase, JudgeSetup, ShardSpec } from "./judged.js";
+import type { JudgedCase, JudgeSetup, SeenTraces, ShardSpec } from "./judged.js";
 
 /**
  * Fewest trace files per worker thread. Starting a thread costs about 150 ms of CPU (loading the
@@ -73,7 +73,11 @@ export interface SentError {
 
 /** Messages from a worker. */
 export type WorkerReply =
-  | { ordinal: number; cases: JudgedCase[]; seen: string[] }
+  /**
+   * Judged cases of a file, in order, in batches (see verify-worker.ts BATCH_TRACES): `more` is
+   * true until the file's last batch, so a file of many traces never travels as one message.
+   */
+  | { ordinal: number; cases: JudgedCase[]; seen: string[]; more: boolean }
   | { ordinal: number; error: SentError }
   | { coverage: CoverageReport | null };
 
@@ -131,11 +135,15 @@ export async function* judgeInPool(
   threads: number,
   init: WorkerInit,
   coverage: CoverageReport[],
-  stats: { seen: string[] },
+  stats: { seen: SeenTraces },
 ): AsyncGenerator<JudgedCase> {
   const file = workerFile();
   if (file === undefined) throw new Error("the verify worker is not built");
-  const results = new Map<number, { cases: JudgedCase[]; seen: string[] } | Error>();
+  /** Batches received of each file not yet gathered, and whether its last batch came. */
+  const results = new Map<
+    number,
+    { batches: { cases: JudgedCase[]; seen: string[] }[]; done: boolean } | Error
+  >();
   let next = 0;
   /** Files whose results this thread has taken, in file order. */
   let gathered = 0;
@@ -178,11 +186,26 @@ export async function* judgeInPool(
             resolve();
             return;
           }
-          outstanding--;
-          if ("error" in reply) results.set(reply.ordinal, receivedError(reply.error));
-          else results.set(reply.ordinal, reply);
+          if ("error" in reply) {
+            outstanding--;
+            results.set(reply.ordinal, receivedError(reply.error));
+            notify();
+            give();
+            return;
+          }
+          let entry = results.get(reply.ordinal);
+          if (entry instanceof Error) return;
+          if (!entry) {
+            entry = { batches: [], done: false };
+            results.set(reply.ordinal, entry);
+          }
+          entry.batches.push({ cases: reply.cases, seen: reply.seen });
+          if (!reply.more) {
+            entry.done = true;
+            outstanding--;
+            give();
+          }
           notify();
-          give();
         });
         worker.on("error", (err) => {
           failure ??= err;
@@ -203,20 +226,26 @@ export async function* judgeInPool(
   }
   try {
     for (let ordinal = 0; ordinal < files.length; ordinal++) {
-      let got = results.get(ordinal);
-      while (got === undefined) {
+      // The file's batches are taken as they come: the cases of a long file are written while
+      // its worker still judges the rest.
+      for (;;) {
+        const got = results.get(ordinal);
+        if (got instanceof Error) throw got;
+        const batch = got?.batches.shift();
+        if (batch) {
+          for (const key of batch.seen) stats.seen.add(key);
+          yield* batch.cases;
+          continue;
+        }
+        if (got?.done) break;
         if (failure) throw failure;
         await new Promise<void>((resolve) => {
           wake = resolve;
         });
-        got = results.get(ordinal);
       }
       results.delete(ordinal);
-      if (got instanceof Error) throw got;
-      stats.seen.push(...got.seen);
       gathered = ordinal + 1;
       for (const give of givers) give();
-      yield* got.cases;
     }
     await Promise.all(finished);
     if (failure) throw failure;

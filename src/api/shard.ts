@@ -12,7 +12,6 @@ import { hashDirectory, MAX_REGION_SOURCE_BYTES, readKeyFile } from "../io/artif
 import { digestOf, jsonLine, prettyJson } from "../io/canonical.js";
 import { fileSize, readLines, readTextFile, toPosix } from "../io/files.js";
 import { StagedDir } from "../io/out-dir.js";
-import { openLineWriter } from "../io/write.js";
 import { MANIFEST_FILE, parsePrivateKey } from "../report/manifest.js";
 import type { PolicyRef } from "../report/report.js";
 import { parseJson } from "../trace/json.js";
@@ -26,6 +25,7 @@ import {
   type JudgeSetup,
   type KeptSource,
   mergeCoverage,
+  SeenTraces,
   type ShardSpec,
   sourcesWithin,
 } from "./judged.js";
@@ -145,11 +145,11 @@ export async function runVerifyShard(
       threads,
       shard,
       runId: randomUUID(),
-      stats: { seen: [] },
+      stats: { seen: new SeenTraces() },
       coverage: [],
     };
     const keep = new Set<string>();
-    const writer = await openLineWriter(stage.path(CASES_FILE));
+    const writer = await stage.open(CASES_FILE);
     try {
       let pending = "";
       for await (const c of judgeAll(p, judging)) {
@@ -171,7 +171,7 @@ export async function runVerifyShard(
       input.progress?.done();
       await writer.close();
     }
-    const read = judging.stats.seen.length;
+    const read = judging.stats.seen.count;
     if (read === 0) {
       throw inputError(
         "trace.none",
@@ -180,7 +180,7 @@ export async function runVerifyShard(
         "traces are .json or .jsonl files",
       );
     }
-    await stage.write(SOURCES_FILE, await keptSources([...keep]));
+    await writeKeptSources(stage, [...keep]);
     const ids = p.judgement.cases.map((c) => c.case_id).sort();
     const own = judging.threads > 0 ? judging.coverage : [p.judgement.coverage()];
     const doc: ShardDoc = {
@@ -199,7 +199,7 @@ export async function runVerifyShard(
         command,
       },
       traces_read: read,
-      traces_digest: digestOf(judging.stats.seen),
+      traces_digest: judging.stats.seen.digest(),
       cases: ids,
       coverage: p.setup.coverage
         ? mergeCoverage(
@@ -221,23 +221,32 @@ export async function runVerifyShard(
   }
 }
 
-/** `sources.jsonl`: the texts of `paths` (each a {@link KeptSource}) within the region budget. */
-async function keptSources(paths: readonly string[]): Promise<string> {
-  let out = "";
-  let used = 0;
-  for (const path of paths) {
-    try {
-      const size = await fileSize(path);
-      if (used + size > MAX_REGION_SOURCE_BYTES) continue;
-      const source: KeptSource = { path, size, text: await readTextFile(path) };
-      out += jsonLine(source);
+/**
+ * Writes `sources.jsonl`: the texts of `paths` (each a {@link KeptSource}) within the region
+ * budget, one file at a time.
+ */
+async function writeKeptSources(stage: StagedDir, paths: readonly string[]): Promise<void> {
+  const writer = await stage.open(SOURCES_FILE);
+  try {
+    let used = 0;
+    for (const path of paths) {
+      let line: string;
+      let size: number;
+      try {
+        size = await fileSize(path);
+        if (used + size > MAX_REGION_SOURCE_BYTES) continue;
+        line = jsonLine({ path, size, text: await readTextFile(path) } satisfies KeptSource);
+      } catch (err) {
+        // As for an unsharded run: a file that cannot be read again only loses its regions.
+        if (!(err instanceof ProofError)) throw err;
+        continue;
+      }
+      await writer.write(line);
       used += size;
-    } catch (err) {
-      // As for an unsharded run: a file that cannot be read again only loses its regions.
-      if (!(err instanceof ProofError)) throw err;
     }
+  } finally {
+    await writer.close();
   }
-  return out;
 }
 
 /** One part as read by {@link readParts}. */
@@ -469,7 +478,10 @@ export async function runMerge(
       redact: run.redact,
       ...(input.gate ? { gate: input.gate } : {}),
       ...(input.progress ? { progress: input.progress } : {}),
-      sources: async (paths) => sourcesWithin(paths, kept, MAX_REGION_SOURCE_BYTES),
+      sources: async (paths) => {
+        const texts = sourcesWithin(paths, kept, MAX_REGION_SOURCE_BYTES);
+        return async (path) => texts.get(path);
+      },
       coverage: () =>
         setup.coverage
           ? mergeCoverage(

@@ -26,6 +26,10 @@ const judgement = new Judgement(policySetOf(setup.policies), {
   ...(setup.coverage ? { coverage: setup.coverage } : {}),
 });
 
+/** Most traces, and characters of decision lines, in one message: a file goes in batches. */
+const BATCH_TRACES = 256;
+const BATCH_CHARS = 1 << 20;
+
 /** Tasks run one after another: a file's reading awaits, and the next message must wait for it. */
 let queue: Promise<void> = Promise.resolve();
 port.on("message", (task: WorkerTask) => {
@@ -42,10 +46,12 @@ async function handle(task: WorkerTask): Promise<void> {
   let reply: WorkerReply;
   try {
     const source = traceSource({ path: task.path, rel: task.rel });
-    const cases: JudgedCase[] = [];
-    const seen: string[] = [];
+    let cases: JudgedCase[] = [];
+    let seen: string[] = [];
+    let k = -1;
+    let size = 0;
     for await (const trace of readTraces(source, init.format)) {
-      const k = seen.length;
+      k++;
       seen.push(seenKey(trace));
       if (init.shard && shardOf(trace.header.case_id, init.shard.count) !== init.shard.index) continue;
       const c = judgedCase(judgement.verify(trace), trace, source.path, task.root, [task.ordinal, k]);
@@ -61,8 +67,15 @@ async function handle(task: WorkerTask): Promise<void> {
         };
       }
       cases.push(c);
+      size += c.lines.length;
+      if (cases.length >= BATCH_TRACES || size >= BATCH_CHARS) {
+        port.postMessage({ ordinal: task.ordinal, cases, seen, more: true } satisfies WorkerReply);
+        cases = [];
+        seen = [];
+        size = 0;
+      }
     }
-    reply = { ordinal: task.ordinal, cases, seen };
+    reply = { ordinal: task.ordinal, cases, seen, more: false };
   } catch (err) {
     reply = { ordinal: task.ordinal, error: sendError(err) };
   }

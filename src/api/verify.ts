@@ -6,13 +6,12 @@
 import type { KeyObject } from "node:crypto";
 import { randomUUID } from "node:crypto";
 import { availableParallelism } from "node:os";
-import { hashDirectory, readKeyFile, readSourcesWithin } from "../io/artifacts.js";
-import { jsonLine, prettyJson } from "../io/canonical.js";
+import { readKeyFile, sourcesWithinBudget } from "../io/artifacts.js";
+import { jsonLine, prettyJson, prettyJsonParts } from "../io/canonical.js";
 import { fileLimit, readTextFile, toPosix } from "../io/files.js";
 import { StagedDir } from "../io/out-dir.js";
 import { loadContext, loadPolicySet } from "../io/policy-files.js";
 import { listGateTraceFiles, traceSource } from "../io/trace-files.js";
-import { openLineWriter } from "../io/write.js";
 import { loadPlan } from "../plan/load-plan.js";
 import type { Plan } from "../plan/plan.js";
 import type { Verdict } from "../policy/ir.js";
@@ -33,6 +32,7 @@ import {
   type JudgeSetup,
   judgedCase,
   mergeCoverage,
+  SeenTraces,
   type ShardSpec,
   seenKey,
   shardOf,
@@ -230,7 +230,7 @@ export interface Judging {
   exporter?: DecisionExporter;
   runId: string;
   /** Traces read, judged or not (a shard judges only its own). */
-  stats: { seen: string[] };
+  stats: { seen: SeenTraces };
   /** Coverage documents of worker threads. */
   coverage: CoverageReport[];
 }
@@ -252,7 +252,7 @@ export async function* judgeAll(p: Prepared, j: Judging): AsyncGenerator<JudgedC
     let k = -1;
     for await (const trace of readTraces(source, j.format)) {
       k++;
-      j.stats.seen.push(seenKey(trace));
+      j.stats.seen.add(seenKey(trace));
       if (j.shard && shardOf(trace.header.case_id, j.shard.count) !== j.shard.index) continue;
       const result = p.judgement.verify(trace);
       if (j.exporter) {
@@ -276,8 +276,11 @@ interface RunOutput {
   redact: boolean;
   gate?: VerifyInput["gate"];
   progress?: VerifyProgress;
-  /** Texts of the files SARIF regions point into, in the order the run would read them. */
-  sources: (paths: readonly string[]) => Promise<Map<string, string>>;
+  /**
+   * The files SARIF regions may point into, most important first (those past a budget are left
+   * out): gives the text of each, read when asked for, or undefined for a file left out.
+   */
+  sources: (paths: readonly string[]) => Promise<(path: string) => Promise<string | undefined>>;
   /** Coverage of traces judged elsewhere; read once every case is in. */
   coverage: () => CoverageReport | undefined;
 }
@@ -295,7 +298,8 @@ export async function writeRun(
   const { judgement, matcher } = p;
   /** Index into the roots of each case's root: JUnit has one suite per root. */
   const rootOf = new Map<string, number>();
-  const decisions = await openLineWriter(stage.path("decisions.jsonl"));
+  // Hashed while written: the manifest takes its digest without reading the file back.
+  const decisions = await stage.open("decisions.jsonl");
   let pending = "";
   try {
     for await (const c of cases) {
@@ -324,27 +328,77 @@ export async function writeRun(
   // hides another failure.
   const failsAnyway = (report.waivers?.expired.length ?? 0) > 0 || report.coverage?.passed === false;
   const code = outcome.code === 0 && failsAnyway ? EXIT_GATE_FAILED : outcome.code;
-  await stage.write("report.json", prettyJson(report));
+  // In parts, one trace at a time: no string of the whole report is built.
+  await writeParts(stage, "report.json", prettyJsonParts(report));
   await stage.write("summary.md", renderSummary(report, { redact: o.redact }));
   await stage.write("status.json", prettyJson({ phase: "gate", code }));
   if (p.plan) await stage.write("plan.json", prettyJson(p.plan));
   if (report.coverage) await stage.write("coverage.json", prettyJson(report.coverage));
   // Loaded on demand: the JUnit builder is a large chunk that only a gate run needs.
-  const { renderPublicArtifacts } = await import("../report/artifacts.js");
-  const artifacts = renderPublicArtifacts(report, {
-    rules: ruleMetaOf(p.policies.irs),
+  const { publicArtifactParts, publicRegionRequests, resolveRegions } = await import(
+    "../report/artifacts.js"
+  );
+  const rules = ruleMetaOf(p.policies.irs);
+  const gate = outcome.regress ? { regress: outcome.regress } : {};
+  // Regions are found one source file at a time, before the artifacts are built: no file's text
+  // or syntax tree is held while SARIF is.
+  const regions = await resolveRegions(
+    publicRegionRequests(report, { rules, ...gate }),
+    await o.sources(regionSources(report, outcome.regress)),
+  );
+  const artifacts = publicArtifactParts(report, {
+    rules,
     roots: o.roots.map(toPosix),
     rootOf,
     version: VERSION,
     redact: o.redact,
-    ...(outcome.regress ? { regress: outcome.regress } : {}),
-    sources: await o.sources(regionSources(report, outcome.regress)),
+    ...gate,
+    regions,
   });
-  for (const [name, text] of Object.entries(artifacts)) await stage.write(name, text);
+  for (const [name, parts] of artifacts) await writeParts(stage, name, parts());
   for (const [name, text] of Object.entries(outcome.files ?? {})) await stage.write(name, text);
   await writeManifest(stage, report, p.signingKey);
   await stage.commit();
   return { report, code, cases: judged };
+}
+
+/** Characters gathered before one write of an artifact written in parts. */
+const PART_CHUNK = 1 << 16;
+
+/** Writes an artifact of the out dir from its parts, in chunks of about 64 KiB, hashed as written. */
+export async function writeParts(stage: StagedDir, name: string, parts: Iterable<string>): Promise<void> {
+  const writer = await stage.open(name);
+  let pending = "";
+  for (const part of parts) {
+    if (part.length >= PART_CHUNK) {
+      // A large part goes in slices: the stream would otherwise encode it whole at once.
+      if (pending !== "") await writer.write(pending);
+      pending = "";
+      for (let i = 0; i < part.length; ) {
+        const piece = slice(part, i, PART_CHUNK);
+        await writer.write(piece);
+        i += piece.length;
+      }
+      continue;
+    }
+    pending += part;
+    if (pending.length >= PART_CHUNK) {
+      await writer.write(pending);
+      pending = "";
+    }
+  }
+  if (pending !== "") await writer.write(pending);
+  await writer.close();
+}
+
+/**
+ * `size` UTF-16 code units of `text` from `start`, one fewer when that would split a surrogate
+ * pair: each slice is encoded to UTF-8 alone, and half a pair would become U+FFFD.
+ */
+function slice(text: string, start: number, size: number): string {
+  const end = Math.min(text.length, start + size);
+  const last = text.charCodeAt(end - 1);
+  return text.slice(start, end < text.length && last >= 0xd800 && last <= 0xdbff ? end - 1 : end);
 }
 
 /** Writes `manifest.json` last, so that it covers every other file of the out dir. */
@@ -357,7 +411,7 @@ export async function writeManifest(
     version: VERSION,
     policies: report.policies,
     bundleDigest: report.bundle_digest,
-    files: await hashDirectory(stage.staging),
+    files: await stage.digests(),
     ...(report.waivers ? { waivers: { file: report.waivers.file, digest: report.waivers.digest } } : {}),
     ...(signingKey ? { signingKey } : {}),
   });
@@ -397,7 +451,7 @@ export async function runVerify(
       threads,
       ...(exporter ? { exporter } : {}),
       runId: randomUUID(),
-      stats: { seen: [] },
+      stats: { seen: new SeenTraces() },
       coverage: [],
     };
     const { report, code, cases } = await writeRun(p, stage, judgeAll(p, judging), {
@@ -405,7 +459,7 @@ export async function runVerify(
       redact: input.redact === true,
       ...(input.gate ? { gate: input.gate } : {}),
       ...(input.progress ? { progress: input.progress } : {}),
-      sources: (paths) => readSourcesWithin(paths),
+      sources: (paths) => sourcesWithinBudget(paths),
       coverage: () =>
         threads > 0 && input.coverage
           ? mergeCoverage(

@@ -3,7 +3,7 @@
  * keys, writing a new key pair. The manifest logic itself is pure (src/report/manifest.ts).
  */
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { chmod, mkdir, open, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ProofError } from "../errors.js";
@@ -13,16 +13,25 @@ import { writeFailure } from "./write.js";
 /** Digest given to an entry that is neither a regular file nor a directory: it never matches. */
 const NOT_A_FILE = "not-a-regular-file";
 
+/** Bytes read at a time when a file is hashed from disk. */
+const HASH_CHUNK = 1 << 20;
+
 /**
  * Every file under `dir`, recursively: `/`-separated relative path -> `sha256:` + lowercase hex
  * SHA-256 of its bytes. Symbolic links are followed to the file they name (what a reader of the
  * artifact gets); an entry that is no regular file (a FIFO, a dangling link) gets a digest that
- * matches nothing. Keys are inserted in code-unit order.
+ * matches nothing. Keys are inserted in code-unit order. Files are read in chunks of 1 MiB, so a
+ * large artifact costs no more memory than a small one.
+ * @param known digests already computed while the files were written, by relative path: those
+ *   files are not read again.
  * @throws ProofError `io.unreadable` (exit 6) when `dir` or a file cannot be read.
  */
-export async function hashDirectory(dir: string): Promise<Record<string, string>> {
+export async function hashDirectory(
+  dir: string,
+  known: ReadonlyMap<string, string> = new Map(),
+): Promise<Record<string, string>> {
   const found: Record<string, string> = {};
-  const walk = (sub: string): void => {
+  const walk = async (sub: string): Promise<void> => {
     let entries: import("node:fs").Dirent[];
     try {
       entries = readdirSync(join(dir, sub), { withFileTypes: true });
@@ -32,23 +41,44 @@ export async function hashDirectory(dir: string): Promise<Record<string, string>
     for (const e of entries) {
       const rel = sub === "" ? e.name : `${sub}/${e.name}`;
       if (e.isDirectory()) {
-        walk(rel);
+        await walk(rel);
+        continue;
+      }
+      const digest = known.get(rel);
+      if (digest !== undefined && e.isFile()) {
+        found[rel] = digest;
         continue;
       }
       const full = join(dir, rel);
-      let bytes: Buffer | null = null;
       try {
-        if (e.isFile() || (e.isSymbolicLink() && isRegularFileSync(full))) bytes = readFileSync(full);
+        found[rel] =
+          e.isFile() || (e.isSymbolicLink() && isRegularFileSync(full)) ? await hashFile(full) : NOT_A_FILE;
       } catch (err) {
         throw unreadable(full, err);
       }
-      found[rel] = bytes ? `sha256:${createHash("sha256").update(bytes).digest("hex")}` : NOT_A_FILE;
     }
   };
-  walk("");
+  await walk("");
   const sorted: Record<string, string> = {};
   for (const k of Object.keys(found).sort()) sorted[k] = found[k] as string;
   return sorted;
+}
+
+/** `sha256:` + hex SHA-256 of a file's bytes, read in chunks. */
+async function hashFile(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  const handle = await open(path, "r");
+  try {
+    const buffer = Buffer.allocUnsafe(HASH_CHUNK);
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, HASH_CHUNK, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
+  return `sha256:${hash.digest("hex")}`;
 }
 
 function isRegularFileSync(path: string): boolean {
@@ -162,27 +192,38 @@ export async function writeKeyPair(
 export const MAX_REGION_SOURCE_BYTES = 64 * 1024 * 1024;
 
 /**
- * Reads the text of files, in the order given (each once), while their sizes add up to at most
- * `budget` bytes. A file that cannot be read any more, or would pass the budget, is left out: it
- * only costs its results their region, never the run.
- * @returns path as given -> text.
+ * Chooses files, in the order given (each once), while their sizes add up to at most `budget`
+ * bytes, and gives the text of a chosen file when asked (read then, so that only one is held at a
+ * time). A file that cannot be read any more, or would pass the budget, is left out: it only
+ * costs its results their region, never the run.
+ * @returns path as given -> its text, or undefined for a file left out or no longer readable.
  */
-export async function readSourcesWithin(
+export async function sourcesWithinBudget(
   paths: readonly string[],
   budget = MAX_REGION_SOURCE_BYTES,
-): Promise<Map<string, string>> {
-  const texts = new Map<string, string>();
+): Promise<(path: string) => Promise<string | undefined>> {
+  const chosen = new Set<string>();
   let used = 0;
   for (const path of paths) {
-    if (texts.has(path)) continue;
+    if (chosen.has(path)) continue;
+    let size: number;
     try {
-      const size = await fileSize(path);
-      if (used + size > budget) continue;
-      texts.set(path, await readTextFile(path));
-      used += size;
+      size = await fileSize(path);
     } catch (err) {
       if (!(err instanceof ProofError)) throw err;
+      continue;
     }
+    if (used + size > budget) continue;
+    chosen.add(path);
+    used += size;
   }
-  return texts;
+  return async (path) => {
+    if (!chosen.has(path)) return undefined;
+    try {
+      return await readTextFile(path);
+    } catch (err) {
+      if (!(err instanceof ProofError)) throw err;
+      return undefined;
+    }
+  };
 }

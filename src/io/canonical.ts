@@ -84,6 +84,56 @@ export function prettyJson(value: unknown): string {
   return `${JSON.stringify(sortKeys(value), null, 2)}\n`;
 }
 
+/**
+ * {@link prettyJson} of a value as a sequence of strings whose concatenation is exactly its
+ * bytes: the containers of the first `depth` levels are opened and closed here, and each value
+ * below them is one string, so that a large artifact (`report.json`, one string per trace) can be
+ * written without one string of the whole document. Plain JSON only (what a report holds): no
+ * `toJSON`; an `undefined` member is left out, an `undefined` element is `null`, as
+ * JSON.stringify does.
+ */
+export function* prettyJsonParts(value: unknown, depth = 2): Generator<string> {
+  yield* partsOf(value, "", depth);
+  yield "\n";
+}
+
+function* partsOf(value: unknown, indent: string, depth: number): Generator<string> {
+  if (depth > 0 && value !== null && typeof value === "object") {
+    const inner = `${indent}  `;
+    if (Array.isArray(value)) {
+      if (value.length === 0) {
+        yield "[]";
+        return;
+      }
+      yield "[";
+      for (let i = 0; i < value.length; i++) {
+        yield `${i === 0 ? "" : ","}\n${inner}`;
+        const v: unknown = value[i];
+        yield* partsOf(v === undefined ? null : v, inner, depth - 1);
+      }
+      yield `\n${indent}]`;
+      return;
+    }
+    const keys = Object.keys(value)
+      .sort()
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined);
+    if (keys.length === 0) {
+      yield "{}";
+      return;
+    }
+    yield "{";
+    for (const [i, key] of keys.entries()) {
+      yield `${i === 0 ? "" : ","}\n${inner}${JSON.stringify(key)}: `;
+      yield* partsOf((value as Record<string, unknown>)[key], inner, depth - 1);
+    }
+    yield `\n${indent}}`;
+    return;
+  }
+  // JSON strings hold no raw line break, so every line break is one of the layout's.
+  const text = JSON.stringify(sortKeys(value), null, 2);
+  yield indent === "" ? text : text.replaceAll("\n", `\n${indent}`);
+}
+
 /** One line of a JSON Lines artifact: canonical key order, no whitespace, final newline. */
 export function jsonLine(value: unknown): string {
   return `${canonicalJson(value)}\n`;
@@ -111,4 +161,27 @@ export function sha256Hex(data: string | Uint8Array): string {
 /** `sha256:` + hex SHA-256 of the value's canonical JSON: the digest form of docs/policy.md. */
 export function digestOf(value: unknown): string {
   return `sha256:${sha256Hex(canonicalJson(value))}`;
+}
+
+/**
+ * The {@link digestOf} of an array whose elements are given one at a time: `sha256:` + hex SHA-256
+ * of the array's canonical JSON (RFC 8785 §3.2.2: `[`, the elements' canonical JSON separated by
+ * `,`, `]`), without the array or its whole JSON ever held in memory.
+ * @throws TypeError from {@link add} as {@link canonicalJson} does (a BigInt, a cycle, undefined).
+ */
+export class CanonicalArrayHash {
+  private readonly hash = createHash("sha256").update("[");
+  private first = true;
+
+  /** Appends one element (an `undefined` element is `null`, as in an array's JSON). */
+  add(value: unknown): void {
+    if (!this.first) this.hash.update(",");
+    this.first = false;
+    this.hash.update(value === undefined ? "null" : canonicalJson(value));
+  }
+
+  /** `sha256:` + lowercase hex; the hash cannot be added to afterwards. */
+  digest(): string {
+    return `sha256:${this.hash.update("]").digest("hex")}`;
+  }
 }

@@ -12,7 +12,7 @@
  *   between them leaves both, and the next run (holding the lock) finishes the swap before
  *   anything else, and removes what dead runs left.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import {
   link,
@@ -31,8 +31,15 @@ import { basename, dirname, join, resolve, sep } from "node:path";
 import { ProofError } from "../errors.js";
 import { MANIFEST_FILE } from "../report/manifest.js";
 import { parseJson } from "../trace/json.js";
+import { hashDirectory } from "./artifacts.js";
 import { toPosix } from "./files.js";
-import { writeFailure, writeFileAtomic } from "./write.js";
+import {
+  type HashingWriter,
+  type LineWriter,
+  openHashingWriter,
+  writeFailure,
+  writeFileAtomic,
+} from "./write.js";
 
 /** The file a failed `proof run` command leaves alone in a new out dir. */
 const STATUS_FILE = "status.json";
@@ -356,6 +363,9 @@ async function openOutDir(target: string, inputs: readonly string[]): Promise<()
  * out dir's lock is held from {@link StagedDir.create} until `commit` or `abort`.
  */
 export class StagedDir {
+  /** Digests of the files written through this object, by name: the manifest reads none back. */
+  private readonly written = new Map<string, string>();
+
   private constructor(
     readonly target: string,
     readonly staging: string,
@@ -395,11 +405,55 @@ export class StagedDir {
 
   /** Writes one whole file into the staging directory. @throws the errors of {@link writeFailure}. */
   async write(name: string, data: string | Uint8Array): Promise<void> {
+    this.written.delete(name);
     try {
       await writeFile(this.path(name), data);
     } catch (err) {
       throw writeFailure(err, join(this.target, name));
     }
+    this.written.set(name, `sha256:${createHash("sha256").update(data).digest("hex")}`);
+  }
+
+  /**
+   * Opens a file of the staging directory for writes in chunks, hashed as they are written: an
+   * artifact too large to build as one string. Its digest is kept for {@link digests} on close.
+   * @throws the errors of {@link writeFailure}.
+   */
+  async open(name: string): Promise<LineWriter> {
+    this.written.delete(name);
+    let writer: HashingWriter;
+    try {
+      writer = await openHashingWriter(this.path(name));
+    } catch (err) {
+      throw writeFailure(err, join(this.target, name));
+    }
+    return {
+      write: async (text) => {
+        try {
+          await writer.write(text);
+        } catch (err) {
+          throw writeFailure(err, join(this.target, name));
+        }
+      },
+      close: async () => {
+        try {
+          await writer.close();
+        } catch (err) {
+          throw writeFailure(err, join(this.target, name));
+        }
+        this.written.set(name, writer.digest());
+      },
+    };
+  }
+
+  /**
+   * Every file of the staging directory -> `sha256:` digest, as src/io/artifacts.ts hashDirectory
+   * gives: files written through {@link write} or {@link open} take the digest computed while
+   * writing; any other file (written through {@link path}) is hashed from disk in chunks.
+   * @throws ProofError `io.unreadable` (exit 6) when a file cannot be read.
+   */
+  digests(): Promise<Record<string, string>> {
+    return hashDirectory(this.staging, this.written);
   }
 
   /**

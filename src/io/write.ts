@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { lstat, mkdir, open, rename, rm } from "node:fs/promises";
@@ -95,6 +96,41 @@ export async function openLineWriter(path: string): Promise<LineWriter> {
       await new Promise<void>((resolve, reject) =>
         stream.end((err?: Error | null) => (err ? reject(err) : resolve())),
       );
+    },
+  };
+}
+
+/** A {@link LineWriter} that hashes what it writes: the file's digest without reading it back. */
+export interface HashingWriter extends LineWriter {
+  /**
+   * `sha256:` + lowercase hex SHA-256 of every byte written (UTF-8, as the stream encodes each
+   * chunk); valid once {@link LineWriter.close} has returned.
+   */
+  digest(): string;
+}
+
+/**
+ * Opens a file for streaming writes, hashing each chunk as it goes to the stream: a large
+ * artifact (`decisions.jsonl`) gets its manifest digest with no second pass over the file.
+ */
+export async function openHashingWriter(path: string): Promise<HashingWriter> {
+  const writer = await openLineWriter(path);
+  const hash = createHash("sha256");
+  let digest: string | undefined;
+  return {
+    async write(text) {
+      // Hashed as the stream encodes it: chunk by chunk, so a surrogate pair split across two
+      // writes is the same replacement characters in the file and in the hash.
+      hash.update(text, "utf8");
+      await writer.write(text);
+    },
+    async close() {
+      await writer.close();
+      digest ??= `sha256:${hash.digest("hex")}`;
+    },
+    digest() {
+      if (digest === undefined) throw new Error("digest of a file still being written");
+      return digest;
     },
   };
 }

@@ -1,10 +1,13 @@
 import { renderAnnotations } from "./annotations.js";
 import type { RuleMeta } from "./findings.js";
 import type { RegressGate } from "./gate.js";
-import { renderJunit } from "./junit.js";
-import { RegionFinder } from "./regions.js";
+import { junitParts } from "./junit.js";
+import { RegionFinder, type RegionLookup, type RegionRequest } from "./regions.js";
+
+export { resolveRegions } from "./regions.js";
+
 import type { Report } from "./report.js";
-import { renderSarif } from "./sarif.js";
+import { renderSarif, sarifRegionRequests } from "./sarif.js";
 
 /** What the public artifacts need besides the report. */
 export interface PublicArtifactOptions {
@@ -24,6 +27,19 @@ export interface PublicArtifactOptions {
    * names them with: SARIF results get a line and column region in them. Files left out get none.
    */
   sources?: ReadonlyMap<string, string>;
+  /**
+   * Regions already found (src/report/regions.ts resolveRegions over {@link publicRegionRequests}),
+   * instead of `sources`: no file's text need be held while the artifacts are built.
+   */
+  regions?: RegionLookup;
+}
+
+/** The regions the public artifacts may ask for: see src/report/sarif.ts sarifRegionRequests. */
+export function publicRegionRequests(
+  report: Report,
+  o: Pick<PublicArtifactOptions, "rules" | "regress">,
+): RegionRequest[] {
+  return sarifRegionRequests(report, o.rules, o.regress ? { regress: o.regress } : {});
 }
 
 /**
@@ -32,15 +48,34 @@ export interface PublicArtifactOptions {
  * that fail the gate. See docs/artifacts.md.
  */
 export function renderPublicArtifacts(report: Report, o: PublicArtifactOptions): Record<string, string> {
+  return Object.fromEntries(
+    publicArtifactParts(report, o).map(([name, parts]) => [name, [...parts()].join("")]),
+  );
+}
+
+/**
+ * {@link renderPublicArtifacts} one artifact at a time, each as a function giving its text in
+ * parts (their concatenation is exactly the text): a writer renders and writes one before the
+ * next, and `junit.xml`, which has a test case per trace, is never one string.
+ */
+export function publicArtifactParts(
+  report: Report,
+  o: PublicArtifactOptions,
+): [name: string, parts: () => Iterable<string>][] {
   const gate = o.regress ? { regress: o.regress } : {};
-  return {
-    "annotations.txt": renderAnnotations(report, { redact: o.redact, ...gate }),
-    "junit.xml": renderJunit(report, o.roots, o.rootOf, { redact: o.redact, ...gate }),
-    "results.sarif": renderSarif(report, o.rules, {
-      version: o.version,
-      redact: o.redact,
-      ...gate,
-      ...(o.sources ? { regions: new RegionFinder(o.sources) } : {}),
-    }),
-  };
+  return [
+    ["annotations.txt", () => [renderAnnotations(report, { redact: o.redact, ...gate })]],
+    ["junit.xml", () => junitParts(report, o.roots, o.rootOf, { redact: o.redact, ...gate })],
+    [
+      "results.sarif",
+      () => [
+        renderSarif(report, o.rules, {
+          version: o.version,
+          redact: o.redact,
+          ...gate,
+          ...(o.regions ? { regions: o.regions } : o.sources ? { regions: new RegionFinder(o.sources) } : {}),
+        }),
+      ],
+    ],
+  ];
 }

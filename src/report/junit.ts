@@ -128,6 +128,23 @@ export function renderJunit(
   rootOf: ReadonlyMap<string, number>,
   options: { redact?: boolean; regress?: RegressGate } = {},
 ): string {
+  return [...junitParts(report, roots, rootOf, options)].join("");
+}
+
+/** How a test case ends: what decides its element and the suite's counters. */
+type CaseKind = "regressed" | "waived" | "failed" | "passed";
+
+/**
+ * {@link renderJunit} as a sequence of strings whose concatenation is exactly its text, one line
+ * at a time: the counters every `<testsuite>` and `<testsuites>` opens with are found in a first
+ * pass that builds no text, so a report of many cases is written without the whole document.
+ */
+export function* junitParts(
+  report: Report,
+  roots: readonly string[],
+  rootOf: ReadonlyMap<string, number>,
+  options: { redact?: boolean; regress?: RegressGate } = {},
+): Generator<string> {
   const redact = options.redact === true;
   const gate = options.regress;
   const transitions = gate ? transitionsByCase(gate) : new Map<string, Transition>();
@@ -135,111 +152,128 @@ export function renderJunit(
   const byRoot: TraceEntry[][] = roots.map(() => []);
   for (const t of report.traces) byRoot[rootOf.get(t.case_id) ?? 0]?.push(t);
   const missing = gate ? gate.result.transitions.filter((t) => t.kind === "missing") : [];
-  let tests = 0;
-  let failures = 0;
-  let skippedAll = 0;
-  const suites = roots.flatMap((root, i) => {
+  const kindOf = (t: TraceEntry): CaseKind => {
+    if (gate) return transitions.get(t.case_id)?.fails ? "regressed" : "passed";
+    if (traceWaived(report, t, waived)) return "waived";
+    return traceFails(report, t, waived) ? "failed" : "passed";
+  };
+  // First pass: the counters, in the suites' order.
+  const counts = roots.map((_, i) => {
     const cases = byRoot[i] ?? [];
-    const name = publicName(root);
+    let n = cases.length;
     let failed = 0;
     let skipped = 0;
-    const children = cases.flatMap((t) => {
-      const lines = findingLines(t, redact, waived);
-      const attrs: [string, string][] = [
-        ["classname", name],
-        ["name", publicName(t.case_id)],
-        ["file", publicName(t.file)],
-        ["time", "0"],
-      ];
-      const transition = transitions.get(t.case_id);
-      const props = gate ? regressProperties(transition, t.verdict) : [];
-      if (gate && transition?.fails) {
-        failed++;
-        return element("    ", "testcase", attrs, {
-          children: [...props, ...regressFailure(transition, lines, gate)],
-        });
-      }
-      if (!gate && traceWaived(report, t, waived)) {
-        // Passes only because of its waivers: skipped, not passed, so that a reader sees it.
-        skipped++;
-        const skip = element(
-          "      ",
-          "skipped",
-          [["message", publicName(waivedLabel({ waivers: traceWaivers(t, waived) }))]],
-          lines.length > 0 ? { text: lines.join("\n") } : undefined,
-        );
-        return element("    ", "testcase", attrs, { children: skip });
-      }
-      if (!gate && traceFails(report, t, waived)) {
-        failed++;
-        const message = publicName(t.rules.length > 0 ? `${t.verdict} by ${t.rules.join(", ")}` : t.verdict);
-        const failure = element(
-          "      ",
-          "failure",
-          [
-            ["message", message],
-            ["type", t.verdict],
-          ],
-          lines.length > 0 ? { text: lines.join("\n") } : undefined,
-        );
-        return element("    ", "testcase", attrs, { children: failure });
-      }
-      const out = lines.length > 0 ? element("      ", "system-out", [], { text: lines.join("\n") }) : [];
-      return element("    ", "testcase", attrs, { children: [...props, ...out] });
-    });
-    let n = cases.length;
+    for (const t of cases) {
+      const kind = kindOf(t);
+      if (kind === "regressed" || kind === "failed") failed++;
+      else if (kind === "waived") skipped++;
+    }
     if (i === 0 && gate) {
       for (const t of missing) {
         n++;
-        const attrs: [string, string][] = [
-          ["classname", name],
-          ["name", publicName(t.case_id)],
-          ["file", publicName(gate.baseline)],
-          ["time", "0"],
-        ];
-        const props = regressProperties(t, null);
-        if (t.fails) {
-          failed++;
-          children.push(
-            ...element("    ", "testcase", attrs, { children: [...props, ...regressFailure(t, [], gate)] }),
-          );
-        } else {
-          skipped++;
-          const skip = element("      ", "skipped", [
-            ["message", "missing from the traces, allowed by --allow-missing"],
-          ]);
-          children.push(...element("    ", "testcase", attrs, { children: [...props, ...skip] }));
-        }
+        if (t.fails) failed++;
+        else skipped++;
       }
     }
-    tests += n;
-    failures += failed;
-    skippedAll += skipped;
-    return element(
-      "  ",
-      "testsuite",
-      [
-        ["name", name],
-        ["time", 0],
-        ["tests", n],
-        ["failures", failed],
-        ["errors", 0],
-        ["skipped", skipped],
-      ],
-      { children },
-    );
+    return { n, failed, skipped };
   });
-  const root = element(
-    "",
-    "testsuites",
-    [
-      ["name", gate ? "proof regress" : "proof verify"],
-      ["tests", tests],
-      ["failures", failures],
+  const sum = (k: "n" | "failed" | "skipped") => counts.reduce((a, c) => a + c[k], 0);
+  const caseLines = (t: TraceEntry, name: string): string[] => {
+    const lines = findingLines(t, redact, waived);
+    const attrs: [string, string][] = [
+      ["classname", name],
+      ["name", publicName(t.case_id)],
+      ["file", publicName(t.file)],
+      ["time", "0"],
+    ];
+    const transition = transitions.get(t.case_id);
+    const props = gate ? regressProperties(transition, t.verdict) : [];
+    const kind = kindOf(t);
+    if (gate && transition && kind === "regressed") {
+      return element("    ", "testcase", attrs, {
+        children: [...props, ...regressFailure(transition, lines, gate)],
+      });
+    }
+    if (kind === "waived") {
+      // Passes only because of its waivers: skipped, not passed, so that a reader sees it.
+      const skip = element(
+        "      ",
+        "skipped",
+        [["message", publicName(waivedLabel({ waivers: traceWaivers(t, waived) }))]],
+        lines.length > 0 ? { text: lines.join("\n") } : undefined,
+      );
+      return element("    ", "testcase", attrs, { children: skip });
+    }
+    if (kind === "failed") {
+      const message = publicName(t.rules.length > 0 ? `${t.verdict} by ${t.rules.join(", ")}` : t.verdict);
+      const failure = element(
+        "      ",
+        "failure",
+        [
+          ["message", message],
+          ["type", t.verdict],
+        ],
+        lines.length > 0 ? { text: lines.join("\n") } : undefined,
+      );
+      return element("    ", "testcase", attrs, { children: failure });
+    }
+    const out = lines.length > 0 ? element("      ", "system-out", [], { text: lines.join("\n") }) : [];
+    return element("    ", "testcase", attrs, { children: [...props, ...out] });
+  };
+  const missingLines = (t: Transition, name: string, g: RegressGate): string[] => {
+    const attrs: [string, string][] = [
+      ["classname", name],
+      ["name", publicName(t.case_id)],
+      ["file", publicName(g.baseline)],
+      ["time", "0"],
+    ];
+    const props = regressProperties(t, null);
+    if (t.fails)
+      return element("    ", "testcase", attrs, { children: [...props, ...regressFailure(t, [], g)] });
+    const skip = element("      ", "skipped", [
+      ["message", "missing from the traces, allowed by --allow-missing"],
+    ]);
+    return element("    ", "testcase", attrs, { children: [...props, ...skip] });
+  };
+  const rootAttrs: [string, string | number][] = [
+    ["name", gate ? "proof regress" : "proof verify"],
+    ["tests", sum("n")],
+    ["failures", sum("failed")],
+    ["errors", 0],
+    ["skipped", sum("skipped")],
+  ];
+  yield '<?xml version="1.0" encoding="UTF-8"?>\n';
+  if (roots.length === 0) {
+    yield `${element("", "testsuites", rootAttrs)[0]}\n`;
+    return;
+  }
+  // Second pass: the text, one element's lines at a time (element() gives the open and close
+  // lines of a container when given one child; children go between them).
+  const [rootOpen, , rootClose] = element("", "testsuites", rootAttrs, { children: [""] });
+  yield `${rootOpen}\n`;
+  for (const [i, root] of roots.entries()) {
+    const name = publicName(root);
+    const cases = byRoot[i] ?? [];
+    const c = counts[i] as { n: number; failed: number; skipped: number };
+    const suiteAttrs: [string, string | number][] = [
+      ["name", name],
+      ["time", 0],
+      ["tests", c.n],
+      ["failures", c.failed],
       ["errors", 0],
-      ["skipped", skippedAll],
-    ],
-    { children: suites },
-  );
-  return `<?xml version="1.0" encoding="UTF-8"?>\n${root.join("\n")}\n`;
+      ["skipped", c.skipped],
+    ];
+    const hasMissing = i === 0 && gate !== undefined && missing.length > 0;
+    if (cases.length === 0 && !hasMissing) {
+      yield `${element("  ", "testsuite", suiteAttrs)[0]}\n`;
+      continue;
+    }
+    const [open, , close] = element("  ", "testsuite", suiteAttrs, { children: [""] });
+    yield `${open}\n`;
+    for (const t of cases) for (const line of caseLines(t, name)) yield `${line}\n`;
+    if (i === 0 && gate)
+      for (const t of missing) for (const line of missingLines(t, name, gate)) yield `${line}\n`;
+    yield `${close}\n`;
+  }
+  yield `${rootClose}\n`;
 }

@@ -184,3 +184,65 @@ export class RegionFinder {
     return seq === e.seq && at === e.at ? lineRegion(source, n) : undefined;
   }
 }
+
+/** What SARIF asks of regions: {@link RegionFinder}, or the answers {@link resolveRegions} found. */
+export interface RegionLookup {
+  ofFile(file: string): SourceRegion | undefined;
+  ofPath(file: string, path: Segment[]): SourceRegion | undefined;
+  ofEvent(e: EventRef): SourceRegion | undefined;
+}
+
+/** One question a SARIF result will ask of its file: the whole file, a JSON path, or an event. */
+export type RegionRequest =
+  | { kind: "file"; file: string }
+  | { kind: "path"; file: string; path: Segment[] }
+  | ({ kind: "event" } & EventRef);
+
+function requestKey(r: RegionRequest): string {
+  if (r.kind === "file") return `f\u0000${r.file}`;
+  if (r.kind === "path") return `p\u0000${r.file}\u0000${JSON.stringify(r.path)}`;
+  return `e\u0000${r.file}\u0000${r.seq}\u0000${r.at}`;
+}
+
+/**
+ * Answers region requests one file at a time: each file's text is asked for once, parsed, its
+ * requests answered, and dropped before the next file, so memory holds one file's text and syntax
+ * tree at a time plus the answers (four numbers each), however many files results point into.
+ * The answers are those a {@link RegionFinder} over every text gives.
+ * @param text the text of a file as the report names it, or undefined when it has none (left
+ *   out by a budget, unreadable): its requests then have no region.
+ */
+export async function resolveRegions(
+  requests: Iterable<RegionRequest>,
+  text: (file: string) => Promise<string | undefined>,
+): Promise<RegionLookup> {
+  const byFile = new Map<string, RegionRequest[]>();
+  for (const r of requests) {
+    const list = byFile.get(r.file);
+    if (list) list.push(r);
+    else byFile.set(r.file, [r]);
+  }
+  const found = new Map<string, SourceRegion>();
+  for (const [file, list] of byFile) {
+    const content = await text(file);
+    if (content === undefined) continue;
+    const finder = new RegionFinder(new Map([[file, content]]));
+    for (const r of list) {
+      const key = requestKey(r);
+      if (found.has(key)) continue;
+      const region =
+        r.kind === "file"
+          ? finder.ofFile(file)
+          : r.kind === "path"
+            ? finder.ofPath(file, r.path)
+            : finder.ofEvent({ file, at: r.at, seq: r.seq });
+      if (region) found.set(key, region);
+    }
+  }
+  const get = (r: RegionRequest) => found.get(requestKey(r));
+  return {
+    ofFile: (file) => get({ kind: "file", file }),
+    ofPath: (file, path) => get({ kind: "path", file, path }),
+    ofEvent: (e) => get({ kind: "event", ...e }),
+  };
+}

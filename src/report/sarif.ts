@@ -12,7 +12,7 @@ import { atLeast, VERDICT_ORDER } from "../verify/decision.js";
 import { clip, escapeMarkdown, publicName, utf8Bytes, visible } from "./escape.js";
 import { describeDecision, findingsOf, type RuleMeta } from "./findings.js";
 import { acceptHint, type RegressGate, transitionSentence, transitionsByCase, verdictArrow } from "./gate.js";
-import type { RegionFinder, SourceRegion } from "./regions.js";
+import type { RegionLookup, RegionRequest, SourceRegion } from "./regions.js";
 import type { Report } from "./report.js";
 import { justification, waivedIndex, waiverOf } from "./waived.js";
 
@@ -142,6 +142,58 @@ export function fileUri(file: string): string {
   return file.split("/").map(encodeURIComponent).join("/");
 }
 
+/** A possible SARIF result: a failing regression, or a rule of a finding (by index). */
+type Candidate = { rank: number } & ({ f: number; ruleId: string } | { t: Transition });
+
+/**
+ * Every possible result of a report, and the order in which they are kept: failing regressions
+ * first (rank above every verdict), then every (finding, rule) pair that is a result, in report
+ * order; `bySeverity` sorts them most restrictive first, report order among equals.
+ */
+function rankCandidates(report: Report, rules: readonly RuleMeta[], gate: RegressGate | undefined) {
+  const files = new Map(report.traces.map((t) => [t.case_id, t.file]));
+  const index = new Map(rules.map((r, i) => [r.id, i]));
+  const findings = findingsOf(report);
+  const candidates: Candidate[] = [];
+  for (const t of gate?.result.transitions ?? [])
+    if (t.fails) candidates.push({ t, rank: VERDICT_ORDER.length });
+  findings.forEach(({ decision: d }, f) => {
+    for (const ruleId of d.rules) {
+      const meta = rules[index.get(ruleId) ?? -1];
+      const failed = d.errors.some((e) => e.rule === ruleId);
+      if (meta?.effect === "allow" && !failed) continue;
+      candidates.push({ f, ruleId, rank: VERDICT_ORDER.indexOf(d.verdict) });
+    }
+  });
+  const bySeverity = candidates.map((c, i) => ({ c, i })).sort((a, b) => b.c.rank - a.c.rank || a.i - b.i);
+  return { files, index, findings, candidates, bySeverity };
+}
+
+/**
+ * The regions {@link renderSarif} may ask for, given the same report, rules and gate: those of
+ * the first {@link MAX_SARIF_RESULTS} results in the order they are kept (a result's region counts
+ * toward the byte budget, so it must be known before the result is). Answered by
+ * src/report/regions.ts resolveRegions one file at a time instead of holding every file's text.
+ */
+export function sarifRegionRequests(
+  report: Report,
+  rules: readonly RuleMeta[],
+  options: { regress?: RegressGate },
+): RegionRequest[] {
+  const gate = options.regress;
+  const { files, findings, bySeverity } = rankCandidates(report, rules, gate);
+  return bySeverity.slice(0, MAX_SARIF_RESULTS).map(({ c }): RegionRequest => {
+    if ("t" in c) {
+      const file = files.get(c.t.case_id);
+      return file
+        ? { kind: "file", file }
+        : { kind: "path", file: gate?.baseline ?? "", path: ["cases", c.t.case_id] };
+    }
+    const { trace, decision: d } = findings[c.f] as (typeof findings)[number];
+    return { kind: "event", file: trace.file, at: d.at, seq: d.seq };
+  });
+}
+
 /**
  * Renders `results.sarif`: one run whose driver lists every rule of the policies
  * (`tool.driver.rules`, sorted by id, each with `help` and `helpUri`) and one result per finding,
@@ -166,30 +218,14 @@ export function fileUri(file: string): string {
 export function renderSarif(
   report: Report,
   rules: readonly RuleMeta[],
-  options: { version: string; redact?: boolean; regress?: RegressGate; regions?: RegionFinder },
+  options: { version: string; redact?: boolean; regress?: RegressGate; regions?: RegionLookup },
 ): string {
   const redact = options.redact === true;
   const gate = options.regress;
   const docs = docsUri(options.version);
   const transitions = gate ? transitionsByCase(gate) : new Map<string, Transition>();
-  const files = new Map(report.traces.map((t) => [t.case_id, t.file]));
-  const index = new Map(rules.map((r, i) => [r.id, i]));
-  const findings = findingsOf(report);
+  const { files, index, findings, candidates, bySeverity } = rankCandidates(report, rules, gate);
   const waived = waivedIndex(report);
-  // Failing regressions first (rank above every verdict), then every (finding, rule) pair that is
-  // a result, in report order; each is built into a result only when kept.
-  type Candidate = { rank: number } & ({ f: number; ruleId: string } | { t: Transition });
-  const candidates: Candidate[] = [];
-  for (const t of gate?.result.transitions ?? [])
-    if (t.fails) candidates.push({ t, rank: VERDICT_ORDER.length });
-  findings.forEach(({ decision: d }, f) => {
-    for (const ruleId of d.rules) {
-      const meta = rules[index.get(ruleId) ?? -1];
-      const failed = d.errors.some((e) => e.rule === ruleId);
-      if (meta?.effect === "allow" && !failed) continue;
-      candidates.push({ f, ruleId, rank: VERDICT_ORDER.indexOf(d.verdict) });
-    }
-  });
   const regionOf = (file: string, at: string | string[], seq = -1): SourceRegion | undefined => {
     if (!options.regions) return undefined;
     return Array.isArray(at) ? options.regions.ofPath(file, at) : options.regions.ofEvent({ file, at, seq });
@@ -298,7 +334,6 @@ export function renderSarif(
       },
     };
   };
-  const bySeverity = candidates.map((c, i) => ({ c, i })).sort((a, b) => b.c.rank - a.c.rank || a.i - b.i);
   const kept = new Map<number, Sarif.Result>();
   let bytes = 0;
   for (const { c, i } of bySeverity) {

@@ -1,4 +1,4 @@
-import { digestOf } from "../io/canonical.js";
+import { CanonicalArrayHash } from "../io/canonical.js";
 import type { JsonValue } from "../policy/ir.js";
 import type { FormatName, MessageRole, ToolCallEvent, Trace, TraceEvent } from "./model.js";
 
@@ -106,22 +106,28 @@ export class TraceBuilder {
  * The trace id of docs/traces.md: a digest of the events without `at`, with every call id replaced
  * by the order of its call (`#0`, `#1`, ...), so that re-recording the same behaviour with fresh
  * call ids, or under another file name, gives the same id.
+ *
+ * `sha256:` + hex SHA-256 of the canonical JSON (RFC 8785) of that event array. The canonical JSON
+ * of an array is `[`, its elements' canonical JSON joined by `,`, then `]`, so the hash is fed one
+ * event at a time: no string of the whole trace is ever built, and a long trace costs memory for
+ * one event's JSON at a time (the digest is bit for bit `digestOf` of the whole array, src/io/canonical.ts).
  */
 export function traceId(events: readonly TraceEvent[]): string {
   const order = new Map<string, number>();
   let calls = 0;
-  const semantic = events.map((e) => {
+  const hash = new CanonicalArrayHash();
+  for (const e of events) {
     const { at: _at, ...rest } = e;
     if (e.type === "tool_call") {
       const k = calls++;
       if (e.call_id !== null && !order.has(e.call_id)) order.set(e.call_id, k);
-      return { ...rest, call_id: `#${k}` };
-    }
-    if (e.type === "tool_result") {
+      hash.add({ ...rest, call_id: `#${k}` });
+    } else if (e.type === "tool_result") {
       const k = e.call_id === null ? undefined : order.get(e.call_id);
-      return { ...rest, call_id: k === undefined ? null : `#${k}` };
+      hash.add({ ...rest, call_id: k === undefined ? null : `#${k}` });
+    } else {
+      hash.add(rest);
     }
-    return rest;
-  });
-  return digestOf(semantic);
+  }
+  return hash.digest();
 }
