@@ -13,13 +13,14 @@
 //       N measured throughput calls per session (default 5000), M through a proxy with --ledger
 //       (default 1000; 0 skips it)
 //   PROOF_BENCH_CPU_PROF=DIR node scripts/bench-mcp.mjs   also write the proxy's CPU profile to DIR
-import { mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { cpuMs, rssMiB } from "./bench-proc.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const argv = process.argv.slice(2);
@@ -77,28 +78,6 @@ async function connect(command, args) {
   const client = new Client({ name: "bench", version: "1.0.0" });
   await client.connect(transport);
   return { client, pid: transport.pid };
-}
-
-/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); undefined elsewhere. */
-function cpuMs(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    // utime and stime, fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Resident and peak resident memory of a process (MiB), from /proc (Linux); undefined elsewhere. */
-function rssMiB(pid) {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
-    return { rss: kib("VmRSS") / 1024, peak: kib("VmHWM") / 1024 };
-  } catch {
-    return undefined;
-  }
 }
 
 function pct(xs, p) {
