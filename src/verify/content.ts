@@ -126,8 +126,9 @@ export function parseStructured(text: string): unknown {
     // Plain text has no `:` or `- ` and cannot be a YAML mapping or sequence: skip the parser.
     if (!t.includes(":") && !t.startsWith("-") && !jsonLike(t)) return undefined;
     value = YAML_LIBRARY_ONLY.test(t) ? undefined : readFast(t);
-    // A scalar from js-yaml is checked too: the `yaml` library may see a mapping in it.
-    if (value === null || typeof value !== "object") value = readYamlLibrary(t);
+    // A scalar from js-yaml is final: the differential test found no text, outside the patterns,
+    // that js-yaml reads as a scalar and the `yaml` library as a mapping or sequence.
+    if (value === undefined) value = readYamlLibrary(t);
   }
   if (value === null || typeof value !== "object") return undefined;
   if (depthOver(value, MAX_CONTENT_DEPTH)) return undefined;
