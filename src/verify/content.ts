@@ -1,3 +1,4 @@
+import { CORE_SCHEMA, load, Type } from "js-yaml";
 import { parseDocument } from "yaml";
 import type { PathStep } from "../policy/field-path.js";
 
@@ -27,10 +28,86 @@ function jsonLike(t: string): boolean {
 }
 
 /**
+ * Integers of the YAML 1.2 core schema (YAML 1.2.2 §10.3.2), resolved as the `yaml` library does
+ * (its schema/core/int.js): js-yaml's own int type also reads `0b101`, `+0x10` and `-0o7`, which
+ * the core schema leaves as strings.
+ */
+const coreInt = new Type("tag:yaml.org,2002:int", {
+  kind: "scalar",
+  resolve: (s: string) => /^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$/.test(s),
+  construct: (s: string) =>
+    s.startsWith("0o")
+      ? parseInt(s.slice(2), 8)
+      : s.startsWith("0x")
+        ? parseInt(s.slice(2), 16)
+        : parseInt(s, 10),
+});
+
+/**
+ * Floats of the YAML 1.2 core schema, resolved as the `yaml` library does (schema/core/float.js):
+ * js-yaml's own float type does not read `+.5`.
+ */
+const coreFloat = new Type("tag:yaml.org,2002:float", {
+  kind: "scalar",
+  resolve: (s: string) =>
+    /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?)$/.test(
+      s,
+    ),
+  construct: (s: string) => {
+    const t = s.slice(-3).toLowerCase();
+    if (t === "nan" && s.includes(".")) return Number.NaN;
+    if (t === "inf") return s[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+    return parseFloat(s);
+  },
+});
+
+/**
+ * The YAML 1.2 core schema for js-yaml: its null and bool types already match the spec's; a type
+ * given to `extend` replaces the one of the same tag in place, so the resolution order is kept.
+ */
+const CORE = CORE_SCHEMA.extend({ implicit: [coreInt, coreFloat] });
+
+/**
+ * Text that js-yaml could read differently from the `yaml` library, or unsafely: such text is read
+ * by the `yaml` library alone. Each pattern is conservative (prose that merely looks like the
+ * construct takes the slower path, never a wrong one); the differential test
+ * (test/verify/content-yaml.test.ts) found the constructs that are not anchors.
+ */
+const YAML_LIBRARY_ONLY = new RegExp(
+  [
+    // An anchor starting a node. An alias needs one, and js-yaml neither limits alias expansion
+    // nor copies the shared value: a billion-laughs text would be walked exponentially.
+    String.raw`(?:^|[\s[{,:])&[^\s,[\]{}]`,
+    // An explicit key, a flow collection as a key, a null key (`~:`, `null:`, `{~}`), `!!null`:
+    // the `yaml` library names such keys "" or in flow style, js-yaml "null" or `a,b`.
+    String.raw`^[ \t]*(?:-[ \t]+)*\?(?:\s|$)`,
+    String.raw`[[{,][ \t]*\?(?:\s|$)`,
+    String.raw`[\]}][ \t]*:(?:[\s,[\]{}]|$)`,
+    String.raw`(?:^|[\s[{,?])(?:~|null|Null|NULL)?[ \t]*:(?:[\s,[\]{}]|$)`,
+    String.raw`[{,][ \t\n]*(?:~|null|Null|NULL)[ \t\n]*[,}]`,
+    "!!null",
+    // A tag ending its line: js-yaml tags an empty node, the `yaml` library the next line's.
+    String.raw`(?:^|[\s[{,])![^\s,[\]{}]*[ \r]*$`,
+    // A directive: `%YAML 1.1` switches the `yaml` library to the 1.1 schema (`yes` is true).
+    "^%",
+    // A tab, which js-yaml takes as separation where the `yaml` library rejects it as
+    // indentation; a byte order mark inside the text.
+    String.raw`\t|\uFEFF`,
+    // An empty sequence entry (maybe with a comment): js-yaml reads `- - \n- ` as one list of two.
+    String.raw`(?:^|[ ])-(?:[ ]+#.*)?[ \r]*$`,
+  ].join("|"),
+  "m",
+);
+
+/**
  * Parses a tool result that is a JSON or YAML mapping or sequence (AgentDojo's tools return
- * YAML, most others JSON). JSON is tried first (it is also YAML, but JSON.parse is far cheaper);
- * YAML is read with the core schema, no duplicate-key check (a tool's output is taken as the
- * model saw it) and at most {@link MAX_ALIAS_COUNT} alias expansions.
+ * YAML, most others JSON). JSON is tried first (it is also YAML, but JSON.parse is far cheaper).
+ * YAML is read with the YAML 1.2 core schema and no duplicate-key check (the last value of a key
+ * wins: a tool's output is taken as the model saw it): by js-yaml, about five times faster than
+ * the `yaml` library, unless the text could hold an anchor or another construct the two read
+ * differently ({@link YAML_LIBRARY_ONLY}) or js-yaml rejects it; then by the `yaml` library, with
+ * at most {@link MAX_ALIAS_COUNT} alias expansions. Both give the same value wherever js-yaml is
+ * used (test/verify/content-yaml.test.ts checks it on the corpus and on generated documents).
  * @returns the parsed value, or undefined when the text is not a mapping or sequence, does not
  *   parse, or nests deeper than {@link MAX_CONTENT_DEPTH}: such content stays one string.
  */
@@ -48,18 +125,40 @@ export function parseStructured(text: string): unknown {
   if (value === undefined) {
     // Plain text has no `:` or `- ` and cannot be a YAML mapping or sequence: skip the parser.
     if (!t.includes(":") && !t.startsWith("-") && !jsonLike(t)) return undefined;
-    try {
-      const doc = parseDocument(t, { uniqueKeys: false, prettyErrors: false, strict: false });
-      if (doc.errors.length > 0) return undefined;
-      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-    } catch {
-      // Too many aliases, or nesting beyond the parser's stack: not structured for provenance.
-      return undefined;
-    }
+    value = YAML_LIBRARY_ONLY.test(t) ? undefined : readFast(t);
+    // A scalar from js-yaml is final: the differential test found no text, outside the patterns,
+    // that js-yaml reads as a scalar and the `yaml` library as a mapping or sequence.
+    if (value === undefined) value = readYamlLibrary(t);
   }
   if (value === null || typeof value !== "object") return undefined;
   if (depthOver(value, MAX_CONTENT_DEPTH)) return undefined;
   return value;
+}
+
+/** js-yaml's reading of text {@link YAML_LIBRARY_ONLY} lets through, or undefined when it rejects it. */
+function readFast(t: string): unknown {
+  try {
+    return load(t, { schema: CORE, json: true });
+  } catch {
+    // A syntax js-yaml rejects (several documents, an unknown tag, nesting beyond its stack)
+    // goes to the `yaml` library, which decides as it did alone.
+    return undefined;
+  }
+}
+
+/**
+ * The `yaml` library's reading (core schema, last duplicate key wins, bounded aliases), or
+ * undefined on an error. Exported for the differential test of the two parsers.
+ */
+export function readYamlLibrary(t: string): unknown {
+  try {
+    const doc = parseDocument(t, { uniqueKeys: false, prettyErrors: false, strict: false });
+    if (doc.errors.length > 0) return undefined;
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch {
+    // Too many aliases, or nesting beyond the parser's stack: not structured for provenance.
+    return undefined;
+  }
 }
 
 function depthOver(value: unknown, limit: number): boolean {
