@@ -306,7 +306,8 @@ export async function writeRun(
       o.progress?.trace(c.result.tool_calls);
       matcher?.judge(c.result, (seq) => c.args[String(seq)]);
       judgement.recordCase(c);
-      rootOf.set(c.result.case_id, c.root);
+      // Most runs have one root: only cases under another are held (JUnit reads absent as 0).
+      if (c.root !== 0) rootOf.set(c.result.case_id, c.root);
       // Lines are written in chunks of about 64 KiB: a write per decision costs more than
       // serialising it (docs/performance.md).
       if (c.lines !== undefined) pending += c.lines;
@@ -322,8 +323,9 @@ export async function writeRun(
     await decisions.close();
   }
   const report = judgement.finish(o.roots.join(", "), matcher, o.coverage());
-  const judged = judgement.cases;
-  const outcome = o.gate ? await o.gate(report, judged) : { code: report.passed ? 0 : EXIT_GATE_FAILED };
+  const outcome = o.gate
+    ? await o.gate(report, judgement.cases)
+    : { code: report.passed ? 0 : EXIT_GATE_FAILED };
   // An expired waiver, or coverage below the minimum, fails a run that otherwise passed; neither
   // hides another failure.
   const failsAnyway = (report.waivers?.expired.length ?? 0) > 0 || report.coverage?.passed === false;
@@ -359,7 +361,14 @@ export async function writeRun(
   for (const [name, text] of Object.entries(outcome.files ?? {})) await stage.write(name, text);
   await writeManifest(stage, report, p.signingKey);
   await stage.commit();
-  return { report, code, cases: judged };
+  return {
+    report,
+    code,
+    // Made when read: a run whose caller never reads them holds no object per case.
+    get cases() {
+      return judgement.cases;
+    },
+  };
 }
 
 /** Characters gathered before one write of an artifact written in parts. */
@@ -454,7 +463,7 @@ export async function runVerify(
       stats: { seen: new SeenTraces() },
       coverage: [],
     };
-    const { report, code, cases } = await writeRun(p, stage, judgeAll(p, judging), {
+    const run = await writeRun(p, stage, judgeAll(p, judging), {
       roots: input.traces,
       redact: input.redact === true,
       ...(input.gate ? { gate: input.gate } : {}),
@@ -472,9 +481,18 @@ export async function runVerify(
           : undefined,
     });
     const problems = exporter ? await exporter.shutdown() : [];
+    const { report, code } = run;
     // Expired waivers are no warning: the table names them as what failed the gate.
     const notes = report.waivers ? staleLines(report.waivers) : [];
-    return { report, code, warnings: [...p.judgement.activation.warnings, ...notes, ...problems], cases };
+    const warnings = [...p.judgement.activation.warnings, ...notes, ...problems];
+    return {
+      report,
+      code,
+      warnings,
+      get cases() {
+        return run.cases;
+      },
+    };
   } catch (err) {
     await stage.abort();
     await exporter?.shutdown();

@@ -137,6 +137,11 @@ export class ReportBuilder {
     return undefined;
   }
 
+  /** The entries added so far, in the order added (the report sorts them by case id). */
+  entries(): readonly TraceEntry[] {
+    return this.traces;
+  }
+
   /** Adds a warning, optionally tied to a case. */
   warn(caseId: string | null, message: string): void {
     this.warnings.push({ case_id: caseId, message });
