@@ -223,6 +223,10 @@ export async function listRunFiles(roots: readonly string[]): Promise<PoolFile[]
 
 /** How a run judges its traces: the files, the thread count, and what it keeps. */
 export interface Judging {
+  /**
+   * Every trace file of the run; emptied by {@link judgeAll} once every trace is judged, so that
+   * a list with an entry per file is not held while the artifacts are written.
+   */
   files: readonly PoolFile[];
   format: FormatName | "auto";
   threads: number;
@@ -235,8 +239,16 @@ export interface Judging {
   coverage: CoverageReport[];
 }
 
-/** Judges every trace of the run (or of its shard), in this thread or a pool, in file order. */
+/**
+ * Judges every trace of the run (or of its shard), in this thread or a pool, in file order.
+ * Empties `j.files` when done (see {@link Judging.files}).
+ */
 export async function* judgeAll(p: Prepared, j: Judging): AsyncGenerator<JudgedCase> {
+  yield* judgeFiles(p, j);
+  j.files = [];
+}
+
+async function* judgeFiles(p: Prepared, j: Judging): AsyncGenerator<JudgedCase> {
   if (j.threads > 0) {
     yield* judgeInPool(
       j.files,
@@ -450,19 +462,20 @@ export async function runVerify(
   const exporter = input.otel ? await createDecisionExporter(input.otel) : undefined;
   const stage = await StagedDir.create(input.out, inputPaths(input));
   try {
-    const files = await listRunFiles(input.traces);
-    // Spans need every call's arguments, which only this thread has: exporting judges here.
-    const threads = exporter ? 0 : workerCount(input.jobs ?? 1, files.length);
-    input.threads?.(threads, files.length);
+    // Held by `judging` alone, which lets go of it once every trace is judged.
     const judging: Judging = {
-      files,
+      files: await listRunFiles(input.traces),
       format: input.format,
-      threads,
+      threads: 0,
       ...(exporter ? { exporter } : {}),
       runId: randomUUID(),
       stats: { seen: new SeenTraces() },
       coverage: [],
     };
+    // Spans need every call's arguments, which only this thread has: exporting judges here.
+    const threads = exporter ? 0 : workerCount(input.jobs ?? 1, judging.files.length);
+    judging.threads = threads;
+    input.threads?.(threads, judging.files.length);
     const run = await writeRun(p, stage, judgeAll(p, judging), {
       roots: input.traces,
       redact: input.redact === true,
