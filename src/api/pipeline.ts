@@ -30,6 +30,11 @@ export function parseVerdict(value: string, what: string): Verdict {
   return value as Verdict;
 }
 
+/** The form of a decision digest ({@link decisionDigest}): `sha256:` and 64 lowercase hex digits. */
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+const DIGEST_PREFIX = "sha256:";
+const DIGEST_BYTES = 32;
+
 /** One judged case, as a baseline records it. */
 export interface CaseResult {
   case_id: string;
@@ -133,8 +138,18 @@ export interface JudgementOptions {
  */
 export class Judgement {
   readonly activation: Activation;
-  /** Every recorded case; sorted by case id once {@link finish} ran. */
-  readonly cases: CaseResult[] = [];
+  /**
+   * The decision digest of every recorded case, in record order, as 32 raw bytes each: a run over
+   * a large corpus holds this instead of a {@link CaseResult} per trace (see {@link cases}).
+   */
+  private digests = new Uint8Array(DIGEST_BYTES * 1024);
+  /** Digests not of the `sha256:` + hex form (none from this code), by record index. */
+  private readonly otherDigests = new Map<number, string>();
+  /** The trial of each recorded case that is one, by record index. */
+  private readonly trials = new Map<number, TrialOf>();
+  private recorded = 0;
+  private finished = false;
+  private sorted: CaseResult[] | undefined;
   private readonly engine: Engine;
   private readonly builder: ReportBuilder;
   private readonly collector: CoverageCollector | null;
@@ -202,15 +217,42 @@ export class Judgement {
       );
     }
     for (const w of judged.warnings) this.builder.warn(result.case_id, w);
-    this.cases.push({
-      case_id: result.case_id,
-      trace_id: result.trace_id,
-      file,
-      verdict: result.verdict,
-      rules: result.rules,
-      decision_digest: judged.decisionDigest ?? decisionDigest(result),
-      ...(trial ? { trial } : {}),
+    const i = this.recorded++;
+    const digest = judged.decisionDigest ?? decisionDigest(result);
+    if (DIGEST.test(digest)) {
+      if (this.digests.length < (i + 1) * DIGEST_BYTES) {
+        const grown = new Uint8Array(this.digests.length * 2);
+        grown.set(this.digests);
+        this.digests = grown;
+      }
+      this.digests.set(Buffer.from(digest.slice(DIGEST_PREFIX.length), "hex"), i * DIGEST_BYTES);
+    } else this.otherDigests.set(i, digest);
+    if (trial) this.trials.set(i, trial);
+  }
+
+  /**
+   * Every recorded case: in record order until {@link finish} ran, sorted by case id after.
+   * Made from the report's entries when asked for, so that a run that never asks (`proof
+   * verify` without a regression gate) holds no object per case.
+   */
+  get cases(): CaseResult[] {
+    if (this.sorted) return this.sorted;
+    const cases = this.builder.entries().map((t, i): CaseResult => {
+      const trial = this.trials.get(i);
+      const bytes = this.digests.subarray(i * DIGEST_BYTES, (i + 1) * DIGEST_BYTES);
+      return {
+        case_id: t.case_id,
+        trace_id: t.trace_id,
+        file: t.file,
+        verdict: t.verdict,
+        rules: t.rules,
+        decision_digest: this.otherDigests.get(i) ?? `${DIGEST_PREFIX}${Buffer.from(bytes).toString("hex")}`,
+        ...(trial ? { trial } : {}),
+      };
     });
+    if (!this.finished) return cases;
+    this.sorted = cases.sort((a, b) => (a.case_id < b.case_id ? -1 : a.case_id > b.case_id ? 1 : 0));
+    return this.sorted;
   }
 
   /**
@@ -233,7 +275,7 @@ export class Judgement {
         "traces are .json or .jsonl files",
       );
     }
-    this.cases.sort((a, b) => (a.case_id < b.case_id ? -1 : a.case_id > b.case_id ? 1 : 0));
+    this.finished = true;
     if (this.collector) report.coverage = coverage ?? this.collector.summary(this.coverageMin);
     return report;
   }

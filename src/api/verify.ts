@@ -223,6 +223,10 @@ export async function listRunFiles(roots: readonly string[]): Promise<PoolFile[]
 
 /** How a run judges its traces: the files, the thread count, and what it keeps. */
 export interface Judging {
+  /**
+   * Every trace file of the run; emptied by {@link judgeAll} once every trace is judged, so that
+   * a list with an entry per file is not held while the artifacts are written.
+   */
   files: readonly PoolFile[];
   format: FormatName | "auto";
   threads: number;
@@ -235,8 +239,16 @@ export interface Judging {
   coverage: CoverageReport[];
 }
 
-/** Judges every trace of the run (or of its shard), in this thread or a pool, in file order. */
+/**
+ * Judges every trace of the run (or of its shard), in this thread or a pool, in file order.
+ * Empties `j.files` when done (see {@link Judging.files}).
+ */
 export async function* judgeAll(p: Prepared, j: Judging): AsyncGenerator<JudgedCase> {
+  yield* judgeFiles(p, j);
+  j.files = [];
+}
+
+async function* judgeFiles(p: Prepared, j: Judging): AsyncGenerator<JudgedCase> {
   if (j.threads > 0) {
     yield* judgeInPool(
       j.files,
@@ -306,7 +318,8 @@ export async function writeRun(
       o.progress?.trace(c.result.tool_calls);
       matcher?.judge(c.result, (seq) => c.args[String(seq)]);
       judgement.recordCase(c);
-      rootOf.set(c.result.case_id, c.root);
+      // Most runs have one root: only cases under another are held (JUnit reads absent as 0).
+      if (c.root !== 0) rootOf.set(c.result.case_id, c.root);
       // Lines are written in chunks of about 64 KiB: a write per decision costs more than
       // serialising it (docs/performance.md).
       if (c.lines !== undefined) pending += c.lines;
@@ -322,8 +335,9 @@ export async function writeRun(
     await decisions.close();
   }
   const report = judgement.finish(o.roots.join(", "), matcher, o.coverage());
-  const judged = judgement.cases;
-  const outcome = o.gate ? await o.gate(report, judged) : { code: report.passed ? 0 : EXIT_GATE_FAILED };
+  const outcome = o.gate
+    ? await o.gate(report, judgement.cases)
+    : { code: report.passed ? 0 : EXIT_GATE_FAILED };
   // An expired waiver, or coverage below the minimum, fails a run that otherwise passed; neither
   // hides another failure.
   const failsAnyway = (report.waivers?.expired.length ?? 0) > 0 || report.coverage?.passed === false;
@@ -359,7 +373,14 @@ export async function writeRun(
   for (const [name, text] of Object.entries(outcome.files ?? {})) await stage.write(name, text);
   await writeManifest(stage, report, p.signingKey);
   await stage.commit();
-  return { report, code, cases: judged };
+  return {
+    report,
+    code,
+    // Made when read: a run whose caller never reads them holds no object per case.
+    get cases() {
+      return judgement.cases;
+    },
+  };
 }
 
 /** Characters gathered before one write of an artifact written in parts. */
@@ -441,20 +462,21 @@ export async function runVerify(
   const exporter = input.otel ? await createDecisionExporter(input.otel) : undefined;
   const stage = await StagedDir.create(input.out, inputPaths(input));
   try {
-    const files = await listRunFiles(input.traces);
-    // Spans need every call's arguments, which only this thread has: exporting judges here.
-    const threads = exporter ? 0 : workerCount(input.jobs ?? 1, files.length);
-    input.threads?.(threads, files.length);
+    // Held by `judging` alone, which lets go of it once every trace is judged.
     const judging: Judging = {
-      files,
+      files: await listRunFiles(input.traces),
       format: input.format,
-      threads,
+      threads: 0,
       ...(exporter ? { exporter } : {}),
       runId: randomUUID(),
       stats: { seen: new SeenTraces() },
       coverage: [],
     };
-    const { report, code, cases } = await writeRun(p, stage, judgeAll(p, judging), {
+    // Spans need every call's arguments, which only this thread has: exporting judges here.
+    const threads = exporter ? 0 : workerCount(input.jobs ?? 1, judging.files.length);
+    judging.threads = threads;
+    input.threads?.(threads, judging.files.length);
+    const run = await writeRun(p, stage, judgeAll(p, judging), {
       roots: input.traces,
       redact: input.redact === true,
       ...(input.gate ? { gate: input.gate } : {}),
@@ -472,9 +494,18 @@ export async function runVerify(
           : undefined,
     });
     const problems = exporter ? await exporter.shutdown() : [];
+    const { report, code } = run;
     // Expired waivers are no warning: the table names them as what failed the gate.
     const notes = report.waivers ? staleLines(report.waivers) : [];
-    return { report, code, warnings: [...p.judgement.activation.warnings, ...notes, ...problems], cases };
+    const warnings = [...p.judgement.activation.warnings, ...notes, ...problems];
+    return {
+      report,
+      code,
+      warnings,
+      get cases() {
+        return run.cases;
+      },
+    };
   } catch (err) {
     await stage.abort();
     await exporter?.shutdown();

@@ -101,6 +101,23 @@ export interface Report {
   coverage?: CoverageReport;
 }
 
+/**
+ * The entry of every trace with no kept decision shares this list: most traces of a large corpus
+ * have none. Frozen, so that adding to one entry's list fails loudly instead of adding to all.
+ */
+const NO_DECISIONS = Object.freeze([]) as unknown as Decision[];
+
+/**
+ * The decisions a report entry keeps (those some rule matched or that are not `allow`), in lists
+ * of their exact length: a list grown by `push` or `filter` keeps spare slots (over 100 bytes for
+ * one element), and the report holds these lists for every trace until it is written.
+ */
+function kept(decisions: readonly Decision[]): Decision[] {
+  const found = decisions.filter((d) => d.verdict !== "allow" || d.rules.length > 0);
+  if (found.length === 0) return NO_DECISIONS;
+  return found.map((d) => (d.evidence.length === 0 ? d : { ...d, evidence: d.evidence.slice() }));
+}
+
 /** Collects trace results one by one and assembles the report; holds only findings, not every decision. */
 export class ReportBuilder {
   private readonly traces: TraceEntry[] = [];
@@ -132,9 +149,14 @@ export class ReportBuilder {
       verdict: result.verdict,
       rules: result.rules,
       tool_calls: result.tool_calls,
-      decisions: result.decisions.filter((d) => d.verdict !== "allow" || d.rules.length > 0),
+      decisions: kept(result.decisions),
     });
     return undefined;
+  }
+
+  /** The entries added so far, in the order added (the report sorts them by case id). */
+  entries(): readonly TraceEntry[] {
+    return this.traces;
   }
 
   /** Adds a warning, optionally tied to a case. */
