@@ -255,7 +255,7 @@ const table = (align, head, ...rows) => {
   return [line(all[0]), rule, ...all.slice(1).map(line)].join("\n");
 };
 let section = [
-  `Measured by \`npm run bench\` (seed ${seed}, ${runs} runs, median; the whole bench took ${Math.round(elapsed)} s).`,
+  `Measured by \`npm run bench\` (seed ${seed}, ${runs} runs, median; the runs of this first section took ${Math.round(elapsed)} s).`,
   "",
   `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memory} RAM, ${machine.platform}, Node ${machine.node}.`,
   "",
