@@ -12,6 +12,7 @@ import { hashDirectory, MAX_REGION_SOURCE_BYTES, readKeyFile } from "../io/artif
 import { digestOf, jsonLine, prettyJson } from "../io/canonical.js";
 import { fileSize, readLines, readTextFile, toPosix } from "../io/files.js";
 import { StagedDir } from "../io/out-dir.js";
+import { chunkedWriter } from "../io/write.js";
 import { MANIFEST_FILE, parsePrivateKey } from "../report/manifest.js";
 import type { PolicyRef } from "../report/report.js";
 import { parseJson } from "../trace/json.js";
@@ -149,9 +150,8 @@ export async function runVerifyShard(
       coverage: [],
     };
     const keep = new Set<string>();
-    const writer = await stage.open(CASES_FILE);
+    const writer = chunkedWriter(await stage.open(CASES_FILE));
     try {
-      let pending = "";
       for await (const c of judgeAll(p, judging)) {
         input.progress?.trace(c.result.tool_calls);
         // Checks case ids are unique within the part (a case id always lands in one shard).
@@ -160,13 +160,8 @@ export async function runVerifyShard(
           keep.add(c.file);
         // What a worker thread serialised ahead is left out: merge derives it again.
         const { lines: _lines, decisionDigest: _digest, ...stored } = c;
-        pending += jsonLine(stored);
-        if (pending.length >= 1 << 16) {
-          await writer.write(pending);
-          pending = "";
-        }
+        await writer.write(jsonLine(stored));
       }
-      if (pending !== "") await writer.write(pending);
     } finally {
       input.progress?.done();
       await writer.close();

@@ -12,6 +12,7 @@ import { fileLimit, readTextFile, toPosix } from "../io/files.js";
 import { StagedDir } from "../io/out-dir.js";
 import { loadContext, loadPolicySet } from "../io/policy-files.js";
 import { listGateTraceFiles, traceSource } from "../io/trace-files.js";
+import { chunkedWriter } from "../io/write.js";
 import { loadPlan } from "../plan/load-plan.js";
 import type { Plan } from "../plan/plan.js";
 import type { Verdict } from "../policy/ir.js";
@@ -39,9 +40,6 @@ import {
 } from "./judged.js";
 import { type CaseResult, Judgement } from "./pipeline.js";
 import { judgeInPool, type PoolFile, workerCount } from "./pool.js";
-
-/** Characters of decision lines gathered before one write to `decisions.jsonl`. */
-const WRITE_CHUNK = 1 << 16;
 
 /** Exit code of a failed gate (docs/exit-codes.md). */
 export const EXIT_GATE_FAILED = 5;
@@ -311,8 +309,9 @@ export async function writeRun(
   /** Index into the roots of each case's root: JUnit has one suite per root. */
   const rootOf = new Map<string, number>();
   // Hashed while written: the manifest takes its digest without reading the file back.
-  const decisions = await stage.open("decisions.jsonl");
-  let pending = "";
+  // Lines are written in chunks of about 64 KiB: a write per decision costs more than
+  // serialising it (docs/performance.md).
+  const decisions = chunkedWriter(await stage.open("decisions.jsonl"));
   try {
     for await (const c of cases) {
       o.progress?.trace(c.result.tool_calls);
@@ -320,16 +319,9 @@ export async function writeRun(
       judgement.recordCase(c);
       // Most runs have one root: only cases under another are held (JUnit reads absent as 0).
       if (c.root !== 0) rootOf.set(c.result.case_id, c.root);
-      // Lines are written in chunks of about 64 KiB: a write per decision costs more than
-      // serialising it (docs/performance.md).
-      if (c.lines !== undefined) pending += c.lines;
-      else for (const d of c.result.decisions) pending += jsonLine(d);
-      if (pending.length >= WRITE_CHUNK) {
-        await decisions.write(pending);
-        pending = "";
-      }
+      if (c.lines !== undefined) await decisions.write(c.lines);
+      else for (const d of c.result.decisions) await decisions.write(jsonLine(d));
     }
-    if (pending !== "") await decisions.write(pending);
   } finally {
     o.progress?.done();
     await decisions.close();
@@ -383,43 +375,11 @@ export async function writeRun(
   };
 }
 
-/** Characters gathered before one write of an artifact written in parts. */
-const PART_CHUNK = 1 << 16;
-
 /** Writes an artifact of the out dir from its parts, in chunks of about 64 KiB, hashed as written. */
 export async function writeParts(stage: StagedDir, name: string, parts: Iterable<string>): Promise<void> {
-  const writer = await stage.open(name);
-  let pending = "";
-  for (const part of parts) {
-    if (part.length >= PART_CHUNK) {
-      // A large part goes in slices: the stream would otherwise encode it whole at once.
-      if (pending !== "") await writer.write(pending);
-      pending = "";
-      for (let i = 0; i < part.length; ) {
-        const piece = slice(part, i, PART_CHUNK);
-        await writer.write(piece);
-        i += piece.length;
-      }
-      continue;
-    }
-    pending += part;
-    if (pending.length >= PART_CHUNK) {
-      await writer.write(pending);
-      pending = "";
-    }
-  }
-  if (pending !== "") await writer.write(pending);
+  const writer = chunkedWriter(await stage.open(name));
+  for (const part of parts) await writer.write(part);
   await writer.close();
-}
-
-/**
- * `size` UTF-16 code units of `text` from `start`, one fewer when that would split a surrogate
- * pair: each slice is encoded to UTF-8 alone, and half a pair would become U+FFFD.
- */
-function slice(text: string, start: number, size: number): string {
-  const end = Math.min(text.length, start + size);
-  const last = text.charCodeAt(end - 1);
-  return text.slice(start, end < text.length && last >= 0xd800 && last <= 0xdbff ? end - 1 : end);
 }
 
 /** Writes `manifest.json` last, so that it covers every other file of the out dir. */

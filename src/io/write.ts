@@ -100,6 +100,55 @@ export async function openLineWriter(path: string): Promise<LineWriter> {
   };
 }
 
+/** Characters a {@link chunkedWriter} gathers before one write: about 64 KiB. */
+export const WRITE_CHUNK = 1 << 16;
+
+/**
+ * A {@link LineWriter} that gathers small writes into chunks of about {@link WRITE_CHUNK}
+ * characters and passes a larger write on in slices of that size, never splitting a surrogate
+ * pair: a write per decision line costs more than serialising it (docs/performance.md), and a
+ * stream encodes each write whole. The bytes that reach `writer` are exactly those written;
+ * `close` writes what is gathered, then closes `writer`.
+ */
+export function chunkedWriter(writer: LineWriter, chunk: number = WRITE_CHUNK): LineWriter {
+  let pending = "";
+  return {
+    async write(text) {
+      if (text.length >= chunk) {
+        if (pending !== "") await writer.write(pending);
+        pending = "";
+        for (let i = 0; i < text.length; ) {
+          const piece = slice(text, i, chunk);
+          await writer.write(piece);
+          i += piece.length;
+        }
+        return;
+      }
+      pending += text;
+      if (pending.length >= chunk) {
+        const full = pending;
+        pending = "";
+        await writer.write(full);
+      }
+    },
+    async close() {
+      if (pending !== "") await writer.write(pending);
+      pending = "";
+      await writer.close();
+    },
+  };
+}
+
+/**
+ * `size` UTF-16 code units of `text` from `start`, one fewer when that would split a surrogate
+ * pair: each slice is encoded to UTF-8 alone, and half a pair would become U+FFFD.
+ */
+function slice(text: string, start: number, size: number): string {
+  const end = Math.min(text.length, start + size);
+  const last = text.charCodeAt(end - 1);
+  return text.slice(start, end < text.length && last >= 0xd800 && last <= 0xdbff ? end - 1 : end);
+}
+
 /** A {@link LineWriter} that hashes what it writes: the file's digest without reading it back. */
 export interface HashingWriter extends LineWriter {
   /**
