@@ -6,8 +6,6 @@
  */
 import { createHash } from "node:crypto";
 import { CanonicalArrayHash } from "../io/canonical.js";
-import type { Plan } from "../plan/plan.js";
-import type { Verdict } from "../policy/ir.js";
 import type { PolicySet } from "../policy/set.js";
 import { trialOf } from "../regress/trials.js";
 import type { Trace } from "../trace/model.js";
@@ -15,7 +13,7 @@ import { CoverageCollector, type CoverageReport } from "../verify/coverage.js";
 import type { TraceResult } from "../verify/decision.js";
 import type { Activation } from "../verify/engine.js";
 import { Engine } from "../verify/engine.js";
-import type { JudgedTrace } from "./pipeline.js";
+import type { JudgedTrace, JudgementOptions } from "./pipeline.js";
 
 /**
  * One judged trace and where it stands in the run: `order` is [file ordinal, trace index in the
@@ -187,12 +185,6 @@ export function mergeCoverage(
  * What a worker thread or a shard needs to judge traces as the run does: the policies as IRs
  * (compiled again where they are used), the context and the plan. Structured-cloneable and JSON.
  */
-export interface JudgeSetup {
+export interface JudgeSetup extends JudgementOptions {
   policies: { ir: PolicySet["irs"][number]; file: string }[];
-  context: Record<string, unknown>;
-  hasContext: boolean;
-  plan?: Plan;
-  planFile?: string;
-  failOn: Verdict;
-  coverage?: { min: number | null };
 }
