@@ -71,6 +71,22 @@ function fileError(err: unknown, path: string, what: string): ProofError {
   return inputError("io.unreadable", `cannot ${what} ${file}: ${messageOf(err)}`, { file });
 }
 
+/**
+ * The ledger of `--ledger` (signed with `--ledger-sign-key`), opened before any call is served:
+ * undefined without the option.
+ * @throws ProofError located at the ledger file when it cannot be opened (exit 8 when the system
+ *   refused), or `ledger.broken` / `ledger.key_required` as {@link openLedger} throws them.
+ */
+async function openLedgerOption(
+  opts: Pick<ProxyOptions, "ledger" | "ledgerSignKey">,
+): Promise<Ledger | undefined> {
+  const path = opts.ledger;
+  if (!path) return undefined;
+  return openLedger(path, opts.ledgerSignKey ? { signKey: opts.ledgerSignKey } : {}).catch((err: unknown) => {
+    throw fileError(err, path, "open the ledger");
+  });
+}
+
 /** The exit code a failure of the ledger deserves: 8 when the system refused, else its own. */
 function exitOf(err: unknown): number {
   return err instanceof ProofError ? err.exitCode : (environmentError(err)?.exitCode ?? 1);
@@ -113,15 +129,7 @@ export function registerMcp(program: Command, run: (action: () => Promise<number
       }
       // The proxy's own files are opened before the server starts: a session whose decisions
       // could not be kept must not run a single call.
-      let ledger: Ledger | undefined;
-      if (opts.ledger) {
-        const path = opts.ledger;
-        ledger = await openLedger(path, opts.ledgerSignKey ? { signKey: opts.ledgerSignKey } : {}).catch(
-          (err: unknown) => {
-            throw fileError(err, path, "open the ledger");
-          },
-        );
-      }
+      const ledger = await openLedgerOption(opts);
       let record: ReservedFile | undefined;
       if (opts.record) {
         try {
@@ -325,15 +333,7 @@ async function gateway(server: string[], opts: GatewayFlags): Promise<number> {
     const probe = await reserveFile(join(record, ".proof-gateway-probe"));
     await probe.abort();
   }
-  let ledger: Ledger | undefined;
-  if (opts.ledger) {
-    const path = opts.ledger;
-    ledger = await openLedger(path, opts.ledgerSignKey ? { signKey: opts.ledgerSignKey } : {}).catch(
-      (err: unknown) => {
-        throw fileError(err, path, "open the ledger");
-      },
-    );
-  }
+  const ledger = await openLedgerOption(opts);
   const open = ledger;
   const exporter = await openExporter(opts);
   const handle = createGateway({
