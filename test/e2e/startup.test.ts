@@ -6,26 +6,13 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { closureText } from "../helpers/bundle.js";
 import { proof, ROOT, removeTempDirs, tempDir } from "./cli.js";
 
 afterAll(removeTempDirs);
 
-/** The bundle files `file` loads at start, itself included (static imports, transitively). */
-function staticClosure(file: string, seen = new Set<string>()): Set<string> {
-  if (seen.has(file)) return seen;
-  seen.add(file);
-  const text = readFileSync(join(ROOT, "dist", file), "utf8");
-  for (const m of text.matchAll(
-    /(?:^|[;\s}])(?:import|export)\s*(?:[^"'()]*?\s*from\s*)?["']\.\/([^"']+)["']/g,
-  ))
-    staticClosure(m[1] as string, seen);
-  return seen;
-}
-
 describe("start-up of the CLI bundle", () => {
-  const text = [...staticClosure("proof.js")]
-    .map((f) => readFileSync(join(ROOT, "dist", f), "utf8"))
-    .join("\n");
+  const text = closureText("proof.js");
 
   it("evaluates no command, YAML parser, validator or CEL to start", () => {
     for (const marker of [
@@ -53,11 +40,6 @@ describe("start-up of the CLI bundle", () => {
     expect(typo.stderr).toContain("did you mean verify?");
   });
 });
-
-/** The text of every bundle file `file` loads statically, itself included. */
-function closureText(file: string): string {
-  return [...staticClosure(file)].map((f) => readFileSync(join(ROOT, "dist", f), "utf8")).join("\n");
-}
 
 /** The one bundle file whose name starts with `prefix` (`check-` for dist/check-HASH.js). */
 function distFile(prefix: string): string {
