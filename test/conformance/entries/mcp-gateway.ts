@@ -19,6 +19,7 @@ import type { LedgerDecision } from "../../../src/ledger/session.js";
 import { startGateway } from "../../../src/mcp/gateway.js";
 import type { Decision } from "../../../src/verify/decision.js";
 import { type AdapterEntry, TOOL_SPECS, toolBodies } from "../harness.js";
+import { callScripted } from "./mcp-client.js";
 
 /** The scenario's two tools as an MCP server reached over Streamable HTTP (one transport, stateless). */
 async function upstreamServer(
@@ -101,23 +102,13 @@ export const mcpGatewayEntry: AdapterEntry = {
       log: () => {},
     });
     const client = new Client({ name: "agent", version: "1.0.0" });
-    const outputs: string[] = [];
     try {
       await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url)));
-      for (const call of scenario.calls) {
-        try {
-          const result = await client.callTool({ name: call.tool, arguments: call.args });
-          const content = result.content as { type: string; text?: string }[];
-          outputs.push(content.map((c) => c.text ?? "").join("\n"));
-        } catch (err) {
-          outputs.push(err instanceof Error ? err.message : String(err));
-        }
-      }
+      return { outputs: await callScripted(client, scenario.calls) };
     } finally {
       await client.close();
       await gateway.close();
       await upstream.close();
     }
-    return { outputs };
   },
 };

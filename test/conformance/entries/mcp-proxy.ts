@@ -16,6 +16,7 @@ import { type Guard, type TimedGuard, timedGuard } from "../../../src/guard/guar
 import { LedgerSession, observingGuard } from "../../../src/ledger/session.js";
 import { McpProxy } from "../../../src/mcp/proxy.js";
 import { type AdapterEntry, TOOL_SPECS, toolBodies } from "../harness.js";
+import { callScripted } from "./mcp-client.js";
 
 /** One end of an in-process JSON-RPC link: what it sends goes to `out` as one line. */
 class LineTransport implements Transport {
@@ -107,21 +108,11 @@ export const mcpProxyEntry: AdapterEntry = {
     await server.connect(serverEnd);
     const client = new Client({ name: "agent", version: "1.0.0" });
     await client.connect(clientEnd);
-    const outputs: string[] = [];
     try {
-      for (const call of scenario.calls) {
-        try {
-          const result = await client.callTool({ name: call.tool, arguments: call.args });
-          const content = result.content as { type: string; text?: string }[];
-          outputs.push(content.map((c) => c.text ?? "").join("\n"));
-        } catch (err) {
-          outputs.push(err instanceof Error ? err.message : String(err));
-        }
-      }
+      return { outputs: await callScripted(client, scenario.calls) };
     } finally {
       await client.close();
       await server.close();
     }
-    return { outputs };
   },
 };
