@@ -204,17 +204,26 @@ export function digestOf(value: unknown): string {
  */
 export class CanonicalArrayHash {
   private readonly hash = createHash("sha256");
-  /** Text not yet hashed: elements are gathered so that the hash is updated once per ~64 KiB. */
+  /**
+   * Text not yet hashed. Elements are gathered so that the hash is updated once per ~64 KiB:
+   * each update is a call into C++ and a UTF-8 conversion, and one per element (a trace's events
+   * are mostly small) cost more than the hashing itself.
+   */
   private pending = "[";
   private first = true;
 
   /** Appends one element (an `undefined` element is `null`, as in an array's JSON). */
   add(value: unknown): void {
-    const json = value === undefined ? "null" : canonicalJson(value);
+    this.addCanonical(value === undefined ? "null" : canonicalJson(value));
+  }
+
+  /**
+   * Appends one element given as its canonical JSON already (RFC 8785, as {@link canonicalJson}
+   * writes it): for a caller that writes a value of a known shape faster than the general walk.
+   */
+  addCanonical(json: string): void {
     this.pending = this.first ? this.pending + json : `${this.pending},${json}`;
     this.first = false;
-    // Each update is a call into C++ and a UTF-8 conversion: one per element (a trace's events
-    // are mostly small) cost more than the hashing itself.
     if (this.pending.length >= PENDING_CHARS) {
       this.hash.update(this.pending);
       this.pending = "";
