@@ -205,12 +205,26 @@ class SourceText {
     return text.endsWith("\r") ? text.slice(0, -1) : text;
   }
 
-  /** 1-based numbers of the lines that are not blank, found once. */
+  /**
+   * 1-based numbers of the lines that are not blank (not all whitespace as `trim` counts it),
+   * found once, without a copy of any line: a search for the next code unit that is not
+   * whitespace (`\S` is exactly what `trim` keeps) answers for every line up to it.
+   */
   nonBlankLines(): number[] {
     if (!this.nonBlank) {
       const found: number[] = [];
-      const count = this.lineStarts().length;
-      for (let n = 1; n <= count; n++) if ((this.line(n) as string).trim() !== "") found.push(n);
+      const starts = this.lineStarts();
+      const visible = /\S/g;
+      let next = -1;
+      for (let n = 1; n <= starts.length; n++) {
+        const start = starts[n - 1] as number;
+        if (next < start) {
+          visible.lastIndex = start;
+          next = visible.exec(this.text)?.index ?? this.text.length;
+        }
+        // The line with its line break, which is whitespace either way.
+        if (next < (starts[n] ?? this.text.length)) found.push(n);
+      }
       this.nonBlank = found;
     }
     return this.nonBlank;

@@ -97,3 +97,46 @@ describe("RegionFinder#locate", () => {
     for (const r of requests) if (r.kind === "event") expect(lookup.ofEvent(r)).toEqual(finder.ofEvent(r));
   });
 });
+
+describe("RegionFinder on a proof trace", () => {
+  it("counts as blank exactly the lines trim leaves empty", () => {
+    // Lines between the events: whitespace as trim has it (blank), or not (U+200B, `x`).
+    const filler = fc.constantFrom(
+      "",
+      " ",
+      "\t",
+      "\r",
+      "\u00a0",
+      "\u2028",
+      "\ufeff",
+      "\u3000",
+      "\u200b",
+      "x",
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.option(filler, { nil: undefined }), { maxLength: 12 }),
+        fc.boolean(),
+        (items, end) => {
+          let seq = 0;
+          const lines = ['{"case_id":"c"}'];
+          for (const item of items)
+            lines.push(item === undefined ? `{"at":"[${seq}]","seq":${seq++}}` : item);
+          const text = lines.join("\n") + (end ? "\n" : "");
+          // docs/traces.md's rule, with trim: event seq s is the (s + 2)-th line that is not blank.
+          const nonBlank = lines.flatMap((l, i) => (l.trim() === "" ? [] : [i + 1]));
+          const finder = new RegionFinder(new Map([["r.jsonl", text]]));
+          for (let s = 0; s < seq; s++) {
+            const n = nonBlank[s + 1];
+            const expected =
+              n !== undefined && lines[n - 1] === `{"at":"[${s}]","seq":${s}}`
+                ? { startLine: n, startColumn: 1, endLine: n, endColumn: (lines[n - 1] as string).length + 1 }
+                : undefined;
+            expect(finder.ofEvent({ file: "r.jsonl", at: `[${s}]`, seq: s })).toEqual(expected);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
