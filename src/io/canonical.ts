@@ -27,12 +27,14 @@ const MAX_DEPTH = 256;
 
 /**
  * The hot path of trace ids and decision lines, several times faster than the library on plain
- * JSON values (what JSON.parse returns): a copy whose object keys are inserted in UTF-16
- * code-unit order (Array#sort's default), which the built-in JSON.stringify then serialises with
- * RFC 8785's number and string forms, exactly as `canonicalize` (itself JSON.stringify for
- * primitives) does. Strings are shared, not copied. Keys that JavaScript would not keep in
- * insertion order (integer-like: those starting with a digit, conservatively) and `__proto__`
- * are unusual, as is any value the library would reject or treat specially.
+ * JSON values (what JSON.parse returns): the value with its object keys in UTF-16 code-unit order
+ * (Array#sort's default), which the built-in JSON.stringify then serialises with RFC 8785's
+ * number and string forms, exactly as `canonicalize` (itself JSON.stringify for primitives) does.
+ * Copy on need: a plain object whose keys are already in order, and whose members need no copy,
+ * is returned itself, and an array only becomes a copy from its first element that is one, so
+ * that already-ordered data (most of a trace's) is walked but not copied. Keys that JavaScript
+ * would not keep in insertion order (integer-like: those starting with a digit, conservatively)
+ * and `__proto__` are unusual, as is any value the library would reject or treat specially.
  * @throws UNUSUAL for anything but plain, finite JSON.
  */
 function sortedCopy(value: unknown, depth: number): unknown {
@@ -51,22 +53,53 @@ function sortedCopy(value: unknown, depth: number): unknown {
       if (value === null) return null;
       if (depth > MAX_DEPTH) throw UNUSUAL;
       if (Array.isArray(value)) {
-        const out: unknown[] = new Array(value.length);
+        let out: unknown[] | undefined;
         for (let i = 0; i < value.length; i++) {
           const v: unknown = value[i];
           if (v === undefined) throw UNUSUAL;
-          out[i] = sortedCopy(v, depth + 1);
+          const c = sortedCopy(v, depth + 1);
+          if (out) out[i] = c;
+          else if (c !== v) {
+            out = value.slice(0, i + 1);
+            out[i] = c;
+          }
         }
-        return out;
+        return out ?? value;
       }
       if (typeof (value as { toJSON?: unknown }).toJSON === "function") throw UNUSUAL;
-      const out: Record<string, unknown> = {};
-      for (const key of Object.keys(value).sort()) {
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record);
+      // Only a plain object can stand for itself: JSON.stringify writes a boxed primitive (a
+      // Number object, say) as its primitive, where the copy is `{}`.
+      let same = Object.getPrototypeOf(record) === Object.prototype;
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as string;
         const c = key.charCodeAt(0);
         if ((c >= 48 && c <= 57) || key === "__proto__") throw UNUSUAL;
-        const v = (value as Record<string, unknown>)[key];
+        if (same && i > 0 && (keys[i - 1] as string) > key) same = false;
+      }
+      if (same) {
+        let out: Record<string, unknown> | undefined;
+        for (let i = 0; i < keys.length; i++) {
+          const key = keys[i] as string;
+          const v = record[key];
+          if (v === undefined) continue;
+          const c = sortedCopy(v, depth + 1);
+          if (c !== v && !out) {
+            out = {};
+            for (let j = 0; j < i; j++) {
+              const k = keys[j] as string;
+              if (record[k] !== undefined) out[k] = record[k];
+            }
+          }
+          if (out) out[key] = c;
+        }
+        return out ?? value;
+      }
+      const out: Record<string, unknown> = {};
+      for (const key of keys.sort()) {
+        const v = record[key];
         if (v === undefined) continue;
-        sortedCopy(key, depth);
         out[key] = sortedCopy(v, depth + 1);
       }
       return out;
@@ -170,18 +203,38 @@ export function digestOf(value: unknown): string {
  * @throws TypeError from {@link add} as {@link canonicalJson} does (a BigInt, a cycle, undefined).
  */
 export class CanonicalArrayHash {
-  private readonly hash = createHash("sha256").update("[");
+  private readonly hash = createHash("sha256");
+  /**
+   * Text not yet hashed. Elements are gathered so that the hash is updated once per ~64 KiB:
+   * each update is a call into C++ and a UTF-8 conversion, and one per element (a trace's events
+   * are mostly small) cost more than the hashing itself.
+   */
+  private pending = "[";
   private first = true;
 
   /** Appends one element (an `undefined` element is `null`, as in an array's JSON). */
   add(value: unknown): void {
-    if (!this.first) this.hash.update(",");
+    this.addCanonical(value === undefined ? "null" : canonicalJson(value));
+  }
+
+  /**
+   * Appends one element given as its canonical JSON already (RFC 8785, as {@link canonicalJson}
+   * writes it): for a caller that writes a value of a known shape faster than the general walk.
+   */
+  addCanonical(json: string): void {
+    this.pending = this.first ? this.pending + json : `${this.pending},${json}`;
     this.first = false;
-    this.hash.update(value === undefined ? "null" : canonicalJson(value));
+    if (this.pending.length >= PENDING_CHARS) {
+      this.hash.update(this.pending);
+      this.pending = "";
+    }
   }
 
   /** `sha256:` + lowercase hex; the hash cannot be added to afterwards. */
   digest(): string {
-    return `sha256:${this.hash.update("]").digest("hex")}`;
+    return `sha256:${this.hash.update(`${this.pending}]`).digest("hex")}`;
   }
 }
+
+/** UTF-16 code units of element text {@link CanonicalArrayHash} gathers before hashing them. */
+const PENDING_CHARS = 64 * 1024;

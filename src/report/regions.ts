@@ -3,7 +3,14 @@
  * column, for SARIF `region`s. Pure: the file texts are given. Each file is parsed at most once,
  * and only when a result that is emitted points into it.
  */
-import { findNodeAtLocation, type Node, parseTree, type Segment } from "jsonc-parser";
+import {
+  findNodeAtLocation,
+  type JSONVisitor,
+  type Node,
+  parseTree,
+  type Segment,
+  visit,
+} from "jsonc-parser";
 
 /**
  * A SARIF region (SARIF §3.30): 1-based lines, 1-based columns counted in UTF-16 code units (the
@@ -36,11 +43,145 @@ export function parseAddress(at: string): Segment[] | undefined {
   return path;
 }
 
+/** Where a value is in a text: UTF-16 offset and length, as jsonc-parser's `Node` has them. */
+interface Span {
+  offset: number;
+  length: number;
+}
+
+/** The requested paths as a tree: a segment's child, and whether a path ends here. */
+interface PathTrie {
+  children: Map<Segment, PathTrie>;
+  /** The key ({@link pathKey}) of the path that ends at this node, if one does. */
+  ends: string | undefined;
+}
+
+/** A container being read by {@link locatePaths}. */
+interface Frame {
+  /** Requested paths below it; undefined for one whose members are skipped. */
+  trie: PathTrie | undefined;
+  array: boolean;
+  /** Values seen so far (an array's next index). */
+  count: number;
+  /** An object's key whose value comes next (a key without a value is followed by another). */
+  key: string | undefined;
+  /** An object's keys already matched: a later duplicate is not what `findNodeAtLocation` finds. */
+  matched: Set<string> | undefined;
+  /** The span of the container itself, when a path ends at it (its length set at its end). */
+  span: Span | undefined;
+}
+
+const pathKey = (path: readonly Segment[]): string => JSON.stringify(path);
+
+/**
+ * The span of the value at each of some JSON paths of a text, in one pass: exactly the node
+ * jsonc-parser's `findNodeAtLocation(parseTree(text, [], { disallowComments: true }), path)`
+ * gives (even when the text has errors, whose recovery is the parser's either way), without
+ * building the tree: `visit` skips the members of every container that no path goes into.
+ * @returns path key ({@link pathKey}) -> span, for the paths that lead to a value.
+ */
+function locatePaths(text: string, paths: readonly Segment[][]): Map<string, Span> {
+  const root: PathTrie = { children: new Map(), ends: undefined };
+  for (const path of paths) {
+    let node = root;
+    for (const segment of path) {
+      let child = node.children.get(segment);
+      if (!child) {
+        child = { children: new Map(), ends: undefined };
+        node.children.set(segment, child);
+      }
+      node = child;
+    }
+    node.ends = pathKey(path);
+  }
+  const found = new Map<string, Span>();
+  // Paths whose value is not found and complete yet: at none, the rest of the text cannot change
+  // the answers (a value's span is final at its end, and later duplicates of a key do not count).
+  let open = new Set(paths.map(pathKey)).size;
+  // parseTree's artificial root: an array whose first value is the document.
+  const stack: Frame[] = [
+    {
+      trie: { children: new Map([[0, root]]), ends: undefined },
+      array: true,
+      count: 0,
+      key: undefined,
+      matched: undefined,
+      span: undefined,
+    },
+  ];
+  /** The requested paths below the value that starts now in the innermost container. */
+  const valueTrie = (): PathTrie | undefined => {
+    const f = stack[stack.length - 1] as Frame;
+    if (f.array) return f.trie?.children.get(f.count++);
+    const key = f.key;
+    f.key = undefined;
+    // The parser reads an object's values only after their key: a key is always pending here.
+    if (key === undefined || !f.trie || f.matched?.has(key)) return undefined;
+    const trie = f.trie.children.get(key);
+    if (trie) {
+      f.matched ??= new Set();
+      f.matched.add(key);
+    }
+    return trie;
+  };
+  const begin = (array: boolean, offset: number): boolean => {
+    const trie = valueTrie();
+    let span: Span | undefined;
+    if (trie?.ends !== undefined) {
+      span = { offset, length: -1 };
+      found.set(trie.ends, span);
+    }
+    const inside = trie !== undefined && trie.children.size > 0;
+    stack.push({
+      trie: inside ? trie : undefined,
+      array,
+      count: 0,
+      key: undefined,
+      matched: undefined,
+      span,
+    });
+    return inside;
+  };
+  const end = (offset: number, length: number): void => {
+    const f = stack.pop() as Frame;
+    if (f.span) {
+      f.span.length = offset + length - f.span.offset;
+      if (--open === 0) throw DONE;
+    }
+  };
+  const visitor: JSONVisitor = {
+    onObjectBegin: (offset) => begin(false, offset),
+    onArrayBegin: (offset) => begin(true, offset),
+    onObjectEnd: end,
+    onArrayEnd: end,
+    onObjectProperty: (name) => {
+      (stack[stack.length - 1] as Frame).key = name;
+    },
+    onLiteralValue: (_value, offset, length) => {
+      const trie = valueTrie();
+      if (trie?.ends === undefined) return;
+      found.set(trie.ends, { offset, length });
+      if (--open === 0) throw DONE;
+    },
+  };
+  try {
+    visit(text, visitor, { disallowComments: true });
+  } catch (err) {
+    if (err !== DONE) throw err;
+  }
+  return found;
+}
+
+/** Thrown from {@link locatePaths}'s visitor to stop reading once every path is answered. */
+const DONE = Symbol("done");
+
 /** A file's text with the offsets of its line starts, computed on first use. */
 class SourceText {
   private starts: number[] | undefined;
   private tree: Node | undefined | null = null;
   private nonBlank: number[] | undefined;
+  /** Spans of the paths asked for ahead ({@link locate}), by path key; missing: no such value. */
+  private located: { keys: Set<string>; spans: Map<string, Span> } | undefined;
 
   constructor(readonly text: string) {}
 
@@ -64,12 +205,26 @@ class SourceText {
     return text.endsWith("\r") ? text.slice(0, -1) : text;
   }
 
-  /** 1-based numbers of the lines that are not blank, found once. */
+  /**
+   * 1-based numbers of the lines that are not blank (not all whitespace as `trim` counts it),
+   * found once, without a copy of any line: a search for the next code unit that is not
+   * whitespace (`\S` is exactly what `trim` keeps) answers for every line up to it.
+   */
   nonBlankLines(): number[] {
     if (!this.nonBlank) {
       const found: number[] = [];
-      const count = this.lineStarts().length;
-      for (let n = 1; n <= count; n++) if ((this.line(n) as string).trim() !== "") found.push(n);
+      const starts = this.lineStarts();
+      const visible = /\S/g;
+      let next = -1;
+      for (let n = 1; n <= starts.length; n++) {
+        const start = starts[n - 1] as number;
+        if (next < start) {
+          visible.lastIndex = start;
+          next = visible.exec(this.text)?.index ?? this.text.length;
+        }
+        // The line with its line break, which is whitespace either way.
+        if (next < (starts[n] ?? this.text.length)) found.push(n);
+      }
       this.nonBlank = found;
     }
     return this.nonBlank;
@@ -79,6 +234,22 @@ class SourceText {
   document(): Node | undefined {
     if (this.tree === null) this.tree = parseTree(this.text, [], { disallowComments: true });
     return this.tree;
+  }
+
+  /**
+   * Finds the values at some JSON paths of the document in one pass, without its syntax tree:
+   * {@link spanAt} then answers them. Called at most once, before the paths are asked for.
+   */
+  locate(paths: readonly Segment[][]): void {
+    this.located = { keys: new Set(paths.map(pathKey)), spans: locatePaths(this.text, paths) };
+  }
+
+  /** The span of the value at a JSON path of the document (undefined: there is none). */
+  spanAt(path: Segment[]): Span | undefined {
+    const key = pathKey(path);
+    if (this.located?.keys.has(key)) return this.located.spans.get(key);
+    const root = this.document();
+    return root ? findNodeAtLocation(root, path) : undefined;
   }
 
   /** 1-based line and UTF-16 column of a UTF-16 offset. */
@@ -96,7 +267,7 @@ class SourceText {
 }
 
 /** The region of a node of a tree parsed from `text` at `base` (an offset into the file). */
-function nodeRegion(source: SourceText, node: Node, base: number): SourceRegion {
+function nodeRegion(source: SourceText, node: Span, base: number): SourceRegion {
   const start = source.position(base + node.offset);
   const end = source.position(base + node.offset + node.length);
   return { startLine: start.line, startColumn: start.column, endLine: end.line, endColumn: end.column };
@@ -107,6 +278,17 @@ function lineRegion(source: SourceText, n: number): SourceRegion | undefined {
   const text = source.line(n);
   if (text === undefined) return undefined;
   return { startLine: n, startColumn: 1, endLine: n, endColumn: text.length + 1 };
+}
+
+/** An address into a JSON Lines file: `lines[N]` (0-based) and a path inside that line. */
+const LINE_ADDRESS = /^lines\[(\d+)\]/;
+/** A file whose events are found by position unless their addresses name a line. */
+const PROOF_FILE = /\.jsonl$/i;
+
+/** The path of an event's value in its file's whole document; undefined when it is not found so. */
+function documentPath(e: EventRef): Segment[] | undefined {
+  if (LINE_ADDRESS.test(e.at) || PROOF_FILE.test(e.file)) return undefined;
+  return parseAddress(e.at);
 }
 
 /** What locates an event: its file, its address, and (for `proof` traces) its seq. */
@@ -147,19 +329,33 @@ export class RegionFinder {
   /** The region of the value at a JSON path of a file's document, if the file is held. */
   ofPath(file: string, path: Segment[]): SourceRegion | undefined {
     const source = this.sources.get(file);
-    const root = source?.document();
-    if (!source || !root) return undefined;
-    const node = findNodeAtLocation(root, path);
-    return node ? nodeRegion(source, node, 0) : undefined;
+    const node = source?.spanAt(path);
+    return source && node ? nodeRegion(source, node, 0) : undefined;
+  }
+
+  /**
+   * Finds the values of a file's document that these requests ask for in one pass instead of
+   * parsing the whole document into a tree (the answers are the same): for a file of many
+   * requests, or a large one, whose values are few.
+   */
+  locate(file: string, requests: readonly RegionRequest[]): void {
+    const source = this.sources.get(file);
+    if (!source) return;
+    const paths: Segment[][] = [];
+    for (const r of requests) {
+      const path = r.kind === "path" ? r.path : r.kind === "event" ? documentPath(r) : undefined;
+      if (path) paths.push(path);
+    }
+    if (paths.length > 0) source.locate(paths);
   }
 
   /** The region of an event, or undefined when it cannot be located. */
   ofEvent(e: EventRef): SourceRegion | undefined {
     const source = this.sources.get(e.file);
     if (!source) return undefined;
-    const lines = /^lines\[(\d+)\]/.exec(e.at);
+    const lines = LINE_ADDRESS.exec(e.at);
     // A JSON Lines file whose addresses do not start with a line is a `proof` trace.
-    if (!lines && /\.jsonl$/i.test(e.file)) return this.proofEvent(source, e);
+    if (!lines && PROOF_FILE.test(e.file)) return this.proofEvent(source, e);
     if (lines) {
       const n = Number(lines[1]) + 1;
       const path = parseAddress(e.at.slice(lines[0].length));
@@ -227,6 +423,7 @@ export async function resolveRegions(
     const content = await text(file);
     if (content === undefined) continue;
     const finder = new RegionFinder(new Map([[file, content]]));
+    finder.locate(file, list);
     for (const r of list) {
       const key = requestKey(r);
       if (found.has(key)) continue;

@@ -1,4 +1,4 @@
-import { CanonicalArrayHash } from "../io/canonical.js";
+import { CanonicalArrayHash, canonicalJson } from "../io/canonical.js";
 import type { JsonValue } from "../policy/ir.js";
 import type { FormatName, MessageRole, ToolCallEvent, Trace, TraceEvent } from "./model.js";
 
@@ -117,17 +117,57 @@ export function traceId(events: readonly TraceEvent[]): string {
   let calls = 0;
   const hash = new CanonicalArrayHash();
   for (const e of events) {
-    const { at: _at, ...rest } = e;
+    let callId: string | null = null;
     if (e.type === "tool_call") {
       const k = calls++;
       if (e.call_id !== null && !order.has(e.call_id)) order.set(e.call_id, k);
-      hash.add({ ...rest, call_id: `#${k}` });
+      callId = `#${k}`;
     } else if (e.type === "tool_result") {
       const k = e.call_id === null ? undefined : order.get(e.call_id);
-      hash.add({ ...rest, call_id: k === undefined ? null : `#${k}` });
-    } else {
-      hash.add(rest);
+      callId = k === undefined ? null : `#${k}`;
     }
+    const json = eventJson(e, callId);
+    if (json !== undefined) {
+      hash.addCanonical(json);
+      continue;
+    }
+    const { at: _at, ...rest } = e;
+    hash.add(e.type === "tool_call" || e.type === "tool_result" ? { ...rest, call_id: callId } : rest);
   }
   return hash.digest();
+}
+
+/** The `typeof` of a JSON value: arguments of any other type take the general path. */
+const JSON_TYPES: ReadonlySet<string> = new Set(["object", "string", "number", "boolean"]);
+
+/** Keys of each event type (docs/traces.md), `at` included: an event with exactly these. */
+const EVENT_KEYS = { message: 5, tool_call: 7, tool_result: 7 } as const;
+
+/**
+ * The canonical JSON (RFC 8785) of an event without `at` and with call id `callId`, written
+ * field by field in code-unit key order, so that only a call's arguments go through the general
+ * {@link canonicalJson}; undefined for an event that is not exactly of its type's shape (a field
+ * more or less, a value of another type), which the general path then writes.
+ */
+function eventJson(e: TraceEvent, callId: string | null): string | undefined {
+  if (Object.keys(e).length !== EVENT_KEYS[e.type] || typeof e.at !== "string" || !Number.isFinite(e.seq))
+    return undefined;
+  // The call id written is `callId`; the event's own only has to be there, as its type has it.
+  if (e.type !== "message" && e.call_id !== null && typeof e.call_id !== "string") return undefined;
+  const id = callId === null ? "null" : JSON.stringify(callId);
+  if (e.type === "message") {
+    if (typeof e.content !== "string" || typeof e.role !== "string") return undefined;
+    return `{"content":${JSON.stringify(e.content)},"role":${JSON.stringify(e.role)},"seq":${e.seq},"type":"message"}`;
+  }
+  if (e.type === "tool_call") {
+    const m = e.message_seq;
+    const args = typeof e.args;
+    if (!JSON_TYPES.has(args) || typeof e.tool !== "string" || (m !== null && !Number.isFinite(m)))
+      return undefined;
+    return `{"args":${canonicalJson(e.args)},"call_id":${id},"message_seq":${m === null ? "null" : m},"seq":${e.seq},"tool":${JSON.stringify(e.tool)},"type":"tool_call"}`;
+  }
+  const { content, error, tool } = e;
+  if (typeof content !== "string" || (error !== null && typeof error !== "string")) return undefined;
+  if (tool !== null && typeof tool !== "string") return undefined;
+  return `{"call_id":${id},"content":${JSON.stringify(content)},"error":${error === null ? "null" : JSON.stringify(error)},"seq":${e.seq},"tool":${tool === null ? "null" : JSON.stringify(tool)},"type":"tool_result"}`;
 }

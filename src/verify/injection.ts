@@ -150,7 +150,12 @@ interface Compiled {
    * injection, the usual case, and nothing else.
    */
   prefilter: Pattern;
-  rules: { id: string; pattern: Pattern }[];
+  /**
+   * Each rule's own pattern, compiled on first use: only a text the prefilter matches asks for
+   * them, and compiling them costs about twice the prefilter's (RE2JS parses and compiles every
+   * pattern again), so a run over content that holds no injection never pays it.
+   */
+  rules: { id: string; pattern: () => Pattern }[];
 }
 
 /**
@@ -163,11 +168,17 @@ export function withoutAssertions(pattern: string): string {
 
 function compileRules(): Compiled {
   const flags = "(?im)";
-  const rules = INJECTION_RULES.map((r) => ({
-    id: r.id,
-    // The detector's own patterns on content of bounded size (the trace limits): no match budget.
-    pattern: compilePattern(`${flags}(?:${r.patterns.join("|")})`, Number.POSITIVE_INFINITY),
-  }));
+  const rules = INJECTION_RULES.map((r) => {
+    let pattern: Pattern | undefined;
+    return {
+      id: r.id,
+      // The detector's own patterns on content of bounded size (the trace limits): no match budget.
+      pattern: () => {
+        pattern ??= compilePattern(`${flags}(?:${r.patterns.join("|")})`, Number.POSITIVE_INFINITY);
+        return pattern;
+      },
+    };
+  });
   const prefilter = compilePattern(
     `(?i)(?:${INJECTION_RULES.flatMap((r) => r.patterns.map(withoutAssertions)).join("|")})`,
     Number.POSITIVE_INFINITY,
@@ -280,7 +291,7 @@ export function detectInjection(original: string): InjectionSpan[] {
   const text = unescapedBreaks(original);
   if (!c.prefilter.test(text)) return [];
   const firing = (s: string) =>
-    c.prefilter.test(s) ? c.rules.filter((r) => r.pattern.test(s)).map((r) => r.id) : [];
+    c.prefilter.test(s) ? c.rules.filter((r) => r.pattern().test(s)).map((r) => r.id) : [];
   const spans: InjectionSpan[] = [];
   let current: InjectionSpan | undefined;
   for (const [start, end] of paragraphs(text)) {
@@ -298,7 +309,7 @@ export function detectInjection(original: string): InjectionSpan[] {
     spans.push(current);
   }
   if (spans.length === 0) {
-    const ids = c.rules.filter((r) => r.pattern.test(text)).map((r) => r.id);
+    const ids = c.rules.filter((r) => r.pattern().test(text)).map((r) => r.id);
     if (ids.length > 0) spans.push({ start: 0, end: text.length, rules: ids });
   }
   const order = new Map(INJECTION_RULES.map((r, i) => [r.id, i]));
