@@ -51,6 +51,8 @@ export class SpilledTraceStore implements TraceEntryStore {
   private readonly offsets: number[] = [];
   private readonly lengths: number[] = [];
   private readonly caseIds: string[] = [];
+  /** Each entry's verdict (VERDICT_ORDER index). */
+  private readonly verdictOf: number[] = [];
   /** Per entry, where its findings start in {@link findingDecision} / {@link findingVerdict}. */
   private readonly findingStart: number[] = [0];
   /** Index into its entry's `decisions` of each finding, and its verdict (VERDICT_ORDER index). */
@@ -60,6 +62,8 @@ export class SpilledTraceStore implements TraceEntryStore {
   private window = Buffer.allocUnsafe(WINDOW);
   private windowStart = 0;
   private windowLength = 0;
+  /** Entries the window served since it was read, besides the one it was read for. */
+  private served = 0;
   private last: { index: number; entry: TraceEntry } | undefined;
 
   private constructor(private readonly fd: number) {
@@ -94,6 +98,7 @@ export class SpilledTraceStore implements TraceEntryStore {
     this.offsets.push(this.written + this.pendingBytes);
     this.lengths.push(bytes);
     this.caseIds.push(entry.case_id);
+    this.verdictOf.push(VERDICT_ORDER.indexOf(entry.verdict));
     entry.decisions.forEach((d, i) => {
       if (d.verdict === "allow") return;
       this.findingDecision.push(i);
@@ -106,10 +111,12 @@ export class SpilledTraceStore implements TraceEntryStore {
   }
 
   *inOrder(): Generator<TraceEntry> {
+    this.flush();
     for (let i = 0; i < this.caseIds.length; i++) yield this.entry(i);
   }
 
   fileAt(index: number): string {
+    this.flush();
     return this.entry(index).file;
   }
 
@@ -117,6 +124,7 @@ export class SpilledTraceStore implements TraceEntryStore {
     this.flush();
     const ids = this.caseIds;
     const order = ids.map((_, i) => i).sort((a, b) => ((ids[a] as string) < (ids[b] as string) ? -1 : 1));
+    this.rewriteIn(order);
     /** Entry (by add order) and decision index of each finding in report order. */
     const findingEntry: number[] = [];
     const findingIndex: number[] = [];
@@ -134,6 +142,7 @@ export class SpilledTraceStore implements TraceEntryStore {
       *entries() {
         for (const i of order) yield store.entry(i);
       },
+      verdicts: () => order.map((i) => VERDICT_ORDER[this.verdictOf[i] as number] as Verdict),
       findingVerdicts: () => verdicts,
       finding(k: number): Finding {
         const trace = store.entry(findingEntry[k] as number);
@@ -161,6 +170,29 @@ export class SpilledTraceStore implements TraceEntryStore {
     };
   }
 
+  /**
+   * Copies the entries to the end of the file in `order`, when that is not the order they were
+   * written in: every later pass (the report, JUnit, findings) then reads the file front to back
+   * instead of seeking for each entry.
+   */
+  private rewriteIn(order: readonly number[]): void {
+    if (order.every((i, k) => i === k)) return;
+    const moved = new Array<number>(order.length);
+    let at = this.written;
+    for (const i of order) {
+      const text = this.text(i);
+      moved[i] = at;
+      at += this.lengths[i] as number;
+      this.pending.push(text);
+      this.pendingBytes += this.lengths[i] as number;
+      if (this.pendingBytes >= BLOCK) this.flush();
+    }
+    this.flush();
+    for (const [i, offset] of moved.entries()) this.offsets[i] = offset;
+    this.windowLength = 0;
+    this.last = undefined;
+  }
+
   private flush(): void {
     if (this.pendingBytes === 0) return;
     const chunk = Buffer.from(this.pending.join(""));
@@ -172,16 +204,21 @@ export class SpilledTraceStore implements TraceEntryStore {
     this.pendingBytes = 0;
   }
 
-  /** The rendered text of the entry added `i`-th. */
+  /** The rendered text of the entry added `i`-th (written out: {@link flush} ran since it was added). */
   private text(i: number): string {
-    this.flush();
     const offset = this.offsets[i] as number;
     const length = this.lengths[i] as number;
     const from = offset - this.windowStart;
-    if (from >= 0 && from + length <= this.windowLength)
+    if (from >= 0 && from + length <= this.windowLength) {
+      this.served++;
       return this.window.toString("utf8", from, from + length);
-    // Entries are mostly read in the order written: one read serves the entries that follow.
-    const size = Math.min(Math.max(WINDOW, length), this.written - offset);
+    }
+    // Read in the order written, one read serves the entries that follow; read in another order
+    // (case ids that sort otherwise than their files), a read that served no other entry is
+    // followed by one of the entry alone.
+    const ahead = this.served > 0 ? WINDOW : 0;
+    this.served = 0;
+    const size = Math.min(Math.max(ahead, length), this.written - offset);
     if (size > this.window.length) this.window = Buffer.allocUnsafe(size);
     let got = 0;
     while (got < size) {

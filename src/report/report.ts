@@ -143,6 +143,8 @@ export interface StoredTraces {
   readonly length: number;
   /** The entries in report order. */
   entries(): Iterable<TraceEntry>;
+  /** The verdict of each entry in report order, without reading entries back. */
+  verdicts(): readonly Verdict[];
   /**
    * How many of the entries have a decision that is not `allow`, and the verdict of each such
    * decision in report order: what findings are counted and ordered by without reading entries.
@@ -268,7 +270,7 @@ export class ReportBuilder {
     };
     if (this.store) {
       stored = this.store.sorted();
-      for (const t of stored.entries()) tally(t);
+      for (const verdict of stored.verdicts()) tally({ verdict });
     } else {
       traces = [...this.traces].sort((a, b) => (a.case_id < b.case_id ? -1 : a.case_id > b.case_id ? 1 : 0));
       for (const t of traces) tally(t);

@@ -133,6 +133,7 @@ describe("SpilledTraceStore", () => {
       trace.decisions.filter((d) => d.verdict !== "allow").map((decision) => ({ trace, decision })),
     );
     expect(sorted.findingVerdicts()).toEqual(findings.map((f) => f.decision.verdict));
+    expect(sorted.verdicts()).toEqual(expected.map((e) => e.verdict));
     for (const k of [0, 1, 17, findings.length - 1]) expect(sorted.finding(k)).toEqual(findings[k]);
     expect(sorted.find("case-0042")).toEqual(expected[42]);
     expect(sorted.find("case-9999")).toBeUndefined();
