@@ -11,7 +11,7 @@ import type { Plan } from "../plan/plan.js";
 import type { Verdict } from "../policy/ir.js";
 import type { PolicySet } from "../policy/set.js";
 import { type TrialOf, trialOf } from "../regress/trials.js";
-import { type Report, ReportBuilder } from "../report/report.js";
+import { type Report, ReportBuilder, type SpillPolicy } from "../report/report.js";
 import type { FormatName, Trace } from "../trace/model.js";
 import { CoverageCollector, type CoverageReport } from "../verify/coverage.js";
 import { type TraceResult, VERDICT_ORDER } from "../verify/decision.js";
@@ -128,6 +128,11 @@ export interface JudgementOptions {
   failOn: Verdict;
   /** Collect policy coverage; below `min` percent of outcomes the coverage fails. */
   coverage?: { min: number | null };
+  /**
+   * Where the report's entries go once they pass a size in memory (src/io/trace-spill.ts): a run
+   * over files spills them, so that its memory does not grow with the corpus.
+   */
+  spill?: SpillPolicy;
 }
 
 /**
@@ -170,6 +175,7 @@ export class Judgement {
       policies.bundleDigest,
       options.hasContext ? digestOf(context) : null,
       options.failOn,
+      options.spill,
     );
     for (const w of this.activation.warnings) this.builder.warn(null, w);
   }
@@ -237,7 +243,7 @@ export class Judgement {
    */
   get cases(): CaseResult[] {
     if (this.sorted) return this.sorted;
-    const cases = this.builder.entries().map((t, i): CaseResult => {
+    const cases = Array.from(this.builder.entries(), (t, i): CaseResult => {
       const trial = this.trials.get(i);
       const bytes = this.digests.subarray(i * DIGEST_BYTES, (i + 1) * DIGEST_BYTES);
       return {

@@ -12,6 +12,7 @@ import { fileLimit, readTextFile, toPosix } from "../io/files.js";
 import { StagedDir } from "../io/out-dir.js";
 import { loadContext, loadPolicySet } from "../io/policy-files.js";
 import { listGateTraceFiles, traceSource } from "../io/trace-files.js";
+import { SpilledTraceStore } from "../io/trace-spill.js";
 import { chunkedWriter } from "../io/write.js";
 import { loadPlan } from "../plan/load-plan.js";
 import type { Plan } from "../plan/plan.js";
@@ -21,7 +22,7 @@ import { findingsBySeverity, ruleMetaOf } from "../report/findings.js";
 import type { RegressGate } from "../report/gate.js";
 import { MANIFEST_FILE, parsePrivateKey, renderManifest } from "../report/manifest.js";
 import { renderSummary } from "../report/markdown.js";
-import type { Report } from "../report/report.js";
+import { fileOfCase, type Report, reportForWriting, type SpillPolicy } from "../report/report.js";
 import { createDecisionExporter, type DecisionExporter, type ExporterOptions } from "../telemetry/otel.js";
 import type { FormatName } from "../trace/model.js";
 import { readTraces } from "../trace/read.js";
@@ -92,7 +93,20 @@ export interface VerifyInput {
   jobs?: number;
   /** Told how many worker threads judge the traces (0: this thread), once the files are listed. */
   threads?: (count: number, files: number) => void;
+  /**
+   * Bytes of report entries held in memory before they are spilled to a scratch file in the
+   * staging directory (default {@link REPORT_MEMORY}; 0 spills from the first trace). The
+   * artifacts are the same bytes either way.
+   */
+  reportMemory?: number;
 }
+
+/**
+ * Bytes (a rough count, src/report/report.ts SpillPolicy) of report entries a run holds in memory
+ * before it writes them to a scratch file: a corpus whose report is larger keeps an index of its
+ * cases instead, so that memory does not grow with the corpus (docs/performance.md).
+ */
+export const REPORT_MEMORY = 16 * 1024 * 1024;
 
 /**
  * What a gate decided: the exit code, artifacts to add to the out dir (name -> text), and for the
@@ -110,12 +124,12 @@ export interface GateOutcome {
  * restrictive first.
  */
 function regionSources(report: Report, regress: RegressGate | undefined): string[] {
-  const files = new Map(report.traces.map((t) => [t.case_id, t.file]));
+  const files = fileOfCase(report);
   const failing = (regress?.result.transitions ?? []).filter((t) => t.fails);
-  return [
-    ...failing.map((t) => files.get(t.case_id) ?? regress?.baseline ?? ""),
-    ...findingsBySeverity(report).map((f) => f.trace.file),
-  ].filter((f) => f !== "");
+  const sources = failing.map((t) => files(t.case_id) ?? regress?.baseline ?? "");
+  const findings = findingsBySeverity(report);
+  for (let k = 0; k < findings.length; k++) sources.push(findings.at(k).trace.file);
+  return sources.filter((f) => f !== "");
 }
 
 /** Everything a run decides before it judges a trace: its inputs, loaded and checked. */
@@ -139,6 +153,7 @@ export function prepareFrom(
   setup: JudgeSetup,
   waivers?: { file: string; text: string; today: string },
   policies: PolicySet = policySetOf(setup.policies),
+  spill?: SpillPolicy,
 ): Prepared {
   const judgement = new Judgement(policies, {
     context: setup.context,
@@ -146,6 +161,7 @@ export function prepareFrom(
     ...(setup.plan ? { plan: setup.plan, planFile: setup.planFile ?? "plan" } : {}),
     failOn: setup.failOn,
     ...(setup.coverage ? { coverage: setup.coverage } : {}),
+    ...(spill ? { spill } : {}),
   });
   const matcher = waivers
     ? new WaiverMatcher(
@@ -164,8 +180,11 @@ export function prepareFrom(
   };
 }
 
-/** Reads and checks every input of a run but the traces. @throws ProofError (exit 6). */
-export async function prepare(input: VerifyInput): Promise<Prepared> {
+/**
+ * Reads and checks every input of a run but the traces. `spill` is where the report's entries go
+ * once they outgrow memory (see {@link REPORT_MEMORY}). @throws ProofError (exit 6).
+ */
+export async function prepare(input: VerifyInput, spill?: SpillPolicy): Promise<Prepared> {
   const policies = typeof input.policy === "string" ? await loadPolicySet(input.policy) : input.policy;
   const context = input.context ? await loadContext(input.context) : {};
   const plan =
@@ -192,7 +211,7 @@ export async function prepare(input: VerifyInput): Promise<Prepared> {
     failOn: input.failOn,
     ...(input.coverage ? { coverage: input.coverage } : {}),
   };
-  return { ...prepareFrom(setup, waivers, policies), ...(signingKey ? { signingKey } : {}) };
+  return { ...prepareFrom(setup, waivers, policies, spill), ...(signingKey ? { signingKey } : {}) };
 }
 
 /** The inputs of a run that may not lie inside its out dir. */
@@ -335,7 +354,7 @@ export async function writeRun(
   const failsAnyway = (report.waivers?.expired.length ?? 0) > 0 || report.coverage?.passed === false;
   const code = outcome.code === 0 && failsAnyway ? EXIT_GATE_FAILED : outcome.code;
   // In parts, one trace at a time: no string of the whole report is built.
-  await writeParts(stage, "report.json", prettyJsonParts(report));
+  await writeParts(stage, "report.json", prettyJsonParts(reportForWriting(report)));
   await stage.write("summary.md", renderSummary(report, { redact: o.redact }));
   await stage.write("status.json", prettyJson({ phase: "gate", code }));
   if (p.plan) await stage.write("plan.json", prettyJson(p.plan));
@@ -417,10 +436,16 @@ export function defaultJobs(): number {
 export async function runVerify(
   input: VerifyInput,
 ): Promise<{ report: Report; code: number; warnings: string[]; cases: CaseResult[] }> {
-  const p = await prepare(input);
+  // Made once the out dir is staged: the spilled entries live in its staging directory.
+  let staging: string | undefined;
+  const p = await prepare(input, {
+    budget: input.reportMemory ?? REPORT_MEMORY,
+    spill: () => (staging === undefined ? undefined : SpilledTraceStore.open(staging)),
+  });
   // Telemetry only observes decisions: nothing below reads from it, so it cannot change them.
   const exporter = input.otel ? await createDecisionExporter(input.otel) : undefined;
   const stage = await StagedDir.create(input.out, inputPaths(input));
+  staging = stage.staging;
   try {
     // Held by `judging` alone, which lets go of it once every trace is judged.
     const judging: Judging = {

@@ -130,7 +130,44 @@ export function* prettyJsonParts(value: unknown, depth = 2): Generator<string> {
   yield "\n";
 }
 
+/**
+ * A list whose elements are already rendered: `[PRETTY_PARTS](indent)` gives each element's
+ * {@link prettyJsonAt} text at `indent`, in order. {@link prettyJsonParts} writes such a list as
+ * the JSON array of those elements, so that a list kept outside memory (report entries spilled to
+ * a file) is written without being read back as values.
+ */
+export const PRETTY_PARTS: unique symbol = Symbol("prettyParts");
+
+/** A list {@link prettyJsonParts} writes from its elements' rendered texts (see {@link PRETTY_PARTS}). */
+export interface PrettyPartsList {
+  [PRETTY_PARTS](indent: string): Iterable<string>;
+}
+
+function isPartsList(value: object): value is PrettyPartsList {
+  return typeof (value as Partial<PrettyPartsList>)[PRETTY_PARTS] === "function";
+}
+
+/**
+ * One value as {@link prettyJsonParts} writes it when it is nested at `indent` (two spaces per
+ * level): its pretty JSON with every line after the first indented, no final newline.
+ */
+export function prettyJsonAt(value: unknown, indent: string): string {
+  const text = JSON.stringify(sortKeys(value), null, 2);
+  return indent === "" ? text : text.replaceAll("\n", `\n${indent}`);
+}
+
 function* partsOf(value: unknown, indent: string, depth: number): Generator<string> {
+  if (depth > 0 && value !== null && typeof value === "object" && isPartsList(value)) {
+    const inner = `${indent}  `;
+    let first = true;
+    for (const text of value[PRETTY_PARTS](inner)) {
+      yield `${first ? "[" : ","}\n${inner}`;
+      yield text;
+      first = false;
+    }
+    yield first ? "[]" : `\n${indent}]`;
+    return;
+  }
   if (depth > 0 && value !== null && typeof value === "object") {
     const inner = `${indent}  `;
     if (Array.isArray(value)) {
@@ -163,8 +200,7 @@ function* partsOf(value: unknown, indent: string, depth: number): Generator<stri
     return;
   }
   // JSON strings hold no raw line break, so every line break is one of the layout's.
-  const text = JSON.stringify(sortKeys(value), null, 2);
-  yield indent === "" ? text : text.replaceAll("\n", `\n${indent}`);
+  yield prettyJsonAt(value, indent);
 }
 
 /** One line of a JSON Lines artifact: canonical key order, no whitespace, final newline. */

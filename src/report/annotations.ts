@@ -11,7 +11,7 @@ import { atLeast } from "../verify/decision.js";
 import { clip, publicName, visible } from "./escape.js";
 import { describeDecision, findingsBySeverity } from "./findings.js";
 import { acceptHint, type RegressGate, transitionSentence, verdictArrow } from "./gate.js";
-import type { Report } from "./report.js";
+import { fileOfCase, type Report } from "./report.js";
 import { count } from "./text.js";
 import { waivedIndex, waivedLabel, waiverOf } from "./waived.js";
 
@@ -41,7 +41,7 @@ const KIND_ORDER = ["loosened", "tightened", "missing", "new", "changed"];
  * message what changed and the `proof regress accept` command that records an intended change.
  */
 function regressLines(report: Report, gate: RegressGate): { lines: string[]; total: number } {
-  const files = new Map(report.traces.map((t) => [t.case_id, t.file]));
+  const files = fileOfCase(report);
   const failing = gate.result.transitions
     .filter((t) => t.fails)
     .sort(
@@ -50,7 +50,7 @@ function regressLines(report: Report, gate: RegressGate): { lines: string[]; tot
         (a.case_id < b.case_id ? -1 : a.case_id > b.case_id ? 1 : 0),
     );
   const lines = failing.slice(0, MAX_ANNOTATIONS).map((t) => {
-    const file = files.get(t.case_id) ?? gate.baseline;
+    const file = files(t.case_id) ?? gate.baseline;
     const title = `proof: ${t.kind} ${verdictArrow(t)}`;
     const message = clip(
       `${publicName(t.case_id)}: ${transitionSentence(t)} ${visible(gate.baseline)}. ${visible(acceptHint(gate))}`,
@@ -90,7 +90,9 @@ export function renderAnnotations(
   const redact = options.redact === true;
   const findings = findingsBySeverity(report);
   const waived = waivedIndex(report);
-  const lines = findings.slice(0, MAX_ANNOTATIONS).map(({ trace, decision: d }) => {
+  const lines: string[] = [];
+  for (let k = 0; k < Math.min(findings.length, MAX_ANNOTATIONS); k++) {
+    const { trace, decision: d } = findings.at(k);
     // A waived call never fails the gate: a warning that names its waivers.
     const waiver = waiverOf(waived, d);
     const command = !waiver && atLeast(d.verdict, report.fail_on) ? "error" : "warning";
@@ -102,8 +104,10 @@ export function renderAnnotations(
       `${publicName(trace.case_id)}: ${publicName(d.tool)} at ${publicName(d.at)}${evidence.length > 0 ? `: ${evidence.join("; ")}` : ""}`,
       MAX_ANNOTATION_MESSAGE,
     );
-    return `::${command} file=${escapeProperty(publicName(trace.file))},title=${escapeProperty(title)}::${escapeData(message)}`;
-  });
+    lines.push(
+      `::${command} file=${escapeProperty(publicName(trace.file))},title=${escapeProperty(title)}::${escapeData(message)}`,
+    );
+  }
   if (findings.length > MAX_ANNOTATIONS) {
     lines.push(`::notice::and ${count(findings.length - MAX_ANNOTATIONS, "more finding")} in report.json`);
   }

@@ -7,7 +7,7 @@
 import type { ProofIR, Severity, Verdict } from "../policy/ir.js";
 import { type Decision, type Evidence, VERDICT_ORDER } from "../verify/decision.js";
 import { MAX_PUBLIC_EVIDENCE, publicName, publicValue, shorten } from "./escape.js";
-import type { Report, TraceEntry } from "./report.js";
+import { type FindingList, type Report, reportFindings } from "./report.js";
 
 /** A rule as reports describe it: from the IR of the policy that holds it. */
 export interface RuleMeta {
@@ -35,29 +35,27 @@ export function ruleMetaOf(irs: readonly ProofIR[]): RuleMeta[] {
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-/** A tool call whose verdict is not `allow`, with the trace that holds it. */
-export interface Finding {
-  trace: TraceEntry;
-  decision: Decision;
-}
+export type { Finding, FindingList } from "./report.js";
 
 /** The non-`allow` decisions of a report, in report order (case id, then call order). */
-export function findingsOf(report: Report): Finding[] {
-  return report.traces.flatMap((trace) =>
-    trace.decisions.filter((d) => d.verdict !== "allow").map((decision) => ({ trace, decision })),
-  );
+export function findingsOf(report: Report): FindingList {
+  return reportFindings(report);
 }
 
 /**
  * The same findings, most restrictive verdict first (then case id and call order): the order in
  * which a size-limited medium (annotations) shows them. Stable, so byte-identical across runs.
+ * Ordered by their verdicts alone: no entry is read back until a finding is asked for.
  */
-export function findingsBySeverity(report: Report): Finding[] {
-  const rank = (f: Finding) => VERDICT_ORDER.indexOf(f.decision.verdict);
-  return findingsOf(report)
-    .map((f, i) => ({ f, i }))
-    .sort((a, b) => rank(b.f) - rank(a.f) || a.i - b.i)
-    .map(({ f }) => f);
+export function findingsBySeverity(report: Report): FindingList {
+  const all = reportFindings(report);
+  const rank = all.verdicts.map((v) => VERDICT_ORDER.indexOf(v));
+  const order = all.verdicts.map((_, i) => i).sort((a, b) => (rank[b] ?? 0) - (rank[a] ?? 0) || a - b);
+  return {
+    length: order.length,
+    verdicts: order.map((i) => all.verdicts[i] as Verdict),
+    at: (k) => all.at(order[k] as number),
+  };
 }
 
 /**

@@ -14,7 +14,7 @@ import type { Transition } from "../regress/compare.js";
 import { clip, publicName, visible, xmlAttr, xmlText } from "./escape.js";
 import { describeDecision } from "./findings.js";
 import { acceptHint, type RegressGate, transitionSentence, transitionsByCase, verdictArrow } from "./gate.js";
-import type { Report, TraceEntry } from "./report.js";
+import { type Report, reportEntries, type TraceEntry } from "./report.js";
 import { count } from "./text.js";
 import {
   traceFails,
@@ -149,8 +149,10 @@ export function* junitParts(
   const gate = options.regress;
   const transitions = gate ? transitionsByCase(gate) : new Map<string, Transition>();
   const waived = waivedIndex(report);
-  const byRoot: TraceEntry[][] = roots.map(() => []);
-  for (const t of report.traces) byRoot[rootOf.get(t.case_id) ?? 0]?.push(t);
+  // The cases of root `i`, read again for each pass: a spilled report is never held whole.
+  const casesOf = function* (i: number): Generator<TraceEntry> {
+    for (const t of reportEntries(report)) if ((rootOf.get(t.case_id) ?? 0) === i) yield t;
+  };
   const missing = gate ? gate.result.transitions.filter((t) => t.kind === "missing") : [];
   const kindOf = (t: TraceEntry): CaseKind => {
     if (gate) return transitions.get(t.case_id)?.fails ? "regressed" : "passed";
@@ -158,25 +160,24 @@ export function* junitParts(
     return traceFails(report, t, waived) ? "failed" : "passed";
   };
   // First pass: the counters, in the suites' order.
-  const counts = roots.map((_, i) => {
-    const cases = byRoot[i] ?? [];
-    let n = cases.length;
-    let failed = 0;
-    let skipped = 0;
-    for (const t of cases) {
-      const kind = kindOf(t);
-      if (kind === "regressed" || kind === "failed") failed++;
-      else if (kind === "waived") skipped++;
+  const counts = roots.map(() => ({ n: 0, failed: 0, skipped: 0 }));
+  for (const t of reportEntries(report)) {
+    const c = counts[rootOf.get(t.case_id) ?? 0];
+    if (!c) continue;
+    c.n++;
+    const kind = kindOf(t);
+    if (kind === "regressed" || kind === "failed") c.failed++;
+    else if (kind === "waived") c.skipped++;
+  }
+  // The missing cases of a regression gate belong to the first suite.
+  const first = counts[0];
+  if (first && gate) {
+    for (const t of missing) {
+      first.n++;
+      if (t.fails) first.failed++;
+      else first.skipped++;
     }
-    if (i === 0 && gate) {
-      for (const t of missing) {
-        n++;
-        if (t.fails) failed++;
-        else skipped++;
-      }
-    }
-    return { n, failed, skipped };
-  });
+  }
   const sum = (k: "n" | "failed" | "skipped") => counts.reduce((a, c) => a + c[k], 0);
   const caseLines = (t: TraceEntry, name: string): string[] => {
     const lines = findingLines(t, redact, waived);
@@ -253,7 +254,6 @@ export function* junitParts(
   yield `${rootOpen}\n`;
   for (const [i, root] of roots.entries()) {
     const name = publicName(root);
-    const cases = byRoot[i] ?? [];
     const c = counts[i] as { n: number; failed: number; skipped: number };
     const suiteAttrs: [string, string | number][] = [
       ["name", name],
@@ -264,13 +264,13 @@ export function* junitParts(
       ["skipped", c.skipped],
     ];
     const hasMissing = i === 0 && gate !== undefined && missing.length > 0;
-    if (cases.length === 0 && !hasMissing) {
+    if (c.n === 0 && !hasMissing) {
       yield `${element("  ", "testsuite", suiteAttrs)[0]}\n`;
       continue;
     }
     const [open, , close] = element("  ", "testsuite", suiteAttrs, { children: [""] });
     yield `${open}\n`;
-    for (const t of cases) for (const line of caseLines(t, name)) yield `${line}\n`;
+    for (const t of casesOf(i)) for (const line of caseLines(t, name)) yield `${line}\n`;
     if (i === 0 && gate)
       for (const t of missing) for (const line of missingLines(t, name, gate)) yield `${line}\n`;
     yield `${close}\n`;

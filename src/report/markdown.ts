@@ -96,7 +96,7 @@ export function renderSummary(report: Report, options: { redact?: boolean; gate?
     const rows = takeWithin(
       findings.length,
       (i) => {
-        const { trace: t, decision: d } = findings[i] as (typeof findings)[number];
+        const { trace: t, decision: d } = findings.at(i);
         const items = d.evidence
           .slice(0, MAX_PUBLIC_EVIDENCE)
           .map((e) => evidenceCell(e, redact))

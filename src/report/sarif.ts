@@ -13,7 +13,7 @@ import { clip, escapeMarkdown, publicName, utf8Bytes, visible } from "./escape.j
 import { describeDecision, findingsOf, type RuleMeta } from "./findings.js";
 import { acceptHint, type RegressGate, transitionSentence, transitionsByCase, verdictArrow } from "./gate.js";
 import type { RegionLookup, RegionRequest, SourceRegion } from "./regions.js";
-import type { Report } from "./report.js";
+import { fileOfCase, type Report } from "./report.js";
 import { justification, waivedIndex, waiverOf } from "./waived.js";
 
 /**
@@ -151,20 +151,21 @@ type Candidate = { rank: number } & ({ f: number; ruleId: string } | { t: Transi
  * order; `bySeverity` sorts them most restrictive first, report order among equals.
  */
 function rankCandidates(report: Report, rules: readonly RuleMeta[], gate: RegressGate | undefined) {
-  const files = new Map(report.traces.map((t) => [t.case_id, t.file]));
+  const files = fileOfCase(report);
   const index = new Map(rules.map((r, i) => [r.id, i]));
   const findings = findingsOf(report);
   const candidates: Candidate[] = [];
   for (const t of gate?.result.transitions ?? [])
     if (t.fails) candidates.push({ t, rank: VERDICT_ORDER.length });
-  findings.forEach(({ decision: d }, f) => {
+  for (let f = 0; f < findings.length; f++) {
+    const d = findings.at(f).decision;
     for (const ruleId of d.rules) {
       const meta = rules[index.get(ruleId) ?? -1];
       const failed = d.errors.some((e) => e.rule === ruleId);
       if (meta?.effect === "allow" && !failed) continue;
       candidates.push({ f, ruleId, rank: VERDICT_ORDER.indexOf(d.verdict) });
     }
-  });
+  }
   const bySeverity = candidates.map((c, i) => ({ c, i })).sort((a, b) => b.c.rank - a.c.rank || a.i - b.i);
   return { files, index, findings, candidates, bySeverity };
 }
@@ -184,12 +185,12 @@ export function sarifRegionRequests(
   const { files, findings, bySeverity } = rankCandidates(report, rules, gate);
   return bySeverity.slice(0, MAX_SARIF_RESULTS).map(({ c }): RegionRequest => {
     if ("t" in c) {
-      const file = files.get(c.t.case_id);
+      const file = files(c.t.case_id);
       return file
         ? { kind: "file", file }
         : { kind: "path", file: gate?.baseline ?? "", path: ["cases", c.t.case_id] };
     }
-    const { trace, decision: d } = findings[c.f] as (typeof findings)[number];
+    const { trace, decision: d } = findings.at(c.f);
     return { kind: "event", file: trace.file, at: d.at, seq: d.seq };
   });
 }
@@ -236,7 +237,7 @@ export function renderSarif(
   });
   const buildRegression = (t: Transition): Sarif.Result => {
     const caseId = publicName(t.case_id);
-    const file = files.get(t.case_id);
+    const file = files(t.case_id);
     const region = file
       ? options.regions?.ofFile(file)
       : regionOf(gate?.baseline ?? "", ["cases", t.case_id]);
@@ -263,7 +264,7 @@ export function renderSarif(
   };
   const build = (c: Candidate): Sarif.Result => {
     if ("t" in c) return buildRegression(c.t);
-    const { trace, decision: d } = findings[c.f] as (typeof findings)[number];
+    const { trace, decision: d } = findings.at(c.f);
     const ruleId = c.ruleId;
     const meta = rules[index.get(ruleId) ?? -1];
     const failed = d.errors.some((e) => e.rule === ruleId);

@@ -1,6 +1,6 @@
 import { Chalk } from "chalk";
 import { publicName, terminalText } from "./escape.js";
-import type { Report } from "./report.js";
+import { type Report, reportEntries, type TraceEntry } from "./report.js";
 import { count } from "./text.js";
 import { expiredLines, traceWaivers, waivedIndex, waivedLabel } from "./waived.js";
 
@@ -22,11 +22,17 @@ export function renderTable(report: Report, color: boolean, options: { gate?: bo
     require_approval: c.magenta,
     block: c.red,
   };
-  const rows = report.traces.filter((t) => t.verdict !== "allow");
+  // The first rows are kept, the rest only counted: a spilled report is read one entry at a time.
+  const rows: TraceEntry[] = [];
+  let nonAllow = 0;
+  for (const t of reportEntries(report)) {
+    if (t.verdict === "allow") continue;
+    if (nonAllow++ < MAX_TERMINAL_ROWS) rows.push(t);
+  }
   const lines: string[] = [];
-  const width = Math.max(7, ...rows.slice(0, MAX_TERMINAL_ROWS).map((t) => t.verdict.length));
+  const width = Math.max(7, ...rows.map((t) => t.verdict.length));
   const waived = waivedIndex(report);
-  for (const t of rows.slice(0, MAX_TERMINAL_ROWS)) {
+  for (const t of rows) {
     const verdict = (paint[t.verdict] ?? String)(t.verdict.padEnd(width));
     const ids = traceWaivers(t, waived);
     const note = ids.length > 0 ? `  ${c.cyan(terminalText(publicName(waivedLabel({ waivers: ids }))))}` : "";
@@ -34,8 +40,8 @@ export function renderTable(report: Report, color: boolean, options: { gate?: bo
       `${verdict}  ${terminalText(publicName(t.case_id))}  ${c.dim(terminalText(publicName(t.rules.join(", "))))}${note}`,
     );
   }
-  if (rows.length > MAX_TERMINAL_ROWS)
-    lines.push(c.dim(`... and ${rows.length - MAX_TERMINAL_ROWS} more in report.json`));
+  if (nonAllow > MAX_TERMINAL_ROWS)
+    lines.push(c.dim(`... and ${nonAllow - MAX_TERMINAL_ROWS} more in report.json`));
   const s = report.summary;
   const counts = Object.entries(s.verdicts)
     .map(([v, n]) => `${n} ${v}`)

@@ -13,7 +13,14 @@ import { canonicalJson, sha256Hex } from "../io/canonical.js";
 import type { Verdict } from "../policy/ir.js";
 import { schemaError } from "../policy/schema-errors.js";
 import { locate, parseYaml } from "../policy/yaml.js";
-import type { ExpiredWaiver, Report, ReportWaivers, WaivedCall } from "../report/report.js";
+import {
+  type ExpiredWaiver,
+  type Report,
+  type ReportWaivers,
+  reportEntries,
+  reportWith,
+  type WaivedCall,
+} from "../report/report.js";
 import { traceFails, waivedIndex } from "../report/waived.js";
 
 export { expiredLines, staleLines } from "../report/waived.js";
@@ -262,13 +269,13 @@ export class WaiverMatcher {
    */
   finish(report: Report): Report {
     const waivers = this.summary();
-    const withWaivers = { ...report, waivers };
-    const index = waivedIndex(withWaivers);
-    const failed = report.traces.filter((t) => traceFails(report, t, index)).length;
-    return {
-      ...withWaivers,
+    const index = waivedIndex({ waivers });
+    let failed = 0;
+    for (const t of reportEntries(report)) if (traceFails(report, t, index)) failed++;
+    return reportWith(report, {
+      waivers,
       passed: failed === 0 && waivers.expired.length === 0,
       summary: { ...report.summary, failed },
-    };
+    });
   }
 }
