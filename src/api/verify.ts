@@ -6,6 +6,7 @@
 import type { KeyObject } from "node:crypto";
 import { randomUUID } from "node:crypto";
 import { availableParallelism } from "node:os";
+import { basename, dirname } from "node:path";
 import { readKeyFile, sourcesWithinBudget } from "../io/artifacts.js";
 import { jsonLine, prettyJson, prettyJsonParts } from "../io/canonical.js";
 import { fileLimit, readTextFile, toPosix } from "../io/files.js";
@@ -94,7 +95,7 @@ export interface VerifyInput {
   /** Told how many worker threads judge the traces (0: this thread), once the files are listed. */
   threads?: (count: number, files: number) => void;
   /**
-   * Bytes of report entries held in memory before they are spilled to a scratch file in the
+   * Bytes of report entries held in memory before they are spilled to a scratch file beside the
    * staging directory (default {@link REPORT_MEMORY}; 0 spills from the first trace). The
    * artifacts are the same bytes either way.
    */
@@ -436,11 +437,14 @@ export function defaultJobs(): number {
 export async function runVerify(
   input: VerifyInput,
 ): Promise<{ report: Report; code: number; warnings: string[]; cases: CaseResult[] }> {
-  // Made once the out dir is staged: the spilled entries live in its staging directory.
+  // Made once the out dir is staged: the spilled entries live beside its staging directory.
   let staging: string | undefined;
   const p = await prepare(input, {
     budget: input.reportMemory ?? REPORT_MEMORY,
-    spill: () => (staging === undefined ? undefined : SpilledTraceStore.open(staging)),
+    spill: () =>
+      staging === undefined
+        ? undefined
+        : SpilledTraceStore.open(dirname(staging), `${basename(staging)}.report-entries`),
   });
   // Telemetry only observes decisions: nothing below reads from it, so it cannot change them.
   const exporter = input.otel ? await createDecisionExporter(input.otel) : undefined;

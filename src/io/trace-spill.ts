@@ -4,10 +4,11 @@
  * length, the verdicts of its findings), so that its memory follows the largest trace, not the
  * corpus. The artifacts read entries back one at a time; `report.json` copies their text as is.
  *
- * The scratch file lives in the out dir's staging directory (the same file system as the out
- * dir, not a RAM-backed temporary directory) and is unlinked as soon as it is opened: it is never
- * listed there, and nothing is left behind when the process dies. Where an open file cannot be
- * unlinked, {@link SpilledTraceStore.open} gives undefined and the entries stay in memory.
+ * The scratch file lives beside the out dir's staging directory (the same file system as the out
+ * dir, not a RAM-backed temporary directory; outside the staging directory, so that no file of it
+ * is open when it is renamed) and is unlinked as soon as it is opened: it is never listed, and
+ * nothing is left behind when the process dies. Where an open file cannot be unlinked,
+ * {@link SpilledTraceStore.open} gives undefined and the entries stay in memory.
  */
 import { randomBytes } from "node:crypto";
 import { closeSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
@@ -71,12 +72,13 @@ export class SpilledTraceStore implements TraceEntryStore {
   }
 
   /**
-   * A store whose scratch file is created in `dir` and unlinked at once; undefined where the
-   * platform cannot unlink an open file (the caller then keeps entries in memory).
+   * A store whose scratch file is created in `dir`, named `stem` and a random suffix, and
+   * unlinked at once; undefined where the platform cannot unlink an open file (the caller then
+   * keeps entries in memory).
    * @throws the file system's errors from creating the file.
    */
-  static open(dir: string): SpilledTraceStore | undefined {
-    const path = join(dir, `.report-entries-${randomBytes(6).toString("hex")}`);
+  static open(dir: string, stem = ".report-entries"): SpilledTraceStore | undefined {
+    const path = join(dir, `${stem}-${randomBytes(6).toString("hex")}`);
     const fd = openSync(path, "wx+", 0o600);
     try {
       unlinkSync(path);
