@@ -111,6 +111,7 @@ export function planMerges(metafile, limit) {
  * and every import of a merged chunk is pointed at the kept one.
  * @param exportsOf the names each chunk exports (from the metafile), to refuse a merge whose
  *   chunks export the same name (the merged module could export only one of them).
+ * @returns the chunk each merged chunk went into, by file name (the merged files are removed).
  * @throws Error when two merged chunks export the same name.
  */
 export async function mergeChunks(dir, merges, exportsOf) {
