@@ -8,9 +8,10 @@
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { builtinModules } from "node:module";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { mergeChunks, planMerges, redirectImports } from "./merge-chunks.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 rmSync(join(root, "dist"), { recursive: true, force: true });
@@ -89,6 +90,19 @@ if (external.length > 0) {
   console.error(`build: the bundle must not import packages at run time:\n  ${external.join("\n  ")}`);
   process.exit(1);
 }
+
+// Fewer files for a command to load at start (scripts/merge-chunks.mjs): a chunk of at most
+// 32 KB merges into a chunk that every entry point loading it loads too.
+const dist = join(root, "dist");
+const exportsByFile = new Map(
+  Object.entries(result.metafile.outputs).map(([file, output]) => [basename(file), output.exports]),
+);
+const home = await mergeChunks(dist, planMerges(result.metafile, 32_000), (f) => exportsByFile.get(f) ?? []);
+redirectImports(
+  dist,
+  readdirSync(dist).filter((f) => f.endsWith(".js")),
+  home,
+);
 
 /**
  * The package directory (`node_modules/<name>` or `node_modules/@scope/<name>`, innermost when

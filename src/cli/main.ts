@@ -126,10 +126,14 @@ async function registrations(args: readonly string[]): Promise<Register[]> {
       break;
     }
   }
-  const named = COMMANDS.find(([name]) => name === word);
-  if (named) return [await named[1]()];
   if (word === undefined && args.some((a) => a === "-V" || a === "--version")) return [];
-  return Promise.all(COMMANDS.map(([, load]) => load()));
+  // A command will run, which needs the config reader first: it is imported along with the
+  // command's module, so that the loader reads and links their files together.
+  const config = import("./config.js");
+  const named = COMMANDS.find(([name]) => name === word);
+  const loads = named ? [named[1]()] : COMMANDS.map(([, load]) => load());
+  const [registered] = await Promise.all([Promise.all(loads), config]);
+  return registered;
 }
 
 /** proof's own arguments: those after `--` belong to a wrapped command (`proof run -- CMD --json`). */

@@ -6,15 +6,19 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../e2e/cli.js";
 
+/** The bundle files that `file` imports statically (`import ... from "./x.js"`, `import "./x.js"`). */
+export function staticImports(file: string): string[] {
+  const text = readFileSync(join(ROOT, "dist", file), "utf8");
+  return [
+    ...text.matchAll(/(?:^|[;\s}])(?:import|export)\s*(?:[^"'()]*?\s*from\s*)?["']\.\/([^"']+)["']/g),
+  ].map((m) => m[1] as string);
+}
+
 /** The bundle files `file` loads at start, itself included (static imports, transitively). */
 export function staticClosure(file: string, seen = new Set<string>()): Set<string> {
   if (seen.has(file)) return seen;
   seen.add(file);
-  const text = readFileSync(join(ROOT, "dist", file), "utf8");
-  for (const m of text.matchAll(
-    /(?:^|[;\s}])(?:import|export)\s*(?:[^"'()]*?\s*from\s*)?["']\.\/([^"']+)["']/g,
-  ))
-    staticClosure(m[1] as string, seen);
+  for (const f of staticImports(file)) staticClosure(f, seen);
   return seen;
 }
 

@@ -1,0 +1,99 @@
+/**
+ * The number of files a command loads at start (docs/performance.md, "Start-up"): the build
+ * merges small chunks into chunks loaded with them (scripts/merge-chunks.mjs), each module still
+ * in exactly one file, and no two files importing each other.
+ */
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { staticClosure, staticImports } from "../helpers/bundle.js";
+import { BIN, ROOT, removeTempDirs, tempDir } from "./cli.js";
+
+afterAll(removeTempDirs);
+
+const dist = join(ROOT, "dist");
+const files = readdirSync(dist).filter((f) => f.endsWith(".js"));
+
+/** The one bundle file whose name starts with `prefix` (`check-` for dist/check-HASH.js). */
+function distFile(prefix: string): string {
+  const found = files.filter((f) => f.startsWith(prefix));
+  expect(found).toHaveLength(1);
+  return found[0] as string;
+}
+
+describe("files loaded at start", () => {
+  it("proof check loads at most 12 files, --version at most 4", () => {
+    // Before the merge: 31 and 8. The config reader is imported before every command runs.
+    const check = new Set([
+      ...staticClosure("proof.js"),
+      ...staticClosure(distFile("check-")),
+      ...staticClosure(distFile("config-")),
+    ]);
+    expect(check.size).toBeLessThanOrEqual(12);
+    expect(staticClosure("proof.js").size).toBeLessThanOrEqual(4);
+  });
+
+  it("defines each module once: one ProofError class, one exit-code table", () => {
+    for (const marker of ["var ProofError = class extends Error", "var EXIT_CODE = {"]) {
+      const holders = files.filter((f) => readFileSync(join(dist, f), "utf8").includes(marker));
+      expect({ marker, holders: holders.length }).toEqual({ marker, holders: 1 });
+    }
+  });
+
+  it("has no cycle of static imports between files", () => {
+    const state = new Map<string, "open" | "done">();
+    const cycle: string[] = [];
+    const visit = (f: string, path: string[]): boolean => {
+      if (state.get(f) === "done") return false;
+      if (state.get(f) === "open") {
+        cycle.push(...path.slice(path.indexOf(f)), f);
+        return true;
+      }
+      state.set(f, "open");
+      for (const i of staticImports(f)) if (visit(i, [...path, f])) return true;
+      state.set(f, "done");
+      return false;
+    };
+    for (const f of files) if (visit(f, [])) break;
+    expect(cycle).toEqual([]);
+  });
+});
+
+/**
+ * The bundle files a run of `proof ARGS` loads, in the order the loader resolves them: a module
+ * hook of Node.js (module.register) prints each file: URL it resolves.
+ */
+function loadedFiles(args: string[]): string[] {
+  const hook = `export async function resolve(s, c, next) { const r = await next(s, c); if (r.url.startsWith("file:")) process._rawDebug(\`loaded \${r.url}\`); return r; }`;
+  const register = `import { register } from "node:module"; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});`;
+  const run = spawnSync(
+    process.execPath,
+    ["--import", `data:text/javascript,${encodeURIComponent(register)}`, BIN, ...args],
+    { cwd: ROOT, encoding: "utf8" },
+  );
+  expect({ args, status: run.status }).toEqual({ args, status: 0 });
+  const out = run.stderr;
+  const files = [...out.matchAll(/^loaded file:.*\/dist\/([^/\s]+\.js)$/gm)].map((m) => m[1] as string);
+  return [...new Set(files)];
+}
+
+describe("files loaded by a run", () => {
+  it("--version loads no config reader; check loads it and at most 12 files in all", async () => {
+    const version = loadedFiles(["--version"]);
+    expect(version).toContain("proof.js");
+    expect(version.filter((f) => f.startsWith("config-"))).toEqual([]);
+    const dir = await tempDir();
+    const call = join(dir, "call.json");
+    writeFileSync(call, JSON.stringify({ tool: "send_money", args: { recipient: "DE89", amount: 10 } }));
+    const check = loadedFiles([
+      "check",
+      "--policy",
+      "examples/policies/agentdojo-banking.yaml",
+      "--call",
+      call,
+    ]);
+    expect(check.filter((f) => /^(check|config)-/.test(f))).toHaveLength(2);
+    expect(check.length).toBeLessThanOrEqual(12);
+  });
+});
