@@ -8,9 +8,10 @@
 // module file as to compile 10-15 KB of code, so those files cost more than their code.
 //
 // A chunk X merges into a chunk Y only when every entry point that loads X also loads Y (the
-// entry points reaching X are a subset of those reaching Y), and only when X (with what merged
-// into it already) is at most `limit` bytes. An entry point that loaded X then loads exactly the
-// same code from one file fewer; one that loaded Y without X loads at most `limit` bytes more.
+// entry points reaching X are a subset of those reaching Y), when every entry point that loads Y
+// already loads every file X imports, and only when X (with what merged into it already) is at
+// most `limit` bytes. An entry point that loaded X then loads exactly the same code from one file
+// fewer; one that loaded Y without X loads at most `limit` bytes more, and no other file.
 // Module identity is kept: each module is still in exactly one file, which every importer of it
 // imports.
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -77,6 +78,20 @@ export function planMerges(metafile, limit) {
     return [...edges.keys()].some(visit);
   };
   const kept = new Map([...loadedBy.keys()].map((c) => [c, { bytes: outputs.get(c).bytes, merged: [] }]));
+  /** The files a kept chunk imports, with what merged into it, other than itself. */
+  const importsOf = (k) => {
+    const out = new Set();
+    for (const m of [k, ...kept.get(k).merged])
+      for (const i of outputs.get(m).imports) if (home.get(i) !== k) out.add(home.get(i));
+    return out;
+  };
+  /**
+   * Whether every entry point that loads `y` already loads every file `x` imports: x's code then
+   * brings no other file along into y (a merge must add x's bytes to y's loaders, not x's imports,
+   * which may be a large chunk they never needed).
+   */
+  const bringsNothing = (x, y) =>
+    [...importsOf(x)].every((i) => i === y || subset(loadedBy.get(y), loadedBy.get(i) ?? new Set()));
   // Smallest first, so that a chunk takes its small companions before it is itself considered.
   const bySize = [...kept.keys()].sort(
     (a, b) => outputs.get(a).bytes - outputs.get(b).bytes || (a < b ? -1 : 1),
@@ -87,7 +102,8 @@ export function planMerges(metafile, limit) {
     // The closest superset: the fewest entry points that load x's code without needing it.
     let into;
     for (const [y] of kept) {
-      if (y === x || !subset(loadedBy.get(x), loadedBy.get(y)) || cyclic(x, y)) continue;
+      if (y === x || !subset(loadedBy.get(x), loadedBy.get(y)) || !bringsNothing(x, y) || cyclic(x, y))
+        continue;
       if (
         into === undefined ||
         loadedBy.get(y).size < loadedBy.get(into).size ||

@@ -40,6 +40,30 @@ describe("planMerges", () => {
     expect(plan(m, 1000)).toEqual({ "big.js": ["small.js"] });
   });
 
+  it("keeps a chunk apart when its imports would reach entry points that never load them", () => {
+    // b loads big without small; small imports readers, which b never loads: merging small into
+    // big would make b load readers too (a large chunk, not just small's bytes). It goes into
+    // readers instead, whose loaders (a and c) load everything small imports.
+    const m = metafile({
+      "a.js": [100, ["small.js", "big.js"], true],
+      "b.js": [100, ["big.js"], true],
+      "c.js": [100, ["readers.js"], true],
+      "small.js": [500, ["readers.js"]],
+      "readers.js": [100_000, []],
+      "big.js": [50_000, []],
+    });
+    expect(plan(m, 1000)).toEqual({ "readers.js": ["small.js"] });
+    // With b loading readers anyway, the merge adds only small's bytes to b.
+    const n = metafile({
+      "a.js": [100, ["small.js", "big.js"], true],
+      "b.js": [100, ["big.js", "readers.js"], true],
+      "small.js": [500, ["readers.js"]],
+      "readers.js": [100_000, []],
+      "big.js": [50_000, []],
+    });
+    expect(plan(n, 1000)).toEqual({ "big.js": ["small.js"] });
+  });
+
   it("keeps a chunk apart when some entry point loads it without the other", () => {
     const m = metafile({
       "a.js": [100, ["small.js", "big.js"], true],
