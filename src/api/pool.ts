@@ -12,6 +12,7 @@ import { Worker } from "node:worker_threads";
 import { ProofError, ProofErrors, type SourceLocation } from "../errors.js";
 import { existingFile } from "../io/built-file.js";
 import { jsonLine } from "../io/canonical.js";
+import { fileSizes } from "../io/file-sizes.js";
 import { traceSource } from "../io/trace-files.js";
 import { policySetOf } from "../policy/set.js";
 import type { FormatName } from "../trace/model.js";
@@ -281,6 +282,71 @@ class HeldResults {
 }
 
 /**
+ * The files no thread has taken yet, by ordinal. This thread takes them from the front, in file
+ * order ({@link front}); workers take the largest files first, then from the back ({@link back}).
+ * A large file left to the end would keep one thread busy while the others have nothing left;
+ * taking the rest from the back gives each thread a long run of neighbouring files, mostly of
+ * one source and format, so each compiles less code for fewer shapes than when files are dealt
+ * out in turn.
+ */
+export class FileQueue {
+  private readonly taken: Uint8Array;
+  /** Ordinals of the large files, largest last (taken with pop). */
+  private readonly large: number[];
+  private head = 0;
+  private end: number;
+
+  /**
+   * @param sizes each file's size in bytes, in file order: a file of more than `1 / (8 * threads)`
+   *   of all bytes is large
+   */
+  constructor(sizes: readonly number[], threads: number) {
+    this.taken = new Uint8Array(sizes.length);
+    this.end = sizes.length;
+    const total = sizes.reduce((a, b) => a + b, 0);
+    this.large = sizes
+      .map((size, ordinal) => ({ size, ordinal }))
+      .filter((f) => f.size * 8 * threads > total)
+      .sort((a, b) => a.size - b.size || a.ordinal - b.ordinal)
+      .map((f) => f.ordinal);
+  }
+
+  /** The first file not taken (the number of files when all are). */
+  get first(): number {
+    while (this.head < this.end && this.taken[this.head]) this.head++;
+    return this.head < this.end ? this.head : this.taken.length;
+  }
+
+  /** Whether every file is taken. */
+  get empty(): boolean {
+    return this.first >= this.taken.length;
+  }
+
+  /** Takes the first file not taken. @returns its ordinal, or undefined when all are taken. */
+  front(): number | undefined {
+    const i = this.first;
+    if (i >= this.taken.length) return undefined;
+    this.taken[i] = 1;
+    return i;
+  }
+
+  /** Takes the largest file not taken, else the last. @returns its ordinal, or undefined. */
+  back(): number | undefined {
+    for (let i = this.large.pop(); i !== undefined; i = this.large.pop()) {
+      if (!this.taken[i]) {
+        this.taken[i] = 1;
+        return i;
+      }
+    }
+    while (this.end > this.head && this.taken[this.end - 1]) this.end--;
+    if (this.end <= this.head) return undefined;
+    this.end--;
+    this.taken[this.end] = 1;
+    return this.end;
+  }
+}
+
+/**
  * Judges `files` in `threads` threads (this one and `threads - 1` workers) and yields every judged
  * case in file order. `coverage` receives each thread's coverage document once all files are
  * judged; `stats.seen` gets every trace read, judged or not (a shard judges only its own), in
@@ -297,13 +363,10 @@ export async function* judgeInPool(
   const file = workerFile();
   if (file === undefined) throw new Error("the verify worker is not built");
   const held = new HeldResults();
-  // Files not yet taken are those from `next` to `tail`. This thread takes them from the front,
-  // in file order; the workers from the back while results held fill at most half of MAX_HELD
-  // (they wait until this thread gets there), then from the front too. Each thread so judges a
-  // long run of neighbouring files, mostly of one source and format, and compiles less code for
-  // fewer shapes than when files are dealt out in turn.
-  let next = 0;
-  let tail = files.length;
+  // Workers take files from the back while results held fill at most half of MAX_HELD (they
+  // wait until this thread gets there), then from the front too.
+  let queue: FileQueue | undefined;
+
   const givers: (() => void)[] = [];
   let wake: (() => void) | undefined;
   let failure: Error | undefined;
@@ -320,15 +383,17 @@ export async function* judgeInPool(
     let ended = false;
     /** Keeps the worker up to IN_FLIGHT files ahead; ends it once it has judged its last one. */
     const give = (): void => {
-      while (outstanding <= IN_FLIGHT - TASK_FILES && next < tail) {
+      while (queue && outstanding <= IN_FLIGHT - TASK_FILES && !queue.empty) {
         const task: PoolFile[] = [];
-        while (task.length < TASK_FILES && next < tail) {
-          task.push((held.size < MAX_HELD / 2 ? files[--tail] : files[next++]) as PoolFile);
+        while (task.length < TASK_FILES) {
+          const taken = held.size < MAX_HELD / 2 ? queue.back() : queue.front();
+          if (taken === undefined) break;
+          task.push(files[taken] as PoolFile);
         }
         worker.postMessage({ files: task } satisfies WorkerTask);
         outstanding += task.length;
       }
-      if (outstanding === 0 && next >= tail && !ended) {
+      if (queue?.empty && outstanding === 0 && !ended) {
         ended = true;
         worker.postMessage({ done: true } satisfies WorkerTask);
       }
@@ -364,8 +429,10 @@ export async function* judgeInPool(
       }),
     );
     givers.push(give);
-    give();
   }
+  // Sized while the workers start.
+  queue = new FileQueue(fileSizes(files.map((f) => f.path)), threads);
+  for (const give of givers) give();
   // Made while the workers start: this thread judges whenever it has nothing to gather.
   const judgement = judgementOf(init.setup);
   /** Judges a file ahead of its turn into `held`: its cases, or its error. */
@@ -391,7 +458,7 @@ export async function* judgeInPool(
         if (held.done(ordinal)) break;
         if (failure) throw failure;
         // A file ahead of its turn is judged here only while there is room to hold its results.
-        const idle = (): boolean => next >= tail || (next !== ordinal && held.size >= MAX_HELD);
+        const idle = (): boolean => queue.empty || (queue.first !== ordinal && held.size >= MAX_HELD);
         if (idle()) {
           await new Promise<void>((resolve) => {
             wake = resolve;
@@ -402,7 +469,7 @@ export async function* judgeInPool(
         // file judged here, the workers' replies would wait, and the workers idle.
         await new Promise<void>((resolve) => setImmediate(resolve));
         if (held.ready(ordinal) || idle()) continue;
-        const taken = files[next++] as PoolFile;
+        const taken = files[queue.front() as number] as PoolFile;
         if (taken.ordinal !== ordinal) {
           // The file's worker is still at it: a later file is judged meanwhile, held until its turn.
           await judgeAhead(taken);
