@@ -1,12 +1,12 @@
 /**
  * The worker pool of `proof verify --jobs N`: N threads judge trace files, this one and N - 1
- * worker threads (src/api/verify-worker.ts, `dist/verify-worker.js` in the bundle). Files are
- * handed out one at a time, in file order, to whichever thread is free: a worker reads and judges
- * a whole file and sends its {@link JudgedCase}s back; this thread judges a file itself whenever
- * it has no result to gather. Results are given out in file order, whatever order the threads
- * finish in, so a run with N threads writes the same bytes as one with a single thread. Errors
- * travel back as data and are raised when their file's turn comes: the first bad file in file
- * order fails the run, as in one thread.
+ * worker threads (src/api/verify-worker.ts, `dist/verify-worker.js` in the bundle). Whole files
+ * are handed out ({@link FileQueue}): this thread takes them from the front, in file order, and
+ * judges one whenever it has no result to gather; workers take theirs several at a time, the
+ * large files first, then from the back, and send their {@link JudgedCase}s back. Results are
+ * given out in file order, whatever order the threads finish in, so a run with N threads writes
+ * the same bytes as one with a single thread. Errors travel back as data and are raised when
+ * their file's turn comes: the first bad file in file order fails the run, as in one thread.
  */
 import { Worker } from "node:worker_threads";
 import { ProofError, ProofErrors, type SourceLocation } from "../errors.js";
@@ -30,9 +30,10 @@ import {
 import { decisionDigest, Judgement } from "./pipeline.js";
 
 /**
- * Fewest trace files per worker thread. Starting a thread costs about 150 ms of CPU (loading the
- * engine and compiling the policies again) and a typical trace file takes 1 to 2 ms to judge,
- * so a thread with fewer files costs more than it saves. With fewer than twice this many files
+ * Fewest trace files per judging thread. Starting a worker costs about 150 ms of CPU (loading the
+ * engine and compiling the policies again), besides compiling the hot code again in its own JIT,
+ * and a typical trace file takes 1 to 2 ms to judge, so a thread with fewer files costs more
+ * than it saves. With fewer than twice this many files
  * a run stays in one thread (docs/performance.md, "Worker threads and shards").
  */
 export const MIN_FILES_PER_WORKER = 128;
