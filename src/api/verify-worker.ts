@@ -1,7 +1,8 @@
 /**
  * A worker thread of `proof verify --jobs N` (src/api/pool.ts): compiles the policies it is
- * started with, then reads and judges one trace file per task and sends back its judged cases
- * (or the error that stopped it). On `done` it sends its coverage document and ends.
+ * started with, then reads and judges the trace files of each task, one after another, and
+ * sends back their judged cases (or the error that stopped a file), several files to a message.
+ * On `done` it sends its coverage document and ends.
  */
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 // The worker compiles its policies synchronously: the CEL engine is loaded with it (src/expr/cel.ts).
