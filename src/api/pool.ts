@@ -1,31 +1,51 @@
 /**
- * The worker pool of `proof verify --jobs N`: trace files are handed out one at a time to worker
- * threads (src/api/verify-worker.ts, `dist/verify-worker.js` in the bundle), each of which reads
- * and judges a whole file and sends its {@link JudgedCase}s back. Results are given out in file
- * order, whatever order the workers finish in, so a run with N threads writes the same bytes as
- * one with a single thread. Errors travel back as data and are raised when their file's turn
- * comes: the first bad file in file order fails the run, as in one thread.
+ * The worker pool of `proof verify --jobs N`: N threads judge trace files, this one and N - 1
+ * worker threads (src/api/verify-worker.ts, `dist/verify-worker.js` in the bundle). Whole files
+ * are handed out ({@link FileQueue}): this thread takes them from the front, in file order, and
+ * judges one whenever it has no result to gather; workers take theirs several at a time, the
+ * large files first, then from the back, and send their {@link JudgedCase}s back. Results are
+ * given out in file order, whatever order the threads finish in, so a run with N threads writes
+ * the same bytes as one with a single thread. Errors travel back as data and are raised when
+ * their file's turn comes: the first bad file in file order fails the run, as in one thread.
  */
 import { Worker } from "node:worker_threads";
 import { ProofError, ProofErrors, type SourceLocation } from "../errors.js";
 import { existingFile } from "../io/built-file.js";
+import { jsonLine } from "../io/canonical.js";
+import { fileSizes } from "../io/file-sizes.js";
+import { traceSource } from "../io/trace-files.js";
+import { policySetOf } from "../policy/set.js";
 import type { FormatName } from "../trace/model.js";
+import { readTraces } from "../trace/read.js";
 import type { CoverageReport } from "../verify/coverage.js";
-import type { JudgedCase, JudgeSetup, SeenTraces, ShardSpec } from "./judged.js";
+import {
+  type JudgedCase,
+  type JudgeSetup,
+  judgedCase,
+  type SeenTraces,
+  type ShardSpec,
+  seenKey,
+  shardOf,
+} from "./judged.js";
+import { decisionDigest, Judgement } from "./pipeline.js";
 
 /**
- * Fewest trace files per worker thread. Starting a thread costs about 150 ms of CPU (loading the
- * engine and compiling the policies again) and a typical trace file takes 1 to 2 ms to judge,
- * so a thread with fewer files costs more than it saves. With fewer than twice this many files
+ * Fewest trace files per judging thread. Starting a worker costs about 150 ms of CPU (loading the
+ * engine and compiling the policies again), besides compiling the hot code again in its own JIT,
+ * and a typical trace file takes 1 to 2 ms to judge, so a thread with fewer files costs more
+ * than it saves. With fewer than twice this many files
  * a run stays in one thread (docs/performance.md, "Worker threads and shards").
  */
 export const MIN_FILES_PER_WORKER = 128;
 
 /**
- * Files handed to a worker ahead of the one it judges: it starts the next at once instead of
- * waiting for this thread, which is busy gathering results, to answer.
+ * Files handed to a worker at once, and most files it holds: it starts the next at once instead
+ * of waiting for this thread, which is busy judging or gathering, to answer. A message costs far
+ * more than judging a small file's share of one (docs/performance.md, "Worker threads and
+ * shards"), so files go out and come back several to a message.
  */
-const IN_FLIGHT = 3;
+const TASK_FILES = 8;
+const IN_FLIGHT = 2 * TASK_FILES;
 
 /** The worker's entry point beside this module: the built bundle's only. */
 function workerFile(): string | undefined {
@@ -34,8 +54,9 @@ function workerFile(): string | undefined {
 }
 
 /**
- * How many worker threads a run over `files` trace files uses with `--jobs jobs`: none (judge in
- * this thread) for one job, too few files for two threads, or without a built worker.
+ * How many threads judge a run over `files` trace files with `--jobs jobs`: this one and all but
+ * one in worker threads, or 0 (this thread alone, no pool) for one job, too few files for two
+ * threads, or without a built worker.
  */
 export function workerCount(jobs: number, files: number): number {
   const n = Math.min(jobs, Math.floor(files / MIN_FILES_PER_WORKER));
@@ -50,7 +71,7 @@ export interface PoolFile {
   rel: string;
 }
 
-/** What a worker is started with (`workerData`). */
+/** What a worker is started with (`workerData`), and what this thread judges with in the pool. */
 export interface WorkerInit {
   setup: JudgeSetup;
   format: FormatName | "auto";
@@ -71,18 +92,89 @@ export interface SentError {
   errno?: string;
 }
 
-/** Messages from a worker. */
-export type WorkerReply =
-  /**
-   * Judged cases of a file, in order, in batches (see verify-worker.ts BATCH_TRACES): `more` is
-   * true until the file's last batch, so a file of many traces never travels as one message.
-   */
-  | { ordinal: number; cases: JudgedCase[]; seen: string[]; more: boolean }
-  | { ordinal: number; error: SentError }
-  | { coverage: CoverageReport | null };
+/** Judged cases of one file, in order, and the {@link seenKey}s of the traces read for them. */
+export interface CaseBatch {
+  cases: JudgedCase[];
+  seen: string[];
+}
 
-/** Messages to a worker: a file to judge, or the end of the work. */
-export type WorkerTask = PoolFile | { done: true };
+/**
+ * A file's share of a worker's reply: judged cases of the file, in order, in batches
+ * ({@link judgeFile}), `more` true until its last batch; or the error that stopped it.
+ */
+export type FilePart =
+  | ({ ordinal: number; more: boolean } & CaseBatch)
+  | { ordinal: number; error: SentError };
+
+/**
+ * Messages from a worker: parts of the files it judged, in the order judged (a file of many
+ * traces comes in several, so it never travels as one message), or at the end its coverage.
+ */
+export type WorkerReply = { parts: FilePart[] } | { coverage: CoverageReport | null };
+
+/** Messages to a worker: files to judge in order, or the end of the work. */
+export type WorkerTask = { files: PoolFile[] } | { done: true };
+
+/** Most traces, and characters of decision lines, in one {@link CaseBatch}. */
+export const BATCH_TRACES = 256;
+export const BATCH_CHARS = 1 << 20;
+
+/**
+ * The judgement a pool thread judges with: the run's, made again from its set-up (a thread
+ * shares no objects with another).
+ * @throws ProofError (exit 6) when the plan does not fit, as the run's own judgement would.
+ */
+export function judgementOf(setup: JudgeSetup): Judgement {
+  return new Judgement(policySetOf(setup.policies), {
+    context: setup.context,
+    hasContext: setup.hasContext,
+    ...(setup.plan ? { plan: setup.plan, planFile: setup.planFile ?? "plan" } : {}),
+    failOn: setup.failOn,
+    ...(setup.coverage ? { coverage: setup.coverage } : {}),
+  });
+}
+
+/**
+ * Reads and judges one trace file in a pool thread, yielding its cases in batches of at most
+ * {@link BATCH_TRACES} traces or {@link BATCH_CHARS} characters of decision lines (the last batch
+ * may be empty). Each case carries its `decisions.jsonl` lines and decision digest, made here so
+ * that serialising is spread over the threads; of a run's cases only the decisions the report
+ * keeps are left (a shard's part keeps every one, for the merge).
+ * @throws what reading the file throws (a bad trace is a located ProofError, exit 6).
+ */
+export async function* judgeFile(
+  judgement: Judgement,
+  init: WorkerInit,
+  file: PoolFile,
+): AsyncGenerator<CaseBatch> {
+  const source = traceSource({ path: file.path, rel: file.rel });
+  let batch: CaseBatch = { cases: [], seen: [] };
+  let size = 0;
+  let k = -1;
+  for await (const trace of readTraces(source, init.format)) {
+    k++;
+    batch.seen.push(seenKey(trace));
+    if (init.shard && shardOf(trace.header.case_id, init.shard.count) !== init.shard.index) continue;
+    const c = judgedCase(judgement.verify(trace), trace, source.path, file.root, [file.ordinal, k]);
+    c.decisionDigest = decisionDigest(c.result);
+    c.lines = c.result.decisions.map((d) => jsonLine(d)).join("");
+    // The thread that gathers cases needs no other decision, having their lines and digest.
+    if (!init.shard) {
+      c.result = {
+        ...c.result,
+        decisions: c.result.decisions.filter((d) => d.verdict !== "allow" || d.rules.length > 0),
+      };
+    }
+    batch.cases.push(c);
+    size += c.lines.length;
+    if (batch.cases.length >= BATCH_TRACES || size >= BATCH_CHARS) {
+      yield batch;
+      batch = { cases: [], seen: [] };
+      size = 0;
+    }
+  }
+  yield batch;
+}
 
 /** An error as data, for postMessage. */
 export function sendError(err: unknown): SentError {
@@ -125,9 +217,141 @@ function receivedError(sent: SentError): Error {
 }
 
 /**
- * Judges `files` in `threads` worker threads and yields every judged case in file order.
- * `coverage` receives each worker's coverage document once all files are judged; `stats.seen`
- * gets every trace read, judged or not (a shard judges only its own), in file order.
+ * Most judged cases held in memory ahead of their turn, a file counting one more: results of
+ * later files wait for an earlier one, so a slow file must not let the others run far ahead.
+ * Counted in cases, not files, so that while one thread judges a JSON Lines file of thousands of
+ * traces the others go on with as many small files as that takes. A held case is its decision
+ * lines and the decisions the report keeps: about 2 KB on typical traces.
+ */
+const MAX_HELD = 8192;
+
+/** Results of files judged ahead of their turn: their batches so far, or the error that stopped them. */
+class HeldResults {
+  private readonly files = new Map<number, { batches: CaseBatch[]; done: boolean } | Error>();
+  /** Cases held, plus one per file. */
+  size = 0;
+
+  /** Whether a file's last batch is in, or its error. */
+  done(ordinal: number): boolean {
+    const entry = this.files.get(ordinal);
+    return entry instanceof Error || entry?.done === true;
+  }
+
+  /** Whether anything of the file can be taken: a batch, or its error. */
+  ready(ordinal: number): boolean {
+    const entry = this.files.get(ordinal);
+    return entry instanceof Error || (entry !== undefined && entry.batches.length > 0);
+  }
+
+  add(ordinal: number, batch: CaseBatch, last: boolean): void {
+    let entry = this.files.get(ordinal);
+    if (entry instanceof Error) return;
+    if (!entry) {
+      entry = { batches: [], done: false };
+      this.files.set(ordinal, entry);
+      this.size++;
+    }
+    entry.batches.push(batch);
+    this.size += batch.cases.length;
+    if (last) entry.done = true;
+  }
+
+  fail(ordinal: number, err: Error): void {
+    this.drop(ordinal);
+    this.files.set(ordinal, err);
+    this.size++;
+  }
+
+  /**
+   * The file's next batch, or undefined when none is in yet or the file is done.
+   * @throws the file's error
+   */
+  take(ordinal: number): CaseBatch | undefined {
+    const entry = this.files.get(ordinal);
+    if (entry instanceof Error) throw entry;
+    const batch = entry?.batches.shift();
+    if (batch) this.size -= batch.cases.length;
+    return batch;
+  }
+
+  drop(ordinal: number): void {
+    const entry = this.files.get(ordinal);
+    if (entry === undefined) return;
+    this.size -= 1 + (entry instanceof Error ? 0 : entry.batches.reduce((n, b) => n + b.cases.length, 0));
+    this.files.delete(ordinal);
+  }
+}
+
+/**
+ * The files no thread has taken yet, by ordinal. This thread takes them from the front, in file
+ * order ({@link front}); workers take the largest files first, then from the back ({@link back}).
+ * A large file left to the end would keep one thread busy while the others have nothing left;
+ * taking the rest from the back gives each thread a long run of neighbouring files, mostly of
+ * one source and format, so each compiles less code for fewer shapes than when files are dealt
+ * out in turn.
+ */
+export class FileQueue {
+  private readonly taken: Uint8Array;
+  /** Ordinals of the large files, largest last (taken with pop). */
+  private readonly large: number[];
+  private head = 0;
+  private end: number;
+
+  /**
+   * @param sizes each file's size in bytes, in file order: a file of more than `1 / (8 * threads)`
+   *   of all bytes is large
+   */
+  constructor(sizes: readonly number[], threads: number) {
+    this.taken = new Uint8Array(sizes.length);
+    this.end = sizes.length;
+    const total = sizes.reduce((a, b) => a + b, 0);
+    this.large = sizes
+      .map((size, ordinal) => ({ size, ordinal }))
+      .filter((f) => f.size * 8 * threads > total)
+      .sort((a, b) => a.size - b.size || a.ordinal - b.ordinal)
+      .map((f) => f.ordinal);
+  }
+
+  /** The first file not taken (the number of files when all are). */
+  get first(): number {
+    while (this.head < this.end && this.taken[this.head]) this.head++;
+    return this.head < this.end ? this.head : this.taken.length;
+  }
+
+  /** Whether every file is taken. */
+  get empty(): boolean {
+    return this.first >= this.taken.length;
+  }
+
+  /** Takes the first file not taken. @returns its ordinal, or undefined when all are taken. */
+  front(): number | undefined {
+    const i = this.first;
+    if (i >= this.taken.length) return undefined;
+    this.taken[i] = 1;
+    return i;
+  }
+
+  /** Takes the largest file not taken, else the last. @returns its ordinal, or undefined. */
+  back(): number | undefined {
+    for (let i = this.large.pop(); i !== undefined; i = this.large.pop()) {
+      if (!this.taken[i]) {
+        this.taken[i] = 1;
+        return i;
+      }
+    }
+    while (this.end > this.head && this.taken[this.end - 1]) this.end--;
+    if (this.end <= this.head) return undefined;
+    this.end--;
+    this.taken[this.end] = 1;
+    return this.end;
+  }
+}
+
+/**
+ * Judges `files` in `threads` threads (this one and `threads - 1` workers) and yields every judged
+ * case in file order. `coverage` receives each thread's coverage document once all files are
+ * judged; `stats.seen` gets every trace read, judged or not (a shard judges only its own), in
+ * file order.
  * @throws the first error in file order (a bad trace is a located ProofError, exit 6).
  */
 export async function* judgeInPool(
@@ -139,17 +363,11 @@ export async function* judgeInPool(
 ): AsyncGenerator<JudgedCase> {
   const file = workerFile();
   if (file === undefined) throw new Error("the verify worker is not built");
-  /** Batches received of each file not yet gathered, and whether its last batch came. */
-  const results = new Map<
-    number,
-    { batches: { cases: JudgedCase[]; seen: string[] }[]; done: boolean } | Error
-  >();
-  let next = 0;
-  /** Files whose results this thread has taken, in file order. */
-  let gathered = 0;
-  // Wide enough that one long file (a JSON Lines file of thousands of traces) does not idle the
-  // other threads; results held meanwhile are small (the decisions the report keeps, and lines).
-  const window = 1024;
+  const held = new HeldResults();
+  // Workers take files from the back while results held fill at most half of MAX_HELD (they
+  // wait until this thread gets there), then from the front too.
+  let queue: FileQueue | undefined;
+
   const givers: (() => void)[] = [];
   let wake: (() => void) | undefined;
   let failure: Error | undefined;
@@ -159,23 +377,26 @@ export async function* judgeInPool(
   };
   const workers: Worker[] = [];
   const finished: Promise<void>[] = [];
-  for (let i = 0; i < threads; i++) {
+  for (let i = 0; i < threads - 1; i++) {
     const worker = new Worker(file, { workerData: init });
     workers.push(worker);
     let outstanding = 0;
     let ended = false;
-    /** Keeps the worker IN_FLIGHT files ahead; ends it once it has judged its last one. */
+    /** Keeps the worker up to IN_FLIGHT files ahead; ends it once it has judged its last one. */
     const give = (): void => {
-      // Bounded by what this thread has gathered: results of later files wait in memory for an
-      // earlier one, so a slow file must not let the others run far ahead.
-      while (outstanding < IN_FLIGHT && next < files.length && next < gathered + window) {
-        worker.postMessage(files[next] as PoolFile);
-        next++;
-        outstanding++;
+      while (queue && outstanding <= IN_FLIGHT - TASK_FILES && !queue.empty) {
+        const task: PoolFile[] = [];
+        while (task.length < TASK_FILES) {
+          const taken = held.size < MAX_HELD / 2 ? queue.back() : queue.front();
+          if (taken === undefined) break;
+          task.push(files[taken] as PoolFile);
+        }
+        worker.postMessage({ files: task } satisfies WorkerTask);
+        outstanding += task.length;
       }
-      if (outstanding === 0 && next >= files.length && !ended) {
+      if (queue?.empty && outstanding === 0 && !ended) {
         ended = true;
-        worker.postMessage({ done: true });
+        worker.postMessage({ done: true } satisfies WorkerTask);
       }
     };
     finished.push(
@@ -186,25 +407,12 @@ export async function* judgeInPool(
             resolve();
             return;
           }
-          if ("error" in reply) {
-            outstanding--;
-            results.set(reply.ordinal, receivedError(reply.error));
-            notify();
-            give();
-            return;
+          for (const part of reply.parts) {
+            if ("error" in part) held.fail(part.ordinal, receivedError(part.error));
+            else held.add(part.ordinal, { cases: part.cases, seen: part.seen }, !part.more);
+            if ("error" in part || !part.more) outstanding--;
           }
-          let entry = results.get(reply.ordinal);
-          if (entry instanceof Error) return;
-          if (!entry) {
-            entry = { batches: [], done: false };
-            results.set(reply.ordinal, entry);
-          }
-          entry.batches.push({ cases: reply.cases, seen: reply.seen });
-          if (!reply.more) {
-            entry.done = true;
-            outstanding--;
-            give();
-          }
+          give();
           notify();
         });
         worker.on("error", (err) => {
@@ -222,31 +430,65 @@ export async function* judgeInPool(
       }),
     );
     givers.push(give);
-    give();
   }
+  // Sized while the workers start.
+  queue = new FileQueue(fileSizes(files.map((f) => f.path)), threads);
+  for (const give of givers) give();
+  // Made while the workers start: this thread judges whenever it has nothing to gather.
+  const judgement = judgementOf(init.setup);
+  /** Judges a file ahead of its turn into `held`: its cases, or its error. */
+  const judgeAhead = async (taken: PoolFile): Promise<void> => {
+    try {
+      for await (const batch of judgeFile(judgement, init, taken)) held.add(taken.ordinal, batch, false);
+      held.add(taken.ordinal, { cases: [], seen: [] }, true);
+    } catch (err) {
+      held.fail(taken.ordinal, err instanceof Error ? err : new Error(String(err)));
+    }
+  };
   try {
     for (let ordinal = 0; ordinal < files.length; ordinal++) {
       // The file's batches are taken as they come: the cases of a long file are written while
       // its worker still judges the rest.
       for (;;) {
-        const got = results.get(ordinal);
-        if (got instanceof Error) throw got;
-        const batch = got?.batches.shift();
+        const batch = held.take(ordinal);
         if (batch) {
           for (const key of batch.seen) stats.seen.add(key);
           yield* batch.cases;
           continue;
         }
-        if (got?.done) break;
+        if (held.done(ordinal)) break;
         if (failure) throw failure;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
+        // A file ahead of its turn is judged here only while there is room to hold its results.
+        const idle = (): boolean => queue.empty || (queue.first !== ordinal && held.size >= MAX_HELD);
+        if (idle()) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          continue;
+        }
+        // Reads are synchronous (src/io/files.ts): without a turn of the event loop before each
+        // file judged here, the workers' replies would wait, and the workers idle.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (held.ready(ordinal) || idle()) continue;
+        const taken = files[queue.front() as number] as PoolFile;
+        if (taken.ordinal !== ordinal) {
+          // The file's worker is still at it: a later file is judged meanwhile, held until its turn.
+          await judgeAhead(taken);
+          continue;
+        }
+        // No thread had taken it: its cases go out as they are judged.
+        for await (const judged of judgeFile(judgement, init, taken)) {
+          for (const key of judged.seen) stats.seen.add(key);
+          yield* judged.cases;
+        }
+        break;
       }
-      results.delete(ordinal);
-      gathered = ordinal + 1;
+      held.drop(ordinal);
       for (const give of givers) give();
     }
+    const own = judgement.coverage();
+    if (own) coverage.push(own);
+    for (const give of givers) give();
     await Promise.all(finished);
     if (failure) throw failure;
   } finally {
