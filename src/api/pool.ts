@@ -217,18 +217,45 @@ function receivedError(sent: SentError): Error {
 }
 
 /**
- * Most judged cases held in memory ahead of their turn, a file counting one more: results of
- * later files wait for an earlier one, so a slow file must not let the others run far ahead.
- * Counted in cases, not files, so that while one thread judges a JSON Lines file of thousands of
- * traces the others go on with as many small files as that takes. A held case is its decision
- * lines and the decisions the report keeps: about 2 KB on typical traces.
+ * Most bytes of judged cases held in memory ahead of their turn (a rough count, {@link heldBytes}):
+ * results of later files wait for an earlier one, so a slow file must not let the others run far
+ * ahead. Counted in bytes, not files or cases, so that while one thread judges a JSON Lines file
+ * of thousands of traces the others go on with as many small files as that takes, and a case of
+ * many calls counts for what it holds: each case holds every decision of its trace until it is
+ * written. With 8,192 cases held, or 32 MiB, peak memory on the 1 GB bench corpus was 400 to
+ * 420 MiB with two threads; with 8 MiB it is 330 MiB, and the run no slower (docs/performance.md).
  */
-const MAX_HELD = 8192;
+const MAX_HELD = 8 * 1024 * 1024;
+
+/** What a held file counts besides its cases. */
+const FILE_BYTES = 1024;
+
+/**
+ * Rough bytes a judged case holds: its `decisions.jsonl` lines and the decision objects they
+ * were written from (about as large again), or, without lines, a kilobyte per decision.
+ */
+function heldBytes(c: JudgedCase): number {
+  return 512 + (c.lines !== undefined ? 2 * c.lines.length : 1024 * c.result.decisions.length);
+}
+
+/**
+ * Largest trace file (bytes) a thread judges ahead of its turn. All of such a file's results are
+ * held until its turn comes, so a larger file (a JSON Lines file of tens of thousands of traces)
+ * is judged only once it is the file being gathered, its cases written as they are judged: held
+ * whole, a 240 MB file's cases more than doubled the run's peak memory.
+ */
+export const HOLD_BYTES = 32 * 1024 * 1024;
+
+function batchBytes(batch: CaseBatch): number {
+  let n = 0;
+  for (const c of batch.cases) n += heldBytes(c);
+  return n;
+}
 
 /** Results of files judged ahead of their turn: their batches so far, or the error that stopped them. */
 class HeldResults {
   private readonly files = new Map<number, { batches: CaseBatch[]; done: boolean } | Error>();
-  /** Cases held, plus one per file. */
+  /** Bytes held ({@link heldBytes} of each case, {@link FILE_BYTES} per file). */
   size = 0;
 
   /** Whether a file's last batch is in, or its error. */
@@ -249,17 +276,17 @@ class HeldResults {
     if (!entry) {
       entry = { batches: [], done: false };
       this.files.set(ordinal, entry);
-      this.size++;
+      this.size += FILE_BYTES;
     }
     entry.batches.push(batch);
-    this.size += batch.cases.length;
+    this.size += batchBytes(batch);
     if (last) entry.done = true;
   }
 
   fail(ordinal: number, err: Error): void {
     this.drop(ordinal);
     this.files.set(ordinal, err);
-    this.size++;
+    this.size += FILE_BYTES;
   }
 
   /**
@@ -270,14 +297,15 @@ class HeldResults {
     const entry = this.files.get(ordinal);
     if (entry instanceof Error) throw entry;
     const batch = entry?.batches.shift();
-    if (batch) this.size -= batch.cases.length;
+    if (batch) this.size -= batchBytes(batch);
     return batch;
   }
 
   drop(ordinal: number): void {
     const entry = this.files.get(ordinal);
     if (entry === undefined) return;
-    this.size -= 1 + (entry instanceof Error ? 0 : entry.batches.reduce((n, b) => n + b.cases.length, 0));
+    this.size -=
+      FILE_BYTES + (entry instanceof Error ? 0 : entry.batches.reduce((n, b) => n + batchBytes(b), 0));
     this.files.delete(ordinal);
   }
 }
@@ -292,6 +320,8 @@ class HeldResults {
  */
 export class FileQueue {
   private readonly taken: Uint8Array;
+  /** 1 for a file too large to judge ahead of its turn (more than `hold` bytes). */
+  private readonly big: Uint8Array;
   /** Ordinals of the large files, largest last (taken with pop). */
   private readonly large: number[];
   private head = 0;
@@ -300,14 +330,17 @@ export class FileQueue {
   /**
    * @param sizes each file's size in bytes, in file order: a file of more than `1 / (8 * threads)`
    *   of all bytes is large
+   * @param hold the largest file judged ahead of its turn (see {@link HOLD_BYTES}): a larger one
+   *   is taken only at the front, once it is the file being gathered
    */
-  constructor(sizes: readonly number[], threads: number) {
+  constructor(sizes: readonly number[], threads: number, hold = HOLD_BYTES) {
     this.taken = new Uint8Array(sizes.length);
+    this.big = Uint8Array.from(sizes, (size) => (size > hold ? 1 : 0));
     this.end = sizes.length;
     const total = sizes.reduce((a, b) => a + b, 0);
     this.large = sizes
       .map((size, ordinal) => ({ size, ordinal }))
-      .filter((f) => f.size * 8 * threads > total)
+      .filter((f) => f.size * 8 * threads > total && f.size <= hold)
       .sort((a, b) => a.size - b.size || a.ordinal - b.ordinal)
       .map((f) => f.ordinal);
   }
@@ -323,15 +356,23 @@ export class FileQueue {
     return this.first >= this.taken.length;
   }
 
-  /** Takes the first file not taken. @returns its ordinal, or undefined when all are taken. */
-  front(): number | undefined {
+  /**
+   * Takes the first file not taken, unless it is too large to hold and not the file `turn` (the
+   * one being gathered; none given: any file).
+   * @returns its ordinal, or undefined when all are taken or the first must wait for its turn.
+   */
+  front(turn?: number): number | undefined {
     const i = this.first;
     if (i >= this.taken.length) return undefined;
+    if (this.big[i] && turn !== undefined && i !== turn) return undefined;
     this.taken[i] = 1;
     return i;
   }
 
-  /** Takes the largest file not taken, else the last. @returns its ordinal, or undefined. */
+  /**
+   * Takes the largest file not taken, else the last, unless that one is too large to hold.
+   * @returns its ordinal, or undefined.
+   */
   back(): number | undefined {
     for (let i = this.large.pop(); i !== undefined; i = this.large.pop()) {
       if (!this.taken[i]) {
@@ -340,7 +381,7 @@ export class FileQueue {
       }
     }
     while (this.end > this.head && this.taken[this.end - 1]) this.end--;
-    if (this.end <= this.head) return undefined;
+    if (this.end <= this.head || this.big[this.end - 1]) return undefined;
     this.end--;
     this.taken[this.end] = 1;
     return this.end;
@@ -367,6 +408,8 @@ export async function* judgeInPool(
   // Workers take files from the back while results held fill at most half of MAX_HELD (they
   // wait until this thread gets there), then from the front too.
   let queue: FileQueue | undefined;
+  /** The file being gathered: a file too large to hold is taken only once it is. */
+  let turn = 0;
 
   const givers: (() => void)[] = [];
   let wake: (() => void) | undefined;
@@ -387,10 +430,12 @@ export async function* judgeInPool(
       while (queue && outstanding <= IN_FLIGHT - TASK_FILES && !queue.empty) {
         const task: PoolFile[] = [];
         while (task.length < TASK_FILES) {
-          const taken = held.size < MAX_HELD / 2 ? queue.back() : queue.front();
+          const taken = (held.size < MAX_HELD / 2 ? queue.back() : undefined) ?? queue.front(turn);
           if (taken === undefined) break;
           task.push(files[taken] as PoolFile);
         }
+        // Nothing to take until the gathering reaches a file too large to hold.
+        if (task.length === 0) break;
         worker.postMessage({ files: task } satisfies WorkerTask);
         outstanding += task.length;
       }
@@ -447,6 +492,7 @@ export async function* judgeInPool(
   };
   try {
     for (let ordinal = 0; ordinal < files.length; ordinal++) {
+      turn = ordinal;
       // The file's batches are taken as they come: the cases of a long file are written while
       // its worker still judges the rest.
       for (;;) {
@@ -470,7 +516,15 @@ export async function* judgeInPool(
         // file judged here, the workers' replies would wait, and the workers idle.
         await new Promise<void>((resolve) => setImmediate(resolve));
         if (held.ready(ordinal) || idle()) continue;
-        const taken = files[queue.front() as number] as PoolFile;
+        const next = queue.front(ordinal);
+        if (next === undefined) {
+          // The next file is too large to judge ahead, and this file's worker is still at it.
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          continue;
+        }
+        const taken = files[next] as PoolFile;
         if (taken.ordinal !== ordinal) {
           // The file's worker is still at it: a later file is judged meanwhile, held until its turn.
           await judgeAhead(taken);

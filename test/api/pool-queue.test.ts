@@ -34,6 +34,24 @@ describe("FileQueue", () => {
     expect([q.back(), q.back()]).toEqual([3, 9]);
   });
 
+  it("never gives a file too large to hold ahead of its turn", () => {
+    // Files 2 and 9 are over the hold limit of 50 bytes: large, but judged only in their turn.
+    const sizes = [1, 1, 100, 1, 1, 1, 1, 1, 1, 100];
+    const q = new FileQueue(sizes, 2, 50);
+    // The back stops at a file too large to hold; it is not taken as a large file either.
+    expect(q.back()).toBeUndefined();
+    expect([q.front(0), q.front(0)]).toEqual([0, 1]);
+    // File 2 is next but the gathering is at file 1: wait.
+    expect(q.front(1)).toBeUndefined();
+    expect(q.front(2)).toBe(2);
+    expect(q.front(2)).toBe(3);
+    // Without a turn (a caller that holds nothing ahead), any file goes.
+    for (let i = 4; i < 9; i++) expect(q.front()).toBe(i);
+    expect(q.front(8)).toBeUndefined();
+    expect(q.front(9)).toBe(9);
+    expect(q.empty).toBe(true);
+  });
+
   it("hands out every file exactly once, however the takes interleave", () => {
     let seed = 7;
     const random = (): number => {
