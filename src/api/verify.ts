@@ -88,11 +88,15 @@ export interface VerifyInput {
   /** Told of every judged trace (a progress line at a terminal); none by default. */
   progress?: VerifyProgress;
   /**
-   * Worker threads that judge traces (`--jobs`); 1, the default, judges in this thread. Runs
-   * over few files stay in one thread (src/api/pool.ts MIN_FILES_PER_WORKER).
+   * Threads that judge traces (`--jobs`): this one and N - 1 worker threads; 1, the default,
+   * judges in this thread alone. Runs over few files stay in one thread (src/api/pool.ts
+   * MIN_FILES_PER_WORKER).
    */
   jobs?: number;
-  /** Told how many worker threads judge the traces (0: this thread), once the files are listed. */
+  /**
+   * Told how many threads judge the traces (this one and the workers; 0: this thread alone, no
+   * pool), once the files are listed.
+   */
   threads?: (count: number, files: number) => void;
   /**
    * Bytes of report entries held in memory before they are spilled to a scratch file beside the

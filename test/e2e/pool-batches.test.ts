@@ -34,7 +34,7 @@ it("a JSON Lines file of several batches judged in two threads writes the bytes 
     );
   const one = await verify("jobs1", "1");
   const two = await verify("jobs2", "2", { PROOF_DEBUG: "1" });
-  expect(two.stderr).toContain("judged in 2 worker threads");
+  expect(two.stderr).toContain("judged in 2 threads (this one and 1 worker)");
   expect(JSON.parse(await readFile(join(dir, "jobs1", "report.json"), "utf8")).summary.traces).toBe(
     2 * lines.length,
   );

@@ -47,7 +47,7 @@ it("a large file between small ones, judged in two and three threads, gives the 
   expect(JSON.parse(a.get("report.json")?.toString() ?? "{}").summary.traces).toBe(5 * lines.length);
   for (const jobs of ["2", "3"]) {
     const many = await verify(corpus, `jobs${jobs}`, jobs, { PROOF_DEBUG: "1" });
-    expect(many.stderr).toContain(`judged in ${jobs} worker threads`);
+    expect(many.stderr).toContain(`judged in ${jobs} threads`);
     expect(many.code).toBe(one.code);
     expect(many.stdout).toBe(one.stdout);
     const b = await snapshot(join(dir, `jobs${jobs}`));
@@ -70,7 +70,7 @@ it("fails on the first bad file in file order, though a worker judged a later ba
   expect(one.stderr).toContain("t100.json");
   for (const jobs of ["2", "3"]) {
     const many = await verify(traces, `bad${jobs}`, jobs, { PROOF_DEBUG: "1" });
-    expect(many.stderr).toContain(`judged in ${jobs} worker threads`);
+    expect(many.stderr).toContain(`judged in ${jobs} threads`);
     expect(many.code).toBe(one.code);
     expect(many.stderr.replace(/^proof: debug: .*\n/m, "")).toBe(one.stderr);
   }

@@ -288,7 +288,7 @@ describe("proof verify --jobs", () => {
     const two = await run(args("jobs2", "2"));
     // The pool really ran (PROOF_DEBUG says so on stderr, which is not compared).
     const debug = await run(args("jobs2-debug", "2"), { PROOF_DEBUG: "1" });
-    expect(debug.stderr).toContain("408 trace files, judged in 2 worker threads");
+    expect(debug.stderr).toContain("408 trace files, judged in 2 threads (this one and 1 worker)");
     expect(one.code).toBe(5);
     expect(JSON.parse(await readFile(join(dir, "jobs1", "report.json"), "utf8")).summary.traces).toBe(
       3 * 136,
@@ -333,7 +333,9 @@ describe("proof verify --jobs", () => {
     ];
     const one = await run(args("1"));
     const two = await run(args("2"));
-    expect((await run(args("2"), { PROOF_DEBUG: "1" })).stderr).toContain("in 2 worker threads");
+    expect((await run(args("2"), { PROOF_DEBUG: "1" })).stderr).toContain(
+      "in 2 threads (this one and 1 worker)",
+    );
     expect(one.code).toBe(6);
     expect(two.code).toBe(one.code);
     expect(two.stderr).toBe(one.stderr);

@@ -426,7 +426,7 @@ export function registerRegress(
       "--trials-tolerance <rate>",
       "how far (0 to 1) the pass rate of a case with several trials may move (default 0)",
     )
-    .option("--jobs <n>", "worker threads that judge traces (default: the cores available)")
+    .option("--jobs <n>", "threads that judge traces (default: the cores available)")
     .option("--shard <i/n>", "judge only shard I of N of the cases and write a part for proof merge")
     .action((opts: RegressRunFlags, cmd: Command) =>
       run(() => regressRun(opts, cmd.optsWithGlobals<GlobalOptions>())),

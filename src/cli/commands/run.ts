@@ -114,7 +114,7 @@ export function registerRun(program: Command, run: (action: () => Promise<number
       "with --baseline: how far (0 to 1) the pass rate of a case with several trials may move (default 0)",
     )
     .option("--fail-on <verdict>", "fail when a trace is at or above this verdict", "block")
-    .option("--jobs <n>", "worker threads that judge traces (default: the cores available)")
+    .option("--jobs <n>", "threads that judge traces (default: the cores available)")
     .option("--shard <i/n>", "judge only shard I of N of the cases and write a part for proof merge")
     .action((command: string[], opts: RunOptions, cmd: Command) =>
       run(async () => {

@@ -41,7 +41,7 @@ export interface VerifyFlags {
 }
 
 /**
- * Parses `--jobs N`: worker threads that judge traces, 1 to 256; unset, as many as the machine
+ * Parses `--jobs N`: threads that judge traces (this one and N - 1 workers), 1 to 256; unset, as many as the machine
  * can run at once (`os.availableParallelism()`).
  * @throws ProofError `usage.jobs` (exit 6).
  */
@@ -55,13 +55,13 @@ export function parseJobs(value: string | number | undefined): number {
   return n;
 }
 
-/** With PROOF_DEBUG set, says on stderr how many worker threads judge the traces. */
+/** With PROOF_DEBUG set, says on stderr how many threads judge the traces. */
 export function debugThreads(): Pick<VerifyInput, "threads"> {
   if (!process.env.PROOF_DEBUG) return {};
   return {
     threads: (count, files) =>
       process.stderr.write(
-        `proof: debug: ${files} trace files, judged ${count === 0 ? "in this thread" : `in ${count} worker threads`}\n`,
+        `proof: debug: ${files} trace files, judged ${count === 0 ? "in this thread" : `in ${count} threads (this one and ${count - 1} worker${count === 2 ? "" : "s"})`}\n`,
       ),
   };
 }
@@ -158,7 +158,7 @@ export function registerVerify(
       "fail (exit 5) when coverage of outcomes is below PCT percent; implies --coverage",
     )
     .option("--otel-include-args", "add the call's arguments to each span (off: they may hold secrets)")
-    .option("--jobs <n>", "worker threads that judge traces (default: the cores available)")
+    .option("--jobs <n>", "threads that judge traces (default: the cores available)")
     .option("--shard <i/n>", "judge only shard I of N of the cases and write a part for proof merge")
     .action((opts: VerifyFlags, cmd: Command) =>
       run(() => verifyWithFlags(opts, cmd.optsWithGlobals<GlobalOptions>())),
