@@ -42,13 +42,17 @@ const MAX_GRAMS = 8;
 const SLOTS: readonly Family["text"][] = [...new Set(FAMILIES.map((f) => f.text))];
 const SLOT_OF: readonly number[] = FAMILIES.map((f) => SLOTS.indexOf(f.text));
 /** The slot of the `plain` family: content lower-cased, nothing else. */
-const PLAIN_SLOT = SLOT_OF[FAMILIES.findIndex((f) => f.name === "plain")] as number;
+const PLAIN = FAMILIES.findIndex((f) => f.name === "plain");
+const PLAIN_SLOT = SLOT_OF[PLAIN] as number;
+/** The `spacing` family, and its slot: content lower-cased without separators. */
+const SPACING = FAMILIES.findIndex((f) => f.name === "spacing");
+const STRIP_SLOT = SLOT_OF[SPACING] as number;
 /**
  * The normalisation content is indexed in: the `spacing` family's, lower case without
  * separators. One index serves every family: a text that holds a pattern holds it once both are
  * stripped of separators, and folds undone change only whitespace, which this drops anyway.
  */
-const STRIP = (FAMILIES.find((f) => f.name === "spacing") as Family).text;
+const STRIP = (FAMILIES[SPACING] as Family).text;
 
 /**
  * A number for the 4 code units of `text` at `i`: exact for ASCII (7 bits each), a hash above
@@ -376,42 +380,80 @@ export class ContentIndex {
   }
 }
 
-/**
- * The units of one event, and per slot their normalised texts joined in order into one string
- * (one search, in one block of memory, instead of one per leaf), unit j at `starts[j]`. Kept for
- * the session, so nothing else per unit is: a hit recomputes what it needs from the unit's text.
- */
-interface EventUnits {
-  units: Unit[];
-  joined: { text: string; starts: number[]; ends: number[] }[];
-  /**
-   * Whether each unit's lower-cased text occurs in the event's lower-cased raw text (JSON without
-   * escapes, YAML without folds or quotes): then a unit holding a pattern implies the raw text
-   * holds it, in every family, and the raw text need not be searched first.
-   */
-  inRaw: boolean;
+/** Grows a typed array to hold index `i`, keeping its contents. */
+function grown<T extends Int32Array | Uint8Array>(array: T, i: number, make: (n: number) => T): T {
+  if (i < array.length) return array;
+  const next = make(Math.max(2 * array.length, i + 1));
+  next.set(array);
+  return next;
 }
 
-/** The joined texts of units in every slot (see {@link EventUnits}), each unit lower-cased once. */
-function joinUnits(units: Unit[]): EventUnits["joined"] {
-  const parts = SLOTS.map(() => ({
-    texts: [] as string[],
-    starts: [] as number[],
-    ends: [] as number[],
-    at: 0,
-  }));
-  for (const unit of units) {
-    const lower = unit.text.toLowerCase();
-    SLOTS.forEach((normalise, slot) => {
-      const part = parts[slot] as (typeof parts)[number];
-      const t = normalise(lower);
-      part.texts.push(t);
-      part.starts.push(part.at);
-      part.ends.push(part.at + t.length);
-      part.at += t.length + 1;
-    });
+/**
+ * The units of the events a policy reads by units, laid out flat: per slot, per seq, their
+ * normalised texts joined in order into one string (one search, in one block of memory, instead
+ * of one per leaf), and the start of each unit in it in one array for all events. Confirming a
+ * hit in an event read long ago then reads the joined text and a cache line or two of starts,
+ * not an object per event and per slot (each a likely cache miss in a long session). Kept for the
+ * session, so nothing else per unit is: a hit recomputes what it needs from the unit's text.
+ */
+class UnitStore {
+  /** Per seq: the event's units, once built. */
+  readonly units: (Unit[] | undefined)[] = [];
+  /** Per slot, per seq: the units' normalised texts joined by U+0000. */
+  readonly texts: string[][] = SLOTS.map(() => []);
+  /** Per seq: the position of its first unit in each slot's `starts`. */
+  private first = new Int32Array(256);
+  /** Per slot: the offset of each unit in its joined text, an event's units in a row. */
+  private starts: Int32Array[] = SLOTS.map(() => new Int32Array(1024));
+  private n = 0;
+
+  /** Stores the units of the event at `seq`, each lower-cased once. */
+  add(seq: number, units: Unit[]): void {
+    this.units[seq] = units;
+    this.first = grown(this.first, seq, (n) => new Int32Array(n));
+    this.first[seq] = this.n;
+    const parts: string[][] = SLOTS.map(() => []);
+    const at = SLOTS.map(() => 0);
+    for (let j = 0; j < units.length; j++) {
+      const lower = (units[j] as Unit).text.toLowerCase();
+      for (let slot = 0; slot < SLOTS.length; slot++) {
+        const t = (SLOTS[slot] as Family["text"])(lower);
+        const starts = grown(this.starts[slot] as Int32Array, this.n + j, (n) => new Int32Array(n));
+        this.starts[slot] = starts;
+        starts[this.n + j] = at[slot] as number;
+        (parts[slot] as string[]).push(t);
+        at[slot] = (at[slot] as number) + t.length + 1;
+      }
+    }
+    this.n += units.length;
+    for (let slot = 0; slot < SLOTS.length; slot++)
+      (this.texts[slot] as string[])[seq] = (parts[slot] as string[]).join("\u0000");
   }
-  return parts.map(({ texts, starts, ends }) => ({ text: texts.join("\u0000"), starts, ends }));
+
+  /** Offset of unit `j` of the event at `seq` in the joined text of `slot`. */
+  start(seq: number, slot: number, j: number): number {
+    return (this.starts[slot] as Int32Array)[(this.first[seq] as number) + j] as number;
+  }
+
+  /**
+   * The index of the unit of the event at `seq` (of `count` units) holding the code units
+   * [i, i + length) of the joined text of `slot`, or -1 when they run past its end (an occurrence
+   * that spans two leaves, which no leaf holds).
+   */
+  unitAt(seq: number, slot: number, count: number, i: number, length: number, textLength: number): number {
+    const starts = this.starts[slot] as Int32Array;
+    const base = this.first[seq] as number;
+    // The last unit starting at or before i.
+    let lo = 0;
+    let hi = count - 1;
+    while (lo < hi) {
+      const m = (lo + hi + 1) >>> 1;
+      if ((starts[base + m] as number) <= i) lo = m;
+      else hi = m - 1;
+    }
+    const end = lo + 1 < count ? (starts[base + lo + 1] as number) - 1 : textLength;
+    return i + length > end ? -1 : lo;
+  }
 }
 
 /** What one pattern of one family is known to hold: earliest hit per level, as far as searched. */
@@ -422,7 +464,29 @@ interface PatternState {
   next: number;
   /** Nothing later can change the answer: a trusted hit (the value is cleared), or every level found. */
   done: boolean;
+  /**
+   * For a pattern of the `plain` family: the state of the same pattern in the `spacing` family
+   * when that family leaves it as it is, else null; undefined until asked.
+   */
+  twin?: PatternState | null;
 }
+
+/** Whether nothing later can change a pattern's answer (see {@link PatternState.done}). */
+function isDone(st: PatternState): boolean {
+  const e = st.earliest;
+  return e[LEVEL.trusted] !== -1 || (e[0] !== -1 && e[1] !== -1 && e[2] !== -1);
+}
+
+/** Bits of {@link IncrementalProvenance}'s byte per event, above its level + 1 (0: not read). */
+const LEVEL_BITS = 7;
+/** The policy reads the event by units. */
+const BY_UNITS = 8;
+/**
+ * Its units are built and each unit's lower-cased text occurs in the event's lower-cased raw
+ * text (JSON without escapes, YAML without folds or quotes): then a unit holding a pattern
+ * implies the raw text holds it, in every family, and the raw text need not be searched first.
+ */
+const IN_RAW = 16;
 
 /**
  * The provenance of one policy over a growing trace: answers {@link ProvenanceSource.lookup}
@@ -435,8 +499,15 @@ interface PatternState {
  */
 export class IncrementalProvenance implements ProvenanceSource {
   private readonly patterns = FAMILIES.map(() => new Map<string, PatternState>());
-  private readonly units: (EventUnits | undefined)[] = [];
+  private readonly store = new UnitStore();
   private readonly byUnits: boolean;
+  /**
+   * Per seq, what a search needs to know of an event before reading it: the policy's level for
+   * it + 1 (0: a call, an assistant message, or content the policy does not read) and the
+   * BY_UNITS and IN_RAW bits. One byte an event, so that passing over a candidate costs no read
+   * of the event itself.
+   */
+  private info = new Uint8Array(256);
   /** Events read by {@link prepare} so far. */
   private prepared = 0;
   private readonly table: HitTable;
@@ -463,26 +534,38 @@ export class IncrementalProvenance implements ProvenanceSource {
   }
 
   /**
-   * Reads the events appended since the last call as a lookup would need them, ahead of any
-   * lookup: indexes their content and builds the units of each event this policy reads by units
-   * without the injection detector (structured content that field rules name, parsed into
-   * leaves; messages). Optional: a lookup does the rest for the events it needs; the live guard
-   * calls it as each event is observed, so that a check's time does not carry the events that
-   * arrived since the last one.
+   * Reads the events appended since the last call as a lookup would need them: indexes their
+   * content, notes the policy's level for each, and builds the units of each event this policy
+   * reads by units without the injection detector (structured content that field rules name,
+   * parsed into leaves; messages). The live guard calls it as each event is observed, so that a
+   * check's time does not carry the events that arrived since the last one; a lookup calls it
+   * for the events appended since.
    */
-  prepare(): void {
+  prepare(): number {
     const end = this.content.sync();
+    if (this.prepared === end) return end;
+    this.info = grown(this.info, end, (n) => new Uint8Array(n));
     for (; this.prepared < end; this.prepared++) {
       const event = this.content.events[this.prepared] as TraceEvent;
-      if (event.type === "tool_call" || !this.byUnits) continue;
+      // What the content index skips is never a candidate.
+      if (event.type === "tool_call" || (event.type === "message" && event.role === "assistant")) continue;
       const level = eventLevel(this.policy, event);
-      if (level < 0 || !readsByUnits(this.policy, event, level)) continue;
-      // A tool result no field rule names is split into leaves only if the injection detector
-      // marks its text, and the detector is the dear part: such a result waits for a lookup
-      // that needs it (one whose value occurs in its text), as in the batch index.
-      if (event.type === "tool_result" && this.policy.fieldRules(event.tool).length === 0) continue;
-      this.unitsAt(event, level);
+      if (level < 0) continue;
+      let bits = level + 1;
+      if (this.byUnits && readsByUnits(this.policy, event, level)) {
+        bits |= BY_UNITS;
+        // A tool result no field rule names is split into leaves only if the injection detector
+        // marks its text, and the detector is the dear part: such a result waits for a lookup
+        // that needs it (one whose value occurs in its text), as in the batch index.
+        if (event.type !== "tool_result" || this.policy.fieldRules(event.tool).length > 0) {
+          this.info[event.seq] = bits;
+          this.unitsAt(event, level);
+          continue;
+        }
+      }
+      this.info[event.seq] = bits;
     }
+    return end;
   }
 
   lookup(value: string, seq: number, from: ProvenanceLevel): ProvenanceHit | undefined {
@@ -497,84 +580,169 @@ export class IncrementalProvenance implements ProvenanceSource {
       st = { earliest: [-1, -1, -1, -1], detail: [], next: 0, done: false };
       map.set(pattern, st);
     }
-    const end = this.content.sync();
+    const end = this.prepare();
     if (!st.done && st.next < end) {
-      this.search(st, f, pattern);
+      const seqs = this.content.candidates(pattern, st.next);
+      if (seqs.length > 0) {
+        const twin = f === PLAIN ? this.twin(st, pattern) : undefined;
+        if (twin && twin.next === st.next && !twin.done) {
+          this.searchPair(st, twin, pattern, seqs);
+          twin.next = end;
+        } else this.search(st, f, pattern, seqs);
+      }
       st.next = end;
     }
     return st;
   }
 
-  /** Searches the events from `st.next` on for one pattern, as ProvenanceIndex's scan does. */
-  private search(st: PatternState, f: number, pattern: string): void {
+  /**
+   * The state of the `spacing` family for a `plain` pattern that family leaves as it is (an
+   * identifier without separators: an IBAN, a phone number written as one word), or undefined.
+   * Both are asked of each lookup of such a value, over the same candidates, and a hit of the
+   * `plain` family is one of the `spacing` family in the same unit: one search serves both.
+   */
+  private twin(st: PatternState, pattern: string): PatternState | undefined {
+    if (st.twin === undefined) {
+      if ((FAMILIES[SPACING] as Family).pattern(pattern) === pattern) {
+        const map = this.patterns[SPACING] as Map<string, PatternState>;
+        let twin = map.get(pattern);
+        if (!twin) {
+          twin = { earliest: [-1, -1, -1, -1], detail: [], next: 0, done: false };
+          map.set(pattern, twin);
+        }
+        st.twin = twin;
+      } else st.twin = null;
+    }
+    return st.twin ?? undefined;
+  }
+
+  /**
+   * Searches the events `seqs` (from `st.next` on) for one pattern, as ProvenanceIndex's scan
+   * does.
+   */
+  private search(st: PatternState, f: number, pattern: string, seqs: readonly number[]): void {
     const slot = SLOT_OF[f] as number;
-    const normalise = (FAMILIES[f] as Family).text;
-    for (const seq of this.content.candidates(pattern, st.next)) {
-      const entry = this.content.entry(seq);
-      const event = entry.event;
-      const level = eventLevel(this.policy, event);
-      if (level < 0) continue;
-      if (this.byUnits && readsByUnits(this.policy, event, level)) {
+    const info = this.info;
+    for (const seq of seqs) {
+      const bits = info[seq] as number;
+      if (bits === 0) continue;
+      const level = (bits & LEVEL_BITS) - 1;
+      if (bits & BY_UNITS) {
         // Read by units only when the value occurs in the event's text, as the batch index does.
         // Units built already (at prepare) may spare the search of the raw text; others are not
         // built for a value the raw text does not hold.
-        if (!this.units[seq]?.inRaw && !holds(entry, slot, pattern, true)) continue;
-        const { units, joined } = this.unitsAt(event, level);
-        const { text, starts, ends } = joined[slot] as EventUnits["joined"][number];
+        if (!(bits & IN_RAW) && !holds(this.content.entry(seq), slot, pattern, true)) continue;
+        const units = this.store.units[seq] ?? this.unitsAt(this.content.entry(seq).event, level);
+        const text = (this.store.texts[slot] as string[])[seq] as string;
         for (let i = text.indexOf(pattern); i !== -1; i = text.indexOf(pattern, i + 1)) {
-          // The unit holding an occurrence: the last one starting at or before it.
-          let lo = 0;
-          let hi = starts.length - 1;
-          while (lo < hi) {
-            const m = (lo + hi + 1) >>> 1;
-            if ((starts[m] as number) <= i) lo = m;
-            else hi = m - 1;
-          }
-          const j = lo;
-          // One that runs past its unit's end spans two leaves: no leaf holds it.
-          if (i + pattern.length > (ends[j] as number)) continue;
-          const unit = units[j] as Unit;
-          const local = i - (starts[j] as number);
-          let lvl = unit.level;
-          let span: InjectionSpan | undefined;
-          if (unit.detect) {
-            unit.spans ??= spansOf(event, unit.text);
-            if (unit.spans.length > 0) {
-              const lower = unit.text.toLowerCase();
-              const map = offsetMap(normalise, unit.text, lower);
-              const same = lower.length === unit.text.length;
-              span = spanAt(unit.spans, local, local + pattern.length - 1, map, same);
-              if (span) lvl = LEVEL.injected;
-            }
-          }
-          if (st.earliest[lvl] === -1) {
-            st.earliest[lvl] = seq;
-            st.detail[lvl] = { unit, span };
-          }
+          const j = this.store.unitAt(seq, slot, units.length, i, pattern.length, text.length);
+          if (j !== -1)
+            this.record(st, f, seq, units[j] as Unit, i - this.store.start(seq, slot, j), pattern);
         }
-      } else if (st.earliest[level] === -1 && holds(entry, slot, pattern, false)) {
+      } else if (st.earliest[level] === -1 && holds(this.content.entry(seq), slot, pattern, false)) {
         st.earliest[level] = seq;
       }
-      st.done = st.earliest[LEVEL.trusted] !== -1 || st.earliest.every((s) => s !== -1);
+      st.done = isDone(st);
       if (st.done) return;
     }
   }
 
+  /**
+   * {@link search} for a pattern of the `plain` family (`plain`) and the same pattern of the
+   * `spacing` family (`spacing`), both searched up to the same event, in one pass: the pattern
+   * has no separators, so a unit whose lower-cased text holds it still does once separators are
+   * dropped, and the `plain` family needs looking at only in the units where the `spacing` family
+   * found it (the joined text without separators is read whole, the other only there). Each
+   * state gets what its own search would give it, and stops where that search would.
+   */
+  private searchPair(
+    plain: PatternState,
+    spacing: PatternState,
+    pattern: string,
+    seqs: readonly number[],
+  ): void {
+    const info = this.info;
+    const store = this.store;
+    for (const seq of seqs) {
+      const bits = info[seq] as number;
+      if (bits === 0) continue;
+      const level = (bits & LEVEL_BITS) - 1;
+      if (bits & BY_UNITS) {
+        // Each family's own test of the raw text first; the one without separators holds
+        // whatever the lower-cased one does.
+        const inRaw = (bits & IN_RAW) !== 0;
+        if (!inRaw && !holds(this.content.entry(seq), STRIP_SLOT, pattern, true)) continue;
+        const units = store.units[seq] ?? this.unitsAt(this.content.entry(seq).event, level);
+        const plainReads = inRaw || holds(this.content.entry(seq), PLAIN_SLOT, pattern, true);
+        const text = (store.texts[STRIP_SLOT] as string[])[seq] as string;
+        let plainText: string | undefined;
+        let last = -1;
+        for (let i = text.indexOf(pattern); i !== -1; i = text.indexOf(pattern, i + 1)) {
+          const j = store.unitAt(seq, STRIP_SLOT, units.length, i, pattern.length, text.length);
+          if (j === -1) continue;
+          const unit = units[j] as Unit;
+          if (!spacing.done)
+            this.record(spacing, SPACING, seq, unit, i - store.start(seq, STRIP_SLOT, j), pattern);
+          if (j === last || plain.done || !plainReads) continue;
+          // The unit's occurrences in the lower-cased text, in order: the hits a scan of the
+          // whole of it would find in this unit (none runs past the unit's end).
+          last = j;
+          plainText ??= (store.texts[PLAIN_SLOT] as string[])[seq] as string;
+          const start = store.start(seq, PLAIN_SLOT, j);
+          const end = j + 1 < units.length ? store.start(seq, PLAIN_SLOT, j + 1) - 1 : plainText.length;
+          const own = plainText.slice(start, end);
+          for (let k = own.indexOf(pattern); k !== -1; k = own.indexOf(pattern, k + 1))
+            this.record(plain, PLAIN, seq, unit, k, pattern);
+        }
+      } else {
+        const entry = this.content.entry(seq);
+        if (!spacing.done && spacing.earliest[level] === -1 && holds(entry, STRIP_SLOT, pattern, false))
+          spacing.earliest[level] = seq;
+        if (!plain.done && plain.earliest[level] === -1 && holds(entry, PLAIN_SLOT, pattern, false))
+          plain.earliest[level] = seq;
+      }
+      spacing.done ||= isDone(spacing);
+      plain.done ||= isDone(plain);
+      if (plain.done && spacing.done) return;
+    }
+  }
+
+  /**
+   * Records an occurrence of `pattern` (normalised by family `f`) at `local` in the normalised
+   * text of `unit` of the event at `seq`: a hit at the unit's level, or `injected` inside a span
+   * the detector marks (the detector reads the unit on its first occurrence).
+   */
+  private record(st: PatternState, f: number, seq: number, unit: Unit, local: number, pattern: string): void {
+    let lvl = unit.level;
+    let span: InjectionSpan | undefined;
+    if (unit.detect) {
+      unit.spans ??= spansOf(this.content.entry(seq).event, unit.text);
+      if (unit.spans.length > 0) {
+        const lower = unit.text.toLowerCase();
+        const map = offsetMap((FAMILIES[f] as Family).text, unit.text, lower);
+        const same = lower.length === unit.text.length;
+        span = spanAt(unit.spans, local, local + pattern.length - 1, map, same);
+        if (span) lvl = LEVEL.injected;
+      }
+    }
+    if (st.earliest[lvl] === -1) {
+      st.earliest[lvl] = seq;
+      st.detail[lvl] = { unit, span };
+    }
+  }
+
   /** The units of an event read by units, built once. */
-  private unitsAt(event: MessageEvent | ToolResultEvent, level: number): EventUnits {
-    let units = this.units[event.seq];
+  private unitsAt(event: MessageEvent | ToolResultEvent, level: number): Unit[] {
+    let units = this.store.units[event.seq];
     if (!units) {
-      const list = unitsOf(this.policy, event, level);
+      units = unitsOf(this.policy, event, level);
+      this.store.add(event.seq, units);
       const raw = this.content.entry(event.seq).raw[PLAIN_SLOT] as string[];
-      units = {
-        units: list,
-        joined: joinUnits(list),
-        inRaw: list.every((u) => {
-          const lower = u.text.toLowerCase();
-          return raw.some((t) => t.includes(lower));
-        }),
-      };
-      this.units[event.seq] = units;
+      const inRaw = units.every((u) => {
+        const lower = u.text.toLowerCase();
+        return raw.some((t) => t.includes(lower));
+      });
+      if (inRaw) this.info[event.seq] = (this.info[event.seq] as number) | IN_RAW;
     }
     return units;
   }
