@@ -121,14 +121,28 @@ function longKeyOf(first: number, second: number): number {
   return Math.imul(h, 0xc2b2ae35) ^ (h >>> 13);
 }
 
+/**
+ * The offset of the least key of `keys[w]` to `keys[w + WINDOW - 1]`, the leftmost of equal
+ * ones: a function of those keys alone (see {@link WINDOW}).
+ */
+function minimiser(keys: Int32Array, w: number): number {
+  let m = w;
+  for (let i = w + 1; i < w + WINDOW; i++) if ((keys[i] as number) < (keys[m] as number)) m = i;
+  return m;
+}
+
 /** Length of the long keys: two 4-grams. */
 const LONG = 2 * GRAM;
 /**
- * Shortest pattern looked up by its long keys: content is indexed by the long key at every
- * GRAM-th offset of a text only, so a pattern holds a whole indexed one, at whichever offset
- * it occurs, from LONG + GRAM - 1 code units on.
+ * Width of the windows of long keys a text is indexed by: of each run of WINDOW long keys at
+ * consecutive offsets, only the least (its minimiser, the leftmost of equal ones) is indexed.
+ * Which one that is depends on the run's code units alone, so a pattern that spans a whole
+ * window holds, at the same place, the long key the text was indexed by there, and one list
+ * read finds every event that may hold it. About 2 / (WINDOW + 1) of a text's offsets are kept.
  */
-const LONG_PATTERN = LONG + GRAM - 1;
+const WINDOW = 4;
+/** Shortest pattern looked up by its long keys: one that spans a whole window of them. */
+const LONG_PATTERN = LONG + WINDOW - 1;
 /** A bucket this small is read without looking for a rarer key. */
 const FEW = 2;
 
@@ -228,10 +242,12 @@ function holds(entry: Entry, slot: number, pattern: string, unfolded: boolean): 
 export class ContentIndex {
   private readonly entries: (Entry | undefined)[] = [];
   private readonly grams = new Map<number, Postings>();
-  /** The long keys at every GRAM-th offset of each text, for patterns of LONG_PATTERN code units and more. */
+  /** The minimisers of each text's long keys, for patterns of LONG_PATTERN code units and more. */
   private readonly long = new Chains();
   /** The 4-gram numbers of the text being indexed (reused). */
   private numbers = new Int32Array(256);
+  /** The long keys of the text being indexed or of the pattern looked up (reused). */
+  private keys = new Int32Array(256);
   /** Events indexed so far. */
   private indexed = 0;
   /** The last answer of {@link candidates}. */
@@ -270,8 +286,14 @@ export class ContentIndex {
           }
           list.push(event.seq);
         }
-        for (let i = 0; i + LONG <= stripped.length; i += GRAM)
-          this.long.add(longKeyOf(numbers[i] as number, numbers[i + GRAM] as number), event.seq);
+        const count = this.longKeys(numbers, stripped.length - LONG + 1);
+        const keys = this.keys;
+        let kept = -1;
+        for (let w = 0; w + WINDOW <= count; w++) {
+          const m = minimiser(keys, w);
+          if (m !== kept) this.long.add(keys[m] as number, event.seq);
+          kept = m;
+        }
       }
     }
     return this.indexed;
@@ -349,34 +371,48 @@ export class ContentIndex {
   }
 
   /**
-   * The candidates of a pattern of LONG_PATTERN code units or more: wherever it occurs, it holds
-   * a whole long key at one of its first GRAM offsets (the one that falls on an indexed offset of
-   * the text). So for each of those offsets the events that hold its rarest long key, all of them
-   * together, include every event that holds the pattern. A long key is nearly as rare as the
-   * substrings it stands for, so the lists read stay short whatever the length of the session.
+   * Puts the long keys at offsets 0 to `count` - 1 of a text into `keys`, from its 4-gram
+   * numbers (`numbers`, at least `count` + GRAM - 1 of them); returns `count`.
+   */
+  private longKeys(numbers: Int32Array, count: number): number {
+    if (this.keys.length < count) this.keys = new Int32Array(count * 2);
+    const keys = this.keys;
+    for (let i = 0; i < count; i++) keys[i] = longKeyOf(numbers[i] as number, numbers[i + GRAM] as number);
+    return Math.max(count, 0);
+  }
+
+  /**
+   * The candidates of a pattern of LONG_PATTERN code units or more: wherever it occurs, each
+   * window of long keys inside it is one of the text's, whose minimiser the text was indexed by.
+   * So the events holding the minimiser of any one window include every event that holds the
+   * pattern: the rarest of a few is read. A long key is nearly as rare as the substrings it
+   * stands for, so the list read stays short whatever the length of the session.
    */
   private collectLong(pattern: string, from: number, out: number[]): void {
     const long = this.long;
-    const found: number[] = [];
-    for (let start = 0; start < GRAM; start++) {
-      let best = 0;
-      let fewest = Number.POSITIVE_INFINITY;
-      // From the end: identifiers share their prefixes (a country and bank code) more than
-      // their ends. A list of a few entries is as good as any: each count read is a cache miss.
-      const last = start + Math.floor((pattern.length - LONG - start) / GRAM) * GRAM;
-      for (let i = last; i >= start; i -= GRAM) {
-        const key = longKeyOf(gramAt(pattern, i), gramAt(pattern, i + GRAM));
-        const n = long.count(key);
-        if (n < fewest) {
-          best = key;
-          fewest = n;
-          if (n <= FEW) break;
-        }
+    if (this.numbers.length < pattern.length) this.numbers = new Int32Array(pattern.length * 2);
+    const numbers = this.numbers;
+    for (let i = 0; i + GRAM <= pattern.length; i++) numbers[i] = gramAt(pattern, i);
+    const keys = this.keys;
+    const count = this.longKeys(numbers, pattern.length - LONG + 1);
+    let best = 0;
+    let fewest = Number.POSITIVE_INFINITY;
+    let tried = -1;
+    // From the end: identifiers share their prefixes (a country and bank code) more than their
+    // ends. A list of a few entries is as good as any: each count read is a cache miss.
+    for (let w = count - WINDOW; w >= 0; w--) {
+      const m = minimiser(keys, w);
+      if (m === tried) continue;
+      tried = m;
+      const n = long.count(keys[m] as number);
+      if (n < fewest) {
+        best = keys[m] as number;
+        fewest = n;
+        if (n <= FEW) break;
       }
-      if (fewest > 0) long.collect(best, from, found);
     }
-    found.sort((a, b) => a - b);
-    for (const seq of found) if (out[out.length - 1] !== seq) out.push(seq);
+    if (fewest > 0) long.collect(best, from, out);
+    out.reverse();
   }
 }
 
