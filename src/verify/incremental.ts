@@ -8,6 +8,7 @@
  * text, and remembers per value how far it has searched.
  */
 
+import { formatPath } from "../policy/field-path.js";
 import type { ProvenanceLevel } from "../policy/ir.js";
 import type { MessageEvent, ToolResultEvent, TraceEvent } from "../trace/model.js";
 import { type CompiledPolicy, LEVEL } from "./compiled.js";
@@ -424,71 +425,129 @@ function grown<T extends Int32Array | Uint8Array>(array: T, i: number, make: (n:
   return next;
 }
 
+/** Ints per unit in {@link UnitStore}: its start in each slot's joined text, then the rest. */
+const K = SLOTS.length + 4;
+/** Offsets within a unit's ints: its text as it is, its formatted field path (or -1, -1), flags. */
+const TEXT = SLOTS.length;
+const PATH = SLOTS.length + 1;
+const PATH_END = SLOTS.length + 2;
+const FLAGS = SLOTS.length + 3;
+/** Flag of a unit the injection detector reads, above its level (3 bits). */
+const DETECT = 8;
+
 /**
- * The units of the events a policy reads by units, laid out flat: per slot, per seq, their
- * normalised texts joined in order into one string (one search, in one block of memory, instead
- * of one per leaf), and the start of each unit in it in one array for all events. Confirming a
- * hit in an event read long ago then reads the joined text and a cache line or two of starts,
- * not an object per event and per slot (each a likely cache miss in a long session). Kept for the
- * session, so nothing else per unit is: a hit recomputes what it needs from the unit's text.
+ * The units of the events a policy reads by units, laid out flat: per event one string, holding
+ * per slot its units' normalised texts joined in order (one search, in one block of memory,
+ * instead of one per leaf), then each unit's text as it is and its field path as evidence gives
+ * it; and per unit, in one array for all events, where each of those starts, its level and
+ * whether the detector reads it. Confirming a hit in an event read long ago and giving its
+ * evidence then reads that string and a cache line or two of that array, not an object per unit
+ * and per path (each a likely cache miss in a long session). Unit objects are kept only for
+ * events with a unit the detector reads (whose spans are kept on the unit).
  */
 class UnitStore {
-  /** Per seq: the event's units, once built. */
+  /** Per seq: the event's units, for an event with a unit the detector reads. */
   readonly units: (Unit[] | undefined)[] = [];
-  /** Per slot, per seq: the units' normalised texts joined by U+0000. */
-  readonly texts: string[][] = SLOTS.map(() => []);
-  /** Per seq: the position of its first unit in each slot's `starts`. */
+  /** Per seq: the event's string (see above). */
+  readonly texts: string[] = [];
+  /** Per seq: the position in `ints` of its number of units, followed by K ints per unit and K for the end. */
   private first = new Int32Array(256);
-  /** Per slot: the offset of each unit in its joined text, an event's units in a row. */
-  private starts: Int32Array[] = SLOTS.map(() => new Int32Array(1024));
+  private ints = new Int32Array(4096);
   private n = 0;
 
   /** Stores the units of the event at `seq`, each lower-cased once. */
   add(seq: number, units: Unit[]): void {
-    this.units[seq] = units;
+    const count = units.length;
     this.first = grown(this.first, seq, (n) => new Int32Array(n));
     this.first[seq] = this.n;
-    const parts: string[][] = SLOTS.map(() => []);
-    const at = SLOTS.map(() => 0);
-    for (let j = 0; j < units.length; j++) {
-      const lower = (units[j] as Unit).text.toLowerCase();
-      for (let slot = 0; slot < SLOTS.length; slot++) {
-        const t = (SLOTS[slot] as Family["text"])(lower);
-        const starts = grown(this.starts[slot] as Int32Array, this.n + j, (n) => new Int32Array(n));
-        this.starts[slot] = starts;
-        starts[this.n + j] = at[slot] as number;
-        (parts[slot] as string[]).push(t);
-        at[slot] = (at[slot] as number) + t.length + 1;
-      }
+    this.ints = grown(this.ints, this.n + 1 + (count + 1) * K, (n) => new Int32Array(n));
+    const ints = this.ints;
+    const base = this.n + 1;
+    ints[this.n] = count;
+    const parts: string[] = [];
+    let at = 0;
+    const put = (text: string): number => {
+      const start = at;
+      parts.push(text);
+      at += text.length + 1;
+      return start;
+    };
+    const lower = units.map((u) => u.text.toLowerCase());
+    for (let slot = 0; slot < SLOTS.length; slot++) {
+      const normalise = SLOTS[slot] as Family["text"];
+      for (let j = 0; j < count; j++) ints[base + j * K + slot] = put(normalise(lower[j] as string));
+      ints[base + count * K + slot] = at;
     }
-    this.n += units.length;
-    for (let slot = 0; slot < SLOTS.length; slot++)
-      (this.texts[slot] as string[])[seq] = (parts[slot] as string[]).join("\u0000");
+    for (let j = 0; j < count; j++) ints[base + j * K + TEXT] = put((units[j] as Unit).text);
+    ints[base + count * K + TEXT] = at;
+    for (let j = 0; j < count; j++) {
+      const unit = units[j] as Unit;
+      const o = base + j * K;
+      if (unit.path) {
+        const path = formatPath(unit.path);
+        const start = put(path);
+        ints[o + PATH] = start;
+        ints[o + PATH_END] = start + path.length;
+      } else {
+        ints[o + PATH] = -1;
+        ints[o + PATH_END] = -1;
+      }
+      ints[o + FLAGS] = unit.level | (unit.detect ? DETECT : 0);
+    }
+    this.n = base + (count + 1) * K;
+    this.texts[seq] = parts.join("\u0000");
+    if (units.some((u) => u.detect)) this.units[seq] = units;
   }
 
-  /** Offset of unit `j` of the event at `seq` in the joined text of `slot`. */
-  start(seq: number, slot: number, j: number): number {
-    return (this.starts[slot] as Int32Array)[(this.first[seq] as number) + j] as number;
+  /** Number of units of the event at `seq`. */
+  count(seq: number): number {
+    return this.ints[this.first[seq] as number] as number;
+  }
+
+  /** Offset in the event's string of what `at` (TEXT, or a slot) gives for unit `j` (`count` for the end). */
+  at(seq: number, j: number, at: number): number {
+    return this.ints[(this.first[seq] as number) + 1 + j * K + at] as number;
   }
 
   /**
-   * The index of the unit of the event at `seq` (of `count` units) holding the code units
-   * [i, i + length) of the joined text of `slot`, or -1 when they run past its end (an occurrence
-   * that spans two leaves, which no leaf holds).
+   * The index of the unit of the event at `seq` holding the code units [i, i + length) of its
+   * string, found in the joined text of `slot`, or -1 when they run past that unit's end (an
+   * occurrence that spans two leaves, which no leaf holds).
    */
-  unitAt(seq: number, slot: number, count: number, i: number, length: number, textLength: number): number {
-    const starts = this.starts[slot] as Int32Array;
-    const base = this.first[seq] as number;
+  unitAt(seq: number, slot: number, i: number, length: number): number {
+    const ints = this.ints;
+    const base = (this.first[seq] as number) + 1;
     // The last unit starting at or before i.
     let lo = 0;
-    let hi = count - 1;
+    let hi = (ints[base - 1] as number) - 1;
     while (lo < hi) {
       const m = (lo + hi + 1) >>> 1;
-      if ((starts[base + m] as number) <= i) lo = m;
+      if ((ints[base + m * K + slot] as number) <= i) lo = m;
       else hi = m - 1;
     }
-    const end = lo + 1 < count ? (starts[base + lo + 1] as number) - 1 : textLength;
-    return i + length > end ? -1 : lo;
+    return i + length > (ints[base + (lo + 1) * K + slot] as number) - 1 ? -1 : lo;
+  }
+
+  /**
+   * Where unit `j` of the event at `seq` holds a hit, for evidence: for a unit the detector reads,
+   * the unit itself (its spans are on it); else its text and field path, from the event's string.
+   */
+  detail(seq: number, j: number, span: InjectionSpan | undefined): Detail {
+    const units = this.units[seq];
+    if (units) return { unit: units[j] as Unit, span };
+    const text = this.texts[seq] as string;
+    const start = this.at(seq, j, TEXT);
+    const unit: Unit = {
+      text: text.slice(start, this.at(seq, j + 1, TEXT) - 1),
+      level: this.flags(seq, j) & LEVEL_BITS,
+    };
+    const from = this.at(seq, j, PATH);
+    return from === -1 ? { unit, span } : { unit, span, path: text.slice(from, this.at(seq, j, PATH_END)) };
+  }
+
+  /** The level of unit `j` of the event at `seq`, and DETECT when the detector reads it. */
+  flags(seq: number, j: number): number {
+    return this.at(seq, j, FLAGS);
   }
 }
 
@@ -523,6 +582,8 @@ const BY_UNITS = 8;
  * implies the raw text holds it, in every family, and the raw text need not be searched first.
  */
 const IN_RAW = 16;
+/** Its units are built (in the {@link UnitStore}). */
+const BUILT = 32;
 
 /**
  * The provenance of one policy over a growing trace: answers {@link ProvenanceSource.lookup}
@@ -668,13 +729,8 @@ export class IncrementalProvenance implements ProvenanceSource {
         // Units built already (at prepare) may spare the search of the raw text; others are not
         // built for a value the raw text does not hold.
         if (!(bits & IN_RAW) && !holds(this.content.entry(seq), slot, pattern, true)) continue;
-        const units = this.store.units[seq] ?? this.unitsAt(this.content.entry(seq).event, level);
-        const text = (this.store.texts[slot] as string[])[seq] as string;
-        for (let i = text.indexOf(pattern); i !== -1; i = text.indexOf(pattern, i + 1)) {
-          const j = this.store.unitAt(seq, slot, units.length, i, pattern.length, text.length);
-          if (j !== -1)
-            this.record(st, f, seq, units[j] as Unit, i - this.store.start(seq, slot, j), pattern);
-        }
+        if (!(bits & BUILT)) this.unitsAt(this.content.entry(seq).event, level);
+        this.scan(st, f, seq, slot, pattern);
       } else if (st.earliest[level] === -1 && holds(this.content.entry(seq), slot, pattern, false)) {
         st.earliest[level] = seq;
       }
@@ -708,27 +764,30 @@ export class IncrementalProvenance implements ProvenanceSource {
         // whatever the lower-cased one does.
         const inRaw = (bits & IN_RAW) !== 0;
         if (!inRaw && !holds(this.content.entry(seq), STRIP_SLOT, pattern, true)) continue;
-        const units = store.units[seq] ?? this.unitsAt(this.content.entry(seq).event, level);
-        const plainReads = inRaw || holds(this.content.entry(seq), PLAIN_SLOT, pattern, true);
-        const text = (store.texts[STRIP_SLOT] as string[])[seq] as string;
-        let plainText: string | undefined;
-        let last = -1;
-        for (let i = text.indexOf(pattern); i !== -1; i = text.indexOf(pattern, i + 1)) {
-          const j = store.unitAt(seq, STRIP_SLOT, units.length, i, pattern.length, text.length);
-          if (j === -1) continue;
-          const unit = units[j] as Unit;
-          if (!spacing.done)
-            this.record(spacing, SPACING, seq, unit, i - store.start(seq, STRIP_SLOT, j), pattern);
-          if (j === last || plain.done || !plainReads) continue;
-          // The unit's occurrences in the lower-cased text, in order: the hits a scan of the
-          // whole of it would find in this unit (none runs past the unit's end).
-          last = j;
-          plainText ??= (store.texts[PLAIN_SLOT] as string[])[seq] as string;
-          const start = store.start(seq, PLAIN_SLOT, j);
-          const end = j + 1 < units.length ? store.start(seq, PLAIN_SLOT, j + 1) - 1 : plainText.length;
-          const own = plainText.slice(start, end);
-          for (let k = own.indexOf(pattern); k !== -1; k = own.indexOf(pattern, k + 1))
-            this.record(plain, PLAIN, seq, unit, k, pattern);
+        if (!(bits & BUILT)) this.unitsAt(this.content.entry(seq).event, level);
+        if (plain.done || !(inRaw || holds(this.content.entry(seq), PLAIN_SLOT, pattern, true))) {
+          if (!spacing.done) this.scan(spacing, SPACING, seq, STRIP_SLOT, pattern);
+        } else {
+          const text = store.texts[seq] as string;
+          const end = store.at(seq, store.count(seq), STRIP_SLOT) - 1;
+          let last = -1;
+          for (
+            let i = text.indexOf(pattern, store.at(seq, 0, STRIP_SLOT));
+            i !== -1 && i + pattern.length <= end;
+            i = text.indexOf(pattern, i + 1)
+          ) {
+            const j = store.unitAt(seq, STRIP_SLOT, i, pattern.length);
+            if (j === -1) continue;
+            if (!spacing.done)
+              this.record(spacing, SPACING, seq, j, i - store.at(seq, j, STRIP_SLOT), pattern);
+            if (j === last) continue;
+            // The unit's occurrences in the lower-cased text, in order: the hits a scan of the
+            // whole of it would find in this unit (none runs past the unit's end).
+            last = j;
+            const own = text.slice(store.at(seq, j, PLAIN_SLOT), store.at(seq, j + 1, PLAIN_SLOT) - 1);
+            for (let k = own.indexOf(pattern); k !== -1; k = own.indexOf(pattern, k + 1))
+              this.record(plain, PLAIN, seq, j, k, pattern);
+          }
         }
       } else {
         const entry = this.content.entry(seq);
@@ -743,15 +802,32 @@ export class IncrementalProvenance implements ProvenanceSource {
     }
   }
 
+  /** Records every occurrence of `pattern` in the joined text of `slot` of the event at `seq`. */
+  private scan(st: PatternState, f: number, seq: number, slot: number, pattern: string): void {
+    const store = this.store;
+    const text = store.texts[seq] as string;
+    const end = store.at(seq, store.count(seq), slot) - 1;
+    for (
+      let i = text.indexOf(pattern, store.at(seq, 0, slot));
+      i !== -1 && i + pattern.length <= end;
+      i = text.indexOf(pattern, i + 1)
+    ) {
+      const j = store.unitAt(seq, slot, i, pattern.length);
+      if (j !== -1) this.record(st, f, seq, j, i - store.at(seq, j, slot), pattern);
+    }
+  }
+
   /**
    * Records an occurrence of `pattern` (normalised by family `f`) at `local` in the normalised
-   * text of `unit` of the event at `seq`: a hit at the unit's level, or `injected` inside a span
-   * the detector marks (the detector reads the unit on its first occurrence).
+   * text of unit `j` of the event at `seq`: a hit at the unit's level, or `injected` inside a
+   * span the detector marks (the detector reads the unit on its first occurrence).
    */
-  private record(st: PatternState, f: number, seq: number, unit: Unit, local: number, pattern: string): void {
-    let lvl = unit.level;
+  private record(st: PatternState, f: number, seq: number, j: number, local: number, pattern: string): void {
+    const flags = this.store.flags(seq, j);
+    let lvl = flags & LEVEL_BITS;
     let span: InjectionSpan | undefined;
-    if (unit.detect) {
+    if (flags & DETECT) {
+      const unit = (this.store.units[seq] as Unit[])[j] as Unit;
       unit.spans ??= spansOf(this.content.entry(seq).event, unit.text);
       if (unit.spans.length > 0) {
         const lower = unit.text.toLowerCase();
@@ -763,23 +839,20 @@ export class IncrementalProvenance implements ProvenanceSource {
     }
     if (st.earliest[lvl] === -1) {
       st.earliest[lvl] = seq;
-      st.detail[lvl] = { unit, span };
+      st.detail[lvl] = this.store.detail(seq, j, span);
     }
   }
 
-  /** The units of an event read by units, built once. */
-  private unitsAt(event: MessageEvent | ToolResultEvent, level: number): Unit[] {
-    let units = this.store.units[event.seq];
-    if (!units) {
-      units = unitsOf(this.policy, event, level);
-      this.store.add(event.seq, units);
-      const raw = this.content.entry(event.seq).raw[PLAIN_SLOT] as string[];
-      const inRaw = units.every((u) => {
-        const lower = u.text.toLowerCase();
-        return raw.some((t) => t.includes(lower));
-      });
-      if (inRaw) this.info[event.seq] = (this.info[event.seq] as number) | IN_RAW;
-    }
-    return units;
+  /** Builds the units of an event read by units, once. */
+  private unitsAt(event: MessageEvent | ToolResultEvent, level: number): void {
+    if ((this.info[event.seq] as number) & BUILT) return;
+    const units = unitsOf(this.policy, event, level);
+    this.store.add(event.seq, units);
+    const raw = this.content.entry(event.seq).raw[PLAIN_SLOT] as string[];
+    const inRaw = units.every((u) => {
+      const lower = u.text.toLowerCase();
+      return raw.some((t) => t.includes(lower));
+    });
+    this.info[event.seq] = (this.info[event.seq] as number) | BUILT | (inRaw ? IN_RAW : 0);
   }
 }
