@@ -566,6 +566,11 @@ interface PatternState {
   twin?: PatternState | null;
 }
 
+/** The state of a pattern not searched yet. */
+function newState(): PatternState {
+  return { earliest: [-1, -1, -1, -1], detail: [], next: 0, done: false };
+}
+
 /** Whether nothing later can change a pattern's answer (see {@link PatternState.done}). */
 function isDone(st: PatternState): boolean {
   const e = st.earliest;
@@ -595,7 +600,15 @@ const BUILT = 32;
  * per event (units are kept).
  */
 export class IncrementalProvenance implements ProvenanceSource {
-  private readonly patterns = FAMILIES.map(() => new Map<string, PatternState>());
+  /**
+   * Per pattern, its state in each family (by family index) that asked for it: one map for all
+   * families, since a value's patterns are often the same text (an identifier without
+   * separators), and each first lookup of a pattern in a long session's map is a cache miss.
+   */
+  private readonly patterns = new Map<string, (PatternState | undefined)[]>();
+  /** The last pattern asked and its states: a lookup asks the same pattern several times in a row. */
+  private lastPattern: string | undefined;
+  private lastStates: (PatternState | undefined)[] = [];
   private readonly store = new UnitStore();
   private readonly byUnits: boolean;
   /**
@@ -671,17 +684,27 @@ export class IncrementalProvenance implements ProvenanceSource {
 
   /** The state of a pattern, searched up to the end of the trace. */
   private state(f: number, pattern: string): PatternState {
-    const map = this.patterns[f] as Map<string, PatternState>;
-    let st = map.get(pattern);
+    let states = this.lastStates;
+    if (pattern !== this.lastPattern) {
+      const found = this.patterns.get(pattern);
+      if (found) states = found;
+      else {
+        states = [];
+        this.patterns.set(pattern, states);
+      }
+      this.lastPattern = pattern;
+      this.lastStates = states;
+    }
+    let st = states[f];
     if (!st) {
-      st = { earliest: [-1, -1, -1, -1], detail: [], next: 0, done: false };
-      map.set(pattern, st);
+      st = newState();
+      states[f] = st;
     }
     const end = this.prepare();
     if (!st.done && st.next < end) {
       const seqs = this.content.candidates(pattern, st.next);
       if (seqs.length > 0) {
-        const twin = f === PLAIN ? this.twin(st, pattern) : undefined;
+        const twin = f === PLAIN ? this.twin(st, states, pattern) : undefined;
         if (twin && twin.next === st.next && !twin.done) {
           this.searchPair(st, twin, pattern, seqs);
           twin.next = end;
@@ -698,16 +721,15 @@ export class IncrementalProvenance implements ProvenanceSource {
    * Both are asked of each lookup of such a value, over the same candidates, and a hit of the
    * `plain` family is one of the `spacing` family in the same unit: one search serves both.
    */
-  private twin(st: PatternState, pattern: string): PatternState | undefined {
+  private twin(
+    st: PatternState,
+    states: (PatternState | undefined)[],
+    pattern: string,
+  ): PatternState | undefined {
     if (st.twin === undefined) {
       if ((FAMILIES[SPACING] as Family).pattern(pattern) === pattern) {
-        const map = this.patterns[SPACING] as Map<string, PatternState>;
-        let twin = map.get(pattern);
-        if (!twin) {
-          twin = { earliest: [-1, -1, -1, -1], detail: [], next: 0, done: false };
-          map.set(pattern, twin);
-        }
-        st.twin = twin;
+        st.twin = states[SPACING] ?? newState();
+        states[SPACING] = st.twin;
       } else st.twin = null;
     }
     return st.twin ?? undefined;
