@@ -450,16 +450,20 @@ class UnitStore {
   readonly units: (Unit[] | undefined)[] = [];
   /** Per seq: the event's string (see above). */
   readonly texts: string[] = [];
-  /** Per seq: the position in `ints` of its number of units, followed by K ints per unit and K for the end. */
-  private first = new Int32Array(256);
+  /**
+   * Per seq, two ints: the position in `ints` of its number of units (followed by K ints per unit
+   * and K for the end), and the policy's byte for the event (see {@link IncrementalProvenance}),
+   * side by side so that a search reads one cache line for both.
+   */
+  meta = new Int32Array(512);
   private ints = new Int32Array(4096);
   private n = 0;
 
   /** Stores the units of the event at `seq`, each lower-cased once. */
   add(seq: number, units: Unit[]): void {
     const count = units.length;
-    this.first = grown(this.first, seq, (n) => new Int32Array(n));
-    this.first[seq] = this.n;
+    this.meta = grown(this.meta, 2 * seq + 1, (n) => new Int32Array(n));
+    this.meta[2 * seq] = this.n;
     this.ints = grown(this.ints, this.n + 1 + (count + 1) * K, (n) => new Int32Array(n));
     const ints = this.ints;
     const base = this.n + 1;
@@ -501,12 +505,12 @@ class UnitStore {
 
   /** Number of units of the event at `seq`. */
   count(seq: number): number {
-    return this.ints[this.first[seq] as number] as number;
+    return this.ints[this.meta[2 * seq] as number] as number;
   }
 
   /** Offset in the event's string of what `at` (TEXT, or a slot) gives for unit `j` (`count` for the end). */
   at(seq: number, j: number, at: number): number {
-    return this.ints[(this.first[seq] as number) + 1 + j * K + at] as number;
+    return this.ints[(this.meta[2 * seq] as number) + 1 + j * K + at] as number;
   }
 
   /**
@@ -516,7 +520,7 @@ class UnitStore {
    */
   unitAt(seq: number, slot: number, i: number, length: number): number {
     const ints = this.ints;
-    const base = (this.first[seq] as number) + 1;
+    const base = (this.meta[2 * seq] as number) + 1;
     // The last unit starting at or before i.
     let lo = 0;
     let hi = (ints[base - 1] as number) - 1;
@@ -557,7 +561,7 @@ interface PatternState {
   detail: (Detail | undefined)[];
   /** The events before this seq have been searched. */
   next: number;
-  /** Nothing later can change the answer: a trusted hit (the value is cleared), or every level found. */
+  /** Nothing later can change the answer: a trusted hit (the value is cleared for good). */
   done: boolean;
   /**
    * For a pattern of the `plain` family: the state of the same pattern in the `spacing` family
@@ -571,10 +575,13 @@ function newState(): PatternState {
   return { earliest: [-1, -1, -1, -1], detail: [], next: 0, done: false };
 }
 
-/** Whether nothing later can change a pattern's answer (see {@link PatternState.done}). */
+/**
+ * Whether nothing later can change a pattern's answer (see {@link PatternState.done}): a trusted
+ * hit. Hits at every level below it are not enough, since later trusted content still clears
+ * the value.
+ */
 function isDone(st: PatternState): boolean {
-  const e = st.earliest;
-  return e[LEVEL.trusted] !== -1 || (e[0] !== -1 && e[1] !== -1 && e[2] !== -1);
+  return st.earliest[LEVEL.trusted] !== -1;
 }
 
 /** Bits of {@link IncrementalProvenance}'s byte per event, above its level + 1 (0: not read). */
@@ -611,13 +618,10 @@ export class IncrementalProvenance implements ProvenanceSource {
   private lastStates: (PatternState | undefined)[] = [];
   private readonly store = new UnitStore();
   private readonly byUnits: boolean;
-  /**
-   * Per seq, what a search needs to know of an event before reading it: the policy's level for
-   * it + 1 (0: a call, an assistant message, or content the policy does not read) and the
-   * BY_UNITS and IN_RAW bits. One byte an event, so that passing over a candidate costs no read
-   * of the event itself.
-   */
-  private info = new Uint8Array(256);
+  // Per seq, what a search needs to know of an event before reading it, in `store.meta`: the
+  // policy's level for it + 1 (0: a call, an assistant message, or content the policy does not
+  // read) and the BY_UNITS, IN_RAW and BUILT bits, so that passing over a candidate costs no read
+  // of the event itself.
   /** Events read by {@link prepare} so far. */
   private prepared = 0;
   private readonly table: HitTable;
@@ -654,7 +658,8 @@ export class IncrementalProvenance implements ProvenanceSource {
   prepare(): number {
     const end = this.content.sync();
     if (this.prepared === end) return end;
-    this.info = grown(this.info, end, (n) => new Uint8Array(n));
+    this.store.meta = grown(this.store.meta, 2 * end + 1, (n) => new Int32Array(n));
+    const meta = this.store.meta;
     for (; this.prepared < end; this.prepared++) {
       const event = this.content.events[this.prepared] as TraceEvent;
       // What the content index skips is never a candidate.
@@ -668,12 +673,12 @@ export class IncrementalProvenance implements ProvenanceSource {
         // marks its text, and the detector is the dear part: such a result waits for a lookup
         // that needs it (one whose value occurs in its text), as in the batch index.
         if (event.type !== "tool_result" || this.policy.fieldRules(event.tool).length > 0) {
-          this.info[event.seq] = bits;
+          meta[2 * event.seq + 1] = bits;
           this.unitsAt(event, level);
           continue;
         }
       }
-      this.info[event.seq] = bits;
+      meta[2 * event.seq + 1] = bits;
     }
     return end;
   }
@@ -741,9 +746,9 @@ export class IncrementalProvenance implements ProvenanceSource {
    */
   private search(st: PatternState, f: number, pattern: string, seqs: readonly number[]): void {
     const slot = SLOT_OF[f] as number;
-    const info = this.info;
+    const meta = this.store.meta;
     for (const seq of seqs) {
-      const bits = info[seq] as number;
+      const bits = meta[2 * seq + 1] as number;
       if (bits === 0) continue;
       const level = (bits & LEVEL_BITS) - 1;
       if (bits & BY_UNITS) {
@@ -775,10 +780,10 @@ export class IncrementalProvenance implements ProvenanceSource {
     pattern: string,
     seqs: readonly number[],
   ): void {
-    const info = this.info;
+    const meta = this.store.meta;
     const store = this.store;
     for (const seq of seqs) {
-      const bits = info[seq] as number;
+      const bits = meta[2 * seq + 1] as number;
       if (bits === 0) continue;
       const level = (bits & LEVEL_BITS) - 1;
       if (bits & BY_UNITS) {
@@ -867,7 +872,7 @@ export class IncrementalProvenance implements ProvenanceSource {
 
   /** Builds the units of an event read by units, once. */
   private unitsAt(event: MessageEvent | ToolResultEvent, level: number): void {
-    if ((this.info[event.seq] as number) & BUILT) return;
+    if ((this.store.meta[2 * event.seq + 1] as number) & BUILT) return;
     const units = unitsOf(this.policy, event, level);
     this.store.add(event.seq, units);
     const raw = this.content.entry(event.seq).raw[PLAIN_SLOT] as string[];
@@ -875,6 +880,7 @@ export class IncrementalProvenance implements ProvenanceSource {
       const lower = u.text.toLowerCase();
       return raw.some((t) => t.includes(lower));
     });
-    this.info[event.seq] = (this.info[event.seq] as number) | BUILT | (inRaw ? IN_RAW : 0);
+    const meta = this.store.meta;
+    meta[2 * event.seq + 1] = (meta[2 * event.seq + 1] as number) | BUILT | (inRaw ? IN_RAW : 0);
   }
 }

@@ -229,4 +229,18 @@ describe("incremental provenance", () => {
     expect(index.lookup("alice@example.com", 4, "unknown")).toBeUndefined();
     expect(index.lookup("alice@example.com", 3, "unknown")?.source.seq).toBe(1);
   });
+
+  it("keeps searching a value found at every level below trusted: later trusted content still clears it", () => {
+    const b = new TraceBuilder();
+    const live = b.snapshot("c", "proof", "c", "pending");
+    const content = new ContentIndex(live.events);
+    const index = new IncrementalProvenance(FIELDS, content);
+    // injected (the detector marks the text), untrusted, unknown (a system message), then the user.
+    b.toolResult(null, "list_transactions", CONTENT[4] as string, null, "events[0]");
+    b.toolResult(null, "list_transactions", "Visit pay.example/x", null, "events[1]");
+    b.message("system", "Visit pay.example/x", "events[2]");
+    b.message("user", "Visit pay.example/x", "events[3]");
+    expect(index.lookup("PAY.EXAMPLE/x", 3, "unknown")?.integrity).toBe("injected");
+    expect(index.lookup("PAY.EXAMPLE/x", 4, "unknown")).toBeUndefined();
+  });
 });
