@@ -3,9 +3,11 @@
  * same answers as {@link ProvenanceIndex} on the trace as it stands, at a cost per call that does
  * not grow with the session. Content is normalised once per family when it is observed and
  * indexed by the 4-grams and 8-grams of its text without separators; a lookup searches only the
- * call's own values, only in the events that hold the looked-up grams of them (the 8-grams for
- * values long enough, whose lists stay short however long the session), confirms each hit on the
- * text, and remembers per value how far it has searched.
+ * call's own values, only in the events that hold the looked-up grams of them (one 8-gram's list
+ * for values long enough, which stays short however long the session), confirms each hit on the
+ * text, and remembers per value how far it has searched. What a check reads of an event read long
+ * ago (no longer in the processor's caches) is kept in few places: a byte of flags and one string
+ * per event, a run of ints per unit.
  */
 
 import { formatPath } from "../policy/field-path.js";
@@ -234,11 +236,12 @@ function holds(entry: Entry, slot: number, pattern: string, unfolded: boolean): 
 
 /**
  * The content of one session's trace, normalised per family and indexed by the 4-grams of its
- * text without separators ({@link STRIP}), and by its 8-grams at every fourth offset, for every
- * policy of the session. Follows the trace's `events` array as it grows (append only); new
- * events are indexed at the next search. Assistant messages are no source for any policy and are
- * not indexed. Memory: the normalised texts (a few copies of the content), about 4 bytes per
- * distinct 4-gram of each event and about 3 to 8 bytes per code unit of its text for the 8-grams.
+ * text without separators ({@link STRIP}), and by the minimisers of its 8-grams (about 2 offsets
+ * in 5, see {@link WINDOW}), for every policy of the session. Follows the trace's `events` array
+ * as it grows (append only); new events are indexed at the next search. Assistant messages are no
+ * source for any policy and are not indexed. Memory: the normalised texts (a few copies of the
+ * content), about 4 bytes per distinct 4-gram of each event and about 5 to 12 bytes per code unit
+ * of its text for the 8-grams.
  */
 export class ContentIndex {
   private readonly entries: (Entry | undefined)[] = [];
