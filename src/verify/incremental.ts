@@ -3,11 +3,14 @@
  * same answers as {@link ProvenanceIndex} on the trace as it stands, at a cost per call that does
  * not grow with the session. Content is normalised once per family when it is observed and
  * indexed by the 4-grams and 8-grams of its text without separators; a lookup searches only the
- * call's own values, only in the events that hold the looked-up grams of them (the 8-grams for
- * values long enough, whose lists stay short however long the session), confirms each hit on the
- * text, and remembers per value how far it has searched.
+ * call's own values, only in the events that hold the looked-up grams of them (one 8-gram's list
+ * for values long enough, which stays short however long the session), confirms each hit on the
+ * text, and remembers per value how far it has searched. What a check reads of an event read long
+ * ago (no longer in the processor's caches) is kept in few places: a byte of flags and one string
+ * per event, a run of ints per unit.
  */
 
+import { formatPath } from "../policy/field-path.js";
 import type { ProvenanceLevel } from "../policy/ir.js";
 import type { MessageEvent, ToolResultEvent, TraceEvent } from "../trace/model.js";
 import { type CompiledPolicy, LEVEL } from "./compiled.js";
@@ -42,13 +45,17 @@ const MAX_GRAMS = 8;
 const SLOTS: readonly Family["text"][] = [...new Set(FAMILIES.map((f) => f.text))];
 const SLOT_OF: readonly number[] = FAMILIES.map((f) => SLOTS.indexOf(f.text));
 /** The slot of the `plain` family: content lower-cased, nothing else. */
-const PLAIN_SLOT = SLOT_OF[FAMILIES.findIndex((f) => f.name === "plain")] as number;
+const PLAIN = FAMILIES.findIndex((f) => f.name === "plain");
+const PLAIN_SLOT = SLOT_OF[PLAIN] as number;
+/** The `spacing` family, and its slot: content lower-cased without separators. */
+const SPACING = FAMILIES.findIndex((f) => f.name === "spacing");
+const STRIP_SLOT = SLOT_OF[SPACING] as number;
 /**
  * The normalisation content is indexed in: the `spacing` family's, lower case without
  * separators. One index serves every family: a text that holds a pattern holds it once both are
  * stripped of separators, and folds undone change only whitespace, which this drops anyway.
  */
-const STRIP = (FAMILIES.find((f) => f.name === "spacing") as Family).text;
+const STRIP = (FAMILIES[SPACING] as Family).text;
 
 /**
  * A number for the 4 code units of `text` at `i`: exact for ASCII (7 bits each), a hash above
@@ -117,14 +124,28 @@ function longKeyOf(first: number, second: number): number {
   return Math.imul(h, 0xc2b2ae35) ^ (h >>> 13);
 }
 
+/**
+ * The offset of the least key of `keys[w]` to `keys[w + WINDOW - 1]`, the leftmost of equal
+ * ones: a function of those keys alone (see {@link WINDOW}).
+ */
+function minimiser(keys: Int32Array, w: number): number {
+  let m = w;
+  for (let i = w + 1; i < w + WINDOW; i++) if ((keys[i] as number) < (keys[m] as number)) m = i;
+  return m;
+}
+
 /** Length of the long keys: two 4-grams. */
 const LONG = 2 * GRAM;
 /**
- * Shortest pattern looked up by its long keys: content is indexed by the long key at every
- * GRAM-th offset of a text only, so a pattern holds a whole indexed one, at whichever offset
- * it occurs, from LONG + GRAM - 1 code units on.
+ * Width of the windows of long keys a text is indexed by: of each run of WINDOW long keys at
+ * consecutive offsets, only the least (its minimiser, the leftmost of equal ones) is indexed.
+ * Which one that is depends on the run's code units alone, so a pattern that spans a whole
+ * window holds, at the same place, the long key the text was indexed by there, and one list
+ * read finds every event that may hold it. About 2 / (WINDOW + 1) of a text's offsets are kept.
  */
-const LONG_PATTERN = LONG + GRAM - 1;
+const WINDOW = 4;
+/** Shortest pattern looked up by its long keys: one that spans a whole window of them. */
+const LONG_PATTERN = LONG + WINDOW - 1;
 /** A bucket this small is read without looking for a rarer key. */
 const FEW = 2;
 
@@ -215,19 +236,22 @@ function holds(entry: Entry, slot: number, pattern: string, unfolded: boolean): 
 
 /**
  * The content of one session's trace, normalised per family and indexed by the 4-grams of its
- * text without separators ({@link STRIP}), and by its 8-grams at every fourth offset, for every
- * policy of the session. Follows the trace's `events` array as it grows (append only); new
- * events are indexed at the next search. Assistant messages are no source for any policy and are
- * not indexed. Memory: the normalised texts (a few copies of the content), about 4 bytes per
- * distinct 4-gram of each event and about 3 to 8 bytes per code unit of its text for the 8-grams.
+ * text without separators ({@link STRIP}), and by the minimisers of its 8-grams (about 2 offsets
+ * in 5, see {@link WINDOW}), for every policy of the session. Follows the trace's `events` array
+ * as it grows (append only); new events are indexed at the next search. Assistant messages are no
+ * source for any policy and are not indexed. Memory: the normalised texts (a few copies of the
+ * content), about 4 bytes per distinct 4-gram of each event and about 5 to 12 bytes per code unit
+ * of its text for the 8-grams.
  */
 export class ContentIndex {
   private readonly entries: (Entry | undefined)[] = [];
   private readonly grams = new Map<number, Postings>();
-  /** The long keys at every GRAM-th offset of each text, for patterns of LONG_PATTERN code units and more. */
+  /** The minimisers of each text's long keys, for patterns of LONG_PATTERN code units and more. */
   private readonly long = new Chains();
   /** The 4-gram numbers of the text being indexed (reused). */
   private numbers = new Int32Array(256);
+  /** The long keys of the text being indexed or of the pattern looked up (reused). */
+  private keys = new Int32Array(256);
   /** Events indexed so far. */
   private indexed = 0;
   /** The last answer of {@link candidates}. */
@@ -266,8 +290,14 @@ export class ContentIndex {
           }
           list.push(event.seq);
         }
-        for (let i = 0; i + LONG <= stripped.length; i += GRAM)
-          this.long.add(longKeyOf(numbers[i] as number, numbers[i + GRAM] as number), event.seq);
+        const count = this.longKeys(numbers, stripped.length - LONG + 1);
+        const keys = this.keys;
+        let kept = -1;
+        for (let w = 0; w + WINDOW <= count; w++) {
+          const m = minimiser(keys, w);
+          if (m !== kept) this.long.add(keys[m] as number, event.seq);
+          kept = m;
+        }
       }
     }
     return this.indexed;
@@ -345,73 +375,187 @@ export class ContentIndex {
   }
 
   /**
-   * The candidates of a pattern of LONG_PATTERN code units or more: wherever it occurs, it holds
-   * a whole long key at one of its first GRAM offsets (the one that falls on an indexed offset of
-   * the text). So for each of those offsets the events that hold its rarest long key, all of them
-   * together, include every event that holds the pattern. A long key is nearly as rare as the
-   * substrings it stands for, so the lists read stay short whatever the length of the session.
+   * Puts the long keys at offsets 0 to `count` - 1 of a text into `keys`, from its 4-gram
+   * numbers (`numbers`, at least `count` + GRAM - 1 of them); returns `count`.
+   */
+  private longKeys(numbers: Int32Array, count: number): number {
+    if (this.keys.length < count) this.keys = new Int32Array(count * 2);
+    const keys = this.keys;
+    for (let i = 0; i < count; i++) keys[i] = longKeyOf(numbers[i] as number, numbers[i + GRAM] as number);
+    return Math.max(count, 0);
+  }
+
+  /**
+   * The candidates of a pattern of LONG_PATTERN code units or more: wherever it occurs, each
+   * window of long keys inside it is one of the text's, whose minimiser the text was indexed by.
+   * So the events holding the minimiser of any one window include every event that holds the
+   * pattern: the rarest of a few is read. A long key is nearly as rare as the substrings it
+   * stands for, so the list read stays short whatever the length of the session.
    */
   private collectLong(pattern: string, from: number, out: number[]): void {
     const long = this.long;
-    const found: number[] = [];
-    for (let start = 0; start < GRAM; start++) {
-      let best = 0;
-      let fewest = Number.POSITIVE_INFINITY;
-      // From the end: identifiers share their prefixes (a country and bank code) more than
-      // their ends. A list of a few entries is as good as any: each count read is a cache miss.
-      const last = start + Math.floor((pattern.length - LONG - start) / GRAM) * GRAM;
-      for (let i = last; i >= start; i -= GRAM) {
-        const key = longKeyOf(gramAt(pattern, i), gramAt(pattern, i + GRAM));
-        const n = long.count(key);
-        if (n < fewest) {
-          best = key;
-          fewest = n;
-          if (n <= FEW) break;
-        }
+    if (this.numbers.length < pattern.length) this.numbers = new Int32Array(pattern.length * 2);
+    const numbers = this.numbers;
+    for (let i = 0; i + GRAM <= pattern.length; i++) numbers[i] = gramAt(pattern, i);
+    const keys = this.keys;
+    const count = this.longKeys(numbers, pattern.length - LONG + 1);
+    let best = 0;
+    let fewest = Number.POSITIVE_INFINITY;
+    let tried = -1;
+    // From the end: identifiers share their prefixes (a country and bank code) more than their
+    // ends. A list of a few entries is as good as any: each count read is a cache miss.
+    for (let w = count - WINDOW; w >= 0; w--) {
+      const m = minimiser(keys, w);
+      if (m === tried) continue;
+      tried = m;
+      const n = long.count(keys[m] as number);
+      if (n < fewest) {
+        best = keys[m] as number;
+        fewest = n;
+        if (n <= FEW) break;
       }
-      if (fewest > 0) long.collect(best, from, found);
     }
-    found.sort((a, b) => a - b);
-    for (const seq of found) if (out[out.length - 1] !== seq) out.push(seq);
+    if (fewest > 0) long.collect(best, from, out);
+    out.reverse();
   }
 }
+
+/** Grows a typed array to hold index `i`, keeping its contents. */
+function grown<T extends Int32Array | Uint8Array>(array: T, i: number, make: (n: number) => T): T {
+  if (i < array.length) return array;
+  const next = make(Math.max(2 * array.length, i + 1));
+  next.set(array);
+  return next;
+}
+
+/** Ints per unit in {@link UnitStore}: its start in each slot's joined text, then the rest. */
+const K = SLOTS.length + 4;
+/** Offsets within a unit's ints: its text as it is, its formatted field path (or -1, -1), flags. */
+const TEXT = SLOTS.length;
+const PATH = SLOTS.length + 1;
+const PATH_END = SLOTS.length + 2;
+const FLAGS = SLOTS.length + 3;
+/** Flag of a unit the injection detector reads, above its level (3 bits). */
+const DETECT = 8;
 
 /**
- * The units of one event, and per slot their normalised texts joined in order into one string
- * (one search, in one block of memory, instead of one per leaf), unit j at `starts[j]`. Kept for
- * the session, so nothing else per unit is: a hit recomputes what it needs from the unit's text.
+ * The units of the events a policy reads by units, laid out flat: per event one string, holding
+ * per slot its units' normalised texts joined in order (one search, in one block of memory,
+ * instead of one per leaf), then each unit's text as it is and its field path as evidence gives
+ * it; and per unit, in one array for all events, where each of those starts, its level and
+ * whether the detector reads it. Confirming a hit in an event read long ago and giving its
+ * evidence then reads that string and a cache line or two of that array, not an object per unit
+ * and per path (each a likely cache miss in a long session). Unit objects are kept only for
+ * events with a unit the detector reads (whose spans are kept on the unit).
  */
-interface EventUnits {
-  units: Unit[];
-  joined: { text: string; starts: number[]; ends: number[] }[];
+class UnitStore {
+  /** Per seq: the event's units, for an event with a unit the detector reads. */
+  readonly units: (Unit[] | undefined)[] = [];
+  /** Per seq: the event's string (see above). */
+  readonly texts: string[] = [];
   /**
-   * Whether each unit's lower-cased text occurs in the event's lower-cased raw text (JSON without
-   * escapes, YAML without folds or quotes): then a unit holding a pattern implies the raw text
-   * holds it, in every family, and the raw text need not be searched first.
+   * Per seq, two ints: the position in `ints` of its number of units (followed by K ints per unit
+   * and K for the end), and the policy's byte for the event (see {@link IncrementalProvenance}),
+   * side by side so that a search reads one cache line for both.
    */
-  inRaw: boolean;
-}
+  meta = new Int32Array(512);
+  private ints = new Int32Array(4096);
+  private n = 0;
 
-/** The joined texts of units in every slot (see {@link EventUnits}), each unit lower-cased once. */
-function joinUnits(units: Unit[]): EventUnits["joined"] {
-  const parts = SLOTS.map(() => ({
-    texts: [] as string[],
-    starts: [] as number[],
-    ends: [] as number[],
-    at: 0,
-  }));
-  for (const unit of units) {
-    const lower = unit.text.toLowerCase();
-    SLOTS.forEach((normalise, slot) => {
-      const part = parts[slot] as (typeof parts)[number];
-      const t = normalise(lower);
-      part.texts.push(t);
-      part.starts.push(part.at);
-      part.ends.push(part.at + t.length);
-      part.at += t.length + 1;
-    });
+  /** Stores the units of the event at `seq`, each lower-cased once. */
+  add(seq: number, units: Unit[]): void {
+    const count = units.length;
+    this.meta = grown(this.meta, 2 * seq + 1, (n) => new Int32Array(n));
+    this.meta[2 * seq] = this.n;
+    this.ints = grown(this.ints, this.n + 1 + (count + 1) * K, (n) => new Int32Array(n));
+    const ints = this.ints;
+    const base = this.n + 1;
+    ints[this.n] = count;
+    const parts: string[] = [];
+    let at = 0;
+    const put = (text: string): number => {
+      const start = at;
+      parts.push(text);
+      at += text.length + 1;
+      return start;
+    };
+    const lower = units.map((u) => u.text.toLowerCase());
+    for (let slot = 0; slot < SLOTS.length; slot++) {
+      const normalise = SLOTS[slot] as Family["text"];
+      for (let j = 0; j < count; j++) ints[base + j * K + slot] = put(normalise(lower[j] as string));
+      ints[base + count * K + slot] = at;
+    }
+    for (let j = 0; j < count; j++) ints[base + j * K + TEXT] = put((units[j] as Unit).text);
+    ints[base + count * K + TEXT] = at;
+    for (let j = 0; j < count; j++) {
+      const unit = units[j] as Unit;
+      const o = base + j * K;
+      if (unit.path) {
+        const path = formatPath(unit.path);
+        const start = put(path);
+        ints[o + PATH] = start;
+        ints[o + PATH_END] = start + path.length;
+      } else {
+        ints[o + PATH] = -1;
+        ints[o + PATH_END] = -1;
+      }
+      ints[o + FLAGS] = unit.level | (unit.detect ? DETECT : 0);
+    }
+    this.n = base + (count + 1) * K;
+    this.texts[seq] = parts.join("\u0000");
+    if (units.some((u) => u.detect)) this.units[seq] = units;
   }
-  return parts.map(({ texts, starts, ends }) => ({ text: texts.join("\u0000"), starts, ends }));
+
+  /** Number of units of the event at `seq`. */
+  count(seq: number): number {
+    return this.ints[this.meta[2 * seq] as number] as number;
+  }
+
+  /** Offset in the event's string of what `at` (TEXT, or a slot) gives for unit `j` (`count` for the end). */
+  at(seq: number, j: number, at: number): number {
+    return this.ints[(this.meta[2 * seq] as number) + 1 + j * K + at] as number;
+  }
+
+  /**
+   * The index of the unit of the event at `seq` holding the code units [i, i + length) of its
+   * string, found in the joined text of `slot`, or -1 when they run past that unit's end (an
+   * occurrence that spans two leaves, which no leaf holds).
+   */
+  unitAt(seq: number, slot: number, i: number, length: number): number {
+    const ints = this.ints;
+    const base = (this.meta[2 * seq] as number) + 1;
+    // The last unit starting at or before i.
+    let lo = 0;
+    let hi = (ints[base - 1] as number) - 1;
+    while (lo < hi) {
+      const m = (lo + hi + 1) >>> 1;
+      if ((ints[base + m * K + slot] as number) <= i) lo = m;
+      else hi = m - 1;
+    }
+    return i + length > (ints[base + (lo + 1) * K + slot] as number) - 1 ? -1 : lo;
+  }
+
+  /**
+   * Where unit `j` of the event at `seq` holds a hit, for evidence: for a unit the detector reads,
+   * the unit itself (its spans are on it); else its text and field path, from the event's string.
+   */
+  detail(seq: number, j: number, span: InjectionSpan | undefined): Detail {
+    const units = this.units[seq];
+    if (units) return { unit: units[j] as Unit, span };
+    const text = this.texts[seq] as string;
+    const start = this.at(seq, j, TEXT);
+    const unit: Unit = {
+      text: text.slice(start, this.at(seq, j + 1, TEXT) - 1),
+      level: this.flags(seq, j) & LEVEL_BITS,
+    };
+    const from = this.at(seq, j, PATH);
+    return from === -1 ? { unit, span } : { unit, span, path: text.slice(from, this.at(seq, j, PATH_END)) };
+  }
+
+  /** The level of unit `j` of the event at `seq`, and DETECT when the detector reads it. */
+  flags(seq: number, j: number): number {
+    return this.at(seq, j, FLAGS);
+  }
 }
 
 /** What one pattern of one family is known to hold: earliest hit per level, as far as searched. */
@@ -420,9 +564,41 @@ interface PatternState {
   detail: (Detail | undefined)[];
   /** The events before this seq have been searched. */
   next: number;
-  /** Nothing later can change the answer: a trusted hit (the value is cleared), or every level found. */
+  /** Nothing later can change the answer: a trusted hit (the value is cleared for good). */
   done: boolean;
+  /**
+   * For a pattern of the `plain` family: the state of the same pattern in the `spacing` family
+   * when that family leaves it as it is, else null; undefined until asked.
+   */
+  twin?: PatternState | null;
 }
+
+/** The state of a pattern not searched yet. */
+function newState(): PatternState {
+  return { earliest: [-1, -1, -1, -1], detail: [], next: 0, done: false };
+}
+
+/**
+ * Whether nothing later can change a pattern's answer (see {@link PatternState.done}): a trusted
+ * hit. Hits at every level below it are not enough, since later trusted content still clears
+ * the value.
+ */
+function isDone(st: PatternState): boolean {
+  return st.earliest[LEVEL.trusted] !== -1;
+}
+
+/** Bits of {@link IncrementalProvenance}'s byte per event, above its level + 1 (0: not read). */
+const LEVEL_BITS = 7;
+/** The policy reads the event by units. */
+const BY_UNITS = 8;
+/**
+ * Its units are built and each unit's lower-cased text occurs in the event's lower-cased raw
+ * text (JSON without escapes, YAML without folds or quotes): then a unit holding a pattern
+ * implies the raw text holds it, in every family, and the raw text need not be searched first.
+ */
+const IN_RAW = 16;
+/** Its units are built (in the {@link UnitStore}). */
+const BUILT = 32;
 
 /**
  * The provenance of one policy over a growing trace: answers {@link ProvenanceSource.lookup}
@@ -434,9 +610,21 @@ interface PatternState {
  * per event (units are kept).
  */
 export class IncrementalProvenance implements ProvenanceSource {
-  private readonly patterns = FAMILIES.map(() => new Map<string, PatternState>());
-  private readonly units: (EventUnits | undefined)[] = [];
+  /**
+   * Per pattern, its state in each family (by family index) that asked for it: one map for all
+   * families, since a value's patterns are often the same text (an identifier without
+   * separators), and each first lookup of a pattern in a long session's map is a cache miss.
+   */
+  private readonly patterns = new Map<string, (PatternState | undefined)[]>();
+  /** The last pattern asked and its states: a lookup asks the same pattern several times in a row. */
+  private lastPattern: string | undefined;
+  private lastStates: (PatternState | undefined)[] = [];
+  private readonly store = new UnitStore();
   private readonly byUnits: boolean;
+  // Per seq, what a search needs to know of an event before reading it, in `store.meta`: the
+  // policy's level for it + 1 (0: a call, an assistant message, or content the policy does not
+  // read) and the BY_UNITS, IN_RAW and BUILT bits, so that passing over a candidate costs no read
+  // of the event itself.
   /** Events read by {@link prepare} so far. */
   private prepared = 0;
   private readonly table: HitTable;
@@ -463,26 +651,39 @@ export class IncrementalProvenance implements ProvenanceSource {
   }
 
   /**
-   * Reads the events appended since the last call as a lookup would need them, ahead of any
-   * lookup: indexes their content and builds the units of each event this policy reads by units
-   * without the injection detector (structured content that field rules name, parsed into
-   * leaves; messages). Optional: a lookup does the rest for the events it needs; the live guard
-   * calls it as each event is observed, so that a check's time does not carry the events that
-   * arrived since the last one.
+   * Reads the events appended since the last call as a lookup would need them: indexes their
+   * content, notes the policy's level for each, and builds the units of each event this policy
+   * reads by units without the injection detector (structured content that field rules name,
+   * parsed into leaves; messages). The live guard calls it as each event is observed, so that a
+   * check's time does not carry the events that arrived since the last one; a lookup calls it
+   * for the events appended since.
    */
-  prepare(): void {
+  prepare(): number {
     const end = this.content.sync();
+    if (this.prepared === end) return end;
+    this.store.meta = grown(this.store.meta, 2 * end + 1, (n) => new Int32Array(n));
+    const meta = this.store.meta;
     for (; this.prepared < end; this.prepared++) {
       const event = this.content.events[this.prepared] as TraceEvent;
-      if (event.type === "tool_call" || !this.byUnits) continue;
+      // What the content index skips is never a candidate.
+      if (event.type === "tool_call" || (event.type === "message" && event.role === "assistant")) continue;
       const level = eventLevel(this.policy, event);
-      if (level < 0 || !readsByUnits(this.policy, event, level)) continue;
-      // A tool result no field rule names is split into leaves only if the injection detector
-      // marks its text, and the detector is the dear part: such a result waits for a lookup
-      // that needs it (one whose value occurs in its text), as in the batch index.
-      if (event.type === "tool_result" && this.policy.fieldRules(event.tool).length === 0) continue;
-      this.unitsAt(event, level);
+      if (level < 0) continue;
+      let bits = level + 1;
+      if (this.byUnits && readsByUnits(this.policy, event, level)) {
+        bits |= BY_UNITS;
+        // A tool result no field rule names is split into leaves only if the injection detector
+        // marks its text, and the detector is the dear part: such a result waits for a lookup
+        // that needs it (one whose value occurs in its text), as in the batch index.
+        if (event.type !== "tool_result" || this.policy.fieldRules(event.tool).length > 0) {
+          meta[2 * event.seq + 1] = bits;
+          this.unitsAt(event, level);
+          continue;
+        }
+      }
+      meta[2 * event.seq + 1] = bits;
     }
+    return end;
   }
 
   lookup(value: string, seq: number, from: ProvenanceLevel): ProvenanceHit | undefined {
@@ -491,91 +692,198 @@ export class IncrementalProvenance implements ProvenanceSource {
 
   /** The state of a pattern, searched up to the end of the trace. */
   private state(f: number, pattern: string): PatternState {
-    const map = this.patterns[f] as Map<string, PatternState>;
-    let st = map.get(pattern);
-    if (!st) {
-      st = { earliest: [-1, -1, -1, -1], detail: [], next: 0, done: false };
-      map.set(pattern, st);
+    let states = this.lastStates;
+    if (pattern !== this.lastPattern) {
+      const found = this.patterns.get(pattern);
+      if (found) states = found;
+      else {
+        states = [];
+        this.patterns.set(pattern, states);
+      }
+      this.lastPattern = pattern;
+      this.lastStates = states;
     }
-    const end = this.content.sync();
+    let st = states[f];
+    if (!st) {
+      st = newState();
+      states[f] = st;
+    }
+    const end = this.prepare();
     if (!st.done && st.next < end) {
-      this.search(st, f, pattern);
+      const seqs = this.content.candidates(pattern, st.next);
+      if (seqs.length > 0) {
+        const twin = f === PLAIN ? this.twin(st, states, pattern) : undefined;
+        if (twin && twin.next === st.next && !twin.done) {
+          this.searchPair(st, twin, pattern, seqs);
+          twin.next = end;
+        } else this.search(st, f, pattern, seqs);
+      }
       st.next = end;
     }
     return st;
   }
 
-  /** Searches the events from `st.next` on for one pattern, as ProvenanceIndex's scan does. */
-  private search(st: PatternState, f: number, pattern: string): void {
+  /**
+   * The state of the `spacing` family for a `plain` pattern that family leaves as it is (an
+   * identifier without separators: an IBAN, a phone number written as one word), or undefined.
+   * Both are asked of each lookup of such a value, over the same candidates, and a hit of the
+   * `plain` family is one of the `spacing` family in the same unit: one search serves both.
+   */
+  private twin(
+    st: PatternState,
+    states: (PatternState | undefined)[],
+    pattern: string,
+  ): PatternState | undefined {
+    if (st.twin === undefined) {
+      if ((FAMILIES[SPACING] as Family).pattern(pattern) === pattern) {
+        st.twin = states[SPACING] ?? newState();
+        states[SPACING] = st.twin;
+      } else st.twin = null;
+    }
+    return st.twin ?? undefined;
+  }
+
+  /**
+   * Searches the events `seqs` (from `st.next` on) for one pattern, as ProvenanceIndex's scan
+   * does.
+   */
+  private search(st: PatternState, f: number, pattern: string, seqs: readonly number[]): void {
     const slot = SLOT_OF[f] as number;
-    const normalise = (FAMILIES[f] as Family).text;
-    for (const seq of this.content.candidates(pattern, st.next)) {
-      const entry = this.content.entry(seq);
-      const event = entry.event;
-      const level = eventLevel(this.policy, event);
-      if (level < 0) continue;
-      if (this.byUnits && readsByUnits(this.policy, event, level)) {
+    const meta = this.store.meta;
+    for (const seq of seqs) {
+      const bits = meta[2 * seq + 1] as number;
+      if (bits === 0) continue;
+      const level = (bits & LEVEL_BITS) - 1;
+      if (bits & BY_UNITS) {
         // Read by units only when the value occurs in the event's text, as the batch index does.
         // Units built already (at prepare) may spare the search of the raw text; others are not
         // built for a value the raw text does not hold.
-        if (!this.units[seq]?.inRaw && !holds(entry, slot, pattern, true)) continue;
-        const { units, joined } = this.unitsAt(event, level);
-        const { text, starts, ends } = joined[slot] as EventUnits["joined"][number];
-        for (let i = text.indexOf(pattern); i !== -1; i = text.indexOf(pattern, i + 1)) {
-          // The unit holding an occurrence: the last one starting at or before it.
-          let lo = 0;
-          let hi = starts.length - 1;
-          while (lo < hi) {
-            const m = (lo + hi + 1) >>> 1;
-            if ((starts[m] as number) <= i) lo = m;
-            else hi = m - 1;
-          }
-          const j = lo;
-          // One that runs past its unit's end spans two leaves: no leaf holds it.
-          if (i + pattern.length > (ends[j] as number)) continue;
-          const unit = units[j] as Unit;
-          const local = i - (starts[j] as number);
-          let lvl = unit.level;
-          let span: InjectionSpan | undefined;
-          if (unit.detect) {
-            unit.spans ??= spansOf(event, unit.text);
-            if (unit.spans.length > 0) {
-              const lower = unit.text.toLowerCase();
-              const map = offsetMap(normalise, unit.text, lower);
-              const same = lower.length === unit.text.length;
-              span = spanAt(unit.spans, local, local + pattern.length - 1, map, same);
-              if (span) lvl = LEVEL.injected;
-            }
-          }
-          if (st.earliest[lvl] === -1) {
-            st.earliest[lvl] = seq;
-            st.detail[lvl] = { unit, span };
-          }
-        }
-      } else if (st.earliest[level] === -1 && holds(entry, slot, pattern, false)) {
+        if (!(bits & IN_RAW) && !holds(this.content.entry(seq), slot, pattern, true)) continue;
+        if (!(bits & BUILT)) this.unitsAt(this.content.entry(seq).event, level);
+        this.scan(st, f, seq, slot, pattern);
+      } else if (st.earliest[level] === -1 && holds(this.content.entry(seq), slot, pattern, false)) {
         st.earliest[level] = seq;
       }
-      st.done = st.earliest[LEVEL.trusted] !== -1 || st.earliest.every((s) => s !== -1);
+      st.done = isDone(st);
       if (st.done) return;
     }
   }
 
-  /** The units of an event read by units, built once. */
-  private unitsAt(event: MessageEvent | ToolResultEvent, level: number): EventUnits {
-    let units = this.units[event.seq];
-    if (!units) {
-      const list = unitsOf(this.policy, event, level);
-      const raw = this.content.entry(event.seq).raw[PLAIN_SLOT] as string[];
-      units = {
-        units: list,
-        joined: joinUnits(list),
-        inRaw: list.every((u) => {
-          const lower = u.text.toLowerCase();
-          return raw.some((t) => t.includes(lower));
-        }),
-      };
-      this.units[event.seq] = units;
+  /**
+   * {@link search} for a pattern of the `plain` family (`plain`) and the same pattern of the
+   * `spacing` family (`spacing`), both searched up to the same event, in one pass: the pattern
+   * has no separators, so a unit whose lower-cased text holds it still does once separators are
+   * dropped, and the `plain` family needs looking at only in the units where the `spacing` family
+   * found it (the joined text without separators is read whole, the other only there). Each
+   * state gets what its own search would give it, and stops where that search would.
+   */
+  private searchPair(
+    plain: PatternState,
+    spacing: PatternState,
+    pattern: string,
+    seqs: readonly number[],
+  ): void {
+    const meta = this.store.meta;
+    const store = this.store;
+    for (const seq of seqs) {
+      const bits = meta[2 * seq + 1] as number;
+      if (bits === 0) continue;
+      const level = (bits & LEVEL_BITS) - 1;
+      if (bits & BY_UNITS) {
+        // Each family's own test of the raw text first; the one without separators holds
+        // whatever the lower-cased one does.
+        const inRaw = (bits & IN_RAW) !== 0;
+        if (!inRaw && !holds(this.content.entry(seq), STRIP_SLOT, pattern, true)) continue;
+        if (!(bits & BUILT)) this.unitsAt(this.content.entry(seq).event, level);
+        if (plain.done || !(inRaw || holds(this.content.entry(seq), PLAIN_SLOT, pattern, true))) {
+          if (!spacing.done) this.scan(spacing, SPACING, seq, STRIP_SLOT, pattern);
+        } else {
+          const text = store.texts[seq] as string;
+          const end = store.at(seq, store.count(seq), STRIP_SLOT) - 1;
+          let last = -1;
+          for (
+            let i = text.indexOf(pattern, store.at(seq, 0, STRIP_SLOT));
+            i !== -1 && i + pattern.length <= end;
+            i = text.indexOf(pattern, i + 1)
+          ) {
+            const j = store.unitAt(seq, STRIP_SLOT, i, pattern.length);
+            if (j === -1) continue;
+            if (!spacing.done)
+              this.record(spacing, SPACING, seq, j, i - store.at(seq, j, STRIP_SLOT), pattern);
+            if (j === last) continue;
+            // The unit's occurrences in the lower-cased text, in order: the hits a scan of the
+            // whole of it would find in this unit (none runs past the unit's end).
+            last = j;
+            const own = text.slice(store.at(seq, j, PLAIN_SLOT), store.at(seq, j + 1, PLAIN_SLOT) - 1);
+            for (let k = own.indexOf(pattern); k !== -1; k = own.indexOf(pattern, k + 1))
+              this.record(plain, PLAIN, seq, j, k, pattern);
+          }
+        }
+      } else {
+        const entry = this.content.entry(seq);
+        if (!spacing.done && spacing.earliest[level] === -1 && holds(entry, STRIP_SLOT, pattern, false))
+          spacing.earliest[level] = seq;
+        if (!plain.done && plain.earliest[level] === -1 && holds(entry, PLAIN_SLOT, pattern, false))
+          plain.earliest[level] = seq;
+      }
+      spacing.done ||= isDone(spacing);
+      plain.done ||= isDone(plain);
+      if (plain.done && spacing.done) return;
     }
-    return units;
+  }
+
+  /** Records every occurrence of `pattern` in the joined text of `slot` of the event at `seq`. */
+  private scan(st: PatternState, f: number, seq: number, slot: number, pattern: string): void {
+    const store = this.store;
+    const text = store.texts[seq] as string;
+    const end = store.at(seq, store.count(seq), slot) - 1;
+    for (
+      let i = text.indexOf(pattern, store.at(seq, 0, slot));
+      i !== -1 && i + pattern.length <= end;
+      i = text.indexOf(pattern, i + 1)
+    ) {
+      const j = store.unitAt(seq, slot, i, pattern.length);
+      if (j !== -1) this.record(st, f, seq, j, i - store.at(seq, j, slot), pattern);
+    }
+  }
+
+  /**
+   * Records an occurrence of `pattern` (normalised by family `f`) at `local` in the normalised
+   * text of unit `j` of the event at `seq`: a hit at the unit's level, or `injected` inside a
+   * span the detector marks (the detector reads the unit on its first occurrence).
+   */
+  private record(st: PatternState, f: number, seq: number, j: number, local: number, pattern: string): void {
+    const flags = this.store.flags(seq, j);
+    let lvl = flags & LEVEL_BITS;
+    let span: InjectionSpan | undefined;
+    if (flags & DETECT) {
+      const unit = (this.store.units[seq] as Unit[])[j] as Unit;
+      unit.spans ??= spansOf(this.content.entry(seq).event, unit.text);
+      if (unit.spans.length > 0) {
+        const lower = unit.text.toLowerCase();
+        const map = offsetMap((FAMILIES[f] as Family).text, unit.text, lower);
+        const same = lower.length === unit.text.length;
+        span = spanAt(unit.spans, local, local + pattern.length - 1, map, same);
+        if (span) lvl = LEVEL.injected;
+      }
+    }
+    if (st.earliest[lvl] === -1) {
+      st.earliest[lvl] = seq;
+      st.detail[lvl] = this.store.detail(seq, j, span);
+    }
+  }
+
+  /** Builds the units of an event read by units, once. */
+  private unitsAt(event: MessageEvent | ToolResultEvent, level: number): void {
+    if ((this.store.meta[2 * event.seq + 1] as number) & BUILT) return;
+    const units = unitsOf(this.policy, event, level);
+    this.store.add(event.seq, units);
+    const raw = this.content.entry(event.seq).raw[PLAIN_SLOT] as string[];
+    const inRaw = units.every((u) => {
+      const lower = u.text.toLowerCase();
+      return raw.some((t) => t.includes(lower));
+    });
+    const meta = this.store.meta;
+    meta[2 * event.seq + 1] = (meta[2 * event.seq + 1] as number) | BUILT | (inRaw ? IN_RAW : 0);
   }
 }

@@ -209,6 +209,11 @@ export function spansOf(event: TraceEvent, text: string): InjectionSpan[] {
 export interface Detail {
   unit: Unit;
   span?: InjectionSpan;
+  /**
+   * The unit's field path as evidence gives it (`[4].subject`, {@link formatPath}), when the
+   * index keeps it formatted; else it is formatted from `unit.path`.
+   */
+  path?: string;
 }
 
 /** One family's automaton over the trace: its patterns, and where each was first seen per level. */
@@ -482,8 +487,8 @@ export function lookupHit(
     ...describeMatch(best.family, best.value, unit ? [unit.text] : contentOf(source)),
   ];
   const hit: ProvenanceHit = { value, source, integrity: best.level, normalisation };
-  if (unit?.path) {
-    const path = formatPath(unit.path);
+  const path = best.detail?.path ?? (unit?.path ? formatPath(unit.path) : undefined);
+  if (path !== undefined) {
     hit.field = {
       path,
       at: `${source.at}.content${path.startsWith("[") || path === "" ? "" : "."}${path}`,

@@ -229,4 +229,49 @@ describe("incremental provenance", () => {
     expect(index.lookup("alice@example.com", 4, "unknown")).toBeUndefined();
     expect(index.lookup("alice@example.com", 3, "unknown")?.source.seq).toBe(1);
   });
+
+  it("keeps searching a value found at every level below trusted: later trusted content still clears it", () => {
+    const b = new TraceBuilder();
+    const live = b.snapshot("c", "proof", "c", "pending");
+    const content = new ContentIndex(live.events);
+    const index = new IncrementalProvenance(FIELDS, content);
+    // injected (the detector marks the text), untrusted, unknown (a system message), then the user.
+    b.toolResult(null, "list_transactions", CONTENT[4] as string, null, "events[0]");
+    b.toolResult(null, "list_transactions", "Visit pay.example/x", null, "events[1]");
+    b.message("system", "Visit pay.example/x", "events[2]");
+    b.message("user", "Visit pay.example/x", "events[3]");
+    expect(index.lookup("PAY.EXAMPLE/x", 3, "unknown")?.integrity).toBe("injected");
+    expect(index.lookup("PAY.EXAMPLE/x", 4, "unknown")).toBeUndefined();
+  });
+
+  it("reads an identifier's units in each family only where that family's raw text holds it, as the batch index", () => {
+    const b = new TraceBuilder();
+    const live = b.snapshot("c", "proof", "c", "pending");
+    const index = new IncrementalProvenance(FIELDS, new ContentIndex(live.events));
+    // Without separators the raw text holds the IBAN (the note); lower-cased as it is, it does
+    // not (the subject escapes its first letter), though the subject's leaf holds it.
+    b.toolResult(
+      null,
+      "list_transactions",
+      '[{"recipient": "x", "note": "DE89 3704 0044 0532 0130 00", "subject": "\\u0044E89370400440532013000"}]',
+      null,
+      "events[0]",
+    );
+    const seq = b.toolCall(
+      null,
+      null,
+      "send_money",
+      { recipient: "DE89370400440532013000", memo: "" },
+      "events[1]",
+    );
+    const batch = ProvenanceIndex.build(b.build("c", "proof", "c"), FIELDS);
+    for (const from of FROM) {
+      const hit = index.lookup("DE89370400440532013000", seq, from);
+      expect(hit).toEqual(batch.lookup("DE89370400440532013000", seq, from));
+      // No span is marked: nothing at `injected`; the leaves at `untrusted` and `unknown` are
+      // found without separators only.
+      if (from === "injected") expect(hit).toBeUndefined();
+      else expect(hit?.normalisation).toContain("spacing");
+    }
+  });
 });
