@@ -277,7 +277,7 @@ describe("guard", () => {
           }
         },
       ),
-      { numRuns: Number(process.env.GUARD_RUNS ?? 300) },
+      { numRuns: Number(process.env.GUARD_RUNS ?? 1000) },
     );
     for (const kind of ["injected", "untrusted", "unknown", "field", "spacing", "case", "url_scheme", "list"])
       expect(reached, kind).toContain(kind);

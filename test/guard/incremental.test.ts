@@ -139,7 +139,7 @@ describe("incremental provenance", () => {
         const batch = [FIELDS, WHOLE].map((p) => ProvenanceIndex.build(whole, p));
         for (const q of asked) expect(q.hit).toEqual(batch[q.p]?.lookup(q.value, q.seq, q.from));
       }),
-      { numRuns: Number(process.env.GUARD_RUNS ?? 300) },
+      { numRuns: Number(process.env.GUARD_RUNS ?? 1000) },
     );
   });
 
@@ -172,7 +172,7 @@ describe("incremental provenance", () => {
             );
         });
       }),
-      { numRuns: Number(process.env.GUARD_RUNS ?? 300) },
+      { numRuns: Number(process.env.GUARD_RUNS ?? 1000) },
     );
   });
 
