@@ -1,7 +1,6 @@
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import type { Command, Option } from "commander";
 import { inputError, ProofError } from "../errors.js";
-import { validateConfig } from "../generated/validate-config.js";
 import { fileLimit, readTextFile } from "../io/files.js";
 import { schemaError } from "../policy/schema-errors.js";
 import { parseYaml } from "../policy/yaml.js";
@@ -81,6 +80,9 @@ function resolvePath(value: string, configDir: string): string {
  */
 export async function loadConfig(file: string): Promise<ProofConfig> {
   const parsed = parseYaml(await readTextFile(file, fileLimit()), file);
+  // Loaded only when there is a config file: most runs have none, and start-up pays for every
+  // module loaded (docs/performance.md, "Start-up").
+  const { validateConfig } = await import("../generated/validate-config.js");
   if (!validateConfig(parsed.value)) throw schemaError(parsed, validateConfig.errors, "config");
   const configDir = dirname(resolve(file));
   const values: Record<string, string | string[]> = {};

@@ -146,8 +146,8 @@ export interface StoredTraces {
   /** The verdict of each entry in report order, without reading entries back. */
   verdicts(): readonly Verdict[];
   /**
-   * How many of the entries have a decision that is not `allow`, and the verdict of each such
-   * decision in report order: what findings are counted and ordered by without reading entries.
+   * The verdict of each finding (a decision that is not `allow`) in report order: what findings
+   * are counted and ordered by without reading entries back.
    */
   findingVerdicts(): Verdict[];
   /** The `k`-th finding in report order (its entry read back). */
@@ -386,9 +386,4 @@ export function reportFindings(report: Report): FindingList {
   for (const trace of report.traces)
     for (const decision of trace.decisions) if (decision.verdict !== "allow") all.push({ trace, decision });
   return { length: all.length, verdicts: all.map((f) => f.decision.verdict), at: (k) => all[k] as Finding };
-}
-
-/** Whether an entry holds a finding (a decision that is not `allow`). */
-export function hasFinding(entry: Pick<TraceEntry, "decisions">): boolean {
-  return entry.decisions.some((d) => d.verdict !== "allow");
 }
