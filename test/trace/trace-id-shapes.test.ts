@@ -3,30 +3,9 @@
  * digest as the canonical JSON of the whole semantic array, for those and for any other shape.
  */
 import { describe, expect, it } from "vitest";
-import { digestOf } from "../../src/io/canonical.js";
 import { traceId } from "../../src/trace/builder.js";
 import type { TraceEvent } from "../../src/trace/model.js";
-
-/** docs/traces.md's definition, whole: events without `at`, call ids by call order. */
-function reference(events: readonly Record<string, unknown>[]): string {
-  const order = new Map<unknown, number>();
-  let calls = 0;
-  return digestOf(
-    events.map((e) => {
-      const { at: _at, ...rest } = e;
-      if (e.type === "tool_call") {
-        const k = calls++;
-        if (e.call_id !== null && !order.has(e.call_id)) order.set(e.call_id, k);
-        return { ...rest, call_id: `#${k}` };
-      }
-      if (e.type === "tool_result") {
-        const k = e.call_id === null ? undefined : order.get(e.call_id);
-        return { ...rest, call_id: k === undefined ? null : `#${k}` };
-      }
-      return rest;
-    }),
-  );
-}
+import { referenceTraceId } from "../helpers/trace-id.js";
 
 /** An event with no `call_id` key at all. */
 function withoutCallId(e: Record<string, unknown>): Record<string, unknown> {
@@ -52,7 +31,7 @@ const usual: Record<string, unknown>[] = [
 
 describe("traceId", () => {
   it("is the whole array's digest for events of the usual shape", () => {
-    expect(traceId(usual as unknown as TraceEvent[])).toBe(reference(usual));
+    expect(traceId(usual as unknown as TraceEvent[])).toBe(referenceTraceId(usual));
   });
 
   it("is the whole array's digest for events of any other shape", () => {
@@ -68,6 +47,7 @@ describe("traceId", () => {
       [{ ...withoutCallId(usual[3] as Record<string, unknown>), note: "in call_id's place" }],
       [{ type: "custom", seq: 0, at: "[0]", call_id: "kept" }],
     ];
-    for (const events of odd) expect(traceId(events as unknown as TraceEvent[])).toBe(reference(events));
+    for (const events of odd)
+      expect(traceId(events as unknown as TraceEvent[])).toBe(referenceTraceId(events));
   });
 });

@@ -4,26 +4,7 @@ import type { JsonValue } from "../../src/policy/ir.js";
 import { TraceBuilder, traceId } from "../../src/trace/builder.js";
 import { parseJson } from "../../src/trace/json.js";
 import type { TraceEvent } from "../../src/trace/model.js";
-
-/** The trace id as it was computed before it was streamed: one canonical string of the whole array. */
-function wholeStringTraceId(events: readonly TraceEvent[]): string {
-  const order = new Map<string, number>();
-  let calls = 0;
-  const semantic = events.map((e) => {
-    const { at: _at, ...rest } = e;
-    if (e.type === "tool_call") {
-      const k = calls++;
-      if (e.call_id !== null && !order.has(e.call_id)) order.set(e.call_id, k);
-      return { ...rest, call_id: `#${k}` };
-    }
-    if (e.type === "tool_result") {
-      const k = e.call_id === null ? undefined : order.get(e.call_id);
-      return { ...rest, call_id: k === undefined ? null : `#${k}` };
-    }
-    return rest;
-  });
-  return digestOf(semantic);
-}
+import { referenceTraceId } from "../helpers/trace-id.js";
 
 /** A value nested `depth` arrays deep around a string. */
 function nested(depth: number): JsonValue {
@@ -67,24 +48,24 @@ function variedEvents(lone = "plain"): TraceEvent[] {
 describe("the streamed trace id", () => {
   it("equals the digest of the whole canonical string on varied events", () => {
     const events = variedEvents();
-    expect(traceId(events)).toBe(wholeStringTraceId(events));
+    expect(traceId(events)).toBe(referenceTraceId(events));
     // Every prefix too: the joins between elements are where a stream could differ.
     for (let n = 0; n <= events.length; n++) {
-      expect(traceId(events.slice(0, n))).toBe(wholeStringTraceId(events.slice(0, n)));
+      expect(traceId(events.slice(0, n))).toBe(referenceTraceId(events.slice(0, n)));
     }
   });
 
   it("equals it with lone surrogates, which only the fast path of canonical JSON accepts", () => {
     const unusual = new Set(["write", "deep"]);
     const events = variedEvents(LONE).filter((e) => e.type !== "tool_call" || !unusual.has(e.tool));
-    expect(traceId(events)).toBe(wholeStringTraceId(events));
+    expect(traceId(events)).toBe(referenceTraceId(events));
   });
 
   it("exists where the whole string had none: a lone surrogate beside an integer-like key", () => {
     // One element needing the library (which refuses lone surrogates) no longer sends the
     // whole array there: only that element goes.
     const events = variedEvents(LONE);
-    expect(() => wholeStringTraceId(events)).toThrow(/surrogate/i);
+    expect(() => referenceTraceId(events)).toThrow(/surrogate/i);
     expect(traceId(events)).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(traceId(events)).toBe(traceId(variedEvents(LONE)));
   });
