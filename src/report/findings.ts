@@ -7,7 +7,7 @@
 import type { ProofIR, Severity, Verdict } from "../policy/ir.js";
 import { type Decision, type Evidence, VERDICT_ORDER } from "../verify/decision.js";
 import { MAX_PUBLIC_EVIDENCE, publicName, publicValue, shorten } from "./escape.js";
-import { type FindingList, type Report, reportFindings } from "./report.js";
+import { type Finding, type Report, storedTraces } from "./report.js";
 
 /** A rule as reports describe it: from the IR of the policy that holds it. */
 export interface RuleMeta {
@@ -35,11 +35,30 @@ export function ruleMetaOf(irs: readonly ProofIR[]): RuleMeta[] {
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-export type { Finding, FindingList } from "./report.js";
+export type { Finding } from "./report.js";
+
+/**
+ * The findings of a report (its non-`allow` decisions) in report order (case id, then call
+ * order), read one at a time: `verdicts[k]` is the verdict of finding `k` and `at(k)` the finding,
+ * its entry read back when the entries were spilled (src/io/trace-spill.ts).
+ */
+export interface FindingList {
+  readonly length: number;
+  readonly verdicts: readonly Verdict[];
+  at(k: number): Finding;
+}
 
 /** The non-`allow` decisions of a report, in report order (case id, then call order). */
 export function findingsOf(report: Report): FindingList {
-  return reportFindings(report);
+  const stored = storedTraces(report);
+  if (stored) {
+    const verdicts = stored.findingVerdicts();
+    return { length: verdicts.length, verdicts, at: (k) => stored.finding(k) };
+  }
+  const all: Finding[] = [];
+  for (const trace of report.traces)
+    for (const decision of trace.decisions) if (decision.verdict !== "allow") all.push({ trace, decision });
+  return { length: all.length, verdicts: all.map((f) => f.decision.verdict), at: (k) => all[k] as Finding };
 }
 
 /**
@@ -48,7 +67,7 @@ export function findingsOf(report: Report): FindingList {
  * Ordered by their verdicts alone: no entry is read back until a finding is asked for.
  */
 export function findingsBySeverity(report: Report): FindingList {
-  const all = reportFindings(report);
+  const all = findingsOf(report);
   const rank = all.verdicts.map((v) => VERDICT_ORDER.indexOf(v));
   const order = all.verdicts.map((_, i) => i).sort((a, b) => (rank[b] ?? 0) - (rank[a] ?? 0) || a - b);
   return {

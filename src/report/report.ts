@@ -137,7 +137,7 @@ export interface TraceEntryStore {
 
 /**
  * The entries of a report kept in a {@link TraceEntryStore}, sorted by case id: read back one at a
- * time, never all at once (see {@link reportEntries}, {@link reportFindings}).
+ * time, never all at once (see {@link reportEntries}, findings.ts `findingsOf`).
  */
 export interface StoredTraces {
   readonly length: number;
@@ -362,28 +362,4 @@ export function fileOfCase(report: Report): (caseId: string) => string | undefin
     files ??= new Map(report.traces.map((t) => [t.case_id, t.file]));
     return files.get(caseId);
   };
-}
-
-/**
- * The findings of a report (its non-`allow` decisions) in report order (case id, then call
- * order), read one at a time: `verdicts[k]` is the verdict of finding `k` and `at(k)` the finding,
- * its entry read back when the entries were spilled.
- */
-export interface FindingList {
-  readonly length: number;
-  readonly verdicts: readonly Verdict[];
-  at(k: number): Finding;
-}
-
-/** The {@link FindingList} of a report. */
-export function reportFindings(report: Report): FindingList {
-  const stored = storedTraces(report);
-  if (stored) {
-    const verdicts = stored.findingVerdicts();
-    return { length: verdicts.length, verdicts, at: (k) => stored.finding(k) };
-  }
-  const all: Finding[] = [];
-  for (const trace of report.traces)
-    for (const decision of trace.decisions) if (decision.verdict !== "allow") all.push({ trace, decision });
-  return { length: all.length, verdicts: all.map((f) => f.decision.verdict), at: (k) => all[k] as Finding };
 }

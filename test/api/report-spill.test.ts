@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runVerify, type VerifyInput } from "../../src/api/verify.js";
 import { prettyJsonAt } from "../../src/io/canonical.js";
 import { ENTRY_INDENT, SpilledTraceStore } from "../../src/io/trace-spill.js";
-import { entryCount, reportFindings, storedTraces, type TraceEntry } from "../../src/report/report.js";
+import { findingsOf } from "../../src/report/findings.js";
+import { entryCount, storedTraces, type TraceEntry } from "../../src/report/report.js";
 import { ROOT } from "../e2e/cli.js";
 
 let dir: string;
@@ -81,7 +82,7 @@ describe("a verify run whose report entries are spilled", () => {
       // The scratch file is never listed: the out dirs hold the same names.
       expect(Object.keys(b)).toEqual(Object.keys(a));
       for (const file of Object.keys(a)) expect(b[file], file).toBe(a[file]);
-      expect(reportFindings(held.report).length).toBeGreaterThan(0);
+      expect(findingsOf(held.report).length).toBeGreaterThan(0);
       expect(storedTraces(held.report)).toBeUndefined();
       expect(storedTraces(spilled.report)).toBeDefined();
       if (name === "waivers") expect(held.report.waivers?.waived.length).toBeGreaterThan(0);
