@@ -1,10 +1,10 @@
 /**
- * The order the worker pool hands out files in (src/api/pool.ts FileQueue): this thread from the
+ * The order the worker pool hands out files in (src/api/pool-queue.ts FileQueue): this thread from the
  * front in file order, workers the large files first, largest first, then from the back; every
  * file exactly once.
  */
 import { describe, expect, it } from "vitest";
-import { FileQueue } from "../../src/api/pool.js";
+import { FileQueue } from "../../src/api/pool-queue.js";
 
 describe("FileQueue", () => {
   it("gives the front in file order and the back from the end", () => {

@@ -1,5 +1,5 @@
 /**
- * The worker pool hands out files out of file order (src/api/pool.ts FileQueue: workers take the
+ * The worker pool hands out files out of file order (src/api/pool-queue.ts FileQueue: workers take the
  * large files first, then from the back, while this thread judges from the front), yet a run
  * with two or three threads writes the bytes of one, and fails on the first bad file in file
  * order, as one thread does.
