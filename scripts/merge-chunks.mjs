@@ -86,12 +86,12 @@ export function planMerges(metafile, limit) {
     return out;
   };
   /**
-   * Whether every entry point that loads `y` already loads every file `x` imports: x's code then
-   * brings no other file along into y (a merge must add x's bytes to y's loaders, not x's imports,
-   * which may be a large chunk they never needed).
+   * Whether every entry point that loads `y` already loads every file of `imports` (what x
+   * imports): x's code then brings no other file along into y (a merge must add x's bytes to y's
+   * loaders, not x's imports, which may be a large chunk they never needed).
    */
-  const bringsNothing = (x, y) =>
-    [...importsOf(x)].every((i) => i === y || subset(loadedBy.get(y), loadedBy.get(i) ?? new Set()));
+  const bringsNothing = (imports, y) =>
+    [...imports].every((i) => i === y || subset(loadedBy.get(y), loadedBy.get(i) ?? new Set()));
   // Smallest first, so that a chunk takes its small companions before it is itself considered.
   const bySize = [...kept.keys()].sort(
     (a, b) => outputs.get(a).bytes - outputs.get(b).bytes || (a < b ? -1 : 1),
@@ -101,8 +101,9 @@ export function planMerges(metafile, limit) {
     if (own.bytes > limit) continue;
     // The closest superset: the fewest entry points that load x's code without needing it.
     let into;
+    const imports = importsOf(x);
     for (const [y] of kept) {
-      if (y === x || !subset(loadedBy.get(x), loadedBy.get(y)) || !bringsNothing(x, y) || cyclic(x, y))
+      if (y === x || !subset(loadedBy.get(x), loadedBy.get(y)) || !bringsNothing(imports, y) || cyclic(x, y))
         continue;
       if (
         into === undefined ||
