@@ -1,3 +1,4 @@
+import { load } from "js-yaml";
 import {
   type Document,
   isAlias,
@@ -12,13 +13,18 @@ import {
 } from "yaml";
 import { inputError, type ProofError, type SourceLocation } from "../errors.js";
 import { MAX_JSON_DEPTH } from "../trace/json.js";
+import { CORE, YAML_LIBRARY_ONLY } from "./js-yaml-core.js";
 
-/** A parsed YAML (or JSON) document with what is needed to point back into it. */
+/**
+ * A parsed YAML (or JSON) document with what is needed to point back into it. `doc` and `lines`
+ * may be computed on first use (a document read by js-yaml is parsed again by the `yaml` library
+ * only when something is to be located in it).
+ */
 export interface ParsedYaml {
-  file: string;
-  doc: Document.Parsed;
-  lines: LineCounter;
-  value: unknown;
+  readonly file: string;
+  readonly doc: Document.Parsed;
+  readonly lines: LineCounter;
+  readonly value: unknown;
 }
 
 /** Keys that would reach an object's prototype chain in some consumer: refused everywhere. */
@@ -39,9 +45,12 @@ export const MAX_YAML_DEPTH = MAX_JSON_DEPTH;
 export const MAX_ALIAS_NODES = 10_000;
 
 /**
- * Parses YAML 1.2 (a superset of JSON) with the `yaml` library, keeping line positions.
- * Refused, each with file, line and column (exit 6): a syntax error (`yaml.syntax`); a duplicate
- * key; a forbidden key (`__proto__`, `constructor`, `prototype`: `yaml.forbidden_key`); a mapping
+ * Parses YAML 1.2 (a superset of JSON) as the `yaml` library reads it, keeping what locates a
+ * path in it. Most documents are read by js-yaml, several times faster the first time it runs in
+ * a process ({@link readFast}); a document it is not certain to read alike, and any document with
+ * a problem, is read by the `yaml` library ({@link parseYamlLibrary}), so that every value and
+ * every error is the `yaml` library's. Refused, each with file, line and column (exit 6): a
+ * syntax error (`yaml.syntax`); a duplicate key; a forbidden key (`__proto__`, `constructor`, `prototype`: `yaml.forbidden_key`); a mapping
  * key that is a mapping, a sequence or an alias (`yaml.complex_key`: JavaScript would turn it into
  * a string such as `[ a, b ]`); a number that is not finite (`.inf`, `-.inf`, `.nan`, or `1e400`,
  * out of the double range: `yaml.number_out_of_range`, as JSON has no such numbers); an integer
@@ -53,6 +62,15 @@ export const MAX_ALIAS_NODES = 10_000;
  * @throws ProofError as listed above.
  */
 export function parseYaml(text: string, file: string): ParsedYaml {
+  const fast = readFast(text);
+  return fast ? new LocatedOnDemand(file, text, fast.value) : parseYamlLibrary(text, file);
+}
+
+/**
+ * {@link parseYaml} by the `yaml` library alone: the reference the js-yaml path is tested against.
+ * @throws ProofError as {@link parseYaml}.
+ */
+export function parseYamlLibrary(text: string, file: string): ParsedYaml {
   const lines = new LineCounter();
   const at = (offset: number): SourceLocation => {
     const pos = lines.linePos(offset);
@@ -89,6 +107,138 @@ export function parseYaml(text: string, file: string): ParsedYaml {
     throw inputError("yaml.too_many_aliases", (err as Error).message, at(firstAlias(doc) ?? 0));
   }
   return { file, doc, lines, value };
+}
+
+/**
+ * A document js-yaml read: its `yaml` library syntax tree, which only locating something needs,
+ * is built on first use. The `yaml` library reads the text without an error and to the same
+ * value ({@link readFast}), so its nodes are those the slow path would have kept.
+ */
+class LocatedOnDemand implements ParsedYaml {
+  #doc: Document.Parsed | undefined;
+  #lines: LineCounter | undefined;
+
+  constructor(
+    readonly file: string,
+    private readonly text: string,
+    readonly value: unknown,
+  ) {}
+
+  get doc(): Document.Parsed {
+    this.#parse();
+    return this.#doc as Document.Parsed;
+  }
+
+  get lines(): LineCounter {
+    this.#parse();
+    return this.#lines as LineCounter;
+  }
+
+  #parse(): void {
+    if (this.#doc) return;
+    this.#lines = new LineCounter();
+    this.#doc = parseDocument(this.text, {
+      lineCounter: this.#lines,
+      uniqueKeys: sameKey,
+      prettyErrors: false,
+    });
+  }
+}
+
+/**
+ * Text js-yaml must leave to the `yaml` library here, beyond {@link YAML_LIBRARY_ONLY} (what the
+ * two read to different values): a line over 1,000 characters (an implicit key may not pass
+ * 1,024 in the `yaml` library), and a carriage return that does not start a `\r\n`.
+ */
+const SLOW_PATH_ONLY = /^.{1000}|\r(?!\n)/m;
+
+/**
+ * js-yaml's reading of a document, when it is certain to be the `yaml` library's (the same value,
+ * and no error or refusal of {@link parseYaml}): undefined whenever that is not certain, and the
+ * slow path decides. Besides {@link SLOW_PATH_ONLY}, every node js-yaml reads is looked at
+ * ({@link laxNode}), and a document goes to the slow path for any duplicate key (js-yaml throws),
+ * number that is not finite or is an integer beyond 2^53 - 1 (the slow path decides from its
+ * literal whether it may stand: `1e20` may), forbidden key or nesting beyond
+ * {@link MAX_YAML_DEPTH}. test/policy/yaml-fast.test.ts compares the two paths on every YAML file
+ * of the project and on generated documents (which is why this is exported).
+ * @returns the value in a box (a document may be null), or undefined for the slow path.
+ */
+export function readFast(text: string): { value: unknown } | undefined {
+  if (YAML_LIBRARY_ONLY.test(text) || SLOW_PATH_ONLY.test(text)) return undefined;
+  const opened: number[] = [];
+  let lax = false;
+  let value: unknown;
+  try {
+    value = load(text, {
+      schema: CORE,
+      listener(event, state) {
+        if (event === "open") {
+          opened.push(state.position);
+          return;
+        }
+        const start = opened.pop() ?? 0;
+        // A key's number too: js-yaml turns a key into a string only after this event.
+        const n = state.result;
+        if (
+          typeof n === "number" &&
+          !(Number.isSafeInteger(n) || (Number.isFinite(n) && !Number.isInteger(n)))
+        ) {
+          lax = true;
+        }
+        lax ||= laxNode(text, start, state.position, state.kind, n);
+      },
+    });
+  } catch {
+    return undefined;
+  }
+  if (lax || !plain(value, 0)) return undefined;
+  // An empty document (or one of comments only) is null, as the `yaml` library reads it.
+  return { value: value === undefined ? null : value };
+}
+
+/**
+ * Whether js-yaml may have read the node at `start`..`end` of `text` (from its listener: the
+ * range may start with the whitespace and comments before the node) where the `yaml` library is stricter: a
+ * quoted scalar or flow collection continued on another line (js-yaml does not check the
+ * continuation's indentation), a comment glued to its closing quote or bracket; a block scalar
+ * with an indentation indicator (js-yaml lets its lines be less indented), a comment glued to its
+ * header, a line of spaces only (the `yaml` library refuses leading blank lines indented deeper
+ * than the content), or nothing but blank lines (js-yaml may have taken its content for a
+ * comment); a tag (the slow path alone resolves or refuses tags).
+ */
+function laxNode(text: string, start: number, end: number, kind: string | null, value: unknown): boolean {
+  // What precedes the node in the listener's range: whitespace and comments (a `#` cannot start
+  // a node).
+  const node = text.slice(start, end).replace(/^(?:[ \t\r\n]+|#[^\r\n]*)+/, "");
+  const first = node[0];
+  if (first === "!") return true;
+  const flow = kind === "scalar" ? first === '"' || first === "'" : first === "[" || first === "{";
+  if (flow) return /[\n\r]/.test(node) || text[end] === "#";
+  if (kind === "scalar" && (first === "|" || first === ">")) {
+    // Blank: js-yaml may have ended it early, at a line it took for a comment.
+    if (typeof value === "string" && value.trim() === "") return true;
+    if (/^[|>][-+]?(?:[0-9]|[-+]?#)/.test(node)) return true;
+    // A line of spaces inside the scalar, or ending the document: the spaces that end a node
+    // before the next one are that node's indentation.
+    const body = end < text.length ? node.replace(/[ ]+$/, "") : node;
+    return /\n[ ]+(?:\r?\n|$)/.test(body);
+  }
+  return false;
+}
+
+/**
+ * Whether a js-yaml value holds only what {@link checkNodes} lets through besides numbers (which
+ * the listener of {@link readFast} sees, keys included): no forbidden key, collections nested at
+ * most {@link MAX_YAML_DEPTH} deep.
+ */
+function plain(value: unknown, depth: number): boolean {
+  if (value === null || typeof value !== "object") return true;
+  if (depth + 1 > MAX_YAML_DEPTH) return false;
+  if (Array.isArray(value)) return value.every((v) => plain(v, depth + 1));
+  for (const key of Object.keys(value)) {
+    if (FORBIDDEN_KEYS.has(key) || !plain((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
 }
 
 function tooDeep(location: SourceLocation): ProofError {
