@@ -215,7 +215,17 @@ function sortKeys(value: unknown): unknown {
     // Code-unit order is what RFC 8785 §3.2.3 prescribes and what Array#sort does by default.
     for (const key of Object.keys(value).sort()) {
       const v = (value as Record<string, unknown>)[key];
-      if (v !== undefined) out[key] = sortKeys(v);
+      if (v === undefined) continue;
+      // An assignment to `__proto__` would set the copy's prototype and drop the member (a
+      // recorded tool call may well have such an argument, which JSON.parse keeps as a member).
+      if (key === "__proto__")
+        Object.defineProperty(out, key, {
+          value: sortKeys(v),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      else out[key] = sortKeys(v);
     }
     return out;
   }

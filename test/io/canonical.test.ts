@@ -1,16 +1,22 @@
 import canonicalize from "canonicalize";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CanonicalArrayHash, canonicalJson, digestOf } from "../../src/io/canonical.js";
+import { CanonicalArrayHash, canonicalJson, digestOf, prettyJson } from "../../src/io/canonical.js";
 
-/** The same members inserted in reverse order, at every level. */
+/**
+ * The same members inserted in reverse order, at every level. `Object.fromEntries` defines each
+ * key as an own property: an assignment would set the prototype for a `__proto__` key, which
+ * `fc.jsonValue` generates now and then (as JSON.parse keeps it, an own property).
+ */
 function reversed(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(reversed);
   if (value !== null && typeof value === "object") {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).reverse())
-      out[key] = reversed((value as Record<string, unknown>)[key]);
-    return out;
+    const record = value as Record<string, unknown>;
+    return Object.fromEntries(
+      Object.keys(record)
+        .reverse()
+        .map((key) => [key, reversed(record[key])]),
+    );
   }
   return value;
 }
@@ -25,6 +31,14 @@ describe("canonicalJson", () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it("keeps a __proto__ member, as JSON.parse makes one, in canonical and in pretty form", () => {
+    const value = JSON.parse('{"b":1,"__proto__":{"y":2,"x":1}}') as unknown;
+    expect(canonicalJson(value)).toBe('{"__proto__":{"x":1,"y":2},"b":1}');
+    expect(canonicalJson(reversed(value))).toBe(canonicalize(value));
+    expect(JSON.parse(prettyJson(value))).toStrictEqual(JSON.parse('{"__proto__":{"x":1,"y":2},"b":1}'));
+    expect(prettyJson(value)).toBe('{\n  "__proto__": {\n    "x": 1,\n    "y": 2\n  },\n  "b": 1\n}\n');
   });
 
   it("leaves its input as it was, whether the keys needed ordering or not", () => {

@@ -17,6 +17,7 @@ import { stringify } from "yaml";
 import { ProofError } from "../../src/errors.js";
 import { compilePolicy } from "../../src/policy/compile.js";
 import { locate, type ParsedYaml, parseYaml, parseYamlLibrary, readFast } from "../../src/policy/yaml.js";
+import { yamlSoup, yamlValue } from "../helpers/yaml-arbitraries.js";
 
 /** Runs per property; `FUZZ_RUNS=20000 npx vitest run test/policy/yaml-fast.test.ts` searches harder. */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
@@ -100,87 +101,10 @@ describe("parseYaml reads as the yaml library alone", { timeout: Math.max(60_000
     }
   });
 
-  const key = fc.oneof(
-    fc.string({ maxLength: 8 }),
-    fc.constantFrom(
-      "null",
-      "~",
-      "true",
-      "0x1F",
-      "1_000",
-      "+.5",
-      "?",
-      "- a",
-      "a: b",
-      "&a",
-      "*a",
-      "!!str",
-      "#",
-      "1",
-    ),
-  );
-  const scalar = fc.oneof(
-    fc.string({ maxLength: 12 }),
-    fc.string({ unit: "binary", maxLength: 12 }),
-    fc.constantFrom(
-      "0b101",
-      "+0x10",
-      "-0o7",
-      "0o17",
-      "012",
-      "1_000",
-      ".inf",
-      "-.Inf",
-      ".NaN",
-      "+.5",
-      "5.",
-      "1e3",
-      "1e400",
-      "9007199254740993",
-      "2001-12-14",
-      "yes",
-      "~",
-      "True",
-      "a: b",
-      "- x",
-      "&x y",
-      "*x",
-      "!!binary",
-      "%YAML",
-      "--- x",
-      "...",
-      "#c",
-      "x #c",
-      "it's",
-      "\t",
-      " lead",
-      "trail ",
-      "\u0085",
-      "\u2028",
-      "\uFEFF",
-      "'",
-      '"',
-      "\\",
-      "line\nbreak",
-      "constructor",
-      "__proto__",
-    ),
-    fc.integer(),
-    fc.double(),
-    fc.boolean(),
-    fc.constant(null),
-  );
-  const { tree } = fc.letrec((tie) => ({
-    tree: fc.oneof({ depthSize: "small" }, scalar, tie("list"), tie("map")),
-    list: fc.array(tie("tree"), { maxLength: 4 }),
-    map: fc.dictionary(key, tie("tree"), { maxKeys: 4 }),
-  }));
-  const doc = fc.oneof(fc.array(tree, { maxLength: 4 }), fc.dictionary(key, tree, { maxKeys: 4 }), scalar);
-
   it("on generated documents serialized by the yaml library (block and flow)", () => {
     let fast = 0;
     fc.assert(
-      fc.property(doc, fc.boolean(), (value, flow) => {
+      fc.property(yamlValue, fc.boolean(), (value, flow) => {
         if (same(stringify(value, { collectionStyle: flow ? "flow" : "any" }))) fast++;
       }),
       { numRuns: RUNS },
@@ -191,7 +115,7 @@ describe("parseYaml reads as the yaml library alone", { timeout: Math.max(60_000
   it("on generated documents serialized by js-yaml (block and flow, quoted strings folded at 20)", () => {
     let fast = 0;
     fc.assert(
-      fc.property(doc, fc.integer({ min: -1, max: 3 }), (value, flowLevel) => {
+      fc.property(yamlValue, fc.integer({ min: -1, max: 3 }), (value, flowLevel) => {
         if (same(dump(value, { flowLevel, skipInvalid: true, lineWidth: 20 }))) fast++;
       }),
       { numRuns: RUNS },
@@ -200,65 +124,10 @@ describe("parseYaml reads as the yaml library alone", { timeout: Math.max(60_000
   });
 
   it("on token soups mixing YAML's indicators", () => {
-    const token = fc.constantFrom(
-      "a",
-      "b",
-      "key",
-      "0x1F",
-      "+.5",
-      "1_0",
-      ".inf",
-      "null",
-      "~",
-      "true",
-      "1",
-      "-0",
-      "1e400",
-      " ",
-      "  ",
-      "\t",
-      "\n",
-      "\r\n",
-      "\r",
-      "\n  ",
-      "\n- ",
-      "- ",
-      ":",
-      ": ",
-      "?",
-      "? ",
-      "[",
-      "]",
-      "{",
-      "}",
-      ",",
-      ", ",
-      "&a ",
-      "*a",
-      "!!str ",
-      "!x ",
-      "'",
-      '"',
-      "''",
-      "#",
-      " #c",
-      "|",
-      ">",
-      "|-\n  ",
-      ">+1\n",
-      "---\n",
-      "...\n",
-      "%YAML 1.1\n",
-      "\\",
-      "\\x41",
-      "\\u00e9",
-      "\uFEFF",
-      "__proto__",
-    );
     let fast = 0;
     fc.assert(
-      fc.property(fc.array(token, { minLength: 1, maxLength: 24 }), (tokens) => {
-        if (same(tokens.join(""))) fast++;
+      fc.property(yamlSoup, (soup) => {
+        if (same(soup)) fast++;
       }),
       { numRuns: RUNS * 10 },
     );

@@ -16,6 +16,7 @@ import {
   parseStructured,
   readYamlLibrary,
 } from "../../src/verify/content.js";
+import { yamlCollection, yamlSoup } from "../helpers/yaml-arbitraries.js";
 import { AGENTDOJO_RUNS, corpusFiles, readAll, TAU_BENCH_FILE } from "../trace/helpers.js";
 
 /** Runs per property; `FUZZ_RUNS=5000 npx vitest run test/verify/content-yaml.test.ts` searches harder. */
@@ -94,85 +95,9 @@ describe("js-yaml and the yaml library read tool results alike", () => {
     expect(structured).toBeGreaterThan(results / 3);
   });
 
-  const key = fc.oneof(
-    fc.string({ maxLength: 8 }),
-    fc.constantFrom(
-      "null",
-      "~",
-      "true",
-      "0x1F",
-      "1_000",
-      "+.5",
-      "?",
-      "- a",
-      "a: b",
-      "&a",
-      "*a",
-      "!!str",
-      "#",
-    ),
-  );
-  const scalar = fc.oneof(
-    fc.string({ maxLength: 12 }),
-    fc.string({ unit: "binary", maxLength: 12 }),
-    fc.constantFrom(
-      "0b101",
-      "+0x10",
-      "-0o7",
-      "0o17",
-      "012",
-      "+12",
-      "1_000",
-      ".inf",
-      "-.Inf",
-      ".NaN",
-      "+.5",
-      "5.",
-      "1e3",
-      "2001-12-14",
-      "yes",
-      "No",
-      "~",
-      "NULL",
-      "True",
-      "a: b",
-      "- x",
-      "&x y",
-      "*x",
-      "!!binary",
-      "%YAML",
-      "--- x",
-      "...",
-      "#c",
-      "x #c",
-      "\t",
-      " lead",
-      "trail ",
-      "\u0085",
-      "\u2028",
-      "\uFEFF",
-      "'",
-      '"',
-      "\\",
-    ),
-    fc.integer(),
-    fc.double(),
-    fc.boolean(),
-    fc.constant(null),
-  );
-  const { tree } = fc.letrec((tie) => ({
-    tree: fc.oneof({ depthSize: "small" }, scalar, tie("list"), tie("map")),
-    list: fc.array(tie("tree"), { maxLength: 4 }),
-    map: fc.dictionary(key, tie("tree"), { maxKeys: 4 }),
-  }));
-  const doc = fc.oneof(
-    fc.array(tree, { minLength: 1, maxLength: 4 }),
-    fc.dictionary(key, tree, { minKeys: 1, maxKeys: 4 }),
-  );
-
   it("on generated documents serialized by the yaml library (block and flow)", () => {
     fc.assert(
-      fc.property(doc, fc.boolean(), (value, flow) => {
+      fc.property(yamlCollection, fc.boolean(), (value, flow) => {
         same(stringify(value, { collectionStyle: flow ? "flow" : "any" }));
       }),
       { numRuns: RUNS },
@@ -181,7 +106,7 @@ describe("js-yaml and the yaml library read tool results alike", () => {
 
   it("on generated documents serialized by js-yaml (block and flow)", () => {
     fc.assert(
-      fc.property(doc, fc.integer({ min: -1, max: 3 }), (value, flowLevel) => {
+      fc.property(yamlCollection, fc.integer({ min: -1, max: 3 }), (value, flowLevel) => {
         same(dump(value, { flowLevel, skipInvalid: true }));
       }),
       { numRuns: RUNS },
@@ -189,61 +114,10 @@ describe("js-yaml and the yaml library read tool results alike", () => {
   });
 
   it("on token soups mixing YAML's indicators: the same value, or js-yaml reads what the yaml library rejects", () => {
-    const token = fc.constantFrom(
-      "a",
-      "b",
-      "key",
-      "0x1F",
-      "+.5",
-      "0b1",
-      "1_0",
-      ".inf",
-      "null",
-      "~",
-      "true",
-      "1",
-      "-0",
-      " ",
-      "  ",
-      "\t",
-      "\n",
-      "\r\n",
-      "\n  ",
-      "\n- ",
-      "- ",
-      ":",
-      ": ",
-      "?",
-      "? ",
-      "[",
-      "]",
-      "{",
-      "}",
-      ",",
-      ", ",
-      "&a ",
-      "*a",
-      "!!str ",
-      "!!null ",
-      "!x ",
-      "'",
-      '"',
-      "#",
-      " #c",
-      "|",
-      ">",
-      "|-\n  ",
-      "---\n",
-      "...\n",
-      "%YAML 1.1\n",
-      "\\",
-      "\\x41",
-      "\uFEFF",
-    );
     const seen = { same: 0, lenient: 0 };
     fc.assert(
-      fc.property(fc.array(token, { minLength: 1, maxLength: 24 }), (tokens) => {
-        seen[sameOrLenient(tokens.join(""))]++;
+      fc.property(yamlSoup, (soup) => {
+        seen[sameOrLenient(soup)]++;
       }),
       { numRuns: RUNS * 10 },
     );
