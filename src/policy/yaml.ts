@@ -207,21 +207,44 @@ export function readFast(text: string): { value: unknown } | undefined {
  * comment); a tag (the slow path alone resolves or refuses tags).
  */
 function laxNode(text: string, start: number, end: number, kind: string | null, value: unknown): boolean {
-  // What precedes the node in the listener's range: whitespace and comments (a `#` cannot start
-  // a node).
-  const node = text.slice(start, end).replace(/^(?:[ \t\r\n]+|#[^\r\n]*)+/, "");
-  const first = node[0];
+  const at = nodeStart(text, start, end);
+  const first = text[at];
   if (first === "!") return true;
   const flow = kind === "scalar" ? first === '"' || first === "'" : first === "[" || first === "{";
-  if (flow) return /[\n\r]/.test(node) || text[end] === "#";
-  if (kind === "scalar" && (first === "|" || first === ">")) {
-    // Blank: js-yaml may have ended it early, at a line it took for a comment.
-    if (typeof value === "string" && value.trim() === "") return true;
-    if (/^[|>][-+]?(?:[0-9]|[-+]?#)/.test(node)) return true;
-    // A line of spaces inside the scalar, or ending the document: the spaces that end a node
-    // before the next one are that node's indentation.
-    const body = end < text.length ? node.replace(/[ ]+$/, "") : node;
-    return /\n[ ]+(?:\r?\n|$)/.test(body);
+  if (flow) return lineBreakIn(text, at, end) || text[end] === "#";
+  if (kind !== "scalar" || (first !== "|" && first !== ">")) return false;
+  // Blank: js-yaml may have ended it early, at a line it took for a comment.
+  if (typeof value === "string" && value.trim() === "") return true;
+  const node = text.slice(at, end);
+  if (/^[|>][-+]?(?:[0-9]|[-+]?#)/.test(node)) return true;
+  // A line of spaces inside the scalar, or ending the document: the spaces that end a node
+  // before the next one are that node's indentation.
+  const body = end < text.length ? node.replace(/[ ]+$/, "") : node;
+  return /\n[ ]+(?:\r?\n|$)/.test(body);
+}
+
+/**
+ * The offset of the node in the listener's range `start`..`end`, past the whitespace and comments
+ * that may precede it (a `#` cannot start a node). Scanned in place: the ranges of nested nodes
+ * overlap, and copying each would cost the document's size times its depth.
+ */
+function nodeStart(text: string, start: number, end: number): number {
+  let i = start;
+  while (i < end) {
+    const c = text.charCodeAt(i);
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) i++;
+    else if (c === 0x23 /* # */) {
+      while (i < end && text.charCodeAt(i) !== 0x0a && text.charCodeAt(i) !== 0x0d) i++;
+    } else break;
+  }
+  return i;
+}
+
+/** Whether `text` holds a line break between `from` and `to`. */
+function lineBreakIn(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x0a || c === 0x0d) return true;
   }
   return false;
 }
