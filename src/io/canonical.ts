@@ -184,9 +184,13 @@ function* partsOf(value: unknown, indent: string, depth: number): Generator<stri
       yield `\n${indent}]`;
       return;
     }
-    const keys = Object.keys(value)
+    const record = value as Record<string, unknown>;
+    const sorted = Object.keys(record)
       .sort()
-      .filter((k) => (value as Record<string, unknown>)[k] !== undefined);
+      .filter((k) => record[k] !== undefined);
+    // In the order prettyJson writes them: that of sortKeys's copy, where, as in any object,
+    // integer-like keys come first in numeric order ("9" before "10" before "a").
+    const keys = Object.keys(Object.fromEntries(sorted.map((k) => [k, 0])));
     if (keys.length === 0) {
       yield "{}";
       return;

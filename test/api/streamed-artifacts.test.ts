@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { runVerify, writeParts } from "../../src/api/verify.js";
 import { prettyJson, prettyJsonParts } from "../../src/io/canonical.js";
@@ -104,6 +105,9 @@ describe("prettyJsonParts", () => {
     [],
     {},
     [[], {}, [[[]]]],
+    // Integer-like keys, which a JavaScript object lists first, in numeric order.
+    { b: { "10": 1, "9": 2, a: 3, "01": 4 }, "2": [{ "10": 0, "9": 0 }], a: 1 },
+    JSON.parse('{"__proto__": {"y": 1, "x": 2}, "a": {"__proto__": 1}}'),
     "text",
     42,
     null,
@@ -115,6 +119,15 @@ describe("prettyJsonParts", () => {
         expect([...prettyJsonParts(value, depth)].join("")).toBe(prettyJson(value));
       }
     }
+  });
+
+  it("concatenate to prettyJson for any JSON value", () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 4 }), fc.integer({ min: 0, max: 4 }), (value, depth) => {
+        expect([...prettyJsonParts(value, depth)].join("")).toBe(prettyJson(value));
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it("give a part per element below the opened levels", () => {
