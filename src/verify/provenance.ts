@@ -97,13 +97,26 @@ export const FAMILIES: readonly Family[] = [
     name: "spacing",
     pattern(value) {
       const core = normaliseValue(value).replace(SEPARATORS, "");
-      if (!SPACED_IDENTIFIER.test(core) || (core.match(/[0-9]/g)?.length ?? 0) < 4) return undefined;
+      if (!SPACED_IDENTIFIER.test(core) || !hasDigits(core, 4)) return undefined;
       return core;
     },
     text: (lower) => lower.replace(SEPARATORS, ""),
     drops: SEPARATOR_UNITS,
   },
 ];
+
+/**
+ * Whether `text` holds at least `count` ASCII digits. Counted in place: every check asks it of
+ * each value, and a list of the digits (what `match` gives) is garbage a live guard collects.
+ */
+function hasDigits(text: string, count: number): boolean {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57 && ++n >= count) return true;
+  }
+  return false;
+}
 
 /**
  * Whether a value is too short to prove anything once every normalisation has had its way
@@ -456,7 +469,8 @@ export function lookupHit(
     if (tooShort(v.value)) continue;
     let cleared = false;
     let found: Candidate | undefined;
-    for (const [f, family] of FAMILIES.entries()) {
+    for (let f = 0; f < FAMILIES.length; f++) {
+      const family = FAMILIES[f] as Family;
       const pattern = family.pattern(v.value);
       if (pattern === undefined || pattern.length < MIN_VALUE_LENGTH) continue;
       if (table.cleared(f, pattern, seq)) {
