@@ -47,34 +47,47 @@ const coreFloat = new Type("tag:yaml.org,2002:float", {
  */
 export const CORE = CORE_SCHEMA.extend({ implicit: [coreInt, coreFloat] });
 
+/** The parts of {@link YAML_LIBRARY_ONLY} that are about tags. */
+const TAG_PARTS = [
+  // A null tag: the `yaml` library names a key so tagged "", js-yaml "null".
+  "!!null",
+  // A tag ending its line: js-yaml tags an empty node, the `yaml` library the next line's.
+  String.raw`(?:^|[\s[{,])![^\s,[\]{}]*[ \r]*$`,
+];
+
+/** The other parts of {@link YAML_LIBRARY_ONLY}. */
+const UNTAGGED_PARTS = [
+  // An anchor starting a node. An alias needs one, and js-yaml neither limits alias expansion
+  // nor copies the shared value: a billion-laughs text would be walked exponentially.
+  String.raw`(?:^|[\s[{,:])&[^\s,[\]{}]`,
+  // An explicit key, a flow collection as a key, a null key (`~:`, `null:`, `{~}`): the `yaml`
+  // library names such keys "" or in flow style, js-yaml "null" or `a,b`.
+  String.raw`^[ \t]*(?:-[ \t]+)*\?(?:\s|$)`,
+  String.raw`[[{,][ \t]*\?(?:\s|$)`,
+  String.raw`[\]}][ \t]*:(?:[\s,[\]{}]|$)`,
+  String.raw`(?:^|[\s[{,?])(?:~|null|Null|NULL)?[ \t]*:(?:[\s,[\]{}]|$)`,
+  String.raw`[{,][ \t\n]*(?:~|null|Null|NULL)[ \t\n]*[,}]`,
+  // A directive: `%YAML 1.1` switches the `yaml` library to the 1.1 schema (`yes` is true).
+  "^%",
+  // A tab, which js-yaml takes as separation where the `yaml` library rejects it as
+  // indentation; a byte order mark inside the text; a carriage return not starting a `\r\n`,
+  // which js-yaml takes as a line break and the `yaml` library as part of a comment or scalar.
+  String.raw`\t|\uFEFF|\r(?!\n)`,
+  // An empty sequence entry (maybe with a comment): js-yaml reads `- - \n- ` as one list of two.
+  String.raw`(?:^|[ ])-(?:[ ]+#.*)?[ \r]*$`,
+];
+
 /**
  * Text that js-yaml could read differently from the `yaml` library, or unsafely: such text is read
  * by the `yaml` library alone. Each pattern is conservative (prose that merely looks like the
  * construct takes the slower path, never a wrong one); the differential test
  * (test/verify/content-yaml.test.ts) found the constructs that are not anchors.
  */
-export const YAML_LIBRARY_ONLY = new RegExp(
-  [
-    // An anchor starting a node. An alias needs one, and js-yaml neither limits alias expansion
-    // nor copies the shared value: a billion-laughs text would be walked exponentially.
-    String.raw`(?:^|[\s[{,:])&[^\s,[\]{}]`,
-    // An explicit key, a flow collection as a key, a null key (`~:`, `null:`, `{~}`), `!!null`:
-    // the `yaml` library names such keys "" or in flow style, js-yaml "null" or `a,b`.
-    String.raw`^[ \t]*(?:-[ \t]+)*\?(?:\s|$)`,
-    String.raw`[[{,][ \t]*\?(?:\s|$)`,
-    String.raw`[\]}][ \t]*:(?:[\s,[\]{}]|$)`,
-    String.raw`(?:^|[\s[{,?])(?:~|null|Null|NULL)?[ \t]*:(?:[\s,[\]{}]|$)`,
-    String.raw`[{,][ \t\n]*(?:~|null|Null|NULL)[ \t\n]*[,}]`,
-    "!!null",
-    // A tag ending its line: js-yaml tags an empty node, the `yaml` library the next line's.
-    String.raw`(?:^|[\s[{,])![^\s,[\]{}]*[ \r]*$`,
-    // A directive: `%YAML 1.1` switches the `yaml` library to the 1.1 schema (`yes` is true).
-    "^%",
-    // A tab, which js-yaml takes as separation where the `yaml` library rejects it as
-    // indentation; a byte order mark inside the text.
-    String.raw`\t|\uFEFF`,
-    // An empty sequence entry (maybe with a comment): js-yaml reads `- - \n- ` as one list of two.
-    String.raw`(?:^|[ ])-(?:[ ]+#.*)?[ \r]*$`,
-  ].join("|"),
-  "m",
-);
+export const YAML_LIBRARY_ONLY = new RegExp([...UNTAGGED_PARTS, ...TAG_PARTS].join("|"), "m");
+
+/**
+ * {@link YAML_LIBRARY_ONLY} without its rules about tags, for a reader that sees each node's
+ * source and refuses every tagged node itself (src/policy/yaml.ts): a CEL negation ending a quoted
+ * line (`'... || !args.x'`) no longer looks like a tag to it.
+ */
+export const YAML_LIBRARY_ONLY_UNTAGGED = new RegExp(UNTAGGED_PARTS.join("|"), "m");

@@ -13,7 +13,7 @@ import {
 } from "yaml";
 import { inputError, type ProofError, type SourceLocation } from "../errors.js";
 import { MAX_JSON_DEPTH } from "../trace/json.js";
-import { CORE, YAML_LIBRARY_ONLY } from "./js-yaml-core.js";
+import { CORE, YAML_LIBRARY_ONLY_UNTAGGED } from "./js-yaml-core.js";
 
 /**
  * A parsed YAML (or JSON) document with what is needed to point back into it. `doc` and `lines`
@@ -146,11 +146,11 @@ class LocatedOnDemand implements ParsedYaml {
 }
 
 /**
- * Text js-yaml must leave to the `yaml` library here, beyond {@link YAML_LIBRARY_ONLY} (what the
- * two read to different values): a line over 1,000 characters (an implicit key may not pass
- * 1,024 in the `yaml` library), and a carriage return that does not start a `\r\n`.
+ * Text js-yaml must leave to the `yaml` library here, beyond {@link YAML_LIBRARY_ONLY_UNTAGGED}
+ * (what the two read to different values; tags are refused node by node, {@link laxNode}): a line
+ * over 1,000 characters, since an implicit key may not pass 1,024 in the `yaml` library.
  */
-const SLOW_PATH_ONLY = /^.{1000}|\r(?!\n)/m;
+const SLOW_PATH_ONLY = /^.{1000}/m;
 
 /**
  * js-yaml's reading of a document, when it is certain to be the `yaml` library's (the same value,
@@ -164,7 +164,7 @@ const SLOW_PATH_ONLY = /^.{1000}|\r(?!\n)/m;
  * @returns the value in a box (a document may be null), or undefined for the slow path.
  */
 export function readFast(text: string): { value: unknown } | undefined {
-  if (YAML_LIBRARY_ONLY.test(text) || SLOW_PATH_ONLY.test(text)) return undefined;
+  if (YAML_LIBRARY_ONLY_UNTAGGED.test(text) || SLOW_PATH_ONLY.test(text)) return undefined;
   const opened: number[] = [];
   let lax = false;
   let value: unknown;
