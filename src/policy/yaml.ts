@@ -50,15 +50,16 @@ export const MAX_ALIAS_NODES = 10_000;
  * a process ({@link readFast}); a document it is not certain to read alike, and any document with
  * a problem, is read by the `yaml` library ({@link parseYamlLibrary}), so that every value and
  * every error is the `yaml` library's. Refused, each with file, line and column (exit 6): a
- * syntax error (`yaml.syntax`); a duplicate key; a forbidden key (`__proto__`, `constructor`, `prototype`: `yaml.forbidden_key`); a mapping
- * key that is a mapping, a sequence or an alias (`yaml.complex_key`: JavaScript would turn it into
- * a string such as `[ a, b ]`); a number that is not finite (`.inf`, `-.inf`, `.nan`, or `1e400`,
- * out of the double range: `yaml.number_out_of_range`, as JSON has no such numbers); an integer
- * literal beyond 2^53 - 1 in magnitude (`yaml.integer_out_of_range`: a double would round it, so
- * `9007199254740993` would silently become `...992`); nesting
- * deeper than {@link MAX_YAML_DEPTH} (`yaml.too_deep`, aliases expanded); aliases adding more
- * than {@link MAX_ALIAS_NODES} nodes (`yaml.too_many_aliases`, at the alias that passes the
- * bound) or an alias inside its own anchor (`yaml.recursive_alias`, which would make a cycle).
+ * syntax error (`yaml.syntax`); a duplicate key; a forbidden key (`__proto__`, `constructor`,
+ * `prototype`: `yaml.forbidden_key`); a mapping key that is a mapping, a sequence or an alias
+ * (`yaml.complex_key`: JavaScript would turn it into a string such as `[ a, b ]`); a number that
+ * is not finite (`.inf`, `-.inf`, `.nan`, or `1e400`, out of the double range:
+ * `yaml.number_out_of_range`, as JSON has no such numbers); an integer literal beyond 2^53 - 1 in
+ * magnitude (`yaml.integer_out_of_range`: a double would round it, so `9007199254740993` would
+ * silently become `...992`); nesting deeper than {@link MAX_YAML_DEPTH} (`yaml.too_deep`, aliases
+ * expanded); aliases adding more than {@link MAX_ALIAS_NODES} nodes (`yaml.too_many_aliases`, at
+ * the alias that passes the bound) or an alias inside its own anchor (`yaml.recursive_alias`,
+ * which would make a cycle).
  * @throws ProofError as listed above.
  */
 export function parseYaml(text: string, file: string): ParsedYaml {
@@ -198,8 +199,8 @@ export function readFast(text: string): { value: unknown } | undefined {
 
 /**
  * Whether js-yaml may have read the node at `start`..`end` of `text` (from its listener: the
- * range may start with the whitespace and comments before the node) where the `yaml` library is stricter: a
- * quoted scalar or flow collection continued on another line (js-yaml does not check the
+ * range may start with the whitespace and comments before the node) where the `yaml` library is
+ * stricter: a quoted scalar or flow collection continued on another line (js-yaml does not check the
  * continuation's indentation), a comment glued to its closing quote or bracket; a block scalar
  * with an indentation indicator (js-yaml lets its lines be less indented), a comment glued to its
  * header, a line of spaces only (the `yaml` library refuses leading blank lines indented deeper
