@@ -42,6 +42,18 @@ export function redact(message: string, context: unknown): string {
   return out;
 }
 
+/** Per policy, each IR rule's compiled `when` in the IR's order, looked up once rather than per plan. */
+const WHENS = new WeakMap<CompiledPolicy, readonly (CompiledCel | undefined)[]>();
+
+function whensOf(policy: CompiledPolicy): readonly (CompiledCel | undefined)[] {
+  let whens = WHENS.get(policy);
+  if (!whens) {
+    whens = policy.ir.rules.map((rule) => policy.rules.get(rule.id)?.when);
+    WHENS.set(policy, whens);
+  }
+  return whens;
+}
+
 /**
  * Evaluates every rule's `when` for a context, visiting rules in the IR's id order. Identical predicates (same canonical CEL) are
  * evaluated once. A `when` that fails keeps its rule active (fail closed) with reason
@@ -55,9 +67,12 @@ function activate(
   const out: SelectedRules = { active: [], skipped: [], warnings: [], failures: 0 };
   // Identical expressions are one compiled object (compileCel caches by text), so the object is
   // the key: each distinct predicate is evaluated once per context.
-  const memo = new Map<CompiledCel, { value: boolean } | { error: string }>();
-  for (const rule of policy.ir.rules) {
-    const when = policy.rules.get(rule.id)?.when;
+  // A failure's message is redacted once per predicate too: rules sharing a failing predicate
+  // (a missing context field) would otherwise each walk the context again.
+  const memo = new Map<CompiledCel, { value: boolean } | { error: string; redacted?: string }>();
+  const whens = whensOf(policy);
+  for (const [i, rule] of policy.ir.rules.entries()) {
+    const when = whens[i];
     let reason: ActivationReason;
     if (!when) reason = "when:absent";
     else {
@@ -69,8 +84,9 @@ function activate(
       if ("error" in result) {
         reason = "when:error";
         out.failures++;
+        result.redacted ??= redact(result.error, context);
         out.warnings.push(
-          `rule ${rule.id}: 'when' failed to evaluate (${redact(result.error, context)}); the rule stays active`,
+          `rule ${rule.id}: 'when' failed to evaluate (${result.redacted}); the rule stays active`,
         );
       } else if (result.value) reason = "when:true";
       else {

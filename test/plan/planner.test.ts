@@ -70,6 +70,49 @@ describe("planner", () => {
     expect(plan.order).toEqual(["broken", "mid", "zeta", "alpha"]);
   });
 
+  it("orders hundreds of rules as a stable sort by cost would, whatever the weights", () => {
+    const ids = Array.from({ length: 300 }, (_, i) => `r${String(i).padStart(3, "0")}`);
+    const many = compileIR(
+      compilePolicy(
+        [
+          "schema: proof.policy/v1",
+          "policy_id: many.v1",
+          "rules:",
+          ...ids.flatMap((id, i) => [
+            `  - id: ${id}`,
+            // A third share one failing predicate: each gets its warning, the message redacted alike.
+            ...(i % 3 === 0 ? ["    when: 'context.missing.field == 1'"] : []),
+            "    match: { tool: a }",
+            "    effect: warn",
+            `    cost: ${i % 4}`,
+          ]),
+        ].join("\n"),
+        "many.yaml",
+      ),
+    );
+    const known = new Set(ids);
+    for (let seed = 1; seed <= 20; seed++) {
+      const weights = parseWeights(
+        ids.map((id, i) => `${id}: ${(i * seed * 7919) % 5}`).join("\n"),
+        "w.yaml",
+        known,
+      );
+      const context = { seed };
+      const { plan, selection } = planRules(many, context, digestOf(context), weightedSelector(weights));
+      const reference = ids
+        .map((id) => ({ id, cost: weights[id] as number }))
+        .sort((a, b) => a.cost - b.cost || (a.id < b.id ? -1 : 1))
+        .map((r) => r.id);
+      expect(plan.order).toEqual(reference);
+      expect(Object.keys(plan.cost)).toEqual(ids);
+      expect(JSON.parse(JSON.stringify(plan.reason))).toEqual(
+        Object.fromEntries(ids.map((id, i) => [id, [i % 3 === 0 ? "when:error" : "when:absent"]])),
+      );
+      expect(selection.warnings).toHaveLength(100);
+      expect(new Set(selection.warnings.map((w) => w.replace(/^rule r\d+: /, ""))).size).toBe(1);
+    }
+  });
+
   it("gives the same plan for the same inputs, and a different context digest for another context", () => {
     const a = { env: "prod", tier: 3 };
     const b = { tier: 3, env: "prod" };
