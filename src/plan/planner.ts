@@ -6,7 +6,8 @@ import type { SelectedRules, Selector } from "./select.js";
  * Plans one policy for one context (docs/adapt.md): the selector decides which rules are active and
  * what they cost; the order is a stable sort by (cost ascending, rule id ascending in code-unit
  * order). No clock, no randomness: the same inputs give the same bytes.
- * @returns the plan and the selection (for warnings and metrics).
+ * @returns the plan and the selection (for warnings and metrics). The plan's `cost` and `reason`
+ *   records have no prototype (test a rule with `Object.hasOwn` or `in`, not `hasOwnProperty`).
  */
 export function planRules(
   policy: CompiledPolicy,
