@@ -72,18 +72,18 @@ export function parseYaml(text: string, file: string): ParsedYaml {
  * @throws ProofError as {@link parseYaml}.
  */
 export function parseYamlLibrary(text: string, file: string): ParsedYaml {
-  const lines = new LineCounter();
-  const at = (offset: number): SourceLocation => {
-    const pos = lines.linePos(offset);
-    return { file, line: pos.line, column: pos.col };
-  };
-  let doc: Document.Parsed;
+  let tree: SyntaxTree;
   try {
-    doc = parseDocument(text, { lineCounter: lines, uniqueKeys: sameKey, prettyErrors: false });
+    tree = syntaxTree(text);
   } catch (err) {
     if (err instanceof RangeError) throw tooDeep({ file });
     throw err;
   }
+  const { doc, lines } = tree;
+  const at = (offset: number): SourceLocation => {
+    const pos = lines.linePos(offset);
+    return { file, line: pos.line, column: pos.col };
+  };
   const first = doc.errors[0];
   if (first) {
     // `linePos` is only filled in with `prettyErrors`, which also rewrites the message: take the
@@ -116,8 +116,7 @@ export function parseYamlLibrary(text: string, file: string): ParsedYaml {
  * value ({@link readFast}), so its nodes are those the slow path would have kept.
  */
 class LocatedOnDemand implements ParsedYaml {
-  #doc: Document.Parsed | undefined;
-  #lines: LineCounter | undefined;
+  #tree: SyntaxTree | undefined;
 
   constructor(
     readonly file: string,
@@ -126,24 +125,32 @@ class LocatedOnDemand implements ParsedYaml {
   ) {}
 
   get doc(): Document.Parsed {
-    this.#parse();
-    return this.#doc as Document.Parsed;
+    this.#tree ??= syntaxTree(this.text);
+    return this.#tree.doc;
   }
 
   get lines(): LineCounter {
-    this.#parse();
-    return this.#lines as LineCounter;
+    this.#tree ??= syntaxTree(this.text);
+    return this.#tree.lines;
   }
+}
 
-  #parse(): void {
-    if (this.#doc) return;
-    this.#lines = new LineCounter();
-    this.#doc = parseDocument(this.text, {
-      lineCounter: this.#lines,
-      uniqueKeys: sameKey,
-      prettyErrors: false,
-    });
-  }
+/** A document's syntax tree by the `yaml` library, and the line index its offsets resolve with. */
+interface SyntaxTree {
+  doc: Document.Parsed;
+  lines: LineCounter;
+}
+
+/**
+ * The `yaml` library's parse of `text` as both paths of {@link parseYaml} make it (duplicate keys
+ * compared as {@link sameKey} does), so that a document read by js-yaml locates its nodes exactly
+ * where the slow path would. Errors are in `doc.errors`.
+ * @throws RangeError when nesting overflows the parser's stack
+ */
+function syntaxTree(text: string): SyntaxTree {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: sameKey, prettyErrors: false });
+  return { doc, lines };
 }
 
 /**
