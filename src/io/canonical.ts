@@ -114,7 +114,50 @@ function sortedCopy(value: unknown, depth: number): unknown {
  * spaces and a final newline, so that files are readable and byte-identical across runs.
  */
 export function prettyJson(value: unknown): string {
-  return `${JSON.stringify(sortKeys(value), null, 2)}\n`;
+  return `${prettyText(value)}\n`;
+}
+
+/**
+ * The pretty JSON of a value, keys in UTF-16 code-unit order at every level (RFC 8785 §3.2.3), two
+ * spaces per level, no final newline. JSON.stringify writes the sorted copy in its property order,
+ * which is the sorted order except where JavaScript puts a key first for being an array index
+ * ("10" before "9" by code units, "9" before "10" as properties): only a value holding such a key
+ * in an object of two or more is written by {@link orderedText}.
+ */
+function prettyText(value: unknown): string {
+  const found = { indexKeys: false };
+  const copy = sortKeys(value, found);
+  return found.indexKeys ? orderedText(copy, "") : JSON.stringify(copy, null, 2);
+}
+
+/**
+ * JSON.stringify(copy, null, 2) with each object's keys written in code-unit order whatever its
+ * property order. `copy` is what {@link sortKeys} returns: arrays, plain objects without undefined
+ * members, and leaves, each leaf written as JSON.stringify writes it (a member without a JSON form,
+ * a function say, is left out; such an element is null).
+ */
+function orderedText(copy: unknown, indent: string): string {
+  if (copy === null || typeof copy !== "object") return JSON.stringify(copy);
+  const inner = `${indent}  `;
+  if (Array.isArray(copy)) {
+    if (copy.length === 0) return "[]";
+    const items = copy.map((v) => `${inner}${orderedText(v, inner) ?? "null"}`);
+    return `[\n${items.join(",\n")}\n${indent}]`;
+  }
+  const record = copy as Record<string, unknown>;
+  const members: string[] = [];
+  for (const key of Object.keys(record).sort()) {
+    const text = orderedText(record[key], inner) as string | undefined;
+    if (text !== undefined) members.push(`${inner}${JSON.stringify(key)}: ${text}`);
+  }
+  return members.length === 0 ? "{}" : `{\n${members.join(",\n")}\n${indent}}`;
+}
+
+/** Whether `key` is an array index, which JavaScript lists before an object's other keys. */
+function isIndexKey(key: string): boolean {
+  const c = key.charCodeAt(0);
+  if (c < 48 || c > 57) return false;
+  return /^(?:0|[1-9][0-9]*)$/.test(key) && Number(key) < 2 ** 32 - 1;
 }
 
 /**
@@ -152,7 +195,7 @@ function isPartsList(value: object): value is PrettyPartsList {
  * level): its pretty JSON with every line after the first indented, no final newline.
  */
 export function prettyJsonAt(value: unknown, indent: string): string {
-  const text = JSON.stringify(sortKeys(value), null, 2);
+  const text = prettyText(value);
   return indent === "" ? text : text.replaceAll("\n", `\n${indent}`);
 }
 
@@ -185,12 +228,9 @@ function* partsOf(value: unknown, indent: string, depth: number): Generator<stri
       return;
     }
     const record = value as Record<string, unknown>;
-    const sorted = Object.keys(record)
+    const keys = Object.keys(record)
       .sort()
       .filter((k) => record[k] !== undefined);
-    // In the order prettyJson writes them: that of sortKeys's copy, where, as in any object,
-    // integer-like keys come first in numeric order ("9" before "10" before "a").
-    const keys = Object.keys(Object.fromEntries(sorted.map((k) => [k, 0])));
     if (keys.length === 0) {
       yield "{}";
       return;
@@ -212,24 +252,31 @@ export function jsonLine(value: unknown): string {
   return `${canonicalJson(value)}\n`;
 }
 
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
+/**
+ * A copy of a value with each object's keys inserted in code-unit order (what RFC 8785 §3.2.3
+ * prescribes and Array#sort does by default) and its undefined members left out; sets
+ * `found.indexKeys` when an object of two keys or more has an array-index key, whose property
+ * order JavaScript does not take from insertion (see {@link prettyText}).
+ */
+function sortKeys(value: unknown, found: { indexKeys: boolean }): unknown {
+  if (Array.isArray(value)) return value.map((v) => sortKeys(v, found));
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
-    // Code-unit order is what RFC 8785 §3.2.3 prescribes and what Array#sort does by default.
-    for (const key of Object.keys(value).sort()) {
+    const keys = Object.keys(value).sort();
+    if (!found.indexKeys && keys.length > 1 && keys.some(isIndexKey)) found.indexKeys = true;
+    for (const key of keys) {
       const v = (value as Record<string, unknown>)[key];
       if (v === undefined) continue;
       // An assignment to `__proto__` would set the copy's prototype and drop the member (a
       // recorded tool call may well have such an argument, which JSON.parse keeps as a member).
       if (key === "__proto__")
         Object.defineProperty(out, key, {
-          value: sortKeys(v),
+          value: sortKeys(v, found),
           enumerable: true,
           writable: true,
           configurable: true,
         });
-      else out[key] = sortKeys(v);
+      else out[key] = sortKeys(v, found);
     }
     return out;
   }

@@ -105,7 +105,8 @@ describe("prettyJsonParts", () => {
     [],
     {},
     [[], {}, [[[]]]],
-    // Integer-like keys, which a JavaScript object lists first, in numeric order.
+    // Array-index keys, which a JavaScript object lists first in numeric order, and both write
+    // in code-unit order.
     { b: { "10": 1, "9": 2, a: 3, "01": 4 }, "2": [{ "10": 0, "9": 0 }], a: 1 },
     JSON.parse('{"__proto__": {"y": 1, "x": 2}, "a": {"__proto__": 1}}'),
     "text",

@@ -90,3 +90,97 @@ describe("CanonicalArrayHash", () => {
     expect(new CanonicalArrayHash().digest()).toBe(digestOf([]));
   });
 });
+
+/** JSON text without the whitespace between its tokens (none is inside a string but spaces). */
+function compact(text: string): string {
+  let out = "";
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (inString) {
+      out += c;
+      if (c === "\\") out += text[++i];
+      else if (c === '"') inString = false;
+    } else if (c === '"') {
+      inString = true;
+      out += c;
+    } else if (c !== " " && c !== "\n") out += c;
+  }
+  return out;
+}
+
+/** JSON values whose object keys are often array indexes, or look like them without being one. */
+const indexKeyed = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: "small" },
+    fc.jsonValue({ maxDepth: 1 }),
+    fc.array(tie("value"), { maxLength: 4 }),
+    fc.dictionary(
+      fc.oneof(
+        fc.constantFrom(
+          "0",
+          "1",
+          "2",
+          "9",
+          "10",
+          "11",
+          "01",
+          "-1",
+          "1.5",
+          "4294967294",
+          "4294967295",
+          "a",
+          "B",
+          "_",
+        ),
+        fc.nat().map(String),
+        fc.string(),
+      ),
+      tie("value"),
+      { maxKeys: 6 },
+    ),
+  ),
+})).value;
+
+describe("prettyJson", () => {
+  it("orders keys by code units where JavaScript lists array indexes first", () => {
+    const value = { a: { "10": [{ "1": 1, "0": 0 }], "2": 0 }, "10": 1, "9": 2, "01": 3 };
+    expect(prettyJson(value)).toBe(
+      [
+        "{",
+        '  "01": 3,',
+        '  "10": 1,',
+        '  "9": 2,',
+        '  "a": {',
+        '    "10": [',
+        "      {",
+        '        "0": 0,',
+        '        "1": 1',
+        "      }",
+        "    ],",
+        '    "2": 0',
+        "  }",
+        "}",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("is canonical JSON with two-space indents, for any JSON value", () => {
+    fc.assert(
+      fc.property(fc.oneof(indexKeyed, fc.jsonValue()), (value) => {
+        const text = prettyJson(value);
+        expect(compact(text)).toBe(canonicalJson(value));
+        expect(text.endsWith("\n")).toBe(true);
+        expect(JSON.parse(text)).toStrictEqual(JSON.parse(JSON.stringify(value)));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("leaves out members without a JSON form and writes such elements as null, as JSON.stringify does", () => {
+    const value = { "2": () => 0, "10": [undefined, () => 0], b: undefined };
+    expect(prettyJson(value)).toBe('{\n  "10": [\n    null,\n    null\n  ]\n}\n');
+    expect(prettyJson({ b: () => 0, a: [undefined] })).toBe(`${JSON.stringify({ a: [null] }, null, 2)}\n`);
+  });
+});
