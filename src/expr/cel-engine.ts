@@ -272,9 +272,21 @@ function compileCel(source: string, variables: readonly string[]): CompiledCel {
   return result;
 }
 
+/**
+ * The parsed form of each canonical text asked for in this process: a policy repeats the same
+ * `when` over many rules (a thousand rules may hold a hundred distinct ones), and each parse costs
+ * far more than the lookup.
+ */
+const forms = new Map<string, string>();
+
 /** `parsedForm` of src/expr/cel.ts: base64 protobuf of `cel.expr.ParsedExpr`. */
 function parsedForm(canonical: string): string {
-  return Buffer.from(toBinary(ParsedExprSchema, parse(canonical))).toString("base64");
+  let form = forms.get(canonical);
+  if (form === undefined) {
+    form = Buffer.from(toBinary(ParsedExprSchema, parse(canonical))).toString("base64");
+    forms.set(canonical, form);
+  }
+  return form;
 }
 
 /** `compileParsedCel` of src/expr/cel.ts: decode, check against the text, plan. @throws CelCompileError */
