@@ -40,7 +40,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       // Never colour wins, wherever on the line (commander would keep the last of the two).
       if (ownArguments(argv).includes("--no-color")) program.setOptionValue("color", false);
       configureProgress(globals());
-      if (BATCH_COMMANDS.has(topCommand(command).name())) limitHeapGrowth();
+      if (BATCH_COMMANDS.has(topCommand(command).name())) await limitHeapGrowth();
       // Loaded here, not at start: `proof --version` needs no YAML parser and no validators.
       const { applyConfig, checkRequiredOptions, findConfig } = await import("./config.js");
       // `proof serve --config` names a serve.yaml (docs/serve.md), not a proof.config.yaml.
