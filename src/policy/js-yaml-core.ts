@@ -55,11 +55,15 @@ const TAG_PARTS = [
   String.raw`(?:^|[\s[{,])![^\s,[\]{}]*[ \r]*$`,
 ];
 
-/** The other parts of {@link YAML_LIBRARY_ONLY}. */
-const UNTAGGED_PARTS = [
-  // An anchor starting a node. An alias needs one, and js-yaml neither limits alias expansion
-  // nor copies the shared value: a billion-laughs text would be walked exponentially.
-  String.raw`(?:^|[\s[{,:])&[^\s,[\]{}]`,
+/**
+ * The part of {@link YAML_LIBRARY_ONLY} about anchors: an anchor starting a node. An alias needs
+ * one, and js-yaml neither limits alias expansion nor copies the shared value: a billion-laughs
+ * text would be walked exponentially.
+ */
+const ANCHOR_PART = String.raw`(?:^|[\s[{,:])&[^\s,[\]{}]`;
+
+/** The parts of {@link YAML_LIBRARY_ONLY} about neither tags nor anchors. */
+const OTHER_PARTS = [
   // An explicit key, a flow collection as a key, a null key (`~:`, `null:`, `{~}`): the `yaml`
   // library names such keys "" or in flow style, js-yaml "null" or `a,b`.
   String.raw`^[ \t]*(?:-[ \t]+)*\?(?:\s|$)`,
@@ -83,11 +87,13 @@ const UNTAGGED_PARTS = [
  * construct takes the slower path, never a wrong one); the differential test
  * (test/verify/content-yaml.test.ts) found the constructs that are not anchors.
  */
-export const YAML_LIBRARY_ONLY = new RegExp([...UNTAGGED_PARTS, ...TAG_PARTS].join("|"), "m");
+export const YAML_LIBRARY_ONLY = new RegExp([ANCHOR_PART, ...OTHER_PARTS, ...TAG_PARTS].join("|"), "m");
 
 /**
- * {@link YAML_LIBRARY_ONLY} without its rules about tags, for a reader that sees each node's
- * source and refuses every tagged node itself (src/policy/yaml.ts): a CEL negation ending a quoted
- * line (`'... || !args.x'`) no longer looks like a tag to it.
+ * {@link YAML_LIBRARY_ONLY} without its rules about node properties (tags and anchors, YAML 1.2.2
+ * §6.9), for a reader that sees each node's source and refuses every node with a property, and
+ * every alias, itself (src/policy/yaml.ts): a CEL negation ending a quoted line
+ * (`'... || !args.x'`) no longer looks like a tag to it, nor a conjunction (`'a && b'`) like an
+ * anchor.
  */
-export const YAML_LIBRARY_ONLY_UNTAGGED = new RegExp(UNTAGGED_PARTS.join("|"), "m");
+export const YAML_LIBRARY_ONLY_TEXT = new RegExp(OTHER_PARTS.join("|"), "m");

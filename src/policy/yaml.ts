@@ -13,7 +13,7 @@ import {
 } from "yaml";
 import { inputError, type ProofError, type SourceLocation } from "../errors.js";
 import { MAX_JSON_DEPTH } from "../trace/json.js";
-import { CORE, YAML_LIBRARY_ONLY_UNTAGGED } from "./js-yaml-core.js";
+import { CORE, YAML_LIBRARY_ONLY_TEXT } from "./js-yaml-core.js";
 
 /**
  * A parsed YAML (or JSON) document with what is needed to point back into it. `doc` and `lines`
@@ -154,8 +154,9 @@ function syntaxTree(text: string): SyntaxTree {
 }
 
 /**
- * Text js-yaml must leave to the `yaml` library here, beyond {@link YAML_LIBRARY_ONLY_UNTAGGED}
- * (what the two read to different values; tags are refused node by node, {@link laxNode}): a line
+ * Text js-yaml must leave to the `yaml` library here, beyond {@link YAML_LIBRARY_ONLY_TEXT}
+ * (what the two read to different values; tags, anchors and aliases are refused node by node,
+ * {@link laxNode}): a line
  * over 1,000 characters, since an implicit key may not pass 1,024 in the `yaml` library.
  */
 const SLOW_PATH_ONLY = /^.{1000}/m;
@@ -172,7 +173,7 @@ const SLOW_PATH_ONLY = /^.{1000}/m;
  * @returns the value in a box (a document may be null), or undefined for the slow path.
  */
 export function readFast(text: string): { value: unknown } | undefined {
-  if (YAML_LIBRARY_ONLY_UNTAGGED.test(text) || SLOW_PATH_ONLY.test(text)) return undefined;
+  if (YAML_LIBRARY_ONLY_TEXT.test(text) || SLOW_PATH_ONLY.test(text)) return undefined;
   const opened: number[] = [];
   let lax = false;
   let value: unknown;
@@ -212,12 +213,14 @@ export function readFast(text: string): { value: unknown } | undefined {
  * with an indentation indicator (js-yaml lets its lines be less indented), a comment glued to its
  * header, a line of spaces only (the `yaml` library refuses leading blank lines indented deeper
  * than the content), or nothing but blank lines (js-yaml may have taken its content for a
- * comment); a tag (the slow path alone resolves or refuses tags).
+ * comment); a tag or an anchor (a node property, YAML 1.2.2 §6.9), or an alias.
  */
 function laxNode(text: string, start: number, end: number, kind: string | null, value: unknown): boolean {
   const at = nodeStart(text, start, end);
   const first = text[at];
-  if (first === "!") return true;
+  // Node properties and aliases: the slow path alone resolves or refuses tags, and bounds how
+  // far aliases expand.
+  if (first === "!" || first === "&" || first === "*") return true;
   const flow = kind === "scalar" ? first === '"' || first === "'" : first === "[" || first === "{";
   if (flow) return lineBreakIn(text, at, end) || text[end] === "#";
   if (kind !== "scalar" || (first !== "|" && first !== ">")) return false;

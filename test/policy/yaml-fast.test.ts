@@ -271,9 +271,19 @@ describe("parseYaml reads as the yaml library alone", { timeout: Math.max(60_000
       "a: [b: c]",
       "a:\n- b\n - c",
       "a:\n  b: 1\n c: 2",
-      // Anchors and aliases.
+      // Anchors and aliases, anywhere a node may start; and what only looks like them.
       "a: &x 1\nb: *x",
       "a: &x\n  b: *x",
+      "&x a: 1\nb: *x",
+      "&x\na: 1",
+      "- &x [1]\n- *x",
+      "{a: &x 1, b: *x}",
+      "a: # c\n  &x 1\nb: *x",
+      "a: !!str &x 1\nb: *x",
+      "a: &x !!str 1\nb: *x",
+      "a: &&x 1\nb: *&x",
+      "a: b &x\nc: 'd && e'\nf: \"*g\"",
+      "a: x*y\nb: 'p && q || !r'",
       // Deep nesting.
       `${"[".repeat(200)}${"]".repeat(200)}`,
       `a: ${"[".repeat(99)}${"]".repeat(99)}`,
@@ -285,5 +295,15 @@ describe("parseYaml reads as the yaml library alone", { timeout: Math.max(60_000
     let fast = 0;
     for (const c of cases) if (same(c)) fast++;
     expect(fast).toBeGreaterThan(cases.length / 4);
+  });
+
+  it("leaves anchors and aliases to the yaml library, and reads a CEL conjunction with js-yaml", () => {
+    for (const text of ["a: &x 1\nb: *x", "&x a: 1", "- &x [1]\n- *x", "a: # c\n  &x 1", "a: &&x 1"]) {
+      expect({ text, fast: readFast(text) !== undefined }).toEqual({ text, fast: false });
+    }
+    const policy = "rules:\n  - id: r\n    when: 'context.a && context.b'\n    match: { tool: t }\n";
+    expect(readFast(policy)).toEqual({
+      value: { rules: [{ id: "r", when: "context.a && context.b", match: { tool: "t" } }] },
+    });
   });
 });
