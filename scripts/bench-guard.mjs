@@ -85,6 +85,14 @@ function session(seed) {
 }
 
 /**
+ * A call as a caller of the guard has it: parsed from the request just received (an MCP proxy's
+ * JSON-RPC message), so its strings are new objects. Handing the guard the generator's own
+ * strings instead would time, in the long session, reading an IBAN made with a result observed
+ * thousands of results ago, memory long out of the CPU's caches, which no real request shares.
+ */
+const request = (call) => JSON.parse(JSON.stringify(call));
+
+/**
  * A guard whose session holds `results` tool results (each answering a call), ready to check;
  * with the time of observing each of the last 100 results (µs), sorted.
  */
@@ -130,10 +138,10 @@ function checkPair(small, large, seed, round) {
     for (const j of r % 2 === 0 ? [0, 1] : [1, 0]) {
       const { guard, s } = sessions[j];
       for (let k = r * round; k < Math.min(CHECKS, (r + 1) * round); k++) {
-        const call = {
+        const call = request({
           tool: "send_money",
           args: { recipient: s.payee(k), amount: 100, subject: "rent", date: "2026-03-05" },
-        };
+        });
         const t0 = process.hrtime.bigint();
         guard.check(call);
         const t = Number(process.hrtime.bigint() - t0) / 1000;
@@ -184,14 +192,15 @@ function steps(seed) {
   let blocked = 0;
   for (let i = 0; i < STEPS; i++) {
     timed(() => guard.observe({ type: "message", role: "assistant", content: "" }));
-    const call =
+    const call = request(
       i % 2 === 0
         ? { tool: "get_most_recent_transactions", args: { n: 5 }, call_id: `c${i}` }
         : {
             tool: "send_money",
             args: { recipient: s.payee(i >> 1), amount: 100, subject: "rent", date: "2026-03-05" },
             call_id: `c${i}`,
-          };
+          },
+    );
     const d = timed(() => guard.check(call));
     if (d.verdict === "block") blocked++;
     const content = i % 2 === 0 ? s.result(i) : "{'message': 'Transaction sent.'}";

@@ -146,75 +146,115 @@ const LONG = 2 * GRAM;
 const WINDOW = 4;
 /** Shortest pattern looked up by its long keys: one that spans a whole window of them. */
 const LONG_PATTERN = LONG + WINDOW - 1;
-/** A bucket this small is read without looking for a rarer key. */
+/** A list this short is read without looking for a rarer key. */
 const FEW = 2;
 
 /**
- * Postings of 32-bit keys in flat arrays: per hash bucket a chain of (key, seq) entries, newest
- * first, so that a list is read from its end back to a given seq and a rare key costs a few
- * reads whatever the length of the session. About 12 bytes per entry and no object per key: the
- * keys of 8 code units are nearly all distinct, which a map of lists would pay for per key.
+ * Postings of 32-bit keys in flat arrays, for keys that are nearly all distinct (the long keys of
+ * 8 code units): an open-addressing table of (key, payload) pairs, probed linearly, at most half
+ * full. A key seen in one event holds that event's seq in its slot, so that looking it up, count
+ * and list, reads one cache line of the table and nothing else: in a long session each further
+ * read is a likely cache miss, and a check's first search of a value is made of such reads. A key
+ * seen in more events points to its count and a chain of (seq, next) cells, newest first, so that
+ * a list is read from its end back to a given seq. About 16 to 32 bytes per distinct key and 8 per
+ * further event of a key; no object per key.
  */
-class Chains {
-  /** Per bucket: 1 + its newest entry (0 when empty), then its number of entries. */
-  private buckets = new Int32Array(2 * 1024);
-  /** Per entry: its key, its seq, and the entry before it in its bucket (-1 at the end). */
-  private cells = new Int32Array(3 * 1024);
+export class KeyPostings {
+  /**
+   * Per slot: a key, then 0 for an empty slot, seq + 1 for a key of one event, or -1 - i for a
+   * key whose count is `counts[i]` and newest cell `heads[i]`.
+   */
+  private slots = new Int32Array(2 * 1024);
+  /** Distinct keys held. */
+  private keys = 0;
+  /** Per key of several events: its number of events and its newest cell. */
+  private counts = new Int32Array(256);
+  private heads = new Int32Array(256);
+  private many = 0;
+  /** Per cell: a seq and the cell before it of the same key (-1 at the end). */
+  private cells = new Int32Array(2 * 1024);
   private n = 0;
 
-  private get mask(): number {
-    return (this.buckets.length >>> 1) - 1;
+  /** The slot of `key`, or of the empty slot where it would go. */
+  private find(key: number): number {
+    const slots = this.slots;
+    const mask = (slots.length >>> 1) - 1;
+    let i = key & mask;
+    while (slots[2 * i + 1] !== 0 && slots[2 * i] !== key) i = (i + 1) & mask;
+    return i;
   }
 
   /** Adds `seq` to the list of `key` (seqs come in ascending order; a repeat is dropped). */
   add(key: number, seq: number): void {
-    const { buckets, cells } = this;
-    const head = (buckets[2 * (key & this.mask)] as number) - 1;
-    if (head >= 0 && cells[3 * head + 1] === seq && cells[3 * head] === key) return;
-    if (3 * this.n === cells.length) {
-      const grown = new Int32Array(cells.length * 2);
-      grown.set(cells);
-      this.cells = grown;
+    let i = this.find(key);
+    const payload = this.slots[2 * i + 1] as number;
+    if (payload === 0) {
+      if (2 * (this.keys + 1) > this.slots.length >>> 1) {
+        this.grow();
+        i = this.find(key);
+      }
+      this.slots[2 * i] = key;
+      this.slots[2 * i + 1] = seq + 1;
+      this.keys++;
+      return;
     }
-    // Two entries per bucket at most on average: past that the buckets double.
-    if (this.n >= buckets.length) this.rehash(buckets.length);
-    this.link(this.n++, key, seq);
+    if (payload > 0) {
+      if (payload === seq + 1) return;
+      // A second event: the key gets a count and a chain, its first seq the chain's last cell.
+      const k = this.many++;
+      this.counts = grown(this.counts, k, (m) => new Int32Array(m));
+      this.heads = grown(this.heads, k, (m) => new Int32Array(m));
+      this.counts[k] = 2;
+      this.heads[k] = this.cell(seq, this.cell(payload - 1, -1));
+      this.slots[2 * i + 1] = -1 - k;
+      return;
+    }
+    const k = -1 - payload;
+    const head = this.heads[k] as number;
+    if (this.cells[2 * head] === seq) return;
+    this.counts[k] = (this.counts[k] as number) + 1;
+    this.heads[k] = this.cell(seq, head);
   }
 
-  /** Puts entry `e` at the head of its key's bucket. */
-  private link(e: number, key: number, seq: number): void {
-    const b = 2 * (key & this.mask);
-    const { buckets, cells } = this;
-    cells[3 * e] = key;
-    cells[3 * e + 1] = seq;
-    cells[3 * e + 2] = (buckets[b] as number) - 1;
-    buckets[b] = e + 1;
-    buckets[b + 1] = (buckets[b + 1] as number) + 1;
+  /** A new cell holding `seq` before `next`; returns its index. */
+  private cell(seq: number, next: number): number {
+    this.cells = grown(this.cells, 2 * this.n + 1, (m) => new Int32Array(m));
+    this.cells[2 * this.n] = seq;
+    this.cells[2 * this.n + 1] = next;
+    return this.n++;
   }
 
-  private rehash(size: number): void {
-    this.buckets = new Int32Array(2 * size);
-    // In insertion order, so that every chain stays newest first.
-    for (let e = 0; e < this.n; e++)
-      this.link(e, this.cells[3 * e] as number, this.cells[3 * e + 1] as number);
+  /** Doubles the table: each key keeps its payload, so no list changes. */
+  private grow(): void {
+    const old = this.slots;
+    this.slots = new Int32Array(2 * old.length);
+    for (let i = 0; i < old.length; i += 2) {
+      if (old[i + 1] === 0) continue;
+      const j = this.find(old[i] as number);
+      this.slots[2 * j] = old[i] as number;
+      this.slots[2 * j + 1] = old[i + 1] as number;
+    }
   }
 
-  /** At least the number of entries of `key` (those of its bucket). */
+  /** The number of events holding `key`. */
   count(key: number): number {
-    return this.buckets[2 * (key & this.mask) + 1] as number;
+    const payload = this.slots[2 * this.find(key) + 1] as number;
+    return payload >= 0 ? (payload === 0 ? 0 : 1) : (this.counts[-1 - payload] as number);
   }
 
   /** Pushes the seqs at or after `from` in the list of `key`, descending, each once. */
   collect(key: number, from: number, out: number[]): void {
+    const payload = this.slots[2 * this.find(key) + 1] as number;
+    if (payload > 0) {
+      if (payload - 1 >= from) out.push(payload - 1);
+      return;
+    }
+    if (payload === 0) return;
     const { cells } = this;
-    for (
-      let e = (this.buckets[2 * (key & this.mask)] as number) - 1;
-      e >= 0;
-      e = cells[3 * e + 2] as number
-    ) {
-      const seq = cells[3 * e + 1] as number;
+    for (let e = this.heads[-1 - payload] as number; e >= 0; e = cells[2 * e + 1] as number) {
+      const seq = cells[2 * e] as number;
       if (seq < from) return;
-      if (cells[3 * e] === key && out[out.length - 1] !== seq) out.push(seq);
+      out.push(seq);
     }
   }
 }
@@ -247,7 +287,7 @@ export class ContentIndex {
   private readonly entries: (Entry | undefined)[] = [];
   private readonly grams = new Map<number, Postings>();
   /** The minimisers of each text's long keys, for patterns of LONG_PATTERN code units and more. */
-  private readonly long = new Chains();
+  private readonly long = new KeyPostings();
   /** The 4-gram numbers of the text being indexed (reused). */
   private numbers = new Int32Array(256);
   /** The long keys of the text being indexed or of the pattern looked up (reused). */
