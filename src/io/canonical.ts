@@ -141,7 +141,9 @@ function orderedText(copy: unknown, indent: string): string {
   const inner = `${indent}  `;
   if (Array.isArray(copy)) {
     if (copy.length === 0) return "[]";
-    const items = copy.map((v) => `${inner}${orderedText(v, inner) ?? "null"}`);
+    // By index, not `map`: a hole is an element too, written as null.
+    const items: string[] = [];
+    for (let i = 0; i < copy.length; i++) items.push(`${inner}${orderedText(copy[i], inner) ?? "null"}`);
     return `[\n${items.join(",\n")}\n${indent}]`;
   }
   const record = copy as Record<string, unknown>;

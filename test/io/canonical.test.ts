@@ -182,5 +182,12 @@ describe("prettyJson", () => {
     const value = { "2": () => 0, "10": [undefined, () => 0], b: undefined };
     expect(prettyJson(value)).toBe('{\n  "10": [\n    null,\n    null\n  ]\n}\n');
     expect(prettyJson({ b: () => 0, a: [undefined] })).toBe(`${JSON.stringify({ a: [null] }, null, 2)}\n`);
+    // A sparse array's hole is null too, in either writer.
+    // biome-ignore lint/suspicious/noSparseArray: the hole is what is tested
+    const holes = [1, , 2];
+    expect(prettyJson({ "10": holes, "9": holes })).toBe(
+      '{\n  "10": [\n    1,\n    null,\n    2\n  ],\n  "9": [\n    1,\n    null,\n    2\n  ]\n}\n',
+    );
+    expect(prettyJson({ a: holes })).toBe(`${JSON.stringify({ a: [1, null, 2] }, null, 2)}\n`);
   });
 });
