@@ -157,9 +157,14 @@ const FEW = 2;
  * read is a likely cache miss, and a check's first search of a value is made of such reads. A key
  * seen in more events points to its count and a chain of (seq, next) cells, newest first, so that
  * a list is read from its end back to a given seq. About 16 to 32 bytes per distinct key and 8 per
- * further event of a key; no object per key.
+ * further event of a key; no object per key. Keys are placed by a mix of their bits with a
+ * per-process secret ({@link homeSlot}): the guard indexes tool results an attacker may write, and
+ * keys crafted to share a slot would make one run of the table long for every key placed in it.
  */
 export class KeyPostings {
+  /** @param seed the secret keys are placed with (tests give their own to place keys at will) */
+  constructor(private readonly seed: number = PLACEMENT_SEED) {}
+
   /**
    * Per slot: a key, then 0 for an empty slot, seq + 1 for a key of one event, or -1 - i for a
    * key whose count is `counts[i]` and newest cell `heads[i]`.
@@ -179,7 +184,7 @@ export class KeyPostings {
   private find(key: number): number {
     const slots = this.slots;
     const mask = (slots.length >>> 1) - 1;
-    let i = key & mask;
+    let i = homeSlot(key, mask, this.seed);
     while (slots[2 * i + 1] !== 0 && slots[2 * i] !== key) i = (i + 1) & mask;
     return i;
   }
@@ -257,6 +262,26 @@ export class KeyPostings {
       out.push(seq);
     }
   }
+}
+
+/**
+ * A secret of this process for placing keys ({@link homeSlot}): where a key lands only changes how
+ * fast it is found, never what is found, so it need not be reproducible.
+ */
+const PLACEMENT_SEED = Math.floor(Math.random() * 2 ** 32) | 0;
+
+/**
+ * The first slot probed for `key` in a table of `mask` + 1 slots: the key mixed with a seed
+ * ({@link PLACEMENT_SEED} in use) and every bit of the product folded into the low ones (the low
+ * bits of a product depend only on the low bits of its factors), so that which keys share a slot
+ * cannot be worked out without the seed.
+ */
+export function homeSlot(key: number, mask: number, seed: number): number {
+  let h = Math.imul(key ^ seed, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h & mask;
 }
 
 /** The content of one event, normalised once. */

@@ -4,7 +4,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { KeyPostings } from "../../src/verify/incremental.js";
+import { homeSlot, KeyPostings } from "../../src/verify/incremental.js";
 
 /** What `collect` must give: the seqs of `key` at or after `from`, descending. */
 function expected(model: Map<number, number[]>, key: number, from: number): number[] {
@@ -25,14 +25,20 @@ function fill(postings: KeyPostings, events: readonly (readonly number[])[]): Ma
   return model;
 }
 
+/** A seed of the test's own, so that it can pick keys by where they are placed. */
+const SEED = 12_345;
+/** Keys whose first slot is the last of the first table (1,024 slots). */
+const LAST_SLOT: number[] = [];
+for (let k = 0; LAST_SLOT.length < 12; k++) if (homeSlot(k, 1023, SEED) === 1023) LAST_SLOT.push(k);
+
 describe("KeyPostings", () => {
   it("counts and lists each key's events, through growth, colliding slots and repeats", () => {
-    // Keys from a small pool (repeats across events), keys that share their low bits (the same
-    // home slot at any table size up to 2^16, so probing runs past the table's end), and any
-    // 32-bit key, 0 and negative ones included.
+    // Keys from a small pool (repeats across events), keys placed in the table's last slot (so
+    // that probing runs past its end, at the first size), and any 32-bit key, 0 and negative ones
+    // included.
     const key = fc.oneof(
       fc.integer({ min: 0, max: 40 }),
-      fc.integer({ min: -8, max: 8 }).map((k) => (k * 65_536 + 1023) | 0),
+      fc.constantFrom(...LAST_SLOT),
       fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
     );
     fc.assert(
@@ -40,7 +46,7 @@ describe("KeyPostings", () => {
         fc.array(fc.array(key, { maxLength: 40 }), { maxLength: 120 }),
         fc.array(fc.tuple(key, fc.nat(130)), { maxLength: 30 }),
         (events, asks) => {
-          const postings = new KeyPostings();
+          const postings = new KeyPostings(SEED);
           const model = fill(postings, events);
           for (const [k, from] of [...asks, ...[...model.keys()].map((k) => [k, 0] as const)]) {
             expect(postings.count(k)).toBe(model.get(k)?.length ?? 0);
@@ -52,6 +58,11 @@ describe("KeyPostings", () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it("places keys by a seed: the same keys share a slot under one seed and not another", () => {
+    const other = LAST_SLOT.map((k) => homeSlot(k, 1023, SEED + 1));
+    expect(new Set(other).size).toBeGreaterThan(6);
   });
 
   it("holds 100,000 distinct keys and a key of every event", () => {
