@@ -156,8 +156,8 @@ function syntaxTree(text: string): SyntaxTree {
 /**
  * Text js-yaml must leave to the `yaml` library here, beyond {@link YAML_LIBRARY_ONLY_TEXT}
  * (what the two read to different values; tags, anchors and aliases are refused node by node,
- * {@link laxNode}): a line
- * over 1,000 characters, since an implicit key may not pass 1,024 in the `yaml` library.
+ * {@link laxNode}): a line over 1,000 characters, since an implicit key may not pass 1,024 in
+ * the `yaml` library.
  */
 const SLOW_PATH_ONLY = /^.{1000}/m;
 

@@ -23,7 +23,17 @@ export interface RunResult {
  * rejects on a non-zero exit). `env` is added to a copy of the environment without PROOF_DEBUG.
  */
 export function proof(args: string[], cwd: string, env: Record<string, string> = {}): Promise<RunResult> {
-  return runAs([process.execPath, BIN, ...args], cwd, env);
+  return proofWithNode([], args, cwd, env);
+}
+
+/** {@link proof} with options for `node` itself before the launcher (`--import HOOK`, V8 flags). */
+export function proofWithNode(
+  nodeArgs: string[],
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<RunResult> {
+  return runAs([process.execPath, ...nodeArgs, BIN, ...args], cwd, env);
 }
 
 /**

@@ -3,11 +3,10 @@
  * docs/performance.md "Memory"), others leave V8's own, and a factor given to `node` wins. The
  * built CLI runs with an `--import` hook that records every `v8.setFlagsFromString` call.
  */
-import { execFile } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, ROOT, removeTempDirs, tempDir } from "./cli.js";
+import { proofWithNode, ROOT, removeTempDirs, tempDir } from "./cli.js";
 
 const BANKING = join(ROOT, "examples/policies/agentdojo-banking.yaml");
 const RUN = join(
@@ -39,27 +38,15 @@ beforeAll(async () => {
 afterAll(removeTempDirs);
 
 /** Runs the CLI with the hook (and `nodeFlags`); the V8 flags it set, and its exit code. */
-function flagsSet(
+async function flagsSet(
   args: string[],
   log: string,
   nodeFlags: string[] = [],
 ): Promise<{ code: number; flags: string[] }> {
   const file = join(dir, log);
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ["--import", hook, ...nodeFlags, BIN, ...args],
-      { cwd: dir, env: { ...process.env, FLAGS_LOG: file, NO_COLOR: "1" }, encoding: "utf8" },
-      (err) => {
-        if (err && typeof err.code !== "number") return reject(err);
-        readFile(file, "utf8").then(
-          (text) =>
-            resolve({ code: err ? (err.code as number) : 0, flags: text.split("\n").filter(Boolean) }),
-          () => resolve({ code: err ? (err.code as number) : 0, flags: [] }),
-        );
-      },
-    );
-  });
+  const { code } = await proofWithNode(["--import", hook, ...nodeFlags], args, dir, { FLAGS_LOG: file });
+  const text = await readFile(file, "utf8").catch(() => "");
+  return { code, flags: text.split("\n").filter(Boolean) };
 }
 
 describe("heap growing factor", () => {

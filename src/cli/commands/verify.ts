@@ -41,8 +41,8 @@ export interface VerifyFlags {
 }
 
 /**
- * Parses `--jobs N`: threads that judge traces (this one and N - 1 workers), 1 to 256; unset, as many as the machine
- * can run at once (`os.availableParallelism()`).
+ * Parses `--jobs N`: threads that judge traces (this one and N - 1 workers), 1 to 256; unset, as
+ * many as the machine can run at once (`os.availableParallelism()`).
  * @throws ProofError `usage.jobs` (exit 6).
  */
 export function parseJobs(value: string | number | undefined): number {
