@@ -1,4 +1,5 @@
 import type { Verdict } from "../policy/ir.js";
+import type { TraceEvent } from "../trace/model.js";
 
 /** Verdicts from least to most restrictive; index order is what resolution compares. */
 export const VERDICT_ORDER: readonly Verdict[] = ["allow", "warn", "require_approval", "block"];
@@ -20,6 +21,14 @@ export interface EventRef {
   type: "message" | "tool_call" | "tool_result";
   role?: string;
   tool?: string | null;
+}
+
+/** How evidence refers to an event: its seq, address, type, and its role or tool. */
+export function eventRef(e: TraceEvent): EventRef {
+  const r: EventRef = { seq: e.seq, at: e.at, type: e.type };
+  if (e.type === "message") r.role = e.role;
+  else r.tool = e.tool;
+  return r;
 }
 
 /** Why a rule matched. `value` holds argument content: redact it where the medium is public. */

@@ -8,8 +8,8 @@ import type { CoverageCollector, RuleCounters } from "./coverage.js";
 import {
   type Decision,
   type EvaluationError,
-  type EventRef,
   type Evidence,
+  eventRef,
   stricter,
   type TraceResult,
 } from "./decision.js";
@@ -45,13 +45,6 @@ export function activate(policies: readonly CompiledPolicy[], context: unknown):
     out.warnings.push(...selection.warnings);
   }
   return out;
-}
-
-function ref(e: TraceEvent): EventRef {
-  const r: EventRef = { seq: e.seq, at: e.at, type: e.type };
-  if (e.type === "message") r.role = e.role;
-  else r.tool = e.tool;
-  return r;
 }
 
 /** Running sequence state of one rule over one trace: never a rescan (docs/policy.md). */
@@ -224,7 +217,7 @@ class PolicyRun {
                 arg,
                 value: hit.value,
                 integrity: hit.integrity,
-                source: ref(hit.source),
+                source: hit.source,
                 normalisation: hit.normalisation,
                 ...(hit.field ? { source_field: hit.field } : {}),
                 ...(hit.injection
@@ -248,7 +241,7 @@ class PolicyRun {
         if (st.error) return { matched: true, evidence, error: st.error };
         const seq = rule.ir.match.sequence;
         const start = st.sinceLast === call.message_seq ? st.sincePrev : st.sinceLast;
-        const since = start >= 0 ? ref(this.trace.events[start] as TraceEvent) : null;
+        const since = start >= 0 ? eventRef(this.trace.events[start] as TraceEvent) : null;
         if (rule.requireBefore) {
           cov?.record(cov.index.requireBefore, st.requireLast <= start);
           if (st.requireLast > start) return no;
@@ -260,7 +253,7 @@ class PolicyRun {
           evidence.push({
             rule: id,
             kind: "forbid_before",
-            found: ref(this.trace.events[st.forbidLast] as TraceEvent),
+            found: eventRef(this.trace.events[st.forbidLast] as TraceEvent),
             since,
           });
         }

@@ -14,6 +14,7 @@ import { formatPath } from "../policy/field-path.js";
 import type { ProvenanceLevel } from "../policy/ir.js";
 import type { MessageEvent, ToolResultEvent, TraceEvent } from "../trace/model.js";
 import { type CompiledPolicy, LEVEL } from "./compiled.js";
+import type { EventRef } from "./decision.js";
 import type { InjectionSpan } from "./injection.js";
 import {
   contentOf,
@@ -284,6 +285,91 @@ export function homeSlot(key: number, mask: number, seed: number): number {
   return h & mask;
 }
 
+/**
+ * A map from strings to values that a lookup of an absent key answers by reading one cache line:
+ * an open-addressing table of (hash, entry) pairs, probed linearly, at most half full, whose
+ * entries (key and value side by side) are read only when a 32-bit hash matches. A built-in Map
+ * compares a probed key by reading the key's own string, so in a large map each key on the probed
+ * chain is a likely cache miss, and a live guard's check looks up each value of its call, new or
+ * not, in a map of every value the session asked about. Hashes are seeded per process
+ * ({@link homeSlot}), since the keys are argument values an attacker may choose.
+ */
+export class StringTable<V> {
+  /** @param seed the secret hashes are seeded with (tests give their own) */
+  constructor(private readonly seed: number = PLACEMENT_SEED) {}
+
+  /** Per slot: a key's hash, then its entry's index + 1 (0: an empty slot). */
+  private slots = new Int32Array(2 * 1024);
+  /** Per entry: its key, then its value. */
+  private entries: (string | V)[] = [];
+
+  /** Number of keys held. */
+  get size(): number {
+    return this.entries.length >>> 1;
+  }
+
+  /** The value of `key`, or undefined. */
+  get(key: string): V | undefined {
+    const i = this.find(key, stringHash(key, this.seed));
+    const e = this.slots[2 * i + 1] as number;
+    return e === 0 ? undefined : (this.entries[2 * e - 1] as V);
+  }
+
+  /** Sets the value of `key`. */
+  set(key: string, value: V): void {
+    const h = stringHash(key, this.seed);
+    let i = this.find(key, h);
+    const e = this.slots[2 * i + 1] as number;
+    if (e !== 0) {
+      this.entries[2 * e - 1] = value;
+      return;
+    }
+    if (2 * (this.size + 1) > this.slots.length >>> 1) {
+      this.grow();
+      i = this.find(key, h);
+    }
+    this.entries.push(key, value);
+    this.slots[2 * i] = h;
+    this.slots[2 * i + 1] = this.size;
+  }
+
+  /** The slot of `key` (hash `h`), or of the empty slot where it would go. */
+  private find(key: string, h: number): number {
+    const slots = this.slots;
+    const mask = (slots.length >>> 1) - 1;
+    for (let i = homeSlot(h, mask, this.seed); ; i = (i + 1) & mask) {
+      const e = slots[2 * i + 1] as number;
+      if (e === 0 || (slots[2 * i] === h && this.entries[2 * e - 2] === key)) return i;
+    }
+  }
+
+  /** Doubles the table; entries stay where they are. */
+  private grow(): void {
+    const old = this.slots;
+    this.slots = new Int32Array(2 * old.length);
+    const mask = (this.slots.length >>> 1) - 1;
+    for (let i = 0; i < old.length; i += 2) {
+      if (old[i + 1] === 0) continue;
+      let j = homeSlot(old[i] as number, mask, this.seed);
+      while (this.slots[2 * j + 1] !== 0) j = (j + 1) & mask;
+      this.slots[2 * j] = old[i] as number;
+      this.slots[2 * j + 1] = old[i + 1] as number;
+    }
+  }
+}
+
+/**
+ * A 32-bit hash of a string's code units with a seed: FNV-1a steps, then a final mix. A table
+ * places a key by {@link homeSlot} of this hash, with the same seed.
+ */
+export function stringHash(key: string, seed: number): number {
+  let h = seed ^ 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  return h ^ (h >>> 13);
+}
+
 /** The content of one event, normalised once. */
 interface Entry {
   event: MessageEvent | ToolResultEvent;
@@ -502,16 +588,33 @@ const PATH_END = SLOTS.length + 2;
 const FLAGS = SLOTS.length + 3;
 /** Flag of a unit the injection detector reads, above its level (3 bits). */
 const DETECT = 8;
+/**
+ * Flag of a unit whose lower-cased text has no separators: its texts in the `plain` and
+ * `spacing` families are the same, and so are their occurrences of a pattern.
+ */
+const SAME = 16;
+/**
+ * In the K ints after an event's last unit (each slot's end and the end of the units' own texts),
+ * the ints a unit gives its path and flags by say where the event's address ends in its string
+ * (it starts at 0), where its role or tool ends (one code unit later it starts), and which of
+ * these it is ({@link EVENT_KIND}).
+ */
+const AT_END = PATH;
+const NAME_END = PATH_END;
+const KIND = FLAGS;
+/** The kind of an event with units: a message (the name is its role), a tool result with a tool, or one without. */
+const EVENT_KIND = { message: 0, tool: 1, noTool: 2 } as const;
 
 /**
  * The units of the events a policy reads by units, laid out flat: per event one string, holding
- * per slot its units' normalised texts joined in order (one search, in one block of memory,
- * instead of one per leaf), then each unit's text as it is and its field path as evidence gives
- * it; and per unit, in one array for all events, where each of those starts, its level and
- * whether the detector reads it. Confirming a hit in an event read long ago and giving its
- * evidence then reads that string and a cache line or two of that array, not an object per unit
- * and per path (each a likely cache miss in a long session). Unit objects are kept only for
- * events with a unit the detector reads (whose spans are kept on the unit).
+ * the event's address and its role or tool (what evidence names the event by), then per slot its
+ * units' normalised texts joined in order (one search, in one block of memory, instead of one per
+ * leaf), then each unit's text as it is and its field path as evidence gives it; and per unit, in
+ * one array for all events, where each of those starts, its level and whether the detector reads
+ * it. Confirming a hit in an event read long ago and giving its evidence then reads that string
+ * and a cache line or two of that array, not the event, an object per unit and per path (each a
+ * likely cache miss in a long session). Unit objects are kept only for events with a unit the
+ * detector reads (whose spans are kept on the unit).
  */
 class UnitStore {
   /** Per seq: the event's units, for an event with a unit the detector reads. */
@@ -527,8 +630,9 @@ class UnitStore {
   private ints = new Int32Array(4096);
   private n = 0;
 
-  /** Stores the units of the event at `seq`, each lower-cased once. */
-  add(seq: number, units: Unit[]): void {
+  /** Stores the units of `event`, each lower-cased once. */
+  add(event: MessageEvent | ToolResultEvent, units: Unit[]): void {
+    const { seq } = event;
     const count = units.length;
     this.meta = grown(this.meta, 2 * seq + 1, (n) => new Int32Array(n));
     this.meta[2 * seq] = this.n;
@@ -544,17 +648,23 @@ class UnitStore {
       at += text.length + 1;
       return start;
     };
+    const end = base + count * K;
+    ints[end + AT_END] = put(event.at) + event.at.length;
+    const name = event.type === "message" ? event.role : event.tool;
+    ints[end + NAME_END] = put(name ?? "") + (name ?? "").length;
+    ints[end + KIND] =
+      event.type === "message" ? EVENT_KIND.message : name === null ? EVENT_KIND.noTool : EVENT_KIND.tool;
     const lower = units.map((u) => u.text.toLowerCase());
     for (let slot = 0; slot < SLOTS.length; slot++) {
       const normalise = SLOTS[slot] as Family["text"];
       for (let j = 0; j < count; j++) ints[base + j * K + slot] = put(normalise(lower[j] as string));
       ints[base + count * K + slot] = at;
     }
-    for (let j = 0; j < count; j++) ints[base + j * K + TEXT] = put((units[j] as Unit).text);
-    ints[base + count * K + TEXT] = at;
+    // Each unit's text and path side by side: evidence reads both, one cache line where they are short.
     for (let j = 0; j < count; j++) {
       const unit = units[j] as Unit;
       const o = base + j * K;
+      ints[o + TEXT] = put(unit.text);
       if (unit.path) {
         const path = formatPath(unit.path);
         const start = put(path);
@@ -564,8 +674,13 @@ class UnitStore {
         ints[o + PATH] = -1;
         ints[o + PATH_END] = -1;
       }
-      ints[o + FLAGS] = unit.level | (unit.detect ? DETECT : 0);
+      // Dropping separators only removes code units: the same length is the same text.
+      const same =
+        (ints[o + K + PLAIN_SLOT] as number) - (ints[o + PLAIN_SLOT] as number) ===
+        (ints[o + K + STRIP_SLOT] as number) - (ints[o + STRIP_SLOT] as number);
+      ints[o + FLAGS] = unit.level | (unit.detect ? DETECT : 0) | (same ? SAME : 0);
     }
+    ints[end + TEXT] = at;
     this.n = base + (count + 1) * K;
     this.texts[seq] = parts.join("\u0000");
     if (units.some((u) => u.detect)) this.units[seq] = units;
@@ -605,16 +720,36 @@ class UnitStore {
    * the unit itself (its spans are on it); else its text and field path, from the event's string.
    */
   detail(seq: number, j: number, span: InjectionSpan | undefined): Detail {
+    const source = this.source(seq);
     const units = this.units[seq];
-    if (units) return { unit: units[j] as Unit, span };
+    if (units) return { unit: units[j] as Unit, span, source };
     const text = this.texts[seq] as string;
     const start = this.at(seq, j, TEXT);
+    const from = this.at(seq, j, PATH);
     const unit: Unit = {
-      text: text.slice(start, this.at(seq, j + 1, TEXT) - 1),
+      text: text.slice(start, (from === -1 ? this.at(seq, j + 1, TEXT) : from) - 1),
       level: this.flags(seq, j) & LEVEL_BITS,
     };
-    const from = this.at(seq, j, PATH);
-    return from === -1 ? { unit, span } : { unit, span, path: text.slice(from, this.at(seq, j, PATH_END)) };
+    return from === -1
+      ? { unit, span, source }
+      : { unit, span, source, path: text.slice(from, this.at(seq, j, PATH_END)) };
+  }
+
+  /** The event at `seq` as evidence refers to it, from its string. */
+  private source(seq: number): EventRef {
+    const text = this.texts[seq] as string;
+    const count = this.count(seq);
+    const atEnd = this.at(seq, count, AT_END);
+    const at = text.slice(0, atEnd);
+    const name = text.slice(atEnd + 1, this.at(seq, count, NAME_END));
+    switch (this.at(seq, count, KIND)) {
+      case EVENT_KIND.message:
+        return { seq, at, type: "message", role: name };
+      case EVENT_KIND.tool:
+        return { seq, at, type: "tool_result", tool: name };
+      default:
+        return { seq, at, type: "tool_result", tool: null };
+    }
   }
 
   /** The level of unit `j` of the event at `seq`, and DETECT when the detector reads it. */
@@ -680,7 +815,7 @@ export class IncrementalProvenance implements ProvenanceSource {
    * families, since a value's patterns are often the same text (an identifier without
    * separators), and each first lookup of a pattern in a long session's map is a cache miss.
    */
-  private readonly patterns = new Map<string, (PatternState | undefined)[]>();
+  private readonly patterns = new StringTable<(PatternState | undefined)[]>();
   /** The last pattern asked and its states: a lookup asks the same pattern several times in a row. */
   private lastPattern: string | undefined;
   private lastStates: (PatternState | undefined)[] = [];
@@ -873,8 +1008,13 @@ export class IncrementalProvenance implements ProvenanceSource {
           ) {
             const j = store.unitAt(seq, STRIP_SLOT, i, pattern.length);
             if (j === -1) continue;
-            if (!spacing.done)
-              this.record(spacing, SPACING, seq, j, i - store.at(seq, j, STRIP_SLOT), pattern);
+            const local = i - store.at(seq, j, STRIP_SLOT);
+            if (!spacing.done) this.record(spacing, SPACING, seq, j, local, pattern);
+            if (store.flags(seq, j) & SAME) {
+              // Its lower-cased text is this one: the same occurrence, in the same order.
+              this.record(plain, PLAIN, seq, j, local, pattern);
+              continue;
+            }
             if (j === last) continue;
             // The unit's occurrences in the lower-cased text, in order: the hits a scan of the
             // whole of it would find in this unit (none runs past the unit's end).
@@ -942,7 +1082,7 @@ export class IncrementalProvenance implements ProvenanceSource {
   private unitsAt(event: MessageEvent | ToolResultEvent, level: number): void {
     if ((this.store.meta[2 * event.seq + 1] as number) & BUILT) return;
     const units = unitsOf(this.policy, event, level);
-    this.store.add(event.seq, units);
+    this.store.add(event, units);
     const raw = this.content.entry(event.seq).raw[PLAIN_SLOT] as string[];
     const inRaw = units.every((u) => {
       const lower = u.text.toLowerCase();

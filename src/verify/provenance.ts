@@ -5,6 +5,7 @@ import type { MessageEvent, ToolCallEvent, ToolResultEvent, Trace, TraceEvent } 
 import { AhoCorasick } from "./aho-corasick.js";
 import { type CompiledPolicy, LEVEL, LEVEL_NAME } from "./compiled.js";
 import { type ContentLeaf, contentLeaves, parseStructured } from "./content.js";
+import { type EventRef, eventRef } from "./decision.js";
 import { detectInjection, type InjectionSpan } from "./injection.js";
 
 /** Values shorter than this (after normalisation) never match: "100" or "yes" prove nothing. */
@@ -14,8 +15,8 @@ export const MIN_VALUE_LENGTH = 4;
 export interface ProvenanceHit {
   /** The argument leaf value as the call had it (numbers in canonical JSON form). */
   value: string;
-  /** The earliest source event holding it. */
-  source: TraceEvent;
+  /** The earliest source event holding it, as evidence refers to it (a fresh object per hit). */
+  source: EventRef;
   integrity: ProvenanceLevel;
   /** Normalisations needed for the match (`case` when only a case-insensitive match exists). */
   normalisation: string[];
@@ -227,6 +228,12 @@ export interface Detail {
    * index keeps it formatted; else it is formatted from `unit.path`.
    */
   path?: string;
+  /**
+   * The event the unit is in, as evidence refers to it, when the index keeps it beside the unit:
+   * giving evidence then reads nothing of the event itself, which in a live session may be long
+   * out of the processor's caches. Copied into each hit.
+   */
+  source?: EventRef;
 }
 
 /** One family's automaton over the trace: its patterns, and where each was first seen per level. */
@@ -494,11 +501,12 @@ export function lookupHit(
     if (!cleared && found && (best === undefined || found.seq < best.seq)) best = found;
   }
   if (!best) return undefined;
-  const source = events[best.seq] as TraceEvent;
+  const kept = best.detail?.source;
+  const source = kept ? { ...kept } : eventRef(events[best.seq] as TraceEvent);
   const unit = best.detail?.unit;
   const normalisation = [
     ...(best.unwrapped ? ["list"] : []),
-    ...describeMatch(best.family, best.value, unit ? [unit.text] : contentOf(source)),
+    ...describeMatch(best.family, best.value, unit ? [unit.text] : contentOf(events[best.seq] as TraceEvent)),
   ];
   const hit: ProvenanceHit = { value, source, integrity: best.level, normalisation };
   const path = best.detail?.path ?? (unit?.path ? formatPath(unit.path) : undefined);
