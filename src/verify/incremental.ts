@@ -286,38 +286,40 @@ export function homeSlot(key: number, mask: number, seed: number): number {
 }
 
 /**
- * A map from strings to values that a lookup of an absent key answers by reading one cache line:
- * an open-addressing table of (hash, entry) pairs, probed linearly, at most half full, whose
- * entries (key and value side by side) are read only when a 32-bit hash matches. A built-in Map
- * compares a probed key by reading the key's own string, so in a large map each key on the probed
- * chain is a likely cache miss, and a live guard's check looks up each value of its call, new or
- * not, in a map of every value the session asked about. Hashes are seeded per process
- * ({@link homeSlot}), since the keys are argument values an attacker may choose.
+ * A map whose keys are strings or 32-bit integers, and a lookup of an absent key reads one cache
+ * line: an open-addressing table of (hash, entry) pairs, probed linearly, at most half full,
+ * whose entries (key and value side by side) are read only when a hash matches (an integer key
+ * is its own hash, so its entry is not read at all). A built-in Map compares a probed string key
+ * by reading the key's own string, so in a large map each key on the probed chain is a likely
+ * cache miss, and a live guard's check looks up each value of its call in a map of every value the
+ * session asked about. Both hashes and places are seeded per process ({@link homeSlot}): the keys
+ * are argument values and substrings of tool results, which an attacker may choose, and a Map
+ * places integers by an unseeded hash, so crafted keys could share one chain and make every
+ * lookup on it walk all of them.
  */
-export class StringTable<V> {
-  /** @param seed the secret hashes are seeded with (tests give their own) */
+export class SeededTable<K extends string | number, V> {
+  /** @param seed the secret keys are hashed and placed with (tests give their own) */
   constructor(private readonly seed: number = PLACEMENT_SEED) {}
 
   /** Per slot: a key's hash, then its entry's index + 1 (0: an empty slot). */
   private slots = new Int32Array(2 * 1024);
   /** Per entry: its key, then its value. */
-  private entries: (string | V)[] = [];
+  private entries: (K | V)[] = [];
 
   /** Number of keys held. */
   get size(): number {
     return this.entries.length >>> 1;
   }
 
-  /** The value of `key`, or undefined. */
-  get(key: string): V | undefined {
-    const i = this.find(key, stringHash(key, this.seed));
-    const e = this.slots[2 * i + 1] as number;
+  /** The value of `key` (an integer key must be a 32-bit integer), or undefined. */
+  get(key: K): V | undefined {
+    const e = this.slots[2 * this.find(key, this.hash(key)) + 1] as number;
     return e === 0 ? undefined : (this.entries[2 * e - 1] as V);
   }
 
   /** Sets the value of `key`. */
-  set(key: string, value: V): void {
-    const h = stringHash(key, this.seed);
+  set(key: K, value: V): void {
+    const h = this.hash(key);
     let i = this.find(key, h);
     const e = this.slots[2 * i + 1] as number;
     if (e !== 0) {
@@ -333,13 +335,18 @@ export class StringTable<V> {
     this.slots[2 * i + 1] = this.size;
   }
 
+  private hash(key: K): number {
+    return typeof key === "number" ? key | 0 : stringHash(key, this.seed);
+  }
+
   /** The slot of `key` (hash `h`), or of the empty slot where it would go. */
-  private find(key: string, h: number): number {
+  private find(key: K, h: number): number {
     const slots = this.slots;
     const mask = (slots.length >>> 1) - 1;
     for (let i = homeSlot(h, mask, this.seed); ; i = (i + 1) & mask) {
       const e = slots[2 * i + 1] as number;
-      if (e === 0 || (slots[2 * i] === h && this.entries[2 * e - 2] === key)) return i;
+      if (e === 0) return i;
+      if (slots[2 * i] === h && (typeof key === "number" || this.entries[2 * e - 2] === key)) return i;
     }
   }
 
@@ -396,7 +403,7 @@ function holds(entry: Entry, slot: number, pattern: string, unfolded: boolean): 
  */
 export class ContentIndex {
   private readonly entries: (Entry | undefined)[] = [];
-  private readonly grams = new Map<number, Postings>();
+  private readonly grams = new SeededTable<number, Postings>();
   /** The minimisers of each text's long keys, for patterns of LONG_PATTERN code units and more. */
   private readonly long = new KeyPostings();
   /** The 4-gram numbers of the text being indexed (reused). */
@@ -815,7 +822,7 @@ export class IncrementalProvenance implements ProvenanceSource {
    * families, since a value's patterns are often the same text (an identifier without
    * separators), and each first lookup of a pattern in a long session's map is a cache miss.
    */
-  private readonly patterns = new StringTable<(PatternState | undefined)[]>();
+  private readonly patterns = new SeededTable<string, (PatternState | undefined)[]>();
   /** The last pattern asked and its states: a lookup asks the same pattern several times in a row. */
   private lastPattern: string | undefined;
   private lastStates: (PatternState | undefined)[] = [];

@@ -1,10 +1,10 @@
 /**
- * The map from patterns to their states of the live guard's provenance (StringTable in
- * src/verify/incremental.ts) against a built-in Map.
+ * The maps of the live guard's provenance (SeededTable in src/verify/incremental.ts: patterns to
+ * their states, 4-grams to their events) against a built-in Map.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { homeSlot, StringTable, stringHash } from "../../src/verify/incremental.js";
+import { homeSlot, SeededTable, stringHash } from "../../src/verify/incremental.js";
 
 /** A seed of the test's own, so that it can pick keys by their hash and where they are placed. */
 const SEED = 987_654;
@@ -13,6 +13,10 @@ const SEED = 987_654;
 const LAST_SLOT: string[] = [];
 for (let k = 0; LAST_SLOT.length < 12; k++)
   if (homeSlot(stringHash(`k${k}`, SEED), 1023, SEED) === 1023) LAST_SLOT.push(`k${k}`);
+
+/** Integer keys whose first slot is the last of the first table. */
+const LAST_SLOT_INT: number[] = [];
+for (let k = 0; LAST_SLOT_INT.length < 12; k++) if (homeSlot(k, 1023, SEED) === 1023) LAST_SLOT_INT.push(k);
 
 /** Distinct keys with the same 32-bit hash: only comparing the keys tells them apart. */
 const SAME_HASH: string[] = (() => {
@@ -28,11 +32,11 @@ const SAME_HASH: string[] = (() => {
   return out;
 })();
 
-describe("StringTable", () => {
+describe("SeededTable", () => {
   it("finds keys whose hashes are equal, and keys that probe past the table's end", () => {
     expect(SAME_HASH.length).toBeGreaterThanOrEqual(2);
     expect(stringHash(SAME_HASH[0] as string, SEED)).toBe(stringHash(SAME_HASH[1] as string, SEED));
-    const table = new StringTable<number>(SEED);
+    const table = new SeededTable<string, number>(SEED);
     const keys = [...SAME_HASH, ...LAST_SLOT];
     for (const [i, key] of keys.entries()) table.set(key, i);
     for (const [i, key] of keys.entries()) expect(table.get(key)).toBe(i);
@@ -54,7 +58,7 @@ describe("StringTable", () => {
     );
     fc.assert(
       fc.property(fc.array(fc.tuple(key, fc.integer()), { maxLength: 2500 }), fc.array(key), (sets, asks) => {
-        const table = new StringTable<number>(SEED);
+        const table = new SeededTable<string, number>(SEED);
         const model = new Map<string, number>();
         for (const [k, v] of sets) {
           table.set(k, v);
@@ -65,5 +69,30 @@ describe("StringTable", () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it("answers as a Map does for 32-bit integer keys (4-gram numbers), 0 and negative ones included", () => {
+    const key = fc.oneof(
+      fc.integer({ min: -3, max: 3000 }),
+      fc.constantFrom(...LAST_SLOT_INT),
+      fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(key, fc.string()), { maxLength: 2500 }), fc.array(key), (sets, asks) => {
+        const table = new SeededTable<number, string>(SEED);
+        const model = new Map<number, string>();
+        for (const [k, v] of sets) {
+          table.set(k, v);
+          model.set(k, v);
+        }
+        expect(table.size).toBe(model.size);
+        for (const k of [...asks, ...model.keys()]) expect(table.get(k)).toBe(model.get(k));
+      }),
+      { numRuns: 200 },
+    );
+    const table = new SeededTable<number, number>(SEED);
+    for (let i = -2500; i < 2500; i++) table.set(i * 7919, i);
+    for (let i = -2500; i < 2500; i++) expect(table.get(i * 7919)).toBe(i);
+    expect(table.get(1)).toBeUndefined();
   });
 });
