@@ -593,6 +593,10 @@ const TEXT = SLOTS.length;
 const PATH = SLOTS.length + 1;
 const PATH_END = SLOTS.length + 2;
 const FLAGS = SLOTS.length + 3;
+/** The order of the slots in an event's string of units: {@link STRIP_SLOT} first. */
+const SLOT_ORDER: readonly number[] = [STRIP_SLOT, ...SLOTS.keys()].filter(
+  (s, i, all) => all.indexOf(s) === i,
+);
 /** Flag of a unit the injection detector reads, above its level (3 bits). */
 const DETECT = 8;
 /**
@@ -662,7 +666,9 @@ class UnitStore {
     ints[end + KIND] =
       event.type === "message" ? EVENT_KIND.message : name === null ? EVENT_KIND.noTool : EVENT_KIND.tool;
     const lower = units.map((u) => u.text.toLowerCase());
-    for (let slot = 0; slot < SLOTS.length; slot++) {
+    // The text without separators first, beside the string's start: a search of an identifier
+    // reads it from its start to the hit.
+    for (const slot of SLOT_ORDER) {
       const normalise = SLOTS[slot] as Family["text"];
       for (let j = 0; j < count; j++) ints[base + j * K + slot] = put(normalise(lower[j] as string));
       ints[base + count * K + slot] = at;
