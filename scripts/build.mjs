@@ -37,6 +37,30 @@ const yamlAsModule = {
   },
 };
 
+/**
+ * The `yaml` library is a file of its own, CommonJS so that src/policy/yaml-library.ts can load it
+ * synchronously the first time something needs it: most commands never do (js-yaml reads their
+ * YAML), and compiling it costs about 5 ms of every start. Only what proof calls is kept.
+ */
+const YAML_LIBRARY_FILE = "yaml.cjs";
+const yamlLibrary = await build({
+  stdin: {
+    contents:
+      'export { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from "yaml";',
+    resolveDir: root,
+    sourcefile: "yaml-library-entry.js",
+  },
+  outfile: join(root, "dist", YAML_LIBRARY_FILE),
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  target: "node20",
+  legalComments: "none",
+  logLevel: "warning",
+  metafile: true,
+  plugins: [yamlAsModule],
+});
+
 const result = await build({
   entryPoints: {
     proof: join(root, "src/cli/main.ts"),
@@ -58,7 +82,10 @@ const result = await build({
   logLevel: "warning",
   metafile: true,
   plugins: [yamlAsModule],
-  define: { PROOF_VERSION: JSON.stringify(manifest.version) },
+  define: {
+    PROOF_VERSION: JSON.stringify(manifest.version),
+    PROOF_YAML_LIBRARY: JSON.stringify(`./${YAML_LIBRARY_FILE}`),
+  },
   // Some CommonJS dependencies call require() for Node built-ins.
   banner: {
     js: "import { createRequire as __proofRequire } from 'node:module'; const require = __proofRequire(import.meta.url);",
@@ -69,10 +96,21 @@ const result = await build({
 const isBuiltin = (specifier) => specifier.startsWith("node:") || builtinModules.includes(specifier);
 
 const external = [];
-for (const [file, output] of Object.entries(result.metafile.outputs)) {
+const outputs = { ...result.metafile.outputs, ...yamlLibrary.metafile.outputs };
+for (const [file, output] of Object.entries(outputs)) {
   for (const i of output.imports) {
     if (i.external && !isBuiltin(i.path)) external.push(`${file} imports ${i.path}`);
   }
+}
+// The `yaml` library must reach the chunks only through its own file.
+const yamlInChunks = Object.keys(result.metafile.inputs).filter((input) =>
+  packageDir(input)?.endsWith("/yaml"),
+);
+if (yamlInChunks.length > 0) {
+  console.error(
+    `build: the yaml library is bundled into the chunks (${yamlInChunks[0]}): load it through src/policy/yaml-library.ts`,
+  );
+  process.exit(1);
 }
 // Each validator is its own module so that a command loads only those it uses; the gathering
 // module imports all of them, and the bundle splits by module, so bundled code must not use it.
@@ -117,7 +155,7 @@ function packageDir(input) {
 }
 
 const bundled = new Set();
-for (const input of Object.keys(result.metafile.inputs)) {
+for (const input of [...Object.keys(result.metafile.inputs), ...Object.keys(yamlLibrary.metafile.inputs)]) {
   const dir = packageDir(input);
   if (dir !== null) bundled.add(dir);
 }

@@ -1,19 +1,9 @@
 import { load } from "js-yaml";
-import {
-  type Document,
-  isAlias,
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  LineCounter,
-  type Node,
-  parseDocument,
-  visit as visitDocument,
-} from "yaml";
+import type { Document, LineCounter, Node } from "yaml";
 import { inputError, type ProofError, type SourceLocation } from "../errors.js";
 import { MAX_JSON_DEPTH } from "../trace/json.js";
 import { CORE, YAML_LIBRARY_ONLY_TEXT } from "./js-yaml-core.js";
+import { yamlLibrary } from "./yaml-library.js";
 
 /**
  * A parsed YAML (or JSON) document with what is needed to point back into it. `doc` and `lines`
@@ -148,8 +138,9 @@ interface SyntaxTree {
  * @throws RangeError when nesting overflows the parser's stack
  */
 function syntaxTree(text: string): SyntaxTree {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: sameKey, prettyErrors: false });
+  const yaml = yamlLibrary();
+  const lines = new yaml.LineCounter();
+  const doc = yaml.parseDocument(text, { lineCounter: lines, uniqueKeys: sameKey, prettyErrors: false });
   return { doc, lines };
 }
 
@@ -289,6 +280,7 @@ function tooDeep(location: SourceLocation): ProofError {
  * into one JavaScript property, the second silently replacing the first.
  */
 function sameKey(a: unknown, b: unknown): boolean {
+  const { isScalar } = yamlLibrary();
   return a === b || (isScalar(a) && isScalar(b) && String(a.value) === String(b.value));
 }
 
@@ -322,6 +314,7 @@ interface Frame {
  * never an expansion.
  */
 function checkNodes(doc: Document.Parsed, text: string, at: (offset: number) => SourceLocation): void {
+  const { isAlias, isMap, isScalar, isSeq } = yamlLibrary();
   const offset = (n: unknown): number => (n as Node | null)?.range?.[0] ?? 0;
   // Anchors by name as the walk meets them: an alias refers to the latest one before it.
   const anchors = new Map<string, Node>();
@@ -417,7 +410,7 @@ function checkNodes(doc: Document.Parsed, text: string, at: (offset: number) => 
 function checkKey(key: unknown, at: (offset: number) => SourceLocation): void {
   if (key === null || key === undefined) return;
   const where = at((key as Node).range?.[0] ?? 0);
-  if (!isScalar(key)) {
+  if (!yamlLibrary().isScalar(key)) {
     throw inputError(
       "yaml.complex_key",
       "a mapping key must be a plain value (a string or a number), not a mapping, a sequence or an alias",
@@ -432,10 +425,11 @@ function checkKey(key: unknown, at: (offset: number) => SourceLocation): void {
 /** Offset of the first alias in the document, if any. */
 function firstAlias(doc: Document.Parsed): number | undefined {
   let found: number | undefined;
-  visitDocument(doc, {
+  const { visit } = yamlLibrary();
+  visit(doc, {
     Alias(_key, node) {
       found = node.range?.[0] ?? 0;
-      return visitDocument.BREAK;
+      return visit.BREAK;
     },
   });
   return found;
@@ -447,6 +441,7 @@ function firstAlias(doc: Document.Parsed): number | undefined {
  * nearest ancestor that exists.
  */
 export function locate(parsed: ParsedYaml, path: readonly (string | number)[], key?: string): SourceLocation {
+  const { isMap, isPair, isScalar, isSeq } = yamlLibrary();
   let node: unknown = parsed.doc.contents;
   let best: Node | undefined = node as Node;
   for (const segment of path) {

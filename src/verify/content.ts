@@ -1,7 +1,7 @@
 import { load } from "js-yaml";
-import { parseDocument } from "yaml";
 import type { PathStep } from "../policy/field-path.js";
 import { CORE, YAML_LIBRARY_ONLY } from "../policy/js-yaml-core.js";
+import { yamlLibrary } from "../policy/yaml-library.js";
 
 /**
  * Deepest nesting of structured content that is split into leaves. Deeper content is left as one
@@ -81,7 +81,7 @@ function readFast(t: string): unknown {
  */
 export function readYamlLibrary(t: string): unknown {
   try {
-    const doc = parseDocument(t, { uniqueKeys: false, prettyErrors: false, strict: false });
+    const doc = yamlLibrary().parseDocument(t, { uniqueKeys: false, prettyErrors: false, strict: false });
     if (doc.errors.length > 0) return undefined;
     return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch {

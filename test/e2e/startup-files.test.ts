@@ -97,3 +97,54 @@ describe("files loaded by a run", () => {
     expect(check.length).toBeLessThanOrEqual(12);
   });
 });
+
+/**
+ * The CommonJS files of the bundle a run of `proof ARGS` has loaded when it exits, as Node.js's
+ * CommonJS cache holds them (the ESM loader hook above does not see `require`).
+ */
+function requiredFiles(args: string[], status = 0): { files: string[]; stdout: string } {
+  const hook = `import { createRequire } from "node:module"; const cache = createRequire(${JSON.stringify(`${ROOT}/`)}).cache; process.on("exit", () => { for (const k of Object.keys(cache)) process._rawDebug(\`required \${k}\`); });`;
+  const run = spawnSync(
+    process.execPath,
+    ["--import", `data:text/javascript,${encodeURIComponent(hook)}`, BIN, ...args],
+    {
+      cwd: ROOT,
+      encoding: "utf8",
+    },
+  );
+  expect({ args, status: run.status, stderr: run.stderr.replace(/^required .*\n/gm, "") }).toEqual({
+    args,
+    status,
+    stderr: "",
+  });
+  const files = [...run.stderr.matchAll(/^required .*[/\\]dist[/\\]([^/\\\s]+)$/gm)].map(
+    (m) => m[1] as string,
+  );
+  return { files, stdout: run.stdout };
+}
+
+describe("the yaml library", () => {
+  it("is loaded only by a run that needs it: not for a policy js-yaml reads, yes for one with an alias", async () => {
+    const dir = await tempDir();
+    const call = join(dir, "call.json");
+    writeFileSync(call, JSON.stringify({ tool: "send_money", args: { recipient: "DE89", amount: 10 } }));
+    const plain = requiredFiles([
+      "check",
+      "--policy",
+      "examples/policies/agentdojo-banking.yaml",
+      "--call",
+      call,
+    ]);
+    expect(plain.files).not.toContain("yaml.cjs");
+    // An alias: js-yaml is not certain to read it as the yaml library does, which then reads it.
+    const policy = join(dir, "alias.yaml");
+    writeFileSync(
+      policy,
+      "schema: proof.policy/v1\npolicy_id: alias.v1\nrules:\n  - id: a\n    match: &m\n      tool: [send_money]\n    effect: block\n  - id: b\n    match: *m\n    effect: warn\n",
+    );
+    // Exit 3: the call is blocked.
+    const alias = requiredFiles(["check", "--policy", policy, "--call", call], 3);
+    expect(alias.files).toContain("yaml.cjs");
+    expect(alias.stdout).toMatch(/^block send_money/m);
+  });
+});
