@@ -42,13 +42,33 @@ export function redact(message: string, context: unknown): string {
   return out;
 }
 
-/** Per policy, each IR rule's compiled `when` in the IR's order, looked up once rather than per plan. */
-const WHENS = new WeakMap<CompiledPolicy, readonly (CompiledCel | undefined)[]>();
+/**
+ * A policy's `when` predicates, looked up once rather than per plan: the distinct ones, and per IR
+ * rule (in the IR's order) the index of its predicate among them, or -1 for a rule without one.
+ */
+interface Whens {
+  distinct: CompiledCel[];
+  of: Int32Array;
+}
 
-function whensOf(policy: CompiledPolicy): readonly (CompiledCel | undefined)[] {
+const WHENS = new WeakMap<CompiledPolicy, Whens>();
+
+function whensOf(policy: CompiledPolicy): Whens {
   let whens = WHENS.get(policy);
   if (!whens) {
-    whens = policy.ir.rules.map((rule) => policy.rules.get(rule.id)?.when);
+    // Identical expressions are one compiled object (compileCel caches by text), so the object
+    // identifies the predicate: each distinct one is evaluated once per context.
+    const index = new Map<CompiledCel, number>();
+    const of = new Int32Array(policy.ir.rules.length);
+    for (const [i, rule] of policy.ir.rules.entries()) {
+      const when = policy.rules.get(rule.id)?.when;
+      if (when === undefined) of[i] = -1;
+      else {
+        if (!index.has(when)) index.set(when, index.size);
+        of[i] = index.get(when) as number;
+      }
+    }
+    whens = { distinct: [...index.keys()], of };
     WHENS.set(policy, whens);
   }
   return whens;
@@ -65,21 +85,24 @@ function activate(
   costOf: (rule: string, irCost: number) => number,
 ): SelectedRules {
   const out: SelectedRules = { active: [], skipped: [], warnings: [], failures: 0 };
-  // Identical expressions are one compiled object (compileCel caches by text), so the object is
-  // the key: each distinct predicate is evaluated once per context.
-  // A failure's message is redacted once per predicate too: rules sharing a failing predicate
-  // (a missing context field) would otherwise each walk the context again.
-  const memo = new Map<CompiledCel, { value: boolean } | { error: string; redacted?: string }>();
+  // Each distinct predicate is evaluated once per context, on first use. A failure's message is
+  // redacted once per predicate too: rules sharing a failing predicate (a missing context field)
+  // would otherwise each walk the context again.
   const whens = whensOf(policy);
-  for (const [i, rule] of policy.ir.rules.entries()) {
-    const when = whens[i];
+  const memo: ({ value: boolean } | { error: string; redacted?: string } | undefined)[] = new Array(
+    whens.distinct.length,
+  );
+  const rules = policy.ir.rules;
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i] as (typeof rules)[number];
+    const w = whens.of[i] as number;
     let reason: ActivationReason;
-    if (!when) reason = "when:absent";
+    if (w === -1) reason = "when:absent";
     else {
-      let result = memo.get(when);
+      let result = memo[w];
       if (!result) {
-        result = when.evaluate({ context });
-        memo.set(when, result);
+        result = (whens.distinct[w] as CompiledCel).evaluate({ context });
+        memo[w] = result;
       }
       if ("error" in result) {
         reason = "when:error";
