@@ -5,7 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { staticClosure, staticImports } from "../helpers/bundle.js";
 import { BIN, ROOT, removeTempDirs, tempDir } from "./cli.js";
@@ -61,38 +61,62 @@ describe("files loaded at start", () => {
 });
 
 /**
+ * Runs `proof ARGS` with `hook` (a module's source) imported first, and expects exit `status`
+ * and nothing on stderr but the lines starting with `tag`, which the hook prints.
+ */
+function runWithHook(
+  hook: string,
+  tag: string,
+  args: string[],
+  status = 0,
+): { stdout: string; stderr: string } {
+  const run = spawnSync(
+    process.execPath,
+    ["--import", `data:text/javascript,${encodeURIComponent(hook)}`, BIN, ...args],
+    {
+      cwd: ROOT,
+      encoding: "utf8",
+    },
+  );
+  const other = run.stderr.split("\n").filter((l) => l !== "" && !l.startsWith(`${tag} `));
+  expect({ args, status: run.status, other }).toEqual({ args, status, other: [] });
+  return run;
+}
+
+/**
  * The bundle files a run of `proof ARGS` loads, in the order the loader resolves them: a module
  * hook of Node.js (module.register) prints each file: URL it resolves.
  */
 function loadedFiles(args: string[]): string[] {
   const hook = `export async function resolve(s, c, next) { const r = await next(s, c); if (r.url.startsWith("file:")) process._rawDebug(\`loaded \${r.url}\`); return r; }`;
   const register = `import { register } from "node:module"; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});`;
-  const run = spawnSync(
-    process.execPath,
-    ["--import", `data:text/javascript,${encodeURIComponent(register)}`, BIN, ...args],
-    { cwd: ROOT, encoding: "utf8" },
-  );
-  expect({ args, status: run.status }).toEqual({ args, status: 0 });
-  const out = run.stderr;
+  const out = runWithHook(register, "loaded", args).stderr;
   const files = [...out.matchAll(/^loaded file:.*\/dist\/([^/\s]+\.js)$/gm)].map((m) => m[1] as string);
   return [...new Set(files)];
 }
+
+/** A file holding one `send_money` call, in a new temporary directory. */
+async function callFile(): Promise<string> {
+  const call = join(await tempDir(), "call.json");
+  writeFileSync(call, JSON.stringify({ tool: "send_money", args: { recipient: "DE89", amount: 10 } }));
+  return call;
+}
+
+/** The arguments of `proof check` of the call in `call` against the banking example policy. */
+const checkBanking = (call: string): string[] => [
+  "check",
+  "--policy",
+  "examples/policies/agentdojo-banking.yaml",
+  "--call",
+  call,
+];
 
 describe("files loaded by a run", () => {
   it("--version loads no config reader; check loads it and at most 12 files in all", async () => {
     const version = loadedFiles(["--version"]);
     expect(version).toContain("proof.js");
     expect(version.filter((f) => f.startsWith("config-"))).toEqual([]);
-    const dir = await tempDir();
-    const call = join(dir, "call.json");
-    writeFileSync(call, JSON.stringify({ tool: "send_money", args: { recipient: "DE89", amount: 10 } }));
-    const check = loadedFiles([
-      "check",
-      "--policy",
-      "examples/policies/agentdojo-banking.yaml",
-      "--call",
-      call,
-    ]);
+    const check = loadedFiles(checkBanking(await callFile()));
     expect(check.filter((f) => /^(check|config)-/.test(f))).toHaveLength(2);
     expect(check.length).toBeLessThanOrEqual(12);
   });
@@ -104,19 +128,7 @@ describe("files loaded by a run", () => {
  */
 function requiredFiles(args: string[], status = 0): { files: string[]; stdout: string } {
   const hook = `import { createRequire } from "node:module"; const cache = createRequire(${JSON.stringify(`${ROOT}/`)}).cache; process.on("exit", () => { for (const k of Object.keys(cache)) process._rawDebug(\`required \${k}\`); });`;
-  const run = spawnSync(
-    process.execPath,
-    ["--import", `data:text/javascript,${encodeURIComponent(hook)}`, BIN, ...args],
-    {
-      cwd: ROOT,
-      encoding: "utf8",
-    },
-  );
-  expect({ args, status: run.status, stderr: run.stderr.replace(/^required .*\n/gm, "") }).toEqual({
-    args,
-    status,
-    stderr: "",
-  });
+  const run = runWithHook(hook, "required", args, status);
   const files = [...run.stderr.matchAll(/^required .*[/\\]dist[/\\]([^/\\\s]+)$/gm)].map(
     (m) => m[1] as string,
   );
@@ -125,19 +137,11 @@ function requiredFiles(args: string[], status = 0): { files: string[]; stdout: s
 
 describe("the yaml library", () => {
   it("is loaded only by a run that needs it: not for a policy js-yaml reads, yes for one with an alias", async () => {
-    const dir = await tempDir();
-    const call = join(dir, "call.json");
-    writeFileSync(call, JSON.stringify({ tool: "send_money", args: { recipient: "DE89", amount: 10 } }));
-    const plain = requiredFiles([
-      "check",
-      "--policy",
-      "examples/policies/agentdojo-banking.yaml",
-      "--call",
-      call,
-    ]);
+    const call = await callFile();
+    const plain = requiredFiles(checkBanking(call));
     expect(plain.files).not.toContain("yaml.cjs");
     // An alias: js-yaml is not certain to read it as the yaml library does, which then reads it.
-    const policy = join(dir, "alias.yaml");
+    const policy = join(dirname(call), "alias.yaml");
     writeFileSync(
       policy,
       "schema: proof.policy/v1\npolicy_id: alias.v1\nrules:\n  - id: a\n    match: &m\n      tool: [send_money]\n    effect: block\n  - id: b\n    match: *m\n    effect: warn\n",

@@ -32,6 +32,23 @@ const SAME_HASH: string[] = (() => {
   return out;
 })();
 
+/** Sets generated keys in a table and in a Map, then asks both about every key and others. */
+function answersAsMap<K extends string | number>(key: fc.Arbitrary<K>): void {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(key, fc.integer()), { maxLength: 2500 }), fc.array(key), (sets, asks) => {
+      const table = new SeededTable<K, number>(SEED);
+      const model = new Map<K, number>();
+      for (const [k, v] of sets) {
+        table.set(k, v);
+        model.set(k, v);
+      }
+      expect(table.size).toBe(model.size);
+      for (const k of [...asks, ...model.keys()]) expect(table.get(k)).toBe(model.get(k));
+    }),
+    { numRuns: 200 },
+  );
+}
+
 describe("SeededTable", () => {
   it("finds keys whose hashes are equal, and keys that probe past the table's end", () => {
     expect(SAME_HASH.length).toBeGreaterThanOrEqual(2);
@@ -50,45 +67,23 @@ describe("SeededTable", () => {
   });
 
   it("answers as a Map does, through growth, colliding slots and updates", () => {
-    const key = fc.oneof(
-      fc.string({ maxLength: 6 }),
-      fc.string({ unit: "grapheme", maxLength: 4 }),
-      fc.constantFrom("", ...LAST_SLOT, ...SAME_HASH),
-      fc.nat(3000).map((n) => `v${n}`),
-    );
-    fc.assert(
-      fc.property(fc.array(fc.tuple(key, fc.integer()), { maxLength: 2500 }), fc.array(key), (sets, asks) => {
-        const table = new SeededTable<string, number>(SEED);
-        const model = new Map<string, number>();
-        for (const [k, v] of sets) {
-          table.set(k, v);
-          model.set(k, v);
-        }
-        expect(table.size).toBe(model.size);
-        for (const k of [...asks, ...model.keys()]) expect(table.get(k)).toBe(model.get(k));
-      }),
-      { numRuns: 200 },
+    answersAsMap(
+      fc.oneof(
+        fc.string({ maxLength: 6 }),
+        fc.string({ unit: "grapheme", maxLength: 4 }),
+        fc.constantFrom("", ...LAST_SLOT, ...SAME_HASH),
+        fc.nat(3000).map((n) => `v${n}`),
+      ),
     );
   });
 
   it("answers as a Map does for 32-bit integer keys (4-gram numbers), 0 and negative ones included", () => {
-    const key = fc.oneof(
-      fc.integer({ min: -3, max: 3000 }),
-      fc.constantFrom(...LAST_SLOT_INT),
-      fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
-    );
-    fc.assert(
-      fc.property(fc.array(fc.tuple(key, fc.string()), { maxLength: 2500 }), fc.array(key), (sets, asks) => {
-        const table = new SeededTable<number, string>(SEED);
-        const model = new Map<number, string>();
-        for (const [k, v] of sets) {
-          table.set(k, v);
-          model.set(k, v);
-        }
-        expect(table.size).toBe(model.size);
-        for (const k of [...asks, ...model.keys()]) expect(table.get(k)).toBe(model.get(k));
-      }),
-      { numRuns: 200 },
+    answersAsMap(
+      fc.oneof(
+        fc.integer({ min: -3, max: 3000 }),
+        fc.constantFrom(...LAST_SLOT_INT),
+        fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+      ),
     );
     const table = new SeededTable<number, number>(SEED);
     for (let i = -2500; i < 2500; i++) table.set(i * 7919, i);
