@@ -190,6 +190,8 @@ describe("the packed tarball", () => {
       "bin/proof.js",
       "dist/proof.js",
       "dist/index.js",
+      // The yaml library, which the chunks require on first use (src/policy/yaml-library.ts).
+      "dist/yaml.cjs",
       "dist/THIRD-PARTY-LICENSES.txt",
       "docs/ci.md",
       "docs/traces.md",
