@@ -80,8 +80,10 @@ function readFast(t: string): unknown {
  * undefined on an error. Exported for the differential test of the two parsers.
  */
 export function readYamlLibrary(t: string): unknown {
+  // Loaded outside the try: a library that cannot be loaded is an error, not unstructured text.
+  const yaml = yamlLibrary();
   try {
-    const doc = yamlLibrary().parseDocument(t, { uniqueKeys: false, prettyErrors: false, strict: false });
+    const doc = yaml.parseDocument(t, { uniqueKeys: false, prettyErrors: false, strict: false });
     if (doc.errors.length > 0) return undefined;
     return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch {

@@ -4,7 +4,7 @@
  * in exactly one file, and no two files importing each other.
  */
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { staticClosure, staticImports } from "../helpers/bundle.js";
@@ -135,20 +135,52 @@ function requiredFiles(args: string[], status = 0): { files: string[]; stdout: s
   return { files, stdout: run.stdout };
 }
 
+/**
+ * Writes a policy with an alias into `dir`: js-yaml is not certain to read it as the yaml library
+ * does, which then reads it. Its rule blocks `send_money`.
+ */
+function aliasPolicy(dir: string): string {
+  const policy = join(dir, "alias.yaml");
+  writeFileSync(
+    policy,
+    "schema: proof.policy/v1\npolicy_id: alias.v1\nrules:\n  - id: a\n    match: &m\n      tool: [send_money]\n    effect: block\n  - id: b\n    match: *m\n    effect: warn\n",
+  );
+  return policy;
+}
+
 describe("the yaml library", () => {
   it("is loaded only by a run that needs it: not for a policy js-yaml reads, yes for one with an alias", async () => {
     const call = await callFile();
     const plain = requiredFiles(checkBanking(call));
     expect(plain.files).not.toContain("yaml.cjs");
-    // An alias: js-yaml is not certain to read it as the yaml library does, which then reads it.
-    const policy = join(dirname(call), "alias.yaml");
-    writeFileSync(
-      policy,
-      "schema: proof.policy/v1\npolicy_id: alias.v1\nrules:\n  - id: a\n    match: &m\n      tool: [send_money]\n    effect: block\n  - id: b\n    match: *m\n    effect: warn\n",
-    );
+    const policy = aliasPolicy(dirname(call));
     // Exit 3: the call is blocked.
     const alias = requiredFiles(["check", "--policy", policy, "--call", call], 3);
     expect(alias.files).toContain("yaml.cjs");
     expect(alias.stdout).toMatch(/^block send_money/m);
+  });
+
+  it("missing from a copied bundle, fails the run that needs it by name, and no other", async () => {
+    const call = await callFile();
+    const copy = join(dirname(call), "dist");
+    cpSync(join(ROOT, "dist"), copy, { recursive: true });
+    rmSync(join(copy, "yaml.cjs"));
+    // Its .js files are ES modules, as the package's own package.json says.
+    writeFileSync(join(dirname(copy), "package.json"), '{ "type": "module" }\n');
+    const run = (policy: string) =>
+      spawnSync(process.execPath, [join(copy, "proof.js"), "check", "--policy", policy, "--call", call], {
+        cwd: ROOT,
+        encoding: "utf8",
+      });
+    const plain = run("examples/policies/agentdojo-banking.yaml");
+    expect({ status: plain.status, stdout: plain.stdout }).toEqual({
+      status: 0,
+      stdout: "allow send_money\n",
+    });
+    // Not a verdict reached some other way: the run stops, naming the file.
+    const alias = run(aliasPolicy(dirname(call)));
+    expect(alias.status).not.toBe(0);
+    expect(alias.status).not.toBe(3);
+    expect(alias.stderr).toMatch(/Cannot find module '\.\/yaml\.cjs'/);
   });
 });
