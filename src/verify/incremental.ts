@@ -232,14 +232,7 @@ export class KeyPostings {
 
   /** Doubles the table: each key keeps its payload, so no list changes. */
   private grow(): void {
-    const old = this.slots;
-    this.slots = new Int32Array(2 * old.length);
-    for (let i = 0; i < old.length; i += 2) {
-      if (old[i + 1] === 0) continue;
-      const j = this.find(old[i] as number);
-      this.slots[2 * j] = old[i] as number;
-      this.slots[2 * j + 1] = old[i + 1] as number;
-    }
+    this.slots = doubledSlots(this.slots, this.seed);
   }
 
   /** The number of events holding `key`. */
@@ -352,17 +345,26 @@ export class SeededTable<K extends string | number, V> {
 
   /** Doubles the table; entries stay where they are. */
   private grow(): void {
-    const old = this.slots;
-    this.slots = new Int32Array(2 * old.length);
-    const mask = (this.slots.length >>> 1) - 1;
-    for (let i = 0; i < old.length; i += 2) {
-      if (old[i + 1] === 0) continue;
-      let j = homeSlot(old[i] as number, mask, this.seed);
-      while (this.slots[2 * j + 1] !== 0) j = (j + 1) & mask;
-      this.slots[2 * j] = old[i] as number;
-      this.slots[2 * j + 1] = old[i + 1] as number;
-    }
+    this.slots = doubledSlots(this.slots, this.seed);
   }
+}
+
+/**
+ * A table of (key, payload) slot pairs, probed linearly from {@link homeSlot} of the key (0 as
+ * payload: an empty slot), with its pairs placed again in a table of twice as many slots. The
+ * keys are distinct, so each goes to the first empty slot from its home.
+ */
+function doubledSlots(old: Int32Array, seed: number): Int32Array<ArrayBuffer> {
+  const slots = new Int32Array(2 * old.length);
+  const mask = (slots.length >>> 1) - 1;
+  for (let i = 0; i < old.length; i += 2) {
+    if (old[i + 1] === 0) continue;
+    let j = homeSlot(old[i] as number, mask, seed);
+    while (slots[2 * j + 1] !== 0) j = (j + 1) & mask;
+    slots[2 * j] = old[i] as number;
+    slots[2 * j + 1] = old[i + 1] as number;
+  }
+  return slots;
 }
 
 /**
