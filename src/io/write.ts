@@ -86,7 +86,9 @@ export interface LineWriter {
 
 /** Opens a file for streaming writes (inside an out dir's staging directory or a temporary path). */
 export async function openLineWriter(path: string): Promise<LineWriter> {
-  const stream = createWriteStream(path, { encoding: "utf8" });
+  // Up to 1 MiB buffered before a write waits for the disk: with the default 16 KiB, every 64 KiB
+  // chunk (WRITE_CHUNK) waited for its own write to finish, and verify idled at each one.
+  const stream = createWriteStream(path, { encoding: "utf8", highWaterMark: WRITE_BUFFER });
   await once(stream, "open");
   return {
     async write(text) {
@@ -99,6 +101,9 @@ export async function openLineWriter(path: string): Promise<LineWriter> {
     },
   };
 }
+
+/** Bytes a {@link openLineWriter} stream buffers before a write waits for the ones before it. */
+export const WRITE_BUFFER = 1 << 20;
 
 /** Characters a {@link chunkedWriter} gathers before one write: about 64 KiB. */
 export const WRITE_CHUNK = 1 << 16;
