@@ -9,12 +9,12 @@
  * their file's turn comes: the first bad file in file order fails the run, as in one thread.
  */
 import { Worker } from "node:worker_threads";
-import { ProofError, ProofErrors, type SourceLocation } from "../errors.js";
 import { existingFile } from "../io/built-file.js";
 import { jsonLine } from "../io/canonical.js";
 import { fileSizes } from "../io/file-sizes.js";
 import { traceSource } from "../io/trace-files.js";
 import { policySetOf } from "../policy/set.js";
+import type { RegionRequest, SourceRegion } from "../report/regions.js";
 import type { FormatName } from "../trace/model.js";
 import { readTraces } from "../trace/read.js";
 import type { CoverageReport } from "../verify/coverage.js";
@@ -28,7 +28,9 @@ import {
   shardOf,
 } from "./judged.js";
 import { decisionDigest, Judgement } from "./pipeline.js";
+import { receivedError, type SentError } from "./pool-errors.js";
 import { FileQueue, HeldResults, MAX_HELD } from "./pool-queue.js";
+import { RegionWorkers } from "./pool-regions.js";
 
 /**
  * Fewest trace files per judging thread. Starting a worker costs about 150 ms of CPU (loading the
@@ -79,20 +81,6 @@ export interface WorkerInit {
   shard?: ShardSpec;
 }
 
-/** An error sent from a worker: a ProofError's fields, or a system error's message and code. */
-export interface SentError {
-  proof?: {
-    code: string;
-    message: string;
-    category: ProofError["category"];
-    hint?: string;
-    location?: SourceLocation;
-  }[];
-  omitted?: number;
-  message: string;
-  errno?: string;
-}
-
 /** Judged cases of one file, in order, and the {@link seenKey}s of the traces read for them. */
 export interface CaseBatch {
   cases: JudgedCase[];
@@ -109,12 +97,31 @@ export type FilePart =
 
 /**
  * Messages from a worker: parts of the files it judged, in the order judged (a file of many
- * traces comes in several, so it never travels as one message), or at the end its coverage.
+ * traces comes in several, so it never travels as one message), at the end of judging its
+ * coverage, and then the answers to a {@link RegionTask} ([request key, region] pairs) or the
+ * error that stopped it.
  */
-export type WorkerReply = { parts: FilePart[] } | { coverage: CoverageReport | null };
+export type WorkerReply =
+  | { parts: FilePart[] }
+  | { coverage: CoverageReport | null }
+  | { regions: [key: string, region: SourceRegion][] }
+  | { regionsError: SentError };
 
-/** Messages to a worker: files to judge in order, or the end of the work. */
-export type WorkerTask = { files: PoolFile[] } | { done: true };
+/**
+ * Source files whose SARIF regions the workers find once every trace is judged
+ * (src/api/pool-regions.ts): each file as the report names it, with the requests of its results,
+ * and the index of the next file no thread has claimed, in memory every thread shares.
+ */
+export interface RegionTask {
+  files: { file: string; requests: RegionRequest[] }[];
+  next: Int32Array;
+}
+
+/**
+ * Messages to a worker: files to judge in order, the end of judging (the worker sends its
+ * coverage and waits, to be ended or given region tasks), or regions to find.
+ */
+export type WorkerTask = { files: PoolFile[] } | { done: true } | { regions: RegionTask };
 
 /** Most traces, and characters of decision lines, in one {@link CaseBatch}. */
 export const BATCH_TRACES = 256;
@@ -177,51 +184,13 @@ export async function* judgeFile(
   yield batch;
 }
 
-/** An error as data, for postMessage. */
-export function sendError(err: unknown): SentError {
-  if (err instanceof ProofError) {
-    const all = err instanceof ProofErrors ? err.errors : [err];
-    return {
-      proof: all.map((e) => ({
-        code: e.code,
-        message: e.message,
-        category: e.category,
-        ...(e.hint ? { hint: e.hint } : {}),
-        ...(e.location ? { location: e.location } : {}),
-      })),
-      ...(err instanceof ProofErrors ? { omitted: err.omitted } : {}),
-      message: err.message,
-    };
-  }
-  const code = (err as NodeJS.ErrnoException)?.code;
-  return { message: err instanceof Error ? err.message : String(err), ...(code ? { errno: code } : {}) };
-}
-
-/** The error a worker sent, as it was thrown there. */
-function receivedError(sent: SentError): Error {
-  if (sent.proof) {
-    const all = sent.proof.map(
-      (p) =>
-        new ProofError(p.code, p.message, {
-          category: p.category,
-          ...(p.hint ? { hint: p.hint } : {}),
-          ...(p.location ? { location: p.location } : {}),
-        }),
-    );
-    return all.length === 1 && sent.omitted === undefined
-      ? (all[0] as ProofError)
-      : new ProofErrors(all, sent.omitted ?? 0);
-  }
-  const err = new Error(sent.message) as NodeJS.ErrnoException;
-  if (sent.errno) err.code = sent.errno;
-  return err;
-}
-
 /**
  * Judges `files` in `threads` threads (this one and `threads - 1` workers) and yields every judged
  * case in file order. `coverage` receives each thread's coverage document once all files are
  * judged; `stats.seen` gets every trace read, judged or not (a shard judges only its own), in
- * file order.
+ * file order. Once every case is yielded, the workers are ended, or, with `keep`, given to it
+ * (idle, unreferenced) for the rest of the run, which must then end them
+ * ({@link RegionWorkers.close}); a run that stops early or fails ends them here.
  * @throws the first error in file order (a bad trace is a located ProofError, exit 6).
  */
 export async function* judgeInPool(
@@ -230,6 +199,7 @@ export async function* judgeInPool(
   init: WorkerInit,
   coverage: CoverageReport[],
   stats: { seen: SeenTraces },
+  keep?: (workers: RegionWorkers) => void,
 ): AsyncGenerator<JudgedCase> {
   const file = workerFile();
   if (file === undefined) throw new Error("the verify worker is not built");
@@ -281,6 +251,7 @@ export async function* judgeInPool(
             resolve();
             return;
           }
+          if (!("parts" in reply)) return;
           for (const part of reply.parts) {
             if ("error" in part) held.fail(part.ordinal, receivedError(part.error));
             else held.add(part.ordinal, { cases: part.cases, seen: part.seen }, !part.more);
@@ -374,6 +345,10 @@ export async function* judgeInPool(
     for (const give of givers) give();
     await Promise.all(finished);
     if (failure) throw failure;
+    if (keep) {
+      keep(new RegionWorkers([...workers]));
+      workers.length = 0;
+    }
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }

@@ -7,7 +7,7 @@ import type { KeyObject } from "node:crypto";
 import { randomUUID } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { basename, dirname } from "node:path";
-import { readKeyFile, sourcesWithinBudget } from "../io/artifacts.js";
+import { chooseWithinBudget, readKeyFile, readSource, sourcesWithinBudget } from "../io/artifacts.js";
 import { jsonLine, prettyJson, prettyJsonParts } from "../io/canonical.js";
 import { fileLimit, readTextFile, toPosix } from "../io/files.js";
 import { StagedDir } from "../io/out-dir.js";
@@ -23,6 +23,7 @@ import { findingsBySeverity, ruleMetaOf } from "../report/findings.js";
 import type { RegressGate } from "../report/gate.js";
 import { MANIFEST_FILE, parsePrivateKey, renderManifest } from "../report/manifest.js";
 import { renderSummary } from "../report/markdown.js";
+import type { RegionRequest } from "../report/regions.js";
 import { fileOfCase, type Report, reportForWriting, type SpillPolicy } from "../report/report.js";
 import { createDecisionExporter, type DecisionExporter, type ExporterOptions } from "../telemetry/otel.js";
 import type { FormatName } from "../trace/model.js";
@@ -42,6 +43,7 @@ import {
 } from "./judged.js";
 import { type CaseResult, Judgement } from "./pipeline.js";
 import { judgeInPool, type PoolFile, workerCount } from "./pool.js";
+import { type RegionJob, type RegionWorkers, regionFiles } from "./pool-regions.js";
 
 /** Exit code of a failed gate (docs/exit-codes.md). */
 export const EXIT_GATE_FAILED = 5;
@@ -259,6 +261,11 @@ export interface Judging {
   stats: { seen: SeenTraces };
   /** Coverage documents of worker threads. */
   coverage: CoverageReport[];
+  /**
+   * Where the pool's workers go once every trace is judged, when the run has more for them (the
+   * regions of its SARIF results): they are ended otherwise. Whoever keeps them ends them.
+   */
+  tail?: { workers?: RegionWorkers };
 }
 
 /**
@@ -278,6 +285,11 @@ async function* judgeFiles(p: Prepared, j: Judging): AsyncGenerator<JudgedCase> 
       { setup: p.setup, format: j.format, ...(j.shard ? { shard: j.shard } : {}) },
       j.coverage,
       j.stats,
+      j.tail
+        ? (workers) => {
+            (j.tail as { workers?: RegionWorkers }).workers = workers;
+          }
+        : undefined,
     );
     return;
   }
@@ -317,6 +329,13 @@ interface RunOutput {
   sources: (paths: readonly string[]) => Promise<(path: string) => Promise<string | undefined>>;
   /** Coverage of traces judged elsewhere; read once every case is in. */
   coverage: () => CoverageReport | undefined;
+  /**
+   * Finds the regions of the SARIF results in other threads while this one writes the report:
+   * given the requests and the files they may point into (most important first), the answers.
+   * Asked once every case is in; without it, or when it gives undefined, this thread finds them
+   * through {@link sources}, after the report and before SARIF.
+   */
+  regionsApart?: () => ((requests: RegionRequest[], paths: readonly string[]) => RegionJob) | undefined;
 }
 
 /**
@@ -358,34 +377,39 @@ export async function writeRun(
   // hides another failure.
   const failsAnyway = (report.waivers?.expired.length ?? 0) > 0 || report.coverage?.passed === false;
   const code = outcome.code === 0 && failsAnyway ? EXIT_GATE_FAILED : outcome.code;
+  // Loaded on demand: the JUnit builder is a large chunk that only a gate run needs.
+  const { publicArtifactParts, publicRegionRequests, resolveRegions, SARIF_ARTIFACT } = await import(
+    "../report/artifacts.js"
+  );
+  const rules = ruleMetaOf(p.policies.irs);
+  const gate = outcome.regress ? { regress: outcome.regress } : {};
+  const requests = publicRegionRequests(report, { rules, ...gate });
+  const regionPaths = regionSources(report, outcome.regress);
+  // Begun in the pool's workers, if any, while this thread writes what needs no region.
+  const apart = o.regionsApart?.()?.(requests, regionPaths);
   // In parts, one trace at a time: no string of the whole report is built.
   await writeParts(stage, "report.json", prettyJsonParts(reportForWriting(report)));
   await stage.write("summary.md", renderSummary(report, { redact: o.redact }));
   await stage.write("status.json", prettyJson({ phase: "gate", code }));
   if (p.plan) await stage.write("plan.json", prettyJson(p.plan));
   if (report.coverage) await stage.write("coverage.json", prettyJson(report.coverage));
-  // Loaded on demand: the JUnit builder is a large chunk that only a gate run needs.
-  const { publicArtifactParts, publicRegionRequests, resolveRegions } = await import(
-    "../report/artifacts.js"
-  );
-  const rules = ruleMetaOf(p.policies.irs);
-  const gate = outcome.regress ? { regress: outcome.regress } : {};
-  // Regions are found one source file at a time, before the artifacts are built: no file's text
-  // or syntax tree is held while SARIF is.
-  const regions = await resolveRegions(
-    publicRegionRequests(report, { rules, ...gate }),
-    await o.sources(regionSources(report, outcome.regress)),
-  );
-  const artifacts = publicArtifactParts(report, {
+  const artifactOptions = {
     rules,
     roots: o.roots.map(toPosix),
     rootOf,
     version: VERSION,
     redact: o.redact,
     ...gate,
-    regions,
-  });
-  for (const [name, parts] of artifacts) await writeParts(stage, name, parts());
+  };
+  for (const [name, parts] of publicArtifactParts(report, artifactOptions)) {
+    if (name !== SARIF_ARTIFACT) await writeParts(stage, name, parts());
+  }
+  // Found (or joined) here, one source file at a time, once the other artifacts are written: no
+  // file's text or syntax tree is held while SARIF is.
+  const regions = apart ? await apart.finish() : await resolveRegions(requests, await o.sources(regionPaths));
+  for (const [name, parts] of publicArtifactParts(report, { ...artifactOptions, regions })) {
+    if (name === SARIF_ARTIFACT) await writeParts(stage, name, parts());
+  }
   for (const [name, text] of Object.entries(outcome.files ?? {})) await stage.write(name, text);
   await writeManifest(stage, report, p.signingKey);
   await stage.commit();
@@ -454,6 +478,8 @@ export async function runVerify(
   const exporter = input.otel ? await createDecisionExporter(input.otel) : undefined;
   const stage = await StagedDir.create(input.out, inputPaths(input));
   staging = stage.staging;
+  // The pool's workers, kept once every trace is judged to find SARIF regions.
+  const tail: { workers?: RegionWorkers } = {};
   try {
     // Held by `judging` alone, which lets go of it once every trace is judged.
     const judging: Judging = {
@@ -464,6 +490,7 @@ export async function runVerify(
       runId: randomUUID(),
       stats: { seen: new SeenTraces() },
       coverage: [],
+      tail,
     };
     // Spans need every call's arguments, which only this thread has: exporting judges here.
     const threads = exporter ? 0 : workerCount(input.jobs ?? 1, judging.files.length);
@@ -475,6 +502,13 @@ export async function runVerify(
       ...(input.gate ? { gate: input.gate } : {}),
       ...(input.progress ? { progress: input.progress } : {}),
       sources: (paths) => sourcesWithinBudget(paths),
+      regionsApart: () => {
+        const workers = tail.workers;
+        return (
+          workers &&
+          ((requests, paths) => workers.start(regionFiles(requests, chooseWithinBudget(paths)), readSource))
+        );
+      },
       coverage: () =>
         threads > 0 && input.coverage
           ? mergeCoverage(
@@ -503,5 +537,7 @@ export async function runVerify(
     await stage.abort();
     await exporter?.shutdown();
     throw err;
+  } finally {
+    await tail.workers?.close();
   }
 }

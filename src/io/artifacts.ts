@@ -7,7 +7,7 @@ import { readdirSync, statSync } from "node:fs";
 import { chmod, mkdir, open, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ProofError } from "../errors.js";
-import { fileSize, readTextFile, toPosix } from "./files.js";
+import { readTextFile, toPosix } from "./files.js";
 import { writeFailure } from "./write.js";
 
 /** Digest given to an entry that is neither a regular file nor a directory: it never matches. */
@@ -193,37 +193,58 @@ export const MAX_REGION_SOURCE_BYTES = 64 * 1024 * 1024;
 
 /**
  * Chooses files, in the order given (each once), while their sizes add up to at most `budget`
- * bytes, and gives the text of a chosen file when asked (read then, so that only one is held at a
- * time). A file that cannot be read any more, or would pass the budget, is left out: it only
- * costs its results their region, never the run.
+ * bytes; a file that cannot be read is left out. Sizes are read synchronously: a stat costs a few
+ * microseconds, far less than a thread-pool round trip, and a run may ask this of thousands.
+ * @returns the chosen paths, in the order given, each with its size in bytes
+ */
+export function chooseWithinBudget(
+  paths: readonly string[],
+  budget = MAX_REGION_SOURCE_BYTES,
+): Map<string, number> {
+  const chosen = new Map<string, number>();
+  const seen = new Set<string>();
+  let used = 0;
+  for (const path of paths) {
+    if (seen.has(path)) continue;
+    seen.add(path);
+    let size: number;
+    try {
+      size = statSync(path).size;
+    } catch {
+      continue;
+    }
+    if (used + size > budget) continue;
+    chosen.set(path, size);
+    used += size;
+  }
+  return chosen;
+}
+
+/**
+ * The files {@link chooseWithinBudget} chooses, and the text of a chosen file when asked (read
+ * then, so that only one is held at a time). A file that cannot be read any more, or would pass
+ * the budget, is left out: it only costs its results their region, never the run.
  * @returns path as given -> its text, or undefined for a file left out or no longer readable.
  */
 export async function sourcesWithinBudget(
   paths: readonly string[],
   budget = MAX_REGION_SOURCE_BYTES,
 ): Promise<(path: string) => Promise<string | undefined>> {
-  const chosen = new Set<string>();
-  let used = 0;
-  for (const path of paths) {
-    if (chosen.has(path)) continue;
-    let size: number;
-    try {
-      size = await fileSize(path);
-    } catch (err) {
-      if (!(err instanceof ProofError)) throw err;
-      continue;
-    }
-    if (used + size > budget) continue;
-    chosen.add(path);
-    used += size;
+  const chosen = chooseWithinBudget(paths, budget);
+  return async (path) => (chosen.has(path) ? readSource(path) : undefined);
+}
+
+/**
+ * The text of a file that results point into, or undefined when it cannot be read any more
+ * (gone, or grown past the trace size limit since it was judged): that only costs its results
+ * their region.
+ * @throws what reading throws besides a ProofError
+ */
+export async function readSource(path: string): Promise<string | undefined> {
+  try {
+    return await readTextFile(path);
+  } catch (err) {
+    if (!(err instanceof ProofError)) throw err;
+    return undefined;
   }
-  return async (path) => {
-    if (!chosen.has(path)) return undefined;
-    try {
-      return await readTextFile(path);
-    } catch (err) {
-      if (!(err instanceof ProofError)) throw err;
-      return undefined;
-    }
-  };
 }

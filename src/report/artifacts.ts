@@ -53,6 +53,9 @@ export function renderPublicArtifacts(report: Report, o: PublicArtifactOptions):
   );
 }
 
+/** The artifact of {@link publicArtifactParts} that reads regions: the others need none. */
+export const SARIF_ARTIFACT = "results.sarif";
+
 /**
  * {@link renderPublicArtifacts} one artifact at a time, each as a function giving its text in
  * parts (their concatenation is exactly the text): a writer renders and writes one before the
@@ -67,7 +70,7 @@ export function publicArtifactParts(
     ["annotations.txt", () => [renderAnnotations(report, { redact: o.redact, ...gate })]],
     ["junit.xml", () => junitParts(report, o.roots, o.rootOf, { redact: o.redact, ...gate })],
     [
-      "results.sarif",
+      SARIF_ARTIFACT,
       () => [
         renderSarif(report, o.rules, {
           version: o.version,

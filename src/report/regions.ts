@@ -400,6 +400,58 @@ function requestKey(r: RegionRequest): string {
   return `e\u0000${r.file}\u0000${r.seq}\u0000${r.at}`;
 }
 
+/** Region requests grouped by the file they ask of, files in the order first asked. */
+export function requestsByFile(requests: Iterable<RegionRequest>): Map<string, RegionRequest[]> {
+  const byFile = new Map<string, RegionRequest[]>();
+  for (const r of requests) {
+    const list = byFile.get(r.file);
+    if (list) list.push(r);
+    else byFile.set(r.file, [r]);
+  }
+  return byFile;
+}
+
+/**
+ * The regions that requests of one file ask for, found in its text: [request key, region] pairs,
+ * one per distinct request that has a region (a request without one is left out). The text is
+ * parsed once for all of them; a thread that holds the text (or a worker thread that read it)
+ * answers alike.
+ */
+export function regionsInText(
+  file: string,
+  text: string,
+  requests: readonly RegionRequest[],
+): [key: string, region: SourceRegion][] {
+  const finder = new RegionFinder(new Map([[file, text]]));
+  finder.locate(file, requests);
+  const found = new Map<string, SourceRegion>();
+  for (const r of requests) {
+    const key = requestKey(r);
+    if (found.has(key)) continue;
+    const region =
+      r.kind === "file"
+        ? finder.ofFile(file)
+        : r.kind === "path"
+          ? finder.ofPath(file, r.path)
+          : finder.ofEvent({ file, at: r.at, seq: r.seq });
+    if (region) found.set(key, region);
+  }
+  return [...found];
+}
+
+/**
+ * A {@link RegionLookup} over answers found by {@link regionsInText} (request key -> region): a
+ * question no answer holds has no region.
+ */
+export function regionLookup(found: ReadonlyMap<string, SourceRegion>): RegionLookup {
+  const get = (r: RegionRequest) => found.get(requestKey(r));
+  return {
+    ofFile: (file) => get({ kind: "file", file }),
+    ofPath: (file, path) => get({ kind: "path", file, path }),
+    ofEvent: (e) => get({ kind: "event", ...e }),
+  };
+}
+
 /**
  * Answers region requests one file at a time: each file's text is asked for once, parsed, its
  * requests answered, and dropped before the next file, so memory holds one file's text and syntax
@@ -412,34 +464,11 @@ export async function resolveRegions(
   requests: Iterable<RegionRequest>,
   text: (file: string) => Promise<string | undefined>,
 ): Promise<RegionLookup> {
-  const byFile = new Map<string, RegionRequest[]>();
-  for (const r of requests) {
-    const list = byFile.get(r.file);
-    if (list) list.push(r);
-    else byFile.set(r.file, [r]);
-  }
   const found = new Map<string, SourceRegion>();
-  for (const [file, list] of byFile) {
+  for (const [file, list] of requestsByFile(requests)) {
     const content = await text(file);
     if (content === undefined) continue;
-    const finder = new RegionFinder(new Map([[file, content]]));
-    finder.locate(file, list);
-    for (const r of list) {
-      const key = requestKey(r);
-      if (found.has(key)) continue;
-      const region =
-        r.kind === "file"
-          ? finder.ofFile(file)
-          : r.kind === "path"
-            ? finder.ofPath(file, r.path)
-            : finder.ofEvent({ file, at: r.at, seq: r.seq });
-      if (region) found.set(key, region);
-    }
+    for (const [key, region] of regionsInText(file, content, list)) found.set(key, region);
   }
-  const get = (r: RegionRequest) => found.get(requestKey(r));
-  return {
-    ofFile: (file) => get({ kind: "file", file }),
-    ofPath: (file, path) => get({ kind: "path", file, path }),
-    ofEvent: (e) => get({ kind: "event", ...e }),
-  };
+  return regionLookup(found);
 }
