@@ -10,6 +10,7 @@ import type { Trace } from "../../src/trace/model.js";
 import type { Decision } from "../../src/verify/decision.js";
 import { activate, Engine } from "../../src/verify/engine.js";
 import { policy } from "../engine/helpers.js";
+import { GUARD_RUNS, GUARD_TIMEOUT } from "./runs.js";
 
 /**
  * Provenance (with a field rule and injected content), sequence, max_calls, argument matchers
@@ -237,51 +238,64 @@ function verifyTrace(t: Trace, context: object) {
 const withoutTraceId = ({ trace_id: _, ...d }: Decision) => d;
 
 describe("guard", () => {
-  it("gives every call of a random session the decision proof verify gives it", () => {
-    // What the random sessions reached: the property must cover every kind of evidence.
-    const reached = new Set<string>();
-    fc.assert(
-      fc.property(
-        fc.array(step, { maxLength: 40 }),
-        fc.constantFrom({}, { env: "prod" }),
-        (steps, context) => {
-          const { decisions, trace } = replay(steps, context);
-          const expected = expectedTrace(steps);
-          // The guard records exactly the session the test built on its own.
-          expect(trace).toEqual(expected);
-          const verified = verifyTrace(expected, context);
-          // Decided one by one, each call saw the session so far; verify sees the whole trace. The
-          // trace id differs (pending while the session runs), nothing else.
-          expect(decisions.map(withoutTraceId)).toEqual(verified.decisions.map(withoutTraceId));
-          // And each decision is exactly verify's on the session as it stood at that call.
-          for (const d of decisions) {
-            const prefix = new TraceBuilder();
-            const upTo = expected.events.slice(0, d.seq + 1);
-            for (const e of upTo) {
-              if (e.type === "message") prefix.message(e.role, e.content, e.at);
-              else if (e.type === "tool_call")
-                prefix.toolCall(e.message_seq, e.call_id, e.tool, e.args, e.at);
-              else prefix.toolResult(e.call_id, e.tool, e.content, e.error, e.at);
+  it(
+    "gives every call of a random session the decision proof verify gives it",
+    () => {
+      // What the random sessions reached: the property must cover every kind of evidence.
+      const reached = new Set<string>();
+      fc.assert(
+        fc.property(
+          fc.array(step, { maxLength: 40 }),
+          fc.constantFrom({}, { env: "prod" }),
+          (steps, context) => {
+            const { decisions, trace } = replay(steps, context);
+            const expected = expectedTrace(steps);
+            // The guard records exactly the session the test built on its own.
+            expect(trace).toEqual(expected);
+            const verified = verifyTrace(expected, context);
+            // Decided one by one, each call saw the session so far; verify sees the whole trace. The
+            // trace id differs (pending while the session runs), nothing else.
+            expect(decisions.map(withoutTraceId)).toEqual(verified.decisions.map(withoutTraceId));
+            // And each decision is exactly verify's on the session as it stood at that call.
+            for (const d of decisions) {
+              const prefix = new TraceBuilder();
+              const upTo = expected.events.slice(0, d.seq + 1);
+              for (const e of upTo) {
+                if (e.type === "message") prefix.message(e.role, e.content, e.at);
+                else if (e.type === "tool_call")
+                  prefix.toolCall(e.message_seq, e.call_id, e.tool, e.args, e.at);
+                else prefix.toolResult(e.call_id, e.tool, e.content, e.error, e.at);
+              }
+              const atThatTime = verifyTrace(prefix.build("guard", "proof", "guard"), context);
+              const last = atThatTime.decisions.at(-1) as Decision;
+              expect(withoutTraceId(d)).toEqual(withoutTraceId(last));
+              // A live decision carries no digest of a session that is still growing.
+              expect(d.trace_id).toBe(PENDING_TRACE_ID);
+              for (const e of d.evidence) {
+                if (e.kind !== "provenance") continue;
+                reached.add(e.integrity);
+                for (const n of e.normalisation) reached.add(n);
+                if (e.source_field) reached.add("field");
+              }
             }
-            const atThatTime = verifyTrace(prefix.build("guard", "proof", "guard"), context);
-            const last = atThatTime.decisions.at(-1) as Decision;
-            expect(withoutTraceId(d)).toEqual(withoutTraceId(last));
-            // A live decision carries no digest of a session that is still growing.
-            expect(d.trace_id).toBe(PENDING_TRACE_ID);
-            for (const e of d.evidence) {
-              if (e.kind !== "provenance") continue;
-              reached.add(e.integrity);
-              for (const n of e.normalisation) reached.add(n);
-              if (e.source_field) reached.add("field");
-            }
-          }
-        },
-      ),
-      { numRuns: Number(process.env.GUARD_RUNS ?? 1000) },
-    );
-    for (const kind of ["injected", "untrusted", "unknown", "field", "spacing", "case", "url_scheme", "list"])
-      expect(reached, kind).toContain(kind);
-  });
+          },
+        ),
+        { numRuns: GUARD_RUNS },
+      );
+      for (const kind of [
+        "injected",
+        "untrusted",
+        "unknown",
+        "field",
+        "spacing",
+        "case",
+        "url_scheme",
+        "list",
+      ])
+        expect(reached, kind).toContain(kind);
+    },
+    GUARD_TIMEOUT,
+  );
 
   it("blocks a payee first seen in a tool result, not one the user named", () => {
     const guard = createGuard([POLICY]);

@@ -14,6 +14,7 @@ import type { CompiledPolicy } from "../../src/verify/compiled.js";
 import { ContentIndex, IncrementalProvenance } from "../../src/verify/incremental.js";
 import { leafValues, ProvenanceIndex } from "../../src/verify/provenance.js";
 import { lastCall, policy, trace, verify } from "../engine/helpers.js";
+import { GUARD_RUNS, GUARD_TIMEOUT } from "./runs.js";
 
 const FIELDS = policy(`schema: proof.policy/v1
 policy_id: incr.fields.v1
@@ -114,67 +115,76 @@ function lookups(p: CompiledPolicy, call: Extract<TraceEvent, { type: "tool_call
 }
 
 describe("incremental provenance", () => {
-  it("answers each lookup, as the trace grows, as the batch index on the whole trace", () => {
-    fc.assert(
-      fc.property(fc.array(ev, { maxLength: 30 }), (events) => {
-        const b = new TraceBuilder();
-        const live = b.snapshot("c", "proof", "c", "pending");
-        const content = new ContentIndex(live.events);
-        const incremental = [FIELDS, WHOLE].map((p) => new IncrementalProvenance(p, content));
-        const asked: { p: number; value: string; seq: number; from: ProvenanceLevel; hit: unknown }[] = [];
-        events.forEach((e, i) => {
-          const at = `events[${i}]`;
-          if (e.kind === "message") b.message(e.role, e.content, at);
-          else if (e.kind === "result") b.toolResult(null, e.tool, e.content, e.error, at);
-          else {
-            const seq = b.toolCall(null, null, "send_money", { recipient: e.recipient, memo: e.memo }, at);
-            const call = live.events[seq] as Extract<TraceEvent, { type: "tool_call" }>;
-            [FIELDS, WHOLE].forEach((p, k) => {
-              for (const { value, from } of lookups(p, call))
-                asked.push({ p: k, value, seq, from, hit: incremental[k]?.lookup(value, seq, from) });
-            });
-          }
-        });
-        const whole = b.build("c", "proof", "c");
-        const batch = [FIELDS, WHOLE].map((p) => ProvenanceIndex.build(whole, p));
-        for (const q of asked) expect(q.hit).toEqual(batch[q.p]?.lookup(q.value, q.seq, q.from));
-      }),
-      { numRuns: Number(process.env.GUARD_RUNS ?? 1000) },
-    );
-  });
+  it(
+    "answers each lookup, as the trace grows, as the batch index on the whole trace",
+    () => {
+      fc.assert(
+        fc.property(fc.array(ev, { maxLength: 30 }), (events) => {
+          const b = new TraceBuilder();
+          const live = b.snapshot("c", "proof", "c", "pending");
+          const content = new ContentIndex(live.events);
+          const incremental = [FIELDS, WHOLE].map((p) => new IncrementalProvenance(p, content));
+          const asked: { p: number; value: string; seq: number; from: ProvenanceLevel; hit: unknown }[] = [];
+          events.forEach((e, i) => {
+            const at = `events[${i}]`;
+            if (e.kind === "message") b.message(e.role, e.content, at);
+            else if (e.kind === "result") b.toolResult(null, e.tool, e.content, e.error, at);
+            else {
+              const seq = b.toolCall(null, null, "send_money", { recipient: e.recipient, memo: e.memo }, at);
+              const call = live.events[seq] as Extract<TraceEvent, { type: "tool_call" }>;
+              [FIELDS, WHOLE].forEach((p, k) => {
+                for (const { value, from } of lookups(p, call))
+                  asked.push({ p: k, value, seq, from, hit: incremental[k]?.lookup(value, seq, from) });
+              });
+            }
+          });
+          const whole = b.build("c", "proof", "c");
+          const batch = [FIELDS, WHOLE].map((p) => ProvenanceIndex.build(whole, p));
+          for (const q of asked) expect(q.hit).toEqual(batch[q.p]?.lookup(q.value, q.seq, q.from));
+        }),
+        { numRuns: GUARD_RUNS },
+      );
+    },
+    GUARD_TIMEOUT,
+  );
 
-  it("batch index: answers do not depend on the order of the lookups (events are read by units as lookups need them)", () => {
-    fc.assert(
-      fc.property(fc.array(ev, { maxLength: 30 }), fc.integer(), (events, seed) => {
-        const b = new TraceBuilder();
-        const calls: number[] = [];
-        events.forEach((e, i) => {
-          const at = `events[${i}]`;
-          if (e.kind === "message") b.message(e.role, e.content, at);
-          else if (e.kind === "result") b.toolResult(null, e.tool, e.content, e.error, at);
-          else calls.push(b.toolCall(null, null, "send_money", { recipient: e.recipient, memo: e.memo }, at));
-        });
-        const whole = b.build("c", "proof", "c");
-        [FIELDS, WHOLE].forEach((p) => {
-          const asked: { value: string; seq: number; from: ProvenanceLevel }[] = [];
-          for (const seq of calls)
-            for (const q of lookups(p, whole.events[seq] as Extract<TraceEvent, { type: "tool_call" }>))
-              asked.push({ ...q, seq });
-          // Shuffled by the seed: late calls may be asked before early ones.
-          const order = asked
-            .map((q, i) => ({ q, key: Math.imul(i + 1, seed | 1) ^ (seed >>> 7) }))
-            .sort((x, y) => x.key - y.key)
-            .map((x) => x.q);
-          const shared = ProvenanceIndex.build(whole, p);
-          for (const q of order)
-            expect(shared.lookup(q.value, q.seq, q.from)).toEqual(
-              ProvenanceIndex.build(whole, p).lookup(q.value, q.seq, q.from),
-            );
-        });
-      }),
-      { numRuns: Number(process.env.GUARD_RUNS ?? 1000) },
-    );
-  });
+  it(
+    "batch index: answers do not depend on the order of the lookups (events are read by units as lookups need them)",
+    () => {
+      fc.assert(
+        fc.property(fc.array(ev, { maxLength: 30 }), fc.integer(), (events, seed) => {
+          const b = new TraceBuilder();
+          const calls: number[] = [];
+          events.forEach((e, i) => {
+            const at = `events[${i}]`;
+            if (e.kind === "message") b.message(e.role, e.content, at);
+            else if (e.kind === "result") b.toolResult(null, e.tool, e.content, e.error, at);
+            else
+              calls.push(b.toolCall(null, null, "send_money", { recipient: e.recipient, memo: e.memo }, at));
+          });
+          const whole = b.build("c", "proof", "c");
+          [FIELDS, WHOLE].forEach((p) => {
+            const asked: { value: string; seq: number; from: ProvenanceLevel }[] = [];
+            for (const seq of calls)
+              for (const q of lookups(p, whole.events[seq] as Extract<TraceEvent, { type: "tool_call" }>))
+                asked.push({ ...q, seq });
+            // Shuffled by the seed: late calls may be asked before early ones.
+            const order = asked
+              .map((q, i) => ({ q, key: Math.imul(i + 1, seed | 1) ^ (seed >>> 7) }))
+              .sort((x, y) => x.key - y.key)
+              .map((x) => x.q);
+            const shared = ProvenanceIndex.build(whole, p);
+            for (const q of order)
+              expect(shared.lookup(q.value, q.seq, q.from)).toEqual(
+                ProvenanceIndex.build(whole, p).lookup(q.value, q.seq, q.from),
+              );
+          });
+        }),
+        { numRuns: GUARD_RUNS },
+      );
+    },
+    GUARD_TIMEOUT,
+  );
 
   it("does not let a later call change the provenance of an earlier one", () => {
     // The IBAN stands in the result only as a JSON escape: the raw text does not hold it, so the
