@@ -3,16 +3,16 @@
  * ends, they find the SARIF regions of its results (src/report/regions.ts) while this thread
  * writes the report, and this thread joins them once it has nothing else to write
  * (docs/performance.md, "Worker threads and shards"). Without them, this thread alone read every
- * file that results point into again, after the report. A thread reads its files one at a time and
- * answers with [request key, region] pairs, exactly those {@link regionsInText} gives in any
- * thread, so the artifacts are the same bytes whichever thread found them.
+ * file that results point into again, after the report. Every thread does its share through
+ * `regionsOfFiles` (src/report/regions.ts), one file at a time, so the answers, and the
+ * artifacts, are the same bytes whichever thread found them.
  */
 import type { Worker } from "node:worker_threads";
 import {
   type RegionLookup,
   type RegionRequest,
   regionLookup,
-  regionsInText,
+  regionsOfFiles,
   requestsByFile,
   type SourceRegion,
 } from "../report/regions.js";
@@ -42,25 +42,6 @@ export function regionFiles(
   }
   // A stable sort: files of equal size keep the order they were first asked in.
   return files.sort((a, b) => b.size - a.size);
-}
-
-/**
- * Finds the regions of files' requests, reading one file at a time: the work of every thread
- * that takes part, a worker or this one. A file whose text is undefined (it cannot be read) has
- * no region.
- * @param found receives each [request key, region] pair
- * @throws what `text` throws
- */
-export async function regionsOfFiles(
-  files: Iterable<Pick<RegionFile, "file" | "requests">>,
-  text: (file: string) => Promise<string | undefined>,
-  found: (key: string, region: SourceRegion) => void,
-): Promise<void> {
-  for (const { file, requests } of files) {
-    const content = await text(file);
-    if (content === undefined) continue;
-    for (const [key, region] of regionsInText(file, content, requests)) found(key, region);
-  }
 }
 
 /** Regions being found by the workers, which this thread joins with {@link finish}. */

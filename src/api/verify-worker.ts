@@ -9,7 +9,7 @@ import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 // The worker compiles its policies synchronously: the CEL engine is loaded with it (src/expr/cel.ts).
 import "../expr/cel-engine.js";
 import { readSource } from "../io/artifacts.js";
-import type { SourceRegion } from "../report/regions.js";
+import { regionsOfFiles, type SourceRegion } from "../report/regions.js";
 import {
   BATCH_CHARS,
   BATCH_TRACES,
@@ -23,7 +23,7 @@ import {
   type WorkerTask,
 } from "./pool.js";
 import { sendError } from "./pool-errors.js";
-import { claimFiles, regionsOfFiles } from "./pool-regions.js";
+import { claimFiles } from "./pool-regions.js";
 
 const init = workerData as WorkerInit;
 if (!parentPort) throw new Error("verify-worker runs as a worker thread");

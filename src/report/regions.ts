@@ -453,10 +453,29 @@ export function regionLookup(found: ReadonlyMap<string, SourceRegion>): RegionLo
 }
 
 /**
- * Answers region requests one file at a time: each file's text is asked for once, parsed, its
- * requests answered, and dropped before the next file, so memory holds one file's text and syntax
- * tree at a time plus the answers (four numbers each), however many files results point into.
- * The answers are those a {@link RegionFinder} over every text gives.
+ * Finds the regions of files' requests, reading one file at a time: each file's text is asked for
+ * once, parsed, its requests answered, and dropped before the next file. A file whose text is
+ * undefined (left out by a budget, or unreadable) has no region. Every thread that takes part in
+ * finding regions (src/api/pool-regions.ts) does its share through this.
+ * @param found receives each [request key, region] pair
+ * @throws what `text` throws
+ */
+export async function regionsOfFiles(
+  files: Iterable<{ file: string; requests: readonly RegionRequest[] }>,
+  text: (file: string) => Promise<string | undefined>,
+  found: (key: string, region: SourceRegion) => void,
+): Promise<void> {
+  for (const { file, requests } of files) {
+    const content = await text(file);
+    if (content === undefined) continue;
+    for (const [key, region] of regionsInText(file, content, requests)) found(key, region);
+  }
+}
+
+/**
+ * Answers region requests one file at a time ({@link regionsOfFiles}), so memory holds one file's
+ * text and syntax tree at a time plus the answers (four numbers each), however many files results
+ * point into. The answers are those a {@link RegionFinder} over every text gives.
  * @param text the text of a file as the report names it, or undefined when it has none (left
  *   out by a budget, unreadable): its requests then have no region.
  */
@@ -465,10 +484,7 @@ export async function resolveRegions(
   text: (file: string) => Promise<string | undefined>,
 ): Promise<RegionLookup> {
   const found = new Map<string, SourceRegion>();
-  for (const [file, list] of requestsByFile(requests)) {
-    const content = await text(file);
-    if (content === undefined) continue;
-    for (const [key, region] of regionsInText(file, content, list)) found.set(key, region);
-  }
+  const files = [...requestsByFile(requests)].map(([file, list]) => ({ file, requests: list }));
+  await regionsOfFiles(files, text, (key, region) => found.set(key, region));
   return regionLookup(found);
 }

@@ -7,12 +7,13 @@
  */
 import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
-import { claimFiles, RegionWorkers, regionFiles, regionsOfFiles } from "../../src/api/pool-regions.js";
+import { claimFiles, RegionWorkers, regionFiles } from "../../src/api/pool-regions.js";
 import {
   RegionFinder,
   type RegionRequest,
   regionLookup,
   regionsInText,
+  regionsOfFiles,
   resolveRegions,
   type SourceRegion,
 } from "../../src/report/regions.js";
