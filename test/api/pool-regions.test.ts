@@ -52,15 +52,16 @@ describe("regionFiles", () => {
     const files = regionFiles(
       requests,
       new Map([
-        ["c.jsonl", 5],
         ["b.json", 5],
-        ["a.json", 9],
+        ["a.json", 5],
+        ["c.jsonl", 9],
       ]),
     );
+    // c.jsonl is asked last but is the largest; a.json and b.json keep the order asked.
     expect(files.map((f) => [f.file, f.size])).toEqual([
-      ["a.json", 9],
+      ["c.jsonl", 9],
+      ["a.json", 5],
       ["b.json", 5],
-      ["c.jsonl", 5],
     ]);
   });
 });
