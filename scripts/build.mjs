@@ -69,6 +69,8 @@ const result = await build({
     action: join(root, "src/action/main.ts"),
     // A worker thread of `proof verify --jobs N` (src/api/pool.ts starts it from beside itself).
     "verify-worker": join(root, "src/api/verify-worker.ts"),
+    // A thread that finds SARIF regions at the end of such a run (src/api/pool-regions.ts).
+    "regions-worker": join(root, "src/api/regions-worker.ts"),
   },
   outdir: join(root, "dist"),
   bundle: true,

@@ -1,13 +1,15 @@
 /**
- * The worker threads of `proof verify --jobs N` once every trace is judged: idle until the run
- * ends, they find the SARIF regions of its results (src/report/regions.ts) while this thread
- * writes the report, and this thread joins them once it has nothing else to write
- * (docs/performance.md, "Worker threads and shards"). Without them, this thread alone read every
- * file that results point into again, after the report. Every thread does its share through
+ * The SARIF regions of a `proof verify --jobs N` run, found by worker threads while the main
+ * thread writes the report (docs/performance.md, "Worker threads and shards"): without them, the
+ * main thread alone read every file that results point into again, after the report. The judging
+ * workers have ended by then, their heaps freed; region workers (`dist/regions-worker.js`,
+ * src/api/regions-worker.ts) are small, start at once and end when no file is left. The main
+ * thread joins them once it has nothing else to write. Every thread does its share through
  * `regionsOfFiles` (src/report/regions.ts), one file at a time, so the answers, and the
  * artifacts, are the same bytes whichever thread found them.
  */
-import type { Worker } from "node:worker_threads";
+import { Worker } from "node:worker_threads";
+import { existingFile } from "../io/built-file.js";
 import {
   type RegionLookup,
   type RegionRequest,
@@ -16,8 +18,7 @@ import {
   requestsByFile,
   type SourceRegion,
 } from "../report/regions.js";
-import type { RegionTask, WorkerReply, WorkerTask } from "./pool.js";
-import { receivedError } from "./pool-errors.js";
+import { receivedError, type SentError } from "./pool-errors.js";
 
 /** A file whose regions some thread finds: its requests, and its size in bytes. */
 export interface RegionFile {
@@ -25,6 +26,19 @@ export interface RegionFile {
   requests: RegionRequest[];
   size: number;
 }
+
+/**
+ * What a region worker is started with (`workerData`): the files, each as the report names it
+ * with the requests of its results, and the index of the next file no thread has claimed, in
+ * memory every thread shares.
+ */
+export interface RegionTask {
+  files: { file: string; requests: RegionRequest[] }[];
+  next: Int32Array;
+}
+
+/** A region worker's one message: [request key, region] pairs for the files it claimed, or the error that stopped it. */
+export type RegionReply = { regions: [key: string, region: SourceRegion][] } | { regionsError: SentError };
 
 /**
  * The files of `requests` that are `chosen` (path -> size in bytes), largest first (then in the
@@ -44,91 +58,90 @@ export function regionFiles(
   return files.sort((a, b) => b.size - a.size);
 }
 
-/** Regions being found by the workers, which this thread joins with {@link finish}. */
-export interface RegionJob {
-  /**
-   * Finds regions in this thread too, file after file, until no file is left, then waits for the
-   * workers: the answers of every thread.
-   * @throws the first error that stopped a worker (any but an unreadable file), or its exit
-   */
-  finish(): Promise<RegionLookup>;
-}
-
 /**
  * The files of a region task that the calling thread claims, one at a time, until none is left:
- * every thread that takes part (the workers and this one) claims from the same counter, `next`,
- * shared memory holding the index of the next file. No thread waits for another to be handed
- * work, so the workers go on while this thread is busy writing the report.
+ * every thread that takes part (the workers and the main thread) claims from the same counter,
+ * `next`, shared memory holding the index of the next file. No thread waits for another to hand
+ * it work, so the workers go on while the main thread is busy writing the report.
  */
 export function* claimFiles<T>(files: readonly T[], next: Int32Array): Generator<T> {
   for (let i = Atomics.add(next, 0, 1); i < files.length; i = Atomics.add(next, 0, 1)) yield files[i] as T;
 }
 
-/**
- * The pool's workers, handed over by src/api/pool.ts judgeInPool once every file is judged.
- * Unreferenced while idle: a run that forgets to {@link close} them still exits.
- */
-export class RegionWorkers {
-  constructor(private readonly workers: readonly Worker[]) {
-    for (const worker of workers) worker.unref();
-  }
-
+/** Regions being found by region workers, which the main thread joins with {@link finish}. */
+export interface RegionJob {
   /**
-   * Starts finding the regions of `files` ({@link regionFiles}): every worker claims files from
-   * the front ({@link claimFiles}) until none is left, and this thread joins in
-   * {@link RegionJob.finish}.
-   * @param text how this thread reads a file once it joins: its text, or undefined when it cannot
-   *   be read (its requests then have no region, as in a worker)
+   * Finds regions in this thread too, file after file, until no file is left, then waits for the
+   * workers: the answers of every thread.
+   * @throws the first error that stopped a worker (any but an unreadable file), or its exit
+   *   before it answered
    */
-  start(files: readonly RegionFile[], text: (file: string) => Promise<string | undefined>): RegionJob {
-    const found = new Map<string, SourceRegion>();
-    const next = new Int32Array(new SharedArrayBuffer(4));
-    const task: RegionTask = { files: files.map(({ file, requests }) => ({ file, requests })), next };
-    const done = files.length === 0 ? [] : this.workers.map((worker) => this.run(worker, task, found));
-    // Awaited in finish; a failure before it must not count as unhandled.
-    for (const d of done) d.catch(() => {});
-    return {
-      finish: async () => {
-        await regionsOfFiles(claimFiles(files, next), text, (key, region) => found.set(key, region));
-        await Promise.all(done);
-        return regionLookup(found);
-      },
-    };
-  }
+  finish(): Promise<RegionLookup>;
+  /** Ends the workers that have not ended (a run that fails before {@link finish}). */
+  close(): Promise<void>;
+}
 
-  /** Gives a worker the task; resolves once it has answered for every file it claimed. */
-  private run(worker: Worker, task: RegionTask, found: Map<string, SourceRegion>): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const onMessage = (reply: WorkerReply): void => {
-        if ("regionsError" in reply) settle(receivedError(reply.regionsError));
-        else if ("regions" in reply) {
-          for (const [key, region] of reply.regions) found.set(key, region);
-          settle();
-        }
-      };
-      const onError = (err: Error): void => settle(err);
-      const onExit = (code: number): void =>
-        settle(new Error(`a verify worker thread stopped early (exit ${code})`));
-      const settle = (err?: Error): void => {
-        worker.off("message", onMessage);
-        worker.off("error", onError);
-        worker.off("exit", onExit);
-        worker.unref();
-        if (err) reject(err);
-        else resolve();
-      };
-      worker.on("message", onMessage);
-      worker.on("error", onError);
-      worker.on("exit", onExit);
-      // Referenced while it works: an unreferenced worker's answer would not keep the process
-      // alive to receive it.
-      worker.ref();
-      worker.postMessage({ regions: task } satisfies WorkerTask);
+/** The region worker's entry point beside this module: the built bundle's only. */
+export function regionWorkerFile(): string | undefined {
+  // Run from the TypeScript sources (tests), there is no built worker to start.
+  return existingFile(new URL("./regions-worker.js", import.meta.url));
+}
+
+/** Starts a region worker on a task (the built `dist/regions-worker.js`). */
+function startRegionWorker(task: RegionTask): Worker {
+  return new Worker(regionWorkerFile() as string, { workerData: task });
+}
+
+/**
+ * Starts finding the regions of `files` ({@link regionFiles}) in `workers` worker threads (none
+ * without files, or without a built worker): each claims files from the front
+ * ({@link claimFiles}) until none is left, and this thread joins in {@link RegionJob.finish}.
+ * @param text how this thread reads a file once it joins: its text, or undefined when it cannot
+ *   be read (its requests then have no region, as in a worker)
+ * @param start starts a worker on the task (tests give threads of their own)
+ */
+export function startRegionJob(
+  files: readonly RegionFile[],
+  text: (file: string) => Promise<string | undefined>,
+  workers: number,
+  start: (task: RegionTask) => Worker = startRegionWorker,
+): RegionJob {
+  const found = new Map<string, SourceRegion>();
+  const next = new Int32Array(new SharedArrayBuffer(4));
+  const count = files.length === 0 || (start === startRegionWorker && !regionWorkerFile()) ? 0 : workers;
+  const task: RegionTask = { files: files.map(({ file, requests }) => ({ file, requests })), next };
+  const threads = Array.from({ length: count }, () => start(task));
+  const done = threads.map((worker) => answerOf(worker, found));
+  // Awaited in finish; a failure before it must not count as unhandled.
+  for (const d of done) d.catch(() => {});
+  return {
+    finish: async () => {
+      await regionsOfFiles(claimFiles(files, next), text, (key, region) => found.set(key, region));
+      await Promise.all(done);
+      return regionLookup(found);
+    },
+    close: async () => {
+      await Promise.all(threads.map((w) => w.terminate()));
+    },
+  };
+}
+
+/** Resolves once a region worker has answered for every file it claimed, its answers in `found`. */
+function answerOf(worker: Worker, found: Map<string, SourceRegion>): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let answered = false;
+    worker.on("message", (reply: RegionReply) => {
+      answered = true;
+      if ("regionsError" in reply) reject(receivedError(reply.regionsError));
+      else {
+        for (const [key, region] of reply.regions) found.set(key, region);
+        resolve();
+      }
     });
-  }
-
-  /** Ends the workers. */
-  async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
-  }
+    worker.on("error", reject);
+    worker.on("exit", (code) => {
+      if (!answered)
+        reject(new Error(`a verify region worker thread stopped before it answered (exit ${code})`));
+    });
+  });
 }

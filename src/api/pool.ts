@@ -14,7 +14,6 @@ import { jsonLine } from "../io/canonical.js";
 import { fileSizes } from "../io/file-sizes.js";
 import { traceSource } from "../io/trace-files.js";
 import { policySetOf } from "../policy/set.js";
-import type { RegionRequest, SourceRegion } from "../report/regions.js";
 import type { FormatName } from "../trace/model.js";
 import { readTraces } from "../trace/read.js";
 import type { CoverageReport } from "../verify/coverage.js";
@@ -30,7 +29,6 @@ import {
 import { decisionDigest, Judgement } from "./pipeline.js";
 import { receivedError, type SentError } from "./pool-errors.js";
 import { FileQueue, HeldResults, MAX_HELD } from "./pool-queue.js";
-import { RegionWorkers } from "./pool-regions.js";
 
 /**
  * Fewest trace files per judging thread. Starting a worker costs about 150 ms of CPU (loading the
@@ -97,31 +95,12 @@ export type FilePart =
 
 /**
  * Messages from a worker: parts of the files it judged, in the order judged (a file of many
- * traces comes in several, so it never travels as one message), at the end of judging its
- * coverage, and then the answers to a {@link RegionTask} ([request key, region] pairs) or the
- * error that stopped it.
+ * traces comes in several, so it never travels as one message), or at the end its coverage.
  */
-export type WorkerReply =
-  | { parts: FilePart[] }
-  | { coverage: CoverageReport | null }
-  | { regions: [key: string, region: SourceRegion][] }
-  | { regionsError: SentError };
+export type WorkerReply = { parts: FilePart[] } | { coverage: CoverageReport | null };
 
-/**
- * Source files whose SARIF regions the workers find once every trace is judged
- * (src/api/pool-regions.ts): each file as the report names it, with the requests of its results,
- * and the index of the next file no thread has claimed, in memory every thread shares.
- */
-export interface RegionTask {
-  files: { file: string; requests: RegionRequest[] }[];
-  next: Int32Array;
-}
-
-/**
- * Messages to a worker: files to judge in order, the end of judging (the worker sends its
- * coverage and waits, to be ended or given region tasks), or regions to find.
- */
-export type WorkerTask = { files: PoolFile[] } | { done: true } | { regions: RegionTask };
+/** Messages to a worker: files to judge in order, or the end of the work. */
+export type WorkerTask = { files: PoolFile[] } | { done: true };
 
 /** Most traces, and characters of decision lines, in one {@link CaseBatch}. */
 export const BATCH_TRACES = 256;
@@ -188,9 +167,7 @@ export async function* judgeFile(
  * Judges `files` in `threads` threads (this one and `threads - 1` workers) and yields every judged
  * case in file order. `coverage` receives each thread's coverage document once all files are
  * judged; `stats.seen` gets every trace read, judged or not (a shard judges only its own), in
- * file order. Once every case is yielded, the workers are ended, or, with `keep`, given to it
- * (idle, unreferenced) for the rest of the run, which must then end them
- * ({@link RegionWorkers.close}); a run that stops early or fails ends them here.
+ * file order.
  * @throws the first error in file order (a bad trace is a located ProofError, exit 6).
  */
 export async function* judgeInPool(
@@ -199,7 +176,6 @@ export async function* judgeInPool(
   init: WorkerInit,
   coverage: CoverageReport[],
   stats: { seen: SeenTraces },
-  keep?: (workers: RegionWorkers) => void,
 ): AsyncGenerator<JudgedCase> {
   const file = workerFile();
   if (file === undefined) throw new Error("the verify worker is not built");
@@ -251,7 +227,6 @@ export async function* judgeInPool(
             resolve();
             return;
           }
-          if (!("parts" in reply)) return;
           for (const part of reply.parts) {
             if ("error" in part) held.fail(part.ordinal, receivedError(part.error));
             else held.add(part.ordinal, { cases: part.cases, seen: part.seen }, !part.more);
@@ -345,10 +320,6 @@ export async function* judgeInPool(
     for (const give of givers) give();
     await Promise.all(finished);
     if (failure) throw failure;
-    if (keep) {
-      keep(new RegionWorkers([...workers]));
-      workers.length = 0;
-    }
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }

@@ -2,14 +2,11 @@
  * A worker thread of `proof verify --jobs N` (src/api/pool.ts): compiles the policies it is
  * started with, then reads and judges the trace files of each task, one after another, and
  * sends back their judged cases (or the error that stopped a file), several files to a message.
- * On `done` it sends its coverage document and waits: the run ends it, or first has it find the
- * SARIF regions of some files (src/api/pool-regions.ts).
+ * On `done` it sends its coverage document and ends.
  */
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 // The worker compiles its policies synchronously: the CEL engine is loaded with it (src/expr/cel.ts).
 import "../expr/cel-engine.js";
-import { readSource } from "../io/artifacts.js";
-import { regionsOfFiles, type SourceRegion } from "../report/regions.js";
 import {
   BATCH_CHARS,
   BATCH_TRACES,
@@ -17,13 +14,11 @@ import {
   type FilePart,
   judgeFile,
   judgementOf,
-  type RegionTask,
   type WorkerInit,
   type WorkerReply,
   type WorkerTask,
 } from "./pool.js";
 import { sendError } from "./pool-errors.js";
-import { claimFiles } from "./pool-regions.js";
 
 const init = workerData as WorkerInit;
 if (!parentPort) throw new Error("verify-worker runs as a worker thread");
@@ -38,13 +33,9 @@ port.on("message", (task: WorkerTask) => {
 
 async function handle(task: WorkerTask): Promise<void> {
   if ("done" in task) {
-    // The run ends this thread, or first gives it the regions of its results to find.
     const reply: WorkerReply = { coverage: judgement.coverage() };
     port.postMessage(reply);
-    return;
-  }
-  if ("regions" in task) {
-    port.postMessage(await findRegions(task.regions));
+    port.close();
     return;
   }
   const outbox = new Outbox();
@@ -62,23 +53,6 @@ async function handle(task: WorkerTask): Promise<void> {
     }
   }
   outbox.flush();
-}
-
-/**
- * The regions of the task's files this thread claims, read one at a time: a file that cannot be
- * read (gone, or grown past the trace size limit since it was judged) has none, as when the run
- * reads it itself.
- */
-async function findRegions(task: RegionTask): Promise<WorkerReply> {
-  const found: [string, SourceRegion][] = [];
-  try {
-    await regionsOfFiles(claimFiles(task.files, task.next), readSource, (key, region) =>
-      found.push([key, region]),
-    );
-  } catch (err) {
-    return { regionsError: sendError(err) };
-  }
-  return { regions: found };
 }
 
 /**

@@ -43,7 +43,7 @@ import {
 } from "./judged.js";
 import { type CaseResult, Judgement } from "./pipeline.js";
 import { judgeInPool, type PoolFile, workerCount } from "./pool.js";
-import { type RegionJob, type RegionWorkers, regionFiles } from "./pool-regions.js";
+import { type RegionJob, regionFiles, startRegionJob } from "./pool-regions.js";
 
 /** Exit code of a failed gate (docs/exit-codes.md). */
 export const EXIT_GATE_FAILED = 5;
@@ -261,11 +261,6 @@ export interface Judging {
   stats: { seen: SeenTraces };
   /** Coverage documents of worker threads. */
   coverage: CoverageReport[];
-  /**
-   * Where the pool's workers go once every trace is judged, when the run has more for them (the
-   * regions of its SARIF results): they are ended otherwise. Whoever keeps them ends them.
-   */
-  tail?: { workers?: RegionWorkers };
 }
 
 /**
@@ -285,11 +280,6 @@ async function* judgeFiles(p: Prepared, j: Judging): AsyncGenerator<JudgedCase> 
       { setup: p.setup, format: j.format, ...(j.shard ? { shard: j.shard } : {}) },
       j.coverage,
       j.stats,
-      j.tail
-        ? (workers) => {
-            (j.tail as { workers?: RegionWorkers }).workers = workers;
-          }
-        : undefined,
     );
     return;
   }
@@ -330,12 +320,11 @@ interface RunOutput {
   /** Coverage of traces judged elsewhere; read once every case is in. */
   coverage: () => CoverageReport | undefined;
   /**
-   * Finds the regions of the SARIF results in other threads while this one writes the report:
-   * given the requests and the files they may point into (most important first), the answers.
-   * Asked once every case is in; without it, or when it gives undefined, this thread finds them
-   * through {@link sources}, after the report and before SARIF.
+   * Starts finding the regions of the SARIF results in other threads, while this one writes the
+   * report: given the requests and the files they may point into (most important first). Without
+   * it, this thread finds them through {@link sources}, after the report and before SARIF.
    */
-  regionsApart?: () => ((requests: RegionRequest[], paths: readonly string[]) => RegionJob) | undefined;
+  regionsApart?: (requests: RegionRequest[], paths: readonly string[]) => RegionJob;
 }
 
 /**
@@ -385,30 +374,37 @@ export async function writeRun(
   const gate = outcome.regress ? { regress: outcome.regress } : {};
   const requests = publicRegionRequests(report, { rules, ...gate });
   const regionPaths = regionSources(report, outcome.regress);
-  // Begun in the pool's workers, if any, while this thread writes what needs no region.
-  const apart = o.regionsApart?.()?.(requests, regionPaths);
-  // In parts, one trace at a time: no string of the whole report is built.
-  await writeParts(stage, "report.json", prettyJsonParts(reportForWriting(report)));
-  await stage.write("summary.md", renderSummary(report, { redact: o.redact }));
-  await stage.write("status.json", prettyJson({ phase: "gate", code }));
-  if (p.plan) await stage.write("plan.json", prettyJson(p.plan));
-  if (report.coverage) await stage.write("coverage.json", prettyJson(report.coverage));
-  const artifactOptions = {
-    rules,
-    roots: o.roots.map(toPosix),
-    rootOf,
-    version: VERSION,
-    redact: o.redact,
-    ...gate,
-  };
-  for (const [name, parts] of publicArtifactParts(report, artifactOptions)) {
-    if (name !== SARIF_ARTIFACT) await writeParts(stage, name, parts());
-  }
-  // Found (or joined) here, one source file at a time, once the other artifacts are written: no
-  // file's text or syntax tree is held while SARIF is.
-  const regions = apart ? await apart.finish() : await resolveRegions(requests, await o.sources(regionPaths));
-  for (const [name, parts] of publicArtifactParts(report, { ...artifactOptions, regions })) {
-    if (name === SARIF_ARTIFACT) await writeParts(stage, name, parts());
+  // Begun in other threads, if the run has them, while this thread writes what needs no region.
+  const apart = o.regionsApart?.(requests, regionPaths);
+  try {
+    // In parts, one trace at a time: no string of the whole report is built.
+    await writeParts(stage, "report.json", prettyJsonParts(reportForWriting(report)));
+    await stage.write("summary.md", renderSummary(report, { redact: o.redact }));
+    await stage.write("status.json", prettyJson({ phase: "gate", code }));
+    if (p.plan) await stage.write("plan.json", prettyJson(p.plan));
+    if (report.coverage) await stage.write("coverage.json", prettyJson(report.coverage));
+    const artifactOptions = {
+      rules,
+      roots: o.roots.map(toPosix),
+      rootOf,
+      version: VERSION,
+      redact: o.redact,
+      ...gate,
+    };
+    for (const [name, parts] of publicArtifactParts(report, artifactOptions)) {
+      if (name !== SARIF_ARTIFACT) await writeParts(stage, name, parts());
+    }
+    // Found (or joined) here, one source file at a time, once the other artifacts are written: no
+    // file's text or syntax tree is held while SARIF is.
+    const regions = apart
+      ? await apart.finish()
+      : await resolveRegions(requests, await o.sources(regionPaths));
+    for (const [name, parts] of publicArtifactParts(report, { ...artifactOptions, regions })) {
+      if (name === SARIF_ARTIFACT) await writeParts(stage, name, parts());
+    }
+  } finally {
+    // Region workers still at work when a write failed; they have ended otherwise.
+    await apart?.close();
   }
   for (const [name, text] of Object.entries(outcome.files ?? {})) await stage.write(name, text);
   await writeManifest(stage, report, p.signingKey);
@@ -478,8 +474,6 @@ export async function runVerify(
   const exporter = input.otel ? await createDecisionExporter(input.otel) : undefined;
   const stage = await StagedDir.create(input.out, inputPaths(input));
   staging = stage.staging;
-  // The pool's workers, kept once every trace is judged to find SARIF regions.
-  const tail: { workers?: RegionWorkers } = {};
   try {
     // Held by `judging` alone, which lets go of it once every trace is judged.
     const judging: Judging = {
@@ -490,7 +484,6 @@ export async function runVerify(
       runId: randomUUID(),
       stats: { seen: new SeenTraces() },
       coverage: [],
-      tail,
     };
     // Spans need every call's arguments, which only this thread has: exporting judges here.
     const threads = exporter ? 0 : workerCount(input.jobs ?? 1, judging.files.length);
@@ -502,13 +495,13 @@ export async function runVerify(
       ...(input.gate ? { gate: input.gate } : {}),
       ...(input.progress ? { progress: input.progress } : {}),
       sources: (paths) => sourcesWithinBudget(paths),
-      regionsApart: () => {
-        const workers = tail.workers;
-        return (
-          workers &&
-          ((requests, paths) => workers.start(regionFiles(requests, chooseWithinBudget(paths)), readSource))
-        );
-      },
+      // As many region workers as the pool had, which have ended by then.
+      ...(threads > 0
+        ? {
+            regionsApart: (requests, paths) =>
+              startRegionJob(regionFiles(requests, chooseWithinBudget(paths)), readSource, threads - 1),
+          }
+        : {}),
       coverage: () =>
         threads > 0 && input.coverage
           ? mergeCoverage(
@@ -537,7 +530,5 @@ export async function runVerify(
     await stage.abort();
     await exporter?.shutdown();
     throw err;
-  } finally {
-    await tail.workers?.close();
   }
 }

@@ -1,13 +1,19 @@
 /**
- * SARIF regions found by the pool's workers once every trace is judged (src/api/pool-regions.ts):
+ * SARIF regions found by worker threads at the end of a `--jobs` run (src/api/pool-regions.ts):
  * which files go out and in what order, that every thread's answers are those one thread gives,
  * and that a worker's failure fails the run instead of leaving results without regions. The
- * workers here are small threads that speak the verify worker's region protocol; the built
- * worker itself is run by test/e2e/pool-order.test.ts, whose runs compare SARIF byte for byte.
+ * workers here are small threads that do what the region worker does; the built worker itself is
+ * run by test/e2e/pool-order.test.ts, whose runs compare SARIF byte for byte.
  */
 import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
-import { claimFiles, RegionWorkers, regionFiles } from "../../src/api/pool-regions.js";
+import {
+  claimFiles,
+  type RegionJob,
+  type RegionTask,
+  regionFiles,
+  startRegionJob,
+} from "../../src/api/pool-regions.js";
 import {
   RegionFinder,
   type RegionRequest,
@@ -102,26 +108,29 @@ describe("regionsOfFiles", () => {
   });
 });
 
-describe("RegionWorkers", () => {
-  let pool: RegionWorkers | undefined;
+describe("startRegionJob", () => {
+  let job: RegionJob | undefined;
   afterEach(async () => {
-    await pool?.close();
-    pool = undefined;
+    await job?.close();
+    job = undefined;
   });
 
+  /** Reads texts, noting which files this thread read. */
+  const reading = (read: string[]) => async (file: string) => {
+    read.push(file);
+    return texts.get(file);
+  };
+
   it("shares the files between the workers and this thread, each file to one, answering as one thread does", async () => {
-    const workers = [plainWorker(), plainWorker()];
     const given: string[] = [];
-    for (const w of workers) w.on("message", (m: { claimed?: string[] }) => given.push(...(m.claimed ?? [])));
-    pool = new RegionWorkers(workers);
     const read: string[] = [];
     const files = regionFiles(requests, new Map([...sizes, ["gone.json", 1]]));
-    const lookup = await pool
-      .start(files, async (file) => {
-        read.push(file);
-        return texts.get(file);
-      })
-      .finish();
+    job = startRegionJob(files, reading(read), 2, (task) => {
+      const w = regionThread(task);
+      w.on("message", (m: { claimed?: string[] }) => given.push(...(m.claimed ?? [])));
+      return w;
+    });
+    const lookup = await job.finish();
     const expected = await resolveRegions(requests, readText);
     for (const r of requests) {
       if (r.kind === "event") expect(lookup.ofEvent(r)).toEqual(expected.ofEvent(r));
@@ -134,35 +143,32 @@ describe("RegionWorkers", () => {
   });
 
   it("with no worker, finds every region in this thread", async () => {
-    pool = new RegionWorkers([]);
     const read: string[] = [];
-    const files = regionFiles(requests, sizes);
-    const lookup = await pool
-      .start(files, async (file) => {
-        read.push(file);
-        return texts.get(file);
-      })
-      .finish();
+    job = startRegionJob(regionFiles(requests, sizes), reading(read), 0, regionThread);
+    const lookup = await job.finish();
     expect(read).toEqual(["a.json", "b.json", "c.jsonl"]);
     expect(lookup.ofFile("c.jsonl")).toEqual(new RegionFinder(texts).ofFile("c.jsonl"));
   });
 
   it("fails with the error a worker sends", async () => {
-    pool = new RegionWorkers([plainWorker("error")]);
-    const files = regionFiles(requests, sizes);
-    await expect(pool.start(files, readText).finish()).rejects.toThrow("disk on fire");
+    job = startRegionJob(regionFiles(requests, sizes), readText, 1, (task) => regionThread(task, "error"));
+    await expect(job.finish()).rejects.toThrow("disk on fire");
   });
 
   it("fails when a worker stops before it answers", async () => {
-    pool = new RegionWorkers([plainWorker("exit")]);
-    const files = regionFiles(requests, sizes);
-    await expect(pool.start(files, readText).finish()).rejects.toThrow(/stopped early \(exit 3\)/);
+    job = startRegionJob(regionFiles(requests, sizes), readText, 1, (task) => regionThread(task, "exit"));
+    await expect(job.finish()).rejects.toThrow(/stopped before it answered \(exit 3\)/);
   });
 
-  it("with nothing to find, finishes without giving the workers anything", async () => {
-    pool = new RegionWorkers([plainWorker("exit")]);
-    const lookup = await pool.start([], readText).finish();
+  it("with nothing to find, starts no worker", async () => {
+    let started = 0;
+    job = startRegionJob([], readText, 2, (task) => {
+      started++;
+      return regionThread(task);
+    });
+    const lookup = await job.finish();
     expect(lookup.ofFile("a.json")).toBeUndefined();
+    expect(started).toBe(0);
   });
 });
 
@@ -179,23 +185,20 @@ function answersByFile(): [string, [string, SourceRegion][]][] {
 }
 
 /**
- * A thread that speaks the verify worker's region protocol (src/api/verify-worker.ts): it claims
- * files of the task from the shared counter and answers for them as one thread does (first
- * saying which it claimed, for the test). `error` answers a task with an error, `exit` ends the
- * thread instead.
+ * A thread that does what src/api/regions-worker.ts does, from precomputed answers: it claims
+ * files of its task from the shared counter, says which (for the test), and answers for them as
+ * one thread does, in one message. `error` answers with an error, `exit` ends the thread instead.
  */
-function plainWorker(mode: "answer" | "error" | "exit" = "answer"): Worker {
+function regionThread(task: RegionTask, mode: "answer" | "error" | "exit" = "answer"): Worker {
   const code = `
     const { parentPort, workerData } = require("node:worker_threads");
+    const { task, mode } = workerData;
     const answers = new Map(workerData.answers);
-    parentPort.on("message", (task) => {
-      if (!("regions" in task)) return;
-      if (workerData.mode === "exit") process.exit(3);
-      if (workerData.mode === "error") {
-        parentPort.postMessage({ regionsError: { message: "disk on fire", errno: "EIO" } });
-        return;
-      }
-      const { files, next } = task.regions;
+    if (mode === "exit") process.exit(3);
+    if (mode === "error") {
+      parentPort.postMessage({ regionsError: { message: "disk on fire", errno: "EIO" } });
+    } else {
+      const { files, next } = task;
       const found = [];
       const claimed = [];
       for (let i = Atomics.add(next, 0, 1); i < files.length; i = Atomics.add(next, 0, 1)) {
@@ -204,6 +207,6 @@ function plainWorker(mode: "answer" | "error" | "exit" = "answer"): Worker {
       }
       parentPort.postMessage({ claimed });
       parentPort.postMessage({ regions: found });
-    });`;
-  return new Worker(code, { eval: true, workerData: { answers: answersByFile(), mode } });
+    }`;
+  return new Worker(code, { eval: true, workerData: { task, mode, answers: answersByFile() } });
 }

@@ -192,6 +192,9 @@ describe("the packed tarball", () => {
       "dist/index.js",
       // The yaml library, which the chunks require on first use (src/policy/yaml-library.ts).
       "dist/yaml.cjs",
+      // The worker threads of `proof verify --jobs N`, started from beside their modules.
+      "dist/verify-worker.js",
+      "dist/regions-worker.js",
       "dist/THIRD-PARTY-LICENSES.txt",
       "docs/ci.md",
       "docs/traces.md",
