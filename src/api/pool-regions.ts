@@ -130,13 +130,15 @@ export function startRegionJob(
 function answerOf(worker: Worker, found: Map<string, SourceRegion>): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let answered = false;
+    // The answer is the worker's one message that holds regions or an error; nothing else
+    // settles it.
     worker.on("message", (reply: RegionReply) => {
-      answered = true;
       if ("regionsError" in reply) reject(receivedError(reply.regionsError));
-      else {
+      else if ("regions" in reply) {
         for (const [key, region] of reply.regions) found.set(key, region);
         resolve();
-      }
+      } else return;
+      answered = true;
     });
     worker.on("error", reject);
     worker.on("exit", (code) => {
