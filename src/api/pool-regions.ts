@@ -89,12 +89,15 @@ export function regionWorkerFile(): string | undefined {
 
 /** Starts a region worker on a task (the built `dist/regions-worker.js`). */
 function startRegionWorker(task: RegionTask): Worker {
-  return new Worker(regionWorkerFile() as string, { workerData: task });
+  const file = regionWorkerFile();
+  if (file === undefined) throw new Error("the region worker is not built");
+  return new Worker(file, { workerData: task });
 }
 
 /**
  * Starts finding the regions of `files` ({@link regionFiles}) in `workers` worker threads (none
- * without files, or without a built worker): each claims files from the front
+ * without files; a caller without a built worker, {@link regionWorkerFile}, asks for none): each
+ * claims files from the front
  * ({@link claimFiles}) until none is left, and this thread joins in {@link RegionJob.finish}.
  * @param text how this thread reads a file once it joins: its text, or undefined when it cannot
  *   be read (its requests then have no region, as in a worker)
@@ -108,7 +111,7 @@ export function startRegionJob(
 ): RegionJob {
   const found = new Map<string, SourceRegion>();
   const next = new Int32Array(new SharedArrayBuffer(4));
-  const count = files.length === 0 || (start === startRegionWorker && !regionWorkerFile()) ? 0 : workers;
+  const count = files.length === 0 ? 0 : workers;
   const task: RegionTask = { files: files.map(({ file, requests }) => ({ file, requests })), next };
   const threads = Array.from({ length: count }, () => start(task));
   const done = threads.map((worker) => answerOf(worker, found));
@@ -133,12 +136,14 @@ function answerOf(worker: Worker, found: Map<string, SourceRegion>): Promise<voi
     // The answer is the worker's one message that holds regions or an error; nothing else
     // settles it.
     worker.on("message", (reply: RegionReply) => {
-      if ("regionsError" in reply) reject(receivedError(reply.regionsError));
-      else if ("regions" in reply) {
+      if ("regionsError" in reply) {
+        answered = true;
+        reject(receivedError(reply.regionsError));
+      } else if ("regions" in reply) {
+        answered = true;
         for (const [key, region] of reply.regions) found.set(key, region);
         resolve();
-      } else return;
-      answered = true;
+      }
     });
     worker.on("error", reject);
     worker.on("exit", (code) => {

@@ -43,7 +43,7 @@ import {
 } from "./judged.js";
 import { type CaseResult, Judgement } from "./pipeline.js";
 import { judgeInPool, type PoolFile, workerCount } from "./pool.js";
-import { type RegionJob, regionFiles, startRegionJob } from "./pool-regions.js";
+import { type RegionJob, regionFiles, regionWorkerFile, startRegionJob } from "./pool-regions.js";
 
 /** Exit code of a failed gate (docs/exit-codes.md). */
 export const EXIT_GATE_FAILED = 5;
@@ -499,7 +499,11 @@ export async function runVerify(
       ...(threads > 0
         ? {
             regionsApart: (requests, paths) =>
-              startRegionJob(regionFiles(requests, chooseWithinBudget(paths)), readSource, threads - 1),
+              startRegionJob(
+                regionFiles(requests, chooseWithinBudget(paths)),
+                readSource,
+                regionWorkerFile() === undefined ? 0 : threads - 1,
+              ),
           }
         : {}),
       coverage: () =>
